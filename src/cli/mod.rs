@@ -1,0 +1,65 @@
+//! Command-line definitions: one struct per command, each flag documented once
+//! (the doc comment is its `--help` text).
+
+mod net;
+mod resolve;
+mod tcp;
+mod udp;
+
+pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
+pub use resolve::ResolveArgs;
+pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// wirekit: TCP/UDP, resolve, and more network jobs in one fast binary.
+#[derive(Debug, Parser)]
+#[command(name = "wirekit", version, about, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success, 1 failure at run time, 2 bad usage.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More diagnostics on stderr: -v debug, -vv trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Format of diagnostics on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// TCP listen and connect, like ncat: pipe, echo, reply, exec, broker, chat, port scan.
+    Tcp(TcpArgs),
+    /// UDP listen and send: print datagrams with the sender, echo, reply.
+    Udp(UdpArgs),
+    /// Look up names and addresses: forward, reverse, and this host's interfaces.
+    Resolve(ResolveArgs),
+}

@@ -1,0 +1,95 @@
+//! `wirekit tcp`: listen and connect, like ncat.
+
+use super::net::{ConnectArgs, DumpArgs, ListenArgs};
+use crate::util::parse_size;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct TcpArgs {
+    #[command(subcommand)]
+    pub command: TcpCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TcpCommand {
+    /// Connect to ADDR: stdin goes to the socket, the socket to stdout.
+    Connect(TcpConnectArgs),
+    /// Listen on ADDR (default 127.0.0.1:8000): one client piped to stdin/stdout, or a mode below.
+    Listen(TcpListenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TcpConnectArgs {
+    /// Where to connect: `host:port`, `:port` (127.0.0.1), `[::1]:port`; with -z, `host:PORT-PORT`.
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+    /// Send TEXT instead of stdin, then print the reply until the server closes.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["recv_only", "zero_source"])]
+    pub send: Option<String>,
+    /// Only send stdin; close when it ends, without reading the reply.
+    #[arg(long, conflicts_with = "recv_only")]
+    pub send_only: bool,
+    /// Only print what the server sends; ignore stdin.
+    #[arg(long)]
+    pub recv_only: bool,
+    /// Turn LF line endings from stdin (or --send) into CRLF.
+    #[arg(long)]
+    pub crlf: bool,
+    /// At the end of stdin keep the write side open instead of shutting it down.
+    #[arg(long)]
+    pub no_shutdown: bool,
+    /// Report whether each port is open or closed, sending no data (ADDR may be host:PORT-PORT).
+    #[arg(short = 'z', long = "zero", conflicts_with_all = ["send", "zero_source"])]
+    pub scan: bool,
+    /// Send SIZE bytes of zeros instead of stdin (e.g. 4G), then report the rate on stderr.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub zero_source: Option<u64>,
+    /// Print a report as JSON (port scan results; the transfer summary).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TcpListenArgs {
+    /// Address to listen on: `host:port`, `:port`, `[::1]:port`, or a port.
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: String,
+    /// Keep listening after the first client; serve many at once.
+    #[arg(short = 'k', long)]
+    pub keep_open: bool,
+    /// Send every byte back to the client that sent it.
+    #[arg(long, group = "mode")]
+    pub echo: bool,
+    /// Read one message, answer TEXT, close (the seed's server); the message goes to stdout.
+    #[arg(long, value_name = "TEXT", group = "mode")]
+    pub reply: Option<String>,
+    /// Run CMD for each client with its stdin and stdout on the connection (split on spaces, quotes respected).
+    #[arg(long, value_name = "CMD", group = "mode")]
+    pub exec: Option<String>,
+    /// Run CMD through `sh -c` for each client, stdin and stdout on the connection.
+    #[arg(long, value_name = "CMD", group = "mode")]
+    pub sh_exec: Option<String>,
+    /// Relay every client's bytes to all the other clients (implies -k).
+    #[arg(long, group = "mode")]
+    pub broker: bool,
+    /// Chat: a broker with `<userN>` prefixes and join/leave lines (implies -k).
+    #[arg(long, group = "mode")]
+    pub chat: bool,
+    /// Read and throw away; print bytes and rate per connection.
+    #[arg(long, group = "mode")]
+    pub discard: bool,
+    /// Turn LF line endings from stdin (or --reply) into CRLF.
+    #[arg(long)]
+    pub crlf: bool,
+    /// One JSON event per connection (open, close, peer, bytes each way, duration): on stdout, or stderr in pipe mode where stdout carries data.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}

@@ -1,0 +1,77 @@
+//! `wirekit udp`: listen and send datagrams.
+
+use super::net::{AccessArgs, BufferArgs, DumpArgs};
+use crate::util::parse_duration;
+use clap::{Args, Subcommand};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct UdpArgs {
+    #[command(subcommand)]
+    pub command: UdpCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// Receive datagrams on ADDR (default 127.0.0.1:8000) and print each with its sender.
+    Listen(UdpListenArgs),
+    /// Send one datagram (TEXT, or stdin) to ADDR and print the replies.
+    Send(UdpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UdpListenArgs {
+    /// Address to listen on: `host:port`, `:port`, `[::1]:port`, or a port.
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: String,
+    /// Send every datagram back to its sender.
+    #[arg(long, conflicts_with = "reply")]
+    pub echo: bool,
+    /// Answer every datagram with TEXT (the seed's server).
+    #[arg(long, value_name = "TEXT")]
+    pub reply: Option<String>,
+    /// Print each datagram as a JSON line (peer, bytes, data).
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// Write the datagrams' bytes to stdout as they are, with no sender line.
+    #[arg(long)]
+    pub raw: bool,
+    /// Stop after N datagrams.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub buffers: BufferArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpSendArgs {
+    /// Where to send: `host:port`, `:port` (127.0.0.1), `[::1]:port`.
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+    /// The datagram; stdin when absent.
+    #[arg(value_name = "TEXT")]
+    pub text: Option<String>,
+    /// How long to wait for replies.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub timeout: Duration,
+    /// How many replies to wait for; 0 sends without waiting.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub count: u64,
+    /// Print each reply as a JSON line (peer, bytes, data).
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// Write the replies' bytes to stdout as they are, with no sender line.
+    #[arg(long)]
+    pub raw: bool,
+    /// Bind the local end to this address (`IP` or `IP:PORT`).
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub buffers: BufferArgs,
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}

@@ -1,0 +1,14 @@
+//! wirekit: every job of network programming in one library and one binary.
+//!
+//! The binary (`src/main.rs`) only parses arguments, sets up logging and maps
+//! errors to exit codes; everything else lives here so it can be reused.
+
+pub mod cli;
+pub mod error;
+pub mod logging;
+pub mod net;
+pub mod resolve;
+pub mod stdio;
+pub mod tcp;
+pub mod udp;
+pub mod util;

@@ -1,0 +1,35 @@
+//! The wirekit binary: parse, set up logging, run, map the outcome to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use wirekit::cli::{Cli, Command};
+use wirekit::error::{exit_code, one_line};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    wirekit::logging::init(&cli.global);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirekit: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Tcp(a) => wirekit::tcp::run(a).await,
+            Command::Udp(a) => wirekit::udp::run(a).await,
+            Command::Resolve(a) => wirekit::resolve::run(a).await,
+        }
+    });
+    // A thread blocked on stdin must not keep the process alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = exit_code(&e);
+            eprintln!("wirekit: {}", one_line(&e));
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Addresses as users type them: `host:port`, `:port`, `[::1]:port`, a bare port.
+
+use crate::error::usage;
+use anyhow::{Context, Result};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+
+/// The host servers bind when none is given: loopback, so nothing is exposed by accident.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// A host (name or IP) and a port, not yet resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Split `text` into host and port text. A missing host becomes [`DEFAULT_HOST`];
+/// a missing port becomes `default_port`.
+fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(usage("empty address; write it like 127.0.0.1:8000, :8000 or [::1]:8000"));
+    }
+    let default = || {
+        default_port.map(|p| p.to_string()).ok_or_else(|| {
+            usage(format!(
+                "'{text}' has no port; write it like {t}:8000 (or [{t}]:8000 for IPv6)"
+            ))
+        })
+    };
+    if let Some(rest) = t.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(usage(format!("'{text}' has '[' without ']'; write IPv6 like [::1]:8000")));
+        };
+        let port = match after {
+            "" => default()?,
+            p => p
+                .strip_prefix(':')
+                .ok_or_else(|| usage(format!("'{text}': expected ':PORT' after ']'")))?
+                .to_string(),
+        };
+        return Ok((host.to_string(), port));
+    }
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        return Ok((DEFAULT_HOST.to_string(), t.to_string()));
+    }
+    if t.matches(':').count() > 1 {
+        // A bare IPv6 address has no room for a port.
+        if t.parse::<IpAddr>().is_ok() {
+            return Ok((t.to_string(), default()?));
+        }
+        return Err(usage(format!("'{text}' is not an address; write IPv6 with brackets, like [::1]:8000")));
+    }
+    match t.rsplit_once(':') {
+        Some(("", port)) => Ok((DEFAULT_HOST.to_string(), port.to_string())),
+        Some((host, port)) => Ok((host.to_string(), port.to_string())),
+        None => Ok((t.to_string(), default()?)),
+    }
+}
+
+fn parse_port(text: &str, port: &str) -> Result<u16> {
+    port.parse::<u16>().map_err(|_| {
+        usage(format!(
+            "'{text}' has an invalid port '{port}'; a port is a number from 0 to 65535"
+        ))
+    })
+}
+
+fn check_host(text: &str, host: &str) -> Result<()> {
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+        return Err(usage(format!("'{text}' has an invalid host '{host}'")));
+    }
+    Ok(())
+}
+
+impl HostPort {
+    /// Parse `host:port`, `:port`, `[v6]:port`, a bare port or (with a default port) a bare host.
+    pub fn parse(text: &str, default_port: Option<u16>) -> Result<HostPort> {
+        let (host, port) = split(text, default_port)?;
+        check_host(text, &host)?;
+        Ok(HostPort {
+            port: parse_port(text, &port)?,
+            host,
+        })
+    }
+
+    /// Resolve to socket addresses with the system resolver (IP literals need no lookup).
+    pub async fn resolve(&self) -> Result<Vec<SocketAddr>> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot resolve host '{}'; check the name, or use an IP address",
+                    self.host
+                )
+            })?
+            .collect();
+        if addrs.is_empty() {
+            anyhow::bail!("host '{}' has no addresses; use an IP address", self.host);
+        }
+        Ok(addrs)
+    }
+}
+
+/// Parse `host:PORT-PORT` (or `host:PORT`) for a port scan.
+pub fn parse_port_range(text: &str) -> Result<(String, RangeInclusive<u16>)> {
+    let (host, ports) = split(text, None)?;
+    check_host(text, &host)?;
+    let (lo, hi) = match ports.split_once('-') {
+        Some((lo, hi)) => (parse_port(text, lo)?, parse_port(text, hi)?),
+        None => {
+            let p = parse_port(text, &ports)?;
+            (p, p)
+        }
+    };
+    if lo == 0 || lo > hi {
+        return Err(usage(format!(
+            "'{text}' has an empty port range; write it like host:8000-8010"
+        )));
+    }
+    Ok((host, lo..=hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(text: &str, default: Option<u16>) -> (String, u16) {
+        let h = HostPort::parse(text, default).expect(text);
+        (h.host, h.port)
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(hp("example.com:80", None), ("example.com".into(), 80));
+        assert_eq!(hp(":8000", None), ("127.0.0.1".into(), 8000));
+        assert_eq!(hp("8000", None), ("127.0.0.1".into(), 8000));
+        assert_eq!(hp("[::1]:80", None), ("::1".into(), 80));
+        assert_eq!(hp("::1", Some(8000)), ("::1".into(), 8000));
+        assert_eq!(hp("localhost", Some(8000)), ("localhost".into(), 8000));
+        assert_eq!(HostPort::parse("[::1]:80", None).unwrap().to_string(), "[::1]:80");
+    }
+
+    #[test]
+    fn bad_forms() {
+        for bad in ["", "host", "host:99999", "host:x", "[::1", "a b:80", "1:2:3:80"] {
+            let err = HostPort::parse(bad, None).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        let (h, r) = parse_port_range("localhost:10-20").unwrap();
+        assert_eq!((h.as_str(), *r.start(), *r.end()), ("localhost", 10, 20));
+        assert!(parse_port_range("localhost:20-10").is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! The one connector every client uses: resolve, try each address in turn with
+//! a timeout, keepalive, source address, buffer sizes; errors that name the address.
+
+use super::HostPort;
+use super::listen::apply_buffers;
+use crate::cli::ConnectArgs;
+use crate::error::usage;
+use anyhow::{Result, anyhow};
+use socket2::{SockRef, TcpKeepalive};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use tokio::net::{TcpSocket, TcpStream};
+use tracing::debug;
+
+/// Parse `--source`: `IP` or `IP:PORT`.
+pub fn parse_source(text: &str) -> Result<SocketAddr> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    text.trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 0))
+        .map_err(|_| {
+            usage(format!(
+                "--source '{text}' is not an address; write it like 127.0.0.1 or 127.0.0.1:5000"
+            ))
+        })
+}
+
+/// Connect to `target`, trying each of its addresses in turn.
+pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream, SocketAddr)> {
+    let source = args.source.as_deref().map(parse_source).transpose()?;
+    let addrs = target.resolve().await?;
+    let mut last_err = None;
+    for addr in &addrs {
+        if let Some(src) = source {
+            if src.is_ipv4() != addr.is_ipv4() {
+                continue;
+            }
+        }
+        match connect_one(*addr, source, args).await {
+            Ok(stream) => return Ok((stream, *addr)),
+            Err(e) => {
+                debug!("connect to {addr} failed: {e}");
+                last_err = Some((*addr, e));
+            }
+        }
+    }
+    let Some((addr, e)) = last_err else {
+        return Err(anyhow!(
+            "{target} has no address of the same family as --source {}",
+            args.source.as_deref().unwrap_or("")
+        ));
+    };
+    let shown = if target.host.parse::<IpAddr>().is_ok() {
+        addr.to_string()
+    } else {
+        format!("{target} ({addr})")
+    };
+    Err(match e.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            anyhow!("connection to {shown} refused (is a server listening there?)")
+        }
+        io::ErrorKind::TimedOut => anyhow!(
+            "connecting to {shown} timed out after {:?}; check the address or raise --connect-timeout",
+            args.connect_timeout
+        ),
+        io::ErrorKind::AddrNotAvailable => anyhow!(
+            "cannot connect to {shown} from --source {}: not an address of this machine",
+            args.source.as_deref().unwrap_or("")
+        ),
+        _ => anyhow!("cannot connect to {shown}: {e}"),
+    })
+}
+
+async fn connect_one(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    args: &ConnectArgs,
+) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    apply_buffers(&SockRef::from(&socket), &args.buffers).map_err(io::Error::other)?;
+    if let Some(src) = source {
+        socket.bind(src)?;
+    }
+    let stream = tokio::time::timeout(args.connect_timeout, socket.connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    if !args.keepalive.is_zero() {
+        SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new().with_time(args.keepalive))?;
+    }
+    Ok(stream)
+}

@@ -1,0 +1,296 @@
+//! The one listener every server uses: socket options, access control, a limit
+//! on connections, idle timeouts and graceful shutdown (modelled on mini-redis).
+
+use super::{Access, BoxStream, Dump, HostPort, Meter, stream::Tap};
+use crate::cli::{BufferArgs, ListenArgs};
+use anyhow::{Context, Result, anyhow};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+/// One accepted, admitted client.
+pub struct Conn {
+    /// The connection, already counted, dumped and idle-timed.
+    pub stream: BoxStream,
+    pub peer: SocketAddr,
+    /// The address the client connected to.
+    pub local: SocketAddr,
+    /// Numbered from 1 in order of arrival.
+    pub id: u64,
+    pub meter: Arc<Meter>,
+    pub started: Instant,
+    /// Becomes `true` when the server is shutting down; long-lived handlers
+    /// (keep-alive HTTP) should finish their current work and stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Bound and ready to accept; `run` drives it.
+pub struct Listener {
+    inner: TcpListener,
+    local: SocketAddr,
+    access: Access,
+    /// Bounds concurrent clients; a client beyond the bound is refused.
+    limit: Option<(usize, Arc<Semaphore>)>,
+    idle: Option<Duration>,
+    /// How long open connections may run on after a shutdown signal.
+    grace: Duration,
+    dump: Option<Dump>,
+}
+
+impl Listener {
+    /// Bind `addr` with the socket options of `args`.
+    pub async fn bind(addr: &HostPort, args: &ListenArgs, dump: Option<Dump>) -> Result<Listener> {
+        let sockaddr = first_addr(addr).await?;
+        let socket = bind_socket(sockaddr, Type::STREAM, &args.buffers)?;
+        socket
+            .listen(args.backlog.min(i32::MAX as u32) as i32)
+            .map_err(|e| bind_error(sockaddr, e))?;
+        let inner = TcpListener::from_std(socket.into())?;
+        let local = inner.local_addr()?;
+        if args.max_conns == Some(0) {
+            return Err(crate::error::usage("--max-conns must be at least 1"));
+        }
+        Ok(Listener {
+            inner,
+            local,
+            access: Access::from_args(&args.access),
+            limit: args.max_conns.map(|n| (n, Arc::new(Semaphore::new(n)))),
+            idle: args.idle_timeout,
+            grace: args.shutdown_timeout,
+            dump,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Accept clients and run `handler` for each until SIGINT/SIGTERM; with `once`,
+    /// serve the first admitted client only and return its result.
+    pub async fn run<H, F>(self, once: bool, handler: H) -> Result<()>
+    where
+        H: Fn(Conn) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut tasks: JoinSet<(SocketAddr, Result<()>)> = JoinSet::new();
+        let mut listener = Some(self.inner);
+        let mut next_id = 0u64;
+        let mut backoff = Duration::from_millis(5);
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+
+        loop {
+            tokio::select! {
+                _ = &mut signal => {
+                    info!("shutting down: no new clients");
+                    break;
+                }
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    let result = report(joined);
+                    if once {
+                        return result;
+                    }
+                }
+                accepted = accept(&listener), if listener.is_some() => {
+                    let (tcp, peer) = match accepted {
+                        Ok(pair) => { backoff = Duration::from_millis(5); pair }
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait, then go on.
+                            warn!("accept failed on {}: {e}; retrying in {backoff:?}", self.local);
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(1));
+                            continue;
+                        }
+                    };
+                    if !self.access.permits(peer.ip()) {
+                        warn!(%peer, "refused {peer}: not allowed by --allow/--deny");
+                        continue;
+                    }
+                    let permit = match &self.limit {
+                        None => None,
+                        Some((n, sem)) => match sem.clone().try_acquire_owned() {
+                            Ok(p) => Some(p),
+                            Err(_) => {
+                                warn!(%peer, "refused {peer}: {n} clients already connected (--max-conns)");
+                                continue;
+                            }
+                        },
+                    };
+                    next_id += 1;
+                    debug!(%peer, id = next_id, "connection from {peer}");
+                    let tap = Tap::new(tcp, peer, self.dump.clone(), self.idle);
+                    let conn = Conn {
+                        meter: tap.meter(),
+                        stream: Box::new(tap),
+                        peer,
+                        local: self.local,
+                        id: next_id,
+                        started: Instant::now(),
+                        shutdown: shutdown_rx.clone(),
+                    };
+                    let handler = handler.clone();
+                    tasks.spawn(async move {
+                        let result = handler(conn).await;
+                        drop(permit);
+                        (peer, result)
+                    });
+                    if once {
+                        listener = None; // like ncat: the first client is the only one
+                    }
+                }
+            }
+        }
+
+        drop(listener);
+        let _ = shutdown_tx.send(true);
+        let open = tasks.len();
+        let drained = tokio::time::timeout(self.grace, async {
+            while let Some(joined) = tasks.join_next().await {
+                let _ = report(joined);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            let cut = tasks.len();
+            tasks.abort_all();
+            warn!(
+                "shutdown: {} of {open} open connections finished, {cut} cut after {:?} (--shutdown-timeout)",
+                open - cut,
+                self.grace
+            );
+        } else if open > 0 {
+            info!("shutdown: all {open} open connections finished");
+        }
+        Ok(())
+    }
+}
+
+async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Log a finished handler's failure; a panic becomes an error too.
+fn report(joined: Result<(SocketAddr, Result<()>), tokio::task::JoinError>) -> Result<()> {
+    match joined {
+        Ok((_, Ok(()))) => Ok(()),
+        Ok((peer, Err(e))) => {
+            warn!(%peer, "{peer}: {}", crate::error::one_line(&e));
+            Err(e)
+        }
+        Err(e) => {
+            warn!("connection handler failed: {e}");
+            Err(anyhow!("connection handler failed: {e}"))
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+async fn first_addr(addr: &HostPort) -> Result<SocketAddr> {
+    addr.resolve()
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("{addr} has no addresses"))
+}
+
+/// A socket bound to `addr` with SO_REUSEADDR (TCP), dual-stack on `[::]`, and buffer sizes.
+fn bind_socket(addr: SocketAddr, ty: Type, buffers: &BufferArgs) -> Result<Socket> {
+    let proto = if ty == Type::STREAM {
+        Protocol::TCP
+    } else {
+        Protocol::UDP
+    };
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))
+        .with_context(|| format!("cannot create a socket for {addr}"))?;
+    if ty == Type::STREAM {
+        socket.set_reuse_address(true)?;
+    }
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        let _ = socket.set_only_v6(false);
+    }
+    apply_buffers(&socket, buffers)?;
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| bind_error(addr, e))?;
+    Ok(socket)
+}
+
+/// Set SO_RCVBUF / SO_SNDBUF when asked.
+pub fn apply_buffers(socket: &Socket, buffers: &BufferArgs) -> Result<()> {
+    if let Some(n) = buffers.recv_buf {
+        socket
+            .set_recv_buffer_size(n as usize)
+            .with_context(|| format!("cannot set --recv-buf to {n}"))?;
+    }
+    if let Some(n) = buffers.send_buf {
+        socket
+            .set_send_buffer_size(n as usize)
+            .with_context(|| format!("cannot set --send-buf to {n}"))?;
+    }
+    Ok(())
+}
+
+/// Bind errors that say what to do.
+fn bind_error(addr: SocketAddr, e: io::Error) -> anyhow::Error {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => anyhow!(
+            "{addr} is already in use (another server?); choose another address or port"
+        ),
+        io::ErrorKind::PermissionDenied => anyhow!(
+            "binding {addr} was refused (ports below 1024 need privileges); choose a port above 1023"
+        ),
+        io::ErrorKind::AddrNotAvailable => anyhow!(
+            "{addr} is not an address of this machine; use 127.0.0.1, 0.0.0.0 or an interface's address (see `wirekit resolve --local`)"
+        ),
+        _ => anyhow!("cannot bind {addr}: {e}"),
+    }
+}
+
+/// A UDP socket bound to `addr` with the given buffer sizes.
+pub async fn bind_udp(addr: &HostPort, buffers: &BufferArgs) -> Result<UdpSocket> {
+    let sockaddr = first_addr(addr).await?;
+    let socket = bind_socket(sockaddr, Type::DGRAM, buffers)?;
+    Ok(UdpSocket::from_std(socket.into())?)
+}
+
+/// A UDP socket bound to a concrete socket address (for clients: port 0).
+pub fn bind_udp_at(addr: SocketAddr, buffers: &BufferArgs) -> Result<UdpSocket> {
+    let socket = bind_socket(addr, Type::DGRAM, buffers)?;
+    Ok(UdpSocket::from_std(socket.into())?)
+}

@@ -1,0 +1,17 @@
+//! Plumbing that every server and client of wirekit shares: addresses, the
+//! listener (limits, access control, idle timeout, shutdown), the connector,
+//! and the traffic tap (byte counts, hex dumps).
+
+pub mod access;
+pub mod addr;
+pub mod connect;
+pub mod dump;
+pub mod listen;
+pub mod stream;
+
+pub use access::Access;
+pub use addr::HostPort;
+pub use connect::connect;
+pub use dump::Dump;
+pub use listen::{Conn, Listener, bind_udp};
+pub use stream::{BoxStream, Meter};

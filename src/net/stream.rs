@@ -1,0 +1,195 @@
+//! The tap every connection passes through: byte counts each way, the hex dump,
+//! and the idle timeout, in one wrapper so servers and clients share it.
+
+use super::dump::{Direction, Dump};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Any byte stream a connection can be: plain TCP, TLS, or a test double.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> AsyncStream for T {}
+
+/// A connection's stream, whatever is under it.
+pub type BoxStream = Box<dyn AsyncStream>;
+
+/// Bytes received from and sent to the peer, readable while the connection runs.
+#[derive(Debug, Default)]
+pub struct Meter {
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+}
+
+impl Meter {
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+struct Idle {
+    limit: Duration,
+    last: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Idle {
+    /// Ready(error) once nothing has moved for `limit`. The timer is re-armed lazily
+    /// from `last` so a busy stream costs a clock read, not a timer reset, per chunk.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        loop {
+            ready!(self.timer.as_mut().poll(cx));
+            let deadline = self.last + self.limit;
+            if Instant::now() >= deadline {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("idle for {:?} (--idle-timeout)", self.limit),
+                ));
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
+/// Wraps a stream to count, dump and time out.
+pub struct Tap<S> {
+    inner: S,
+    peer: SocketAddr,
+    meter: Arc<Meter>,
+    dump: Option<Dump>,
+    idle: Option<Idle>,
+}
+
+impl<S: AsyncStream> Tap<S> {
+    pub fn new(inner: S, peer: SocketAddr, dump: Option<Dump>, idle: Option<Duration>) -> Self {
+        Tap {
+            inner,
+            peer,
+            meter: Arc::new(Meter::default()),
+            dump,
+            idle: idle.map(|limit| Idle {
+                limit,
+                last: Instant::now(),
+                timer: Box::pin(tokio::time::sleep(limit)),
+            }),
+        }
+    }
+
+    pub fn meter(&self) -> Arc<Meter> {
+        self.meter.clone()
+    }
+
+    fn moved(&mut self, dir: Direction, data: &[u8]) {
+        let counter = match dir {
+            Direction::In => &self.meter.received,
+            Direction::Out => &self.meter.sent,
+        };
+        let offset = counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if let Some(dump) = &self.dump {
+            dump.record(dir, self.peer, offset, data);
+        }
+        if let Some(idle) = &mut self.idle {
+            idle.last = Instant::now();
+        }
+    }
+
+    fn check_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        match &mut self.idle {
+            Some(idle) => idle.poll_expired(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncStream> AsyncRead for Tap<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let filled = &buf.filled()[before..];
+                if !filled.is_empty() {
+                    this.moved(Direction::In, filled);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match this.check_idle(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncStream> AsyncWrite for Tap<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.moved(Direction::Out, &buf[..n]);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => match this.check_idle(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.dump.is_some() {
+            // The dump wants contiguous chunks; write the first non-empty slice.
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+            return self.poll_write(cx, first);
+        }
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                this.meter.sent.fetch_add(n as u64, Ordering::Relaxed);
+                if let Some(idle) = &mut this.idle {
+                    idle.last = Instant::now();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => match this.check_idle(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary (linking stays fast), one module per command.
+
+mod util;
+
+mod resolve;
+mod tcp;
+mod udp;
