@@ -66,10 +66,11 @@ impl Proc {
         Proc { child }
     }
 
-    /// Start a wirekit server and wait for its TCP port.
+    /// Start a wirekit server and wait for its TCP port to listen (without connecting:
+    /// a single-client server must not spend its one client on the check).
     pub fn server(args: &[&str], port: u16) -> Proc {
         let p = Proc::start(wirekit(args));
-        wait_for_port(port);
+        wait_for_bound(port, false);
         p
     }
 
@@ -88,7 +89,9 @@ impl Proc {
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
                 _ => {
                     let _ = self.child.kill();
                     panic!("process did not exit within {limit:?}");
@@ -104,7 +107,11 @@ impl Proc {
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_end(&mut stderr);
         }
-        Output { status, stdout, stderr }
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
     }
 
     /// Send SIGTERM (graceful shutdown) and wait for the output.
@@ -131,9 +138,13 @@ pub fn signal(pid: u32, signal: &str) {
 /// Run a command to completion with a time limit, stdin null unless given.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
     use std::io::Write;
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("cannot start process");
     if let Some(data) = stdin {
         let mut w = child.stdin.take().expect("stdin");
@@ -188,4 +199,29 @@ pub fn have(program: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// Wait until a socket is bound on `port` (TCP in LISTEN state, or UDP bound),
+/// read from /proc so no connection is made (the seed's servers stop on an empty one).
+pub fn wait_for_bound(port: u16, udp: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files: &[&str] = if udp {
+        &["/proc/net/udp", "/proc/net/udp6"]
+    } else {
+        &["/proc/net/tcp", "/proc/net/tcp6"]
+    };
+    let want = format!(":{port:04X}");
+    while Instant::now() < deadline {
+        for f in files {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                if cols.len() > 3 && cols[1].ends_with(&want) && (udp || cols[3] == "0A") {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing bound on port {port} after 20 s");
 }

@@ -245,9 +245,7 @@ fn bind_socket(addr: SocketAddr, ty: Type, buffers: &BufferArgs) -> Result<Socke
     }
     apply_buffers(&socket, buffers)?;
     socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| bind_error(addr, e))?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     Ok(socket)
 }
 
@@ -269,9 +267,9 @@ pub fn apply_buffers(socket: &Socket, buffers: &BufferArgs) -> Result<()> {
 /// Bind errors that say what to do.
 fn bind_error(addr: SocketAddr, e: io::Error) -> anyhow::Error {
     match e.kind() {
-        io::ErrorKind::AddrInUse => anyhow!(
-            "{addr} is already in use (another server?); choose another address or port"
-        ),
+        io::ErrorKind::AddrInUse => {
+            anyhow!("{addr} is already in use (another server?); choose another address or port")
+        }
         io::ErrorKind::PermissionDenied => anyhow!(
             "binding {addr} was refused (ports below 1024 need privileges); choose a port above 1023"
         ),
