@@ -78,10 +78,7 @@ while True:
     client_socket.close()
 "#
     );
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", &seed_server]);
-    let _server = Proc::start(cmd);
-    wait_for_bound(port, false);
+    let _server = python_server(&seed_server, port, false);
     let out = run(
         wirekit(&[
             "tcp",
@@ -127,10 +124,7 @@ async def main():
 asyncio.run(main())
 "#
     );
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", &seed_server]);
-    let _server = Proc::start(cmd);
-    wait_for_bound(port, false);
+    let _server = python_server(&seed_server, port, false);
     let out = run(
         wirekit(&["tcp", "connect", &format!("localhost:{port}")]),
         Some(b"Hello asyncio"),
@@ -144,9 +138,8 @@ asyncio.run(main())
 fn keep_open_echo_serves_three_clients_at_once() {
     let port = free_port();
     let _server = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--echo"], port);
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket
 clients = [socket.create_connection(('127.0.0.1', {port})) for _ in range(3)]
 for i, c in enumerate(clients):
@@ -162,10 +155,7 @@ for i, c in enumerate(clients):
     c.close()
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]
@@ -174,9 +164,8 @@ fn broker_relays_to_all_others() {
     let _server = Proc::server(&["tcp", "listen", &port.to_string(), "--broker"], port);
     // A client may be accepted but not yet joined when the first message goes out,
     // so the sender repeats until both others have it; receivers count it once.
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket
 a, b, c = [socket.create_connection(('127.0.0.1', {port})) for _ in range(3)]
 for s in (a, b, c):
@@ -199,19 +188,15 @@ c.sendall(b"and from c\n")
 assert heard(a, b"and from c") or heard(a, b"and from c")
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]
 fn chat_prefixes_users_and_announces() {
     let port = free_port();
     let _server = Proc::server(&["tcp", "listen", &port.to_string(), "--chat"], port);
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket
 def connect():
     s = socket.create_connection(('127.0.0.1', {port}))
@@ -236,10 +221,7 @@ fc.close(); c.close()  # the makefile holds the socket open too
 assert fa.readline() == b"<announce> <user3> is disconnected.\n"
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]
@@ -256,9 +238,8 @@ fn exec_serves_three_clients_at_once() {
         ],
         port,
     );
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket
 clients = [socket.create_connection(('127.0.0.1', {port})) for _ in range(3)]
 for i, c in enumerate(clients):
@@ -275,10 +256,7 @@ for i, c in enumerate(clients):
     assert got == f"SHOUT {{i}}\n".encode(), got
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]
@@ -361,10 +339,7 @@ c.sendall(f"got {{len(data)}} bytes".encode())
 c.close()
 "#
     );
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", &server]);
-    let _server = Proc::start(cmd);
-    wait_for_bound(port, false);
+    let _server = python_server(&server, port, false);
     let out = run(
         wirekit(&["tcp", "connect", &format!(":{port}")]),
         Some(b"request data"),
@@ -471,9 +446,8 @@ fn max_conns_refuses_extra_clients() {
         ],
         port,
     );
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket, time
 def echoes(s, msg):
     s.sendall(msg)
@@ -503,10 +477,7 @@ else:
     raise SystemExit("no slot freed")
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]
@@ -524,9 +495,8 @@ fn idle_timeout_closes_idle_clients_only() {
         ],
         port,
     );
-    let out = python(
-        &format!(
-            r#"
+    python_ok(&format!(
+        r#"
 import socket, time
 busy = socket.create_connection(('127.0.0.1', {port})); busy.settimeout(5)
 idle = socket.create_connection(('127.0.0.1', {port})); idle.settimeout(5)
@@ -541,10 +511,7 @@ assert waited < 3, waited
 busy.sendall(b"y"); assert busy.recv(10) == b"y", "busy client was closed"
 print("ok")
 "#
-        ),
-        T,
-    );
-    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    ));
 }
 
 #[test]

@@ -69,10 +69,7 @@ while True:
     server_socket.sendto(b"Hello from server", address)
 "#
     );
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", &seed_server]);
-    let _server = Proc::start(cmd);
-    wait_for_bound(port, true);
+    let _server = python_server(&seed_server, port, true);
     let out = run(
         wirekit(&[
             "udp",

@@ -225,3 +225,18 @@ pub fn wait_for_bound(port: u16, udp: bool) {
     }
     panic!("nothing bound on port {port} after 20 s");
 }
+
+/// Run a Python snippet that prints `ok` when all its own asserts hold.
+pub fn python_ok(code_text: &str) {
+    let out = python(code_text, Duration::from_secs(60));
+    assert_eq!(stdout(&out).trim(), "ok", "python said: {}", stderr(&out));
+}
+
+/// Start a Python server snippet and wait until it has bound `port`.
+pub fn python_server(code_text: &str, port: u16, udp: bool) -> Proc {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", code_text]);
+    let p = Proc::start(cmd);
+    wait_for_bound(port, udp);
+    p
+}
