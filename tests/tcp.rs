@@ -744,3 +744,41 @@ fn exec_of_missing_program_fails_but_listener_stays_up() {
     assert_eq!(probe(port, "y"), "''");
     assert!(server.alive());
 }
+
+#[test]
+fn ipv6_listen_and_connect() {
+    let port = free_port();
+    let addr = format!("[::1]:{port}");
+    let server = Proc::server(&["tcp", "listen", &addr, "--reply", "six"], port);
+    let out = run(
+        wirekit(&["tcp", "connect", &addr, "--send", "hello"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "six");
+    let s = server.wait(T);
+    assert_eq!(stdout(&s), "hello\n");
+}
+
+#[test]
+fn keep_open_pipe_mode_prints_every_client() {
+    let port = free_port();
+    let server = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--json"], port);
+    for word in ["one", "two", "three"] {
+        let out = run(
+            wirekit(&["tcp", "connect", &format!(":{port}")]),
+            Some(word.as_bytes()),
+            T,
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = server.terminate(T);
+    assert_eq!(stdout(&out), "onetwothree");
+    // In pipe mode the JSON events go to stderr, where they do not mix with the data.
+    let closes = stderr(&out)
+        .lines()
+        .filter(|l| l.contains(r#""event":"close""#))
+        .count();
+    assert_eq!(closes, 3, "{}", stderr(&out));
+}
