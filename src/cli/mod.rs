@@ -1,11 +1,15 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod fetch;
+mod http;
 mod net;
 mod resolve;
 mod tcp;
 mod udp;
 
+pub use fetch::FetchArgs;
+pub use http::{ClientArgs, HttpArgs, HttpVersion, Pretty};
 pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
 pub use resolve::ResolveArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
@@ -62,4 +66,8 @@ pub enum Command {
     Udp(UdpArgs),
     /// Look up names and addresses: forward, reverse, and this host's interfaces.
     Resolve(ResolveArgs),
+    /// Send one HTTP request and print the exchange, like xh and HTTPie (-v for everything).
+    Http(HttpArgs),
+    /// Fetch many URLs at once, bounded and pooled; one JSON line per URL.
+    Fetch(FetchArgs),
 }
