@@ -2,6 +2,8 @@
 
 mod util;
 
+mod fetch;
+mod http;
 mod resolve;
 mod tcp;
 mod udp;

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The wirekit binary cargo built for these tests.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wirekit")
+/// The wirekit binary cargo built for these tests, or `$WIREKIT_BIN` when set (with a
+/// target directory shared between work trees, the built binary can be replaced mid-run).
+pub fn bin() -> String {
+    std::env::var("WIREKIT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wirekit").to_string())
 }
 
 /// A `wirekit` command with arguments.

@@ -101,7 +101,7 @@ URL shortcuts: :8000/x is http://localhost:8000/x; the scheme defaults to http.
 Exit codes: 0 success, 1 failure at run time, 2 bad usage; with --check-status 3, 4, 5 for a 3xx, 4xx, 5xx answer.")]
 pub struct HttpArgs {
     /// [METHOD] URL [ITEM...]: the method defaults to GET, or POST when there is a body.
-    #[arg(value_name = "[METHOD] URL [ITEM]", required = true, num_args = 1.., allow_hyphen_values = true)]
+    #[arg(value_name = "[METHOD] URL [ITEM]", required = true, num_args = 1..)]
     pub args: Vec<String>,
     /// Send data items as a form (application/x-www-form-urlencoded; multipart with files).
     #[arg(short = 'f', long)]

@@ -103,6 +103,17 @@ fn read_flag_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     })
 }
 
+/// A pooled client with wirekit's defaults (ring crypto provider, no redirects followed),
+/// for library users of [`super::fetch::fetch_all`].
+pub fn default_client() -> Result<Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| anyhow!("cannot set up the HTTP client: {}", chain_text(&e)))
+}
+
 /// Build the pooled client from the shared flags. `idle_per_host` bounds idle pooled
 /// connections per host (fetch sets it to its concurrency).
 pub fn build_client(args: &ClientArgs, idle_per_host: Option<usize>) -> Result<Client> {

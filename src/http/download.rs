@@ -80,6 +80,7 @@ fn name_from_url(url: &reqwest::Url, content_type: Option<&str>) -> String {
             Some("text/html") => Some("html"),
             Some("application/json") => Some("json"),
             Some("text/plain") => Some("txt"),
+            Some("application/octet-stream") => None,
             Some(other) => {
                 mime_guess::get_mime_extensions_str(other).and_then(|e| e.first().copied())
             }
