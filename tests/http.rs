@@ -10,12 +10,20 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// The recording peer (tests/http_peer.py) on a free port, serving `data` for downloads.
 pub fn peer(data: Option<&Path>) -> (Proc, u16) {
+    peer_with(data, &[])
+}
+
+/// The peer with environment settings (PEER_CERT/PEER_KEY for TLS, PEER_CLIENT_CA).
+fn peer_with(data: Option<&Path>, envs: &[(&str, &Path)]) -> (Proc, u16) {
     let port = free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http_peer.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script).arg(port.to_string());
     if let Some(d) = data {
         cmd.arg(d);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
     }
     let p = Proc::start(cmd);
     wait_for_bound(port, false);
@@ -506,4 +514,168 @@ fn network_failures_exit_1_naming_the_host() {
     ]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+}
+
+#[test]
+fn auth_proxy_and_resolve() {
+    let (_p, port) = peer(None);
+    let out = http(&["-a", "ada:secret", &format!(":{port}/echo")]);
+    // base64("ada:secret")
+    assert_eq!(
+        header(&json(&out), "authorization"),
+        Some("Basic YWRhOnNlY3JldA==")
+    );
+    let out = http(&["--bearer", "tok", &format!(":{port}/echo")]);
+    assert_eq!(header(&json(&out), "authorization"), Some("Bearer tok"));
+
+    // --proxy: the peer is asked for an absolute URI of a host no resolver knows.
+    let out = http(&[
+        "--proxy",
+        &format!("http://127.0.0.1:{port}"),
+        "http://proxied.invalid/echo",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["path"], "http://proxied.invalid/echo");
+    // ... and from the environment.
+    let mut cmd = wirekit(&["http", "http://proxied.invalid/echo/env"]);
+    cmd.env("HTTP_PROXY", format!("http://127.0.0.1:{port}"));
+    cmd.env("http_proxy", format!("http://127.0.0.1:{port}"));
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["path"], "http://proxied.invalid/echo/env");
+
+    // --resolve: a made-up name reaches 127.0.0.1 and keeps its Host header.
+    let out = http(&[
+        "--resolve",
+        &format!("api.example.test:{port}:127.0.0.1"),
+        &format!("http://api.example.test:{port}/echo"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        header(&json(&out), "host"),
+        Some(format!("api.example.test:{port}").as_str())
+    );
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, all EC P-256.
+fn make_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=wirekit test CA"];
+    ca.extend_from_slice(&ec);
+    ca.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(dir, &ca);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    for (name, cn) in [("server", "localhost"), ("client", "wirekit client")] {
+        let subj = format!("/CN={cn}");
+        let mut req = vec!["req", "-new", "-subj", subj.as_str()];
+        req.extend_from_slice(&ec);
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let ext = format!("{name}.ext");
+        req.extend_from_slice(&["-keyout", &key, "-out", &csr]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+#[test]
+fn tls_verification_and_client_certificates() {
+    if !have("openssl") {
+        eprintln!("skipped: no openssl");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    make_pki(d);
+    let (_p, port) = peer_with(
+        None,
+        &[
+            ("PEER_CERT", &d.join("server.pem")),
+            ("PEER_KEY", &d.join("server.key")),
+        ],
+    );
+    let url = format!("https://localhost:{port}/echo");
+    // Not trusted: exit 1, the host named, the fix suggested.
+    let out = http(&[&url]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("localhost:{port}")) && err.contains("--verify"),
+        "{err}"
+    );
+    // Trusted through --verify CAFILE, or checks off.
+    let ca = d.join("ca.pem");
+    let out = http(&["--verify", ca.to_str().expect("path"), &url]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["method"], "GET");
+    let out = http(&["--verify", "no", &url]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A server that wants a client certificate.
+    let (_p2, port2) = peer_with(
+        None,
+        &[
+            ("PEER_CERT", &d.join("server.pem")),
+            ("PEER_KEY", &d.join("server.key")),
+            ("PEER_CLIENT_CA", &ca),
+        ],
+    );
+    let url2 = format!("https://127.0.0.1:{port2}/echo");
+    let out = http(&[
+        "--verify",
+        ca.to_str().expect("path"),
+        "--cert",
+        d.join("client.pem").to_str().expect("path"),
+        "--cert-key",
+        d.join("client.key").to_str().expect("path"),
+        &url2,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["client_cn"], "wirekit client");
+    let out = http(&["--verify", ca.to_str().expect("path"), &url2]);
+    assert_eq!(code(&out), 1, "no client certificate: {}", stdout(&out));
 }

@@ -26,8 +26,8 @@ class H(http.server.BaseHTTPRequestHandler):
         # /flaky: the first two connections are dropped before any answer.
         try:
             peek = self.connection.recv(1024, socket.MSG_PEEK)
-        except OSError:
-            return
+        except (OSError, ValueError):  # TLS sockets cannot peek
+            peek = b""
         if b" /flaky" in peek.split(b"\r\n", 1)[0] and bump("flaky-conn") <= 2:
             self.connection.recv(65536)
             self.connection.close()
@@ -53,6 +53,10 @@ class H(http.server.BaseHTTPRequestHandler):
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": base64.b64encode(body).decode(),
         }
+        getpeercert = getattr(self.connection, "getpeercert", None)
+        if getpeercert and getpeercert():
+            subject = dict(x[0] for x in getpeercert()["subject"])
+            doc["client_cn"] = subject.get("commonName")
         ct = self.headers.get("Content-Type", "")
         if ct.startswith("multipart/form-data"):
             msg = email.parser.BytesParser().parsebytes(
@@ -69,6 +73,8 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def route(self):
         p = self.path.split("?")[0]
+        if p.startswith("http://"):  # asked as a forward proxy
+            p = "/" + p.split("/", 3)[3] if p.count("/") >= 3 else "/"
         if p.startswith("/echo"):
             return self.echo()
         if p == "/flaky":
@@ -125,4 +131,13 @@ class S(http.server.ThreadingHTTPServer):
     request_queue_size = 256
 
 
-S(("127.0.0.1", PORT), H).serve_forever()
+server = S(("127.0.0.1", PORT), H)
+if os.environ.get("PEER_CERT"):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["PEER_CERT"], os.environ["PEER_KEY"])
+    if os.environ.get("PEER_CLIENT_CA"):
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(os.environ["PEER_CLIENT_CA"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
