@@ -20,6 +20,7 @@ else
 fi
 
 TMP=$(mktemp -d)
+chmod 755 "$TMP"   # nginx workers run as another user
 NGINX_PID=""
 cleanup() {
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true

@@ -374,6 +374,25 @@ fn retries_with_backoff_and_retry_after() {
 }
 
 #[test]
+fn retry_max_time_bounds_the_waiting() {
+    let (_p, port) = peer(None);
+    let started = Instant::now();
+    let out = http(&[
+        "--check-status",
+        "--retry",
+        "5",
+        "--retry-delay",
+        "10s",
+        "--retry-max-time",
+        "1s",
+        &format!("http://127.0.0.1:{port}/status/503"),
+    ]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert!(!stderr(&out).contains("retrying in 1"), "{}", stderr(&out));
+}
+
+#[test]
 fn post_is_not_retried_without_retry_all() {
     let (_p, port) = peer(None);
     let url = format!("http://127.0.0.1:{port}/flaky");

@@ -243,11 +243,16 @@ pub fn describe_error(e: &reqwest::Error) -> String {
         _ => {}
     }
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-        let inner = text
-            .rsplit(": ")
-            .next()
-            .unwrap_or(text.as_str())
-            .to_string();
+        let last = text.rsplit(": ").next().unwrap_or(text.as_str());
+        let inner = if last.contains("UnknownIssuer") {
+            "its certificate is signed by an unknown CA (UnknownIssuer)".to_string()
+        } else if last.contains("NotValidForName") {
+            format!("its certificate is not valid for the name '{host}' (NotValidForName)")
+        } else if last.contains("Expired") {
+            "its certificate has expired (Expired)".to_string()
+        } else {
+            last.to_string()
+        };
         return format!(
             "TLS with {hostport} failed: {inner}; trust its CA with --verify CAFILE, or skip checks with --verify no"
         );
