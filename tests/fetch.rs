@@ -149,3 +149,21 @@ fn fetch_all_as_a_library() {
     assert_eq!(results.len(), 20);
     assert!(results.iter().all(|r| r.status == Some(200) && !r.failed()));
 }
+
+#[test]
+fn per_host_limit_bounds_concurrency() {
+    let (_p, port) = peer(None);
+    let urls: Vec<String> = (0..16)
+        .map(|i| format!("http://127.0.0.1:{port}/conc/{i}"))
+        .collect();
+    let mut args = vec!["fetch", "-j", "8", "--per-host", "2"];
+    args.extend(urls.iter().map(String::as_str));
+    let out = run(wirekit(&args), None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let max = run(
+        wirekit(&["http", &format!("http://127.0.0.1:{port}/maxconc")]),
+        None,
+        LIMIT,
+    );
+    assert_eq!(stdout(&max), "2", "at most 2 requests at once to one host");
+}

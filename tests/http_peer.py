@@ -82,6 +82,16 @@ class H(http.server.BaseHTTPRequestHandler):
             if n == 1:
                 return self.send(503, b"busy", "text/plain", [("Retry-After", "1")])
             return self.send(200, b'{"ok":true,"attempt":%d}' % (n + 2))
+        if p.startswith("/conc"):
+            with lock:
+                counts["active"] = counts.get("active", 0) + 1
+                counts["max"] = max(counts.get("max", 0), counts["active"])
+            time.sleep(0.05)
+            with lock:
+                counts["active"] -= 1
+            return self.send(200, b"ok", "text/plain")
+        if p == "/maxconc":
+            return self.send(200, str(counts.get("max", 0)).encode(), "text/plain")
         if p == "/count":
             return self.send(200, str(counts.get("flaky-conn", 0)).encode(), "text/plain")
         if p == "/json":
