@@ -130,7 +130,7 @@ pub async fn send(
         } else {
             None
         };
-        let url = current.url().clone();
+        let url = next.as_ref().map(|n| n.url().clone());
         let result = client.execute(current).await;
         let (reason, asked) = match &result {
             Ok(resp) if retryable_status(resp.status()) => {
@@ -150,7 +150,7 @@ pub async fn send(
                 };
             }
         };
-        let Some(next) = next else {
+        let (Some(next), Some(url)) = (next, url) else {
             return Sent {
                 result,
                 attempts: attempt,
