@@ -99,7 +99,7 @@ a=$(rate python3 "$TMP/gather.py" "$TMP/urls.txt" "$J")
 c=$(rate curl -s --parallel --parallel-max "$J" -K "$TMP/curl.cfg")
 best=$(python3 -c "print(max($a, $c))")
 
-echo "## HTTP client ($(machine))"
+echo "## HTTP client ($(machine); load average at the end $(cut -d" " -f1-3 /proc/loadavg))"
 echo
 echo "| scenario | wirekit | aiohttp + gather | curl --parallel | wirekit ÷ best peer |"
 echo "|---|---|---|---|---|"
