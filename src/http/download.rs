@@ -207,9 +207,14 @@ pub async fn run(
             (true, 500..=599) => 5,
             _ => 1,
         };
+        let hint = if status.is_redirection() && !args.client.follow {
+            "; add -F to follow redirects"
+        } else {
+            ""
+        };
         return Err(exit_with(
             code,
-            format!("{url} answered HTTP {text}: nothing saved"),
+            format!("{url} answered HTTP {text}: nothing saved{hint}"),
         ));
     }
     // Resume only if the server really sent the rest.

@@ -375,6 +375,7 @@ pub async fn run(args: &FetchArgs, global: &GlobalArgs) -> Result<()> {
     // The whole pipeline runs as one spawned task, so that the request futures and hyper's
     // connection tasks share worker threads (far fewer cross-thread wake-ups than polling
     // the stream from the thread that blocks on the runtime: measured on loopback).
+    let stdout_tty = std::io::stdout().is_terminal();
     let consumer = tokio::spawn(async move {
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
         let mut tally = Tally::default();
@@ -397,7 +398,12 @@ pub async fn run(args: &FetchArgs, global: &GlobalArgs) -> Result<()> {
                 line.clear();
                 let _ = serde_json::to_writer(&mut line, &r);
                 line.push(b'\n');
-                if out.write_all(&line).is_err() {
+                let written = match (&bar, stdout_tty) {
+                    // Both on one terminal: hide the bar while the line is written.
+                    (Some(b), true) => b.suspend(|| out.write_all(&line).and(out.flush())),
+                    _ => out.write_all(&line),
+                };
+                if written.is_err() {
                     stdout_open = false;
                 }
             }
