@@ -167,3 +167,25 @@ fn per_host_limit_bounds_concurrency() {
     );
     assert_eq!(stdout(&max), "2", "at most 2 requests at once to one host");
 }
+
+#[test]
+fn connections_are_pooled_and_reused() {
+    let (_p, port) = peer(None);
+    let urls: Vec<String> = (0..30)
+        .map(|i| format!("http://127.0.0.1:{port}/ok/{i}"))
+        .collect();
+    let mut args = vec!["fetch", "-j", "1"];
+    args.extend(urls.iter().map(String::as_str));
+    let out = run(wirekit(&args), None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // 30 requests, one at a time, over a few pooled connections (hyper may open a second
+    // one when the next request starts before the last answer's connection is idle again),
+    // plus this question's own connection.
+    let conns = run(
+        wirekit(&["http", &format!("http://127.0.0.1:{port}/conns")]),
+        None,
+        LIMIT,
+    );
+    let n: u32 = stdout(&conns).trim().parse().expect("a count");
+    assert!((2..=6).contains(&n), "{n} connections for 30 requests");
+}

@@ -23,6 +23,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle(self):
+        bump("conns")
         # /flaky: the first two connections are dropped before any answer.
         try:
             peek = self.connection.recv(1024, socket.MSG_PEEK)
@@ -92,6 +93,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.send(200, b"ok", "text/plain")
         if p == "/maxconc":
             return self.send(200, str(counts.get("max", 0)).encode(), "text/plain")
+        if p == "/conns":
+            return self.send(200, str(counts.get("conns", 0)).encode(), "text/plain")
         if p == "/count":
             return self.send(200, str(counts.get("flaky-conn", 0)).encode(), "text/plain")
         if p == "/json":
