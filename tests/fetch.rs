@@ -174,10 +174,15 @@ fn connections_are_pooled_and_reused() {
     let urls: Vec<String> = (0..30)
         .map(|i| format!("http://127.0.0.1:{port}/ok/{i}"))
         .collect();
-    let mut args = vec!["fetch", "-j", "1"];
+    let mut args = vec!["fetch", "-j", "1", "--json"];
     args.extend(urls.iter().map(String::as_str));
     let out = run(wirekit(&args), None, LIMIT);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: Value = serde_json::from_str(stderr(&out).trim()).expect("--json summary");
+    assert_eq!(
+        (summary["done"].as_u64(), summary["ok"].as_u64()),
+        (Some(30), Some(30))
+    );
     // 30 requests, one at a time, over a few pooled connections (hyper may open a second
     // one when the next request starts before the last answer's connection is idle again),
     // plus this question's own connection.

@@ -32,6 +32,9 @@ pub struct FetchArgs {
     /// Save each body under DIR (file named after the URL) and add "file" to its line.
     #[arg(short = 'o', long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Write the summary on stderr as one JSON object.
+    #[arg(long)]
+    pub json: bool,
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,

@@ -432,8 +432,21 @@ pub async fn run(args: &FetchArgs, global: &GlobalArgs) -> Result<()> {
     } = tally;
     let secs = started.elapsed().as_secs_f64();
     let failed = http_failed + transport_failed;
-    if !global.quiet {
-        let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    if args.json {
+        let summary = serde_json::json!({
+            "done": done,
+            "ok": ok,
+            "failed": http_failed + transport_failed,
+            "http_failed": http_failed,
+            "errors": transport_failed,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "req_per_s": (done as f64 / secs.max(1e-9)).round(),
+            "p50_ms": ms(0.5),
+            "p99_ms": ms(0.99),
+        });
+        eprintln!("{summary}");
+    } else if !global.quiet {
         eprintln!(
             "fetched {done} URLs in {secs:.2} s ({:.0} req/s): {ok} ok, {failed} failed \
              ({http_failed} HTTP 4xx/5xx, {transport_failed} errors); latency p50 {:.2} ms, p99 {:.2} ms",
