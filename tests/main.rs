@@ -4,4 +4,5 @@ mod util;
 
 mod resolve;
 mod tcp;
+mod tls;
 mod udp;

@@ -1,6 +1,6 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
-use super::net::{ConnectArgs, DumpArgs, ListenArgs};
+use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
 use crate::util::parse_size;
 use clap::{Args, Subcommand};
 
@@ -49,6 +49,8 @@ pub struct TcpConnectArgs {
     pub json: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsClientArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
 }
@@ -90,6 +92,8 @@ pub struct TcpListenArgs {
     pub json: bool,
     #[command(flatten)]
     pub listen: ListenArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsServerArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
 }
