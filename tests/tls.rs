@@ -151,6 +151,7 @@ fn openssl_s_client_verifies_tcp_listen_tls() {
         "-verify_hostname",
         "localhost",
         "-brief",
+        "-ign_eof",
     ]);
     let o = run(cmd, Some(b"hello server\n"), T);
     assert_eq!(code(&o), 0, "s_client: {}", stderr(&o));

@@ -49,10 +49,10 @@ pub struct TcpConnectArgs {
     pub json: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
-    #[command(flatten, next_help_heading = "TLS")]
-    pub tls: TlsClientArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,8 +92,8 @@ pub struct TcpListenArgs {
     pub json: bool,
     #[command(flatten)]
     pub listen: ListenArgs,
-    #[command(flatten, next_help_heading = "TLS")]
-    pub tls: TlsServerArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsServerArgs,
 }

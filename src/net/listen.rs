@@ -163,6 +163,11 @@ impl Listener {
                                 let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
                                 let tls = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
                                     Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
+                                    Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                                        // Port probes and health checks: not worth a warning.
+                                        info!(%peer, "{peer} closed the connection during the TLS handshake");
+                                        return (peer, None);
+                                    }
                                     Ok(Err(e)) => {
                                         warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
                                         return (peer, None);

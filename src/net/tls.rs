@@ -22,6 +22,7 @@ use std::io;
 use std::net::IpAddr;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -405,7 +406,8 @@ pub struct TlsClient {
     connector: TlsConnector,
     /// `--sni`: the name to send and verify instead of the connect host.
     sni: Option<String>,
-    insecure: bool,
+    /// `--insecure`; the flag inside says whether the warning was shown (once per client).
+    insecure: Option<Arc<AtomicBool>>,
 }
 
 impl TlsClient {
@@ -434,7 +436,7 @@ impl TlsClient {
         Ok(TlsClient {
             connector: TlsConnector::from(client_config(args, default_alpn, verify)?),
             sni: args.sni.clone(),
-            insecure: args.insecure,
+            insecure: args.insecure.then(|| Arc::new(AtomicBool::new(false))),
         })
     }
 
@@ -453,7 +455,9 @@ impl TlsClient {
     pub async fn handshake(&self, tcp: TcpStream, host: &str) -> Result<TlsStream<TcpStream>> {
         let name = self.server_name(host)?;
         let shown = name.to_str().into_owned();
-        if self.insecure {
+        if let Some(warned) = &self.insecure
+            && !warned.swap(true, Ordering::Relaxed)
+        {
             eprintln!(
                 "wirekit: warning: --insecure: the certificate of {shown} is NOT verified; anyone on the path can read and change this connection"
             );
