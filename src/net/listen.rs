@@ -152,36 +152,8 @@ impl Listener {
                     let (tls, dump, idle) = (self.tls.clone(), self.dump.clone(), self.idle);
                     let handler = handler.clone();
                     tasks.spawn(async move {
-                        // TLS first, then the tap, so counts and dumps are of plaintext.
-                        let (stream, meter, alpn): (BoxStream, _, _) = match tls {
-                            None => {
-                                let tap = Tap::new(tcp, peer, dump, idle);
-                                let meter = tap.meter();
-                                (Box::new(tap) as BoxStream, meter, None)
-                            }
-                            Some(acceptor) => {
-                                let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
-                                let tls = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
-                                    Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
-                                    Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                                        // Port probes and health checks: not worth a warning.
-                                        info!(%peer, "{peer} closed the connection during the TLS handshake");
-                                        return (peer, None);
-                                    }
-                                    Ok(Err(e)) => {
-                                        warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
-                                        return (peer, None);
-                                    }
-                                    Err(_) => {
-                                        warn!(%peer, "TLS handshake with {peer} timed out after {limit:?}");
-                                        return (peer, None);
-                                    }
-                                };
-                                let alpn = tls.alpn().map(<[u8]>::to_vec);
-                                let tap = Tap::new(tls, peer, dump, idle);
-                                let meter = tap.meter();
-                                (Box::new(tap) as BoxStream, meter, alpn)
-                            }
+                        let Some((stream, meter, alpn)) = admit(tcp, peer, tls, dump, idle).await else {
+                            return (peer, None);
                         };
                         let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn };
                         let result = handler(conn).await;
@@ -221,6 +193,43 @@ impl Listener {
         }
         Ok(())
     }
+}
+
+/// A connection's stream: TLS first (when configured), then the tap, so counts and
+/// dumps are of plaintext. `None` when the client failed the TLS handshake (logged).
+async fn admit(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    dump: Option<Dump>,
+    idle: Option<Duration>,
+) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
+    let Some(acceptor) = tls else {
+        let tap = Tap::new(tcp, peer, dump, idle);
+        let meter = tap.meter();
+        return Some((Box::new(tap), meter, None));
+    };
+    let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
+    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            // Port probes and health checks: not worth a warning.
+            info!(%peer, "{peer} closed the connection during the TLS handshake");
+            return None;
+        }
+        Ok(Err(e)) => {
+            warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
+            return None;
+        }
+        Err(_) => {
+            warn!(%peer, "TLS handshake with {peer} timed out after {limit:?}");
+            return None;
+        }
+    };
+    let alpn = stream.alpn().map(<[u8]>::to_vec);
+    let tap = Tap::new(stream, peer, dump, idle);
+    let meter = tap.meter();
+    Some((Box::new(tap), meter, alpn))
 }
 
 async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
