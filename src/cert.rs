@@ -348,3 +348,64 @@ fn report(
         println!("sha256      {fp}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in [
+            "localhost",
+            "a.example.test",
+            "*.example.test",
+            "127.0.0.1",
+            "::1",
+            "x_y.test",
+        ] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "bad name", "a..b", "-a.test", "*.", "a/b", "ü.test"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stems_like_mkcert() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(file_stem(&names(&["localhost"])), "localhost");
+        assert_eq!(
+            file_stem(&names(&["localhost", "127.0.0.1", "::1"])),
+            "localhost+2"
+        );
+        assert_eq!(
+            file_stem(&names(&["*.example.test"])),
+            "_wildcard.example.test"
+        );
+        assert_eq!(file_stem(&names(&["::1"])), "__1");
+    }
+
+    #[test]
+    fn ca_signs_leaf_that_parses() {
+        let ca = new_ca("test CA", 1).expect("ca");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (c, k) = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
+        write_file(&c, ca.cert_pem.as_bytes(), false).expect("write");
+        write_file(&k, ca.key_pem.as_bytes(), true).expect("write");
+        let leaf = Ca::load(&c, &k)
+            .expect("load")
+            .sign_leaf(&["a.test".into(), "10.0.0.1".into()], 2)
+            .expect("sign");
+        let (_, x) = x509_parser::parse_x509_certificate(&leaf.cert_der).expect("parse");
+        assert!(x.issuer().to_string().contains("test CA"));
+        assert!(!x.is_ca());
+        // A key that is not the CA's is refused.
+        let other = new_ca("other", 1).expect("ca");
+        write_file(&k, other.key_pem.as_bytes(), true).expect("write");
+        let err = Ca::load(&c, &k)
+            .err()
+            .expect("mismatch refused")
+            .to_string();
+        assert!(err.contains("does not belong"), "{err}");
+    }
+}

@@ -750,3 +750,70 @@ fn bad_tls_usage() {
     );
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn every_tcp_mode_over_tls() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert();
+    let ca = pki.p("ca.pem");
+    let client = |port: u16, extra: &[&str], stdin: Option<&[u8]>| {
+        let target = format!("localhost:{port}");
+        let mut args = vec![
+            "tcp",
+            "connect",
+            target.as_str(),
+            "--tls",
+            "--cacert",
+            ca.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        run(wirekit(&args), stdin, T)
+    };
+    let tls = ["--tls", "--cert", cert.as_str(), "--key", key.as_str()];
+    let serve = |mode: &[&str]| {
+        let port = free_port();
+        let a = addr(port);
+        let mut args = vec!["tcp", "listen", a.as_str(), "-k"];
+        args.extend_from_slice(&tls);
+        args.extend_from_slice(mode);
+        (Proc::server(&args, port), port)
+    };
+
+    let (_s, port) = serve(&["--echo"]);
+    let o = client(port, &[], Some(b"line one\nline two\n"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "line one\nline two\n",
+        "stdin piped through an echo server"
+    );
+
+    let (_s, port) = serve(&["--exec", "cat"]);
+    let o = client(port, &["--send", "through cat"], None);
+    assert_eq!(stdout(&o), "through cat", "{}", stderr(&o));
+
+    let (_s, port) = serve(&["--sh-exec", "tr a-z A-Z"]);
+    let o = client(port, &["--send", "shout"], None);
+    assert_eq!(stdout(&o), "SHOUT", "{}", stderr(&o));
+
+    let (s, port) = serve(&["--discard"]);
+    let o = client(port, &["--zero-source", "3M"], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = s.terminate(T);
+    assert!(
+        stdout(&out).contains("received 3145728 bytes"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Pipe mode, one client: what it sends goes to the server's stdout.
+    let port = free_port();
+    let a = addr(port);
+    let mut args = vec!["tcp", "listen", a.as_str()];
+    args.extend_from_slice(&tls);
+    let s = Proc::server(&args, port);
+    let o = client(port, &["--send", "to the server's stdout"], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = s.wait(T);
+    assert_eq!(stdout(&out), "to the server's stdout");
+}

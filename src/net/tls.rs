@@ -135,9 +135,7 @@ pub fn self_signed(host: &str) -> Result<SelfSigned> {
     } else if !host.is_empty() {
         names.push(host.to_string());
     }
-    names.dedup();
-    names.sort_by_key(|n| n != "localhost");
-    let mut unique = Vec::new();
+    let mut unique: Vec<String> = Vec::new();
     for n in names {
         if !unique.contains(&n) {
             unique.push(n);
@@ -694,5 +692,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_names_and_fingerprint() {
+        let made = self_signed("myhost.test").expect("self-signed");
+        assert_eq!(made.names, ["localhost", "127.0.0.1", "::1", "myhost.test"]);
+        assert_eq!(made.fingerprint.len(), 32 * 3 - 1);
+        assert!(
+            made.fingerprint
+                .chars()
+                .all(|c| c == ':' || c.is_ascii_hexdigit())
+        );
+        let made = self_signed("127.0.0.1").expect("self-signed");
+        assert_eq!(made.names, ["localhost", "127.0.0.1", "::1"]);
+    }
+
+    #[test]
+    fn certificate_errors_name_host_and_fix() {
+        let e = describe_certificate_error("h.test", &CertificateError::UnknownIssuer);
+        assert!(e.contains("h.test") && e.contains("--cacert FILE") && e.contains("--insecure"));
+        let e = describe_certificate_error(
+            "h.test",
+            &CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("h.test").expect("name").to_owned(),
+                presented: vec!["other.test".into()],
+            },
+        );
+        assert!(
+            e.starts_with("wrong host name") && e.contains("other.test") && e.contains("--sni")
+        );
     }
 }
