@@ -398,6 +398,31 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// The client config the flags ask for: strict verification, or none with
+/// `--insecure` (refused together with `--cacert`). For clients that bring their
+/// own connection code (e.g. an HTTP stack taking a rustls `ClientConfig`); they
+/// should also print `insecure_warning` when `args.insecure`.
+pub fn client_config_for(args: &TlsClientArgs, default_alpn: &[&str]) -> Result<Arc<ClientConfig>> {
+    if args.insecure && args.cacert.is_some() {
+        return Err(usage(
+            "--insecure checks nothing, so --cacert would be ignored; give one of them",
+        ));
+    }
+    let verify = if args.insecure {
+        Verify::Nothing
+    } else {
+        Verify::Strict
+    };
+    client_config(args, default_alpn, verify)
+}
+
+/// What `--insecure` prints on stderr (once per client), naming the server.
+pub fn insecure_warning(server: &str) -> String {
+    format!(
+        "wirekit: warning: --insecure: the certificate of {server} is NOT verified; anyone on the path can read and change this connection"
+    )
+}
+
 /// The client half every client command shares: a config and the name to verify.
 #[derive(Clone)]
 pub struct TlsClient {
@@ -421,18 +446,8 @@ impl TlsClient {
     /// The client for `args` whether or not `--tls` was given (for commands that
     /// always speak TLS, such as `https://` URLs).
     pub fn new(args: &TlsClientArgs, default_alpn: &[&str]) -> Result<TlsClient> {
-        if args.insecure && args.cacert.is_some() {
-            return Err(usage(
-                "--insecure checks nothing, so --cacert would be ignored; give one of them",
-            ));
-        }
-        let verify = if args.insecure {
-            Verify::Nothing
-        } else {
-            Verify::Strict
-        };
         Ok(TlsClient {
-            connector: TlsConnector::from(client_config(args, default_alpn, verify)?),
+            connector: TlsConnector::from(client_config_for(args, default_alpn)?),
             sni: args.sni.clone(),
             insecure: args.insecure.then(|| Arc::new(AtomicBool::new(false))),
         })
@@ -456,9 +471,7 @@ impl TlsClient {
         if let Some(warned) = &self.insecure
             && !warned.swap(true, Ordering::Relaxed)
         {
-            eprintln!(
-                "wirekit: warning: --insecure: the certificate of {shown} is NOT verified; anyone on the path can read and change this connection"
-            );
+            eprintln!("{}", insecure_warning(&shown));
         }
         match self.connector.connect(name, tcp).await {
             Ok(s) => {
