@@ -254,6 +254,37 @@ fn python_seed_ssl_server_and_tcp_connect_tls() {
     assert_eq!(stdout(&o), "python got: hello from wirekit");
     let s = server.wait(T);
     assert_eq!(code(&s), 0, "python server: {}", stderr(&s));
+
+    // The bare loop (no lingering close) closes without close_notify; with
+    // --no-shutdown wirekit waits for that close and reads it as the end.
+    let bare: String = SEED_SERVER
+        .lines()
+        .filter(|l| !l.contains("while conn.recv") && l.trim() != "pass")
+        .collect::<Vec<_>>()
+        .join("\n");
+    let port = free_port();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", &bare, &cert, &key, &port.to_string()]);
+    let server = Proc::start(cmd);
+    wait_for_port(port);
+    let o = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "--tls",
+            "--cacert",
+            &pki.p("ca.pem"),
+            "--no-shutdown",
+            "--send",
+            "bare",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "python got: bare");
+    assert_eq!(code(&server.wait(T)), 0);
 }
 
 #[test]
