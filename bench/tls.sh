@@ -10,13 +10,14 @@
 #
 # Environment: WIREKIT (binary; default: build --release), SECS (seconds per
 # handshake run, default 10), SIZE (default 1G), RUNS (transfer runs, best kept; default 3).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
-command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
-if [ -z "${WIREKIT:-}" ]; then
-  cargo build --release -q
-  WIREKIT="${CARGO_TARGET_DIR:-target}/release/wirekit"
+given=${WIREKIT:-}
+source "$(dirname "$0")/lib.sh"
+apt_need openssl openssl
+if [ -n "$given" ]; then
+  WIREKIT=$given
+else
+  build_release
+  WIREKIT="${CARGO_TARGET_DIR:-$ROOT/target}/release/wirekit"
 fi
 SECS=${SECS:-10}
 SIZE=${SIZE:-1G}
@@ -36,16 +37,6 @@ trap cleanup EXIT
 CERT="$tmp/localhost+1.pem"
 KEY="$tmp/localhost+1-key.pem"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 400); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.025
-  done
-  echo "nothing listening on $1" >&2
-  return 1
-}
-now() { date +%s.%N; }
 mkfifo "$tmp/fifo"
 exec 7<>"$tmp/fifo"
 
@@ -62,13 +53,13 @@ handshakes() {
 # --- 1. handshakes/second
 port=$(free_port)
 "$WIREKIT" -q tcp listen "127.0.0.1:$port" -k --tls --cert "$CERT" --key "$KEY" --discard >/dev/null 2>&1 &
-pids+=($!); wait_port "$port"
+pids+=($!); wait_listen "$port"
 hs_wk=$(handshakes "$port")
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 port=$(free_port)
 openssl s_server -cert "$CERT" -key "$KEY" -accept "$port" -rev -quiet >/dev/null 2>&1 &
-pids+=($!); wait_port "$port"
+pids+=($!); wait_listen "$port"
 hs_os=$(handshakes "$port")
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
@@ -77,7 +68,7 @@ transfer_wirekit() {
   local port start end server
   port=$(free_port)
   "$WIREKIT" -q tcp listen "127.0.0.1:$port" --tls --cert "$CERT" --key "$KEY" --discard >/dev/null 2>&1 &
-  server=$!; wait_port "$port"
+  server=$!; wait_listen "$port"
   start=$(now)
   "$WIREKIT" -q tcp connect "localhost:$port" --tls --cacert "$tmp/ca.pem" --zero-source "$SIZE" >/dev/null 2>&1
   wait "$server"
@@ -88,8 +79,8 @@ transfer_openssl() {
   local port start end server
   port=$(free_port)
   # s_server quits at the end of its stdin: give it a FIFO this shell holds open.
-  openssl s_server -cert "$CERT" -key "$KEY" -accept "$port" -naccept 2 >/dev/null 2>&1 <"$tmp/fifo" &
-  server=$!; wait_port "$port"  # the probe is the first of the two accepts
+  openssl s_server -cert "$CERT" -key "$KEY" -accept "$port" -naccept 1 >/dev/null 2>&1 <"$tmp/fifo" &
+  server=$!; wait_listen "$port"
   start=$(now)
   head -c "$SIZE" /dev/zero | openssl s_client -connect "127.0.0.1:$port" -CAfile "$tmp/ca.pem" >/dev/null 2>&1 || true
   wait "$server" 2>/dev/null || true
@@ -100,8 +91,9 @@ best() { sort -n | tail -1; }
 tr_wk=$(for _ in $(seq "$RUNS"); do transfer_wirekit; echo; done | best)
 tr_os=$(for _ in $(seq "$RUNS"); do transfer_openssl; echo; done | best)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
+echo "machine: $(machine)"
+echo
 echo "| scenario | wirekit | openssl | wirekit / openssl |"
 echo "|---|---|---|---|"
-echo "| TLS 1.3 full handshakes/s (server; client \`openssl s_time -new\`, ${SECS} s) | $hs_wk | $hs_os | $(ratio "$hs_wk" "$hs_os") |"
-echo "| $SIZE over TLS, MB/s (best of $RUNS; wirekit connect→listen vs s_client→s_server) | $tr_wk | $tr_os | $(ratio "$tr_wk" "$tr_os") |"
+echo "| TLS 1.3 full handshakes/s (server; client \`openssl s_time -new\`, ${SECS} s) | $hs_wk | $hs_os | $(ratio "$hs_wk" "$hs_os")× |"
+echo "| $SIZE over TLS, MB/s (best of $RUNS; wirekit connect→listen vs s_client→s_server) | $tr_wk | $tr_os | $(ratio "$tr_wk" "$tr_os")× |"

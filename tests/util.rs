@@ -71,10 +71,11 @@ impl Proc {
         Proc { child }
     }
 
-    /// Start a wirekit server and wait for its TCP port.
+    /// Start a wirekit server and wait for its TCP port to listen (without connecting:
+    /// a single-client server must not spend its one client on the check).
     pub fn server(args: &[&str], port: u16) -> Proc {
         let p = Proc::start(wirekit(args));
-        wait_for_port(port);
+        wait_for_bound(port, false);
         p
     }
 
@@ -203,4 +204,44 @@ pub fn have(program: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// Wait until a socket is bound on `port` (TCP in LISTEN state, or UDP bound),
+/// read from /proc so no connection is made (the seed's servers stop on an empty one).
+pub fn wait_for_bound(port: u16, udp: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files: &[&str] = if udp {
+        &["/proc/net/udp", "/proc/net/udp6"]
+    } else {
+        &["/proc/net/tcp", "/proc/net/tcp6"]
+    };
+    let want = format!(":{port:04X}");
+    while Instant::now() < deadline {
+        for f in files {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                if cols.len() > 3 && cols[1].ends_with(&want) && (udp || cols[3] == "0A") {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing bound on port {port} after 20 s");
+}
+
+/// Run a Python snippet that prints `ok` when all its own asserts hold.
+pub fn python_ok(code_text: &str) {
+    let out = python(code_text, Duration::from_secs(60));
+    assert_eq!(stdout(&out).trim(), "ok", "python said: {}", stderr(&out));
+}
+
+/// Start a Python server snippet and wait until it has bound `port`.
+pub fn python_server(code_text: &str, port: u16, udp: bool) -> Proc {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", code_text]);
+    let p = Proc::start(cmd);
+    wait_for_bound(port, udp);
+    p
 }
