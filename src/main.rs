@@ -25,6 +25,8 @@ fn main() -> ExitCode {
             Command::Tcp(a) => wirekit::tcp::run(a).await,
             Command::Udp(a) => wirekit::udp::run(a).await,
             Command::Resolve(a) => wirekit::resolve::run(a).await,
+            Command::Cert(a) => wirekit::cert::run(a),
+            Command::Tls(a) => wirekit::tls::run(a).await,
             Command::Http(a) => wirekit::http::client::run(a, &cli.global).await,
             Command::Fetch(a) => wirekit::http::fetch::run(a, &cli.global).await,
         }

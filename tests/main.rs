@@ -6,4 +6,5 @@ mod fetch;
 mod http;
 mod resolve;
 mod tcp;
+mod tls;
 mod udp;
