@@ -45,7 +45,8 @@ pub struct ClientArgs {
     /// Bearer token authentication.
     #[arg(long, value_name = "TOKEN", conflicts_with = "auth")]
     pub bearer: Option<String>,
-    /// Certificate checks: yes (default), no, or a PEM file of CA certificates to trust instead.
+    /// Certificate checks: yes (default; the bundled Mozilla roots), no, or a PEM file of CA
+    /// certificates to trust as well.
     #[arg(long, value_name = "yes|no|CAFILE", default_value = "yes")]
     pub verify: String,
     /// Client certificate (PEM) for TLS client authentication.

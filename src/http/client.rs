@@ -103,11 +103,59 @@ fn read_flag_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     })
 }
 
+/// The rustls client config of the shared TLS module (ring, TLS 1.2/1.3, bundled Mozilla
+/// roots plus `--verify CAFILE`, `--cert`/`--cert-key`), with ALPN for the HTTP version.
+fn tls_config(
+    verify: &str,
+    cert: Option<&std::path::Path>,
+    cert_key: Option<&std::path::Path>,
+    version: Option<HttpVersion>,
+) -> Result<rustls::ClientConfig> {
+    let (cacert, insecure) = match verify {
+        "yes" | "true" => (None, false),
+        "no" | "false" => (None, true),
+        path => {
+            // Unreadable or empty files are bad usage (exit 2), named with the flag.
+            let pem = read_flag_file("--verify", std::path::Path::new(path))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(usage(format!(
+                    "--verify: '{path}' holds no PEM certificates; give a CA file, yes or no"
+                )));
+            }
+            (Some(std::path::PathBuf::from(path)), false)
+        }
+    };
+    if let Some(c) = cert {
+        read_flag_file("--cert", c)?;
+    }
+    if let Some(k) = cert_key {
+        read_flag_file("--cert-key", k)?;
+    }
+    let alpn: &[&str] = match version {
+        Some(HttpVersion::Http11) => &["http/1.1"],
+        Some(HttpVersion::Http2PriorKnowledge) => &["h2"],
+        Some(HttpVersion::Http2) | None => &["h2", "http/1.1"],
+    };
+    let tls_args = crate::cli::TlsClientArgs {
+        tls: true,
+        cacert,
+        insecure,
+        sni: None,
+        alpn: Vec::new(),
+        cert: cert.map(std::path::Path::to_path_buf),
+        // A key in the certificate's own file is found there.
+        key: cert.map(|c| cert_key.unwrap_or(c).to_path_buf()),
+    };
+    let config = crate::net::tls::client_config_for(&tls_args, alpn)?;
+    Ok((*config).clone())
+}
+
 /// A pooled client with wirekit's defaults (ring crypto provider, no redirects followed),
 /// for library users of [`super::fetch::fetch_all`].
 pub fn default_client() -> Result<Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
+        .tls_backend_preconfigured(tls_config("yes", None, None, None)?)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -141,38 +189,12 @@ pub fn build_client(args: &ClientArgs, idle_per_host: Option<usize>) -> Result<C
         Some(HttpVersion::Http2PriorKnowledge) => b = b.http2_prior_knowledge(),
         Some(HttpVersion::Http2) | None => {}
     }
-    match args.verify.as_str() {
-        "yes" | "true" => {}
-        "no" | "false" => b = b.tls_danger_accept_invalid_certs(true),
-        path => {
-            let pem = read_flag_file("--verify", std::path::Path::new(path))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                usage(format!(
-                    "--verify: '{path}' holds no PEM certificates ({e})"
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(usage(format!(
-                    "--verify: '{path}' holds no PEM certificates"
-                )));
-            }
-            b = b.tls_certs_only(certs);
-        }
-    }
-    if let Some(cert) = &args.cert {
-        let mut pem = read_flag_file("--cert", cert)?;
-        if let Some(key) = &args.cert_key {
-            pem.push(b'\n');
-            pem.extend(read_flag_file("--cert-key", key)?);
-        }
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-            usage(format!(
-                "--cert '{}': not a PEM certificate with its key ({e}); give the key with --cert-key",
-                cert.display()
-            ))
-        })?;
-        b = b.identity(id);
-    }
+    b = b.tls_backend_preconfigured(tls_config(
+        &args.verify,
+        args.cert.as_deref(),
+        args.cert_key.as_deref(),
+        args.http_version,
+    )?);
     for p in &args.proxy {
         b = b.proxy(parse_proxy(p)?);
     }
@@ -578,6 +600,16 @@ pub async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
     let stdout_tty = std::io::stdout().is_terminal();
     let client = build_client(&args.client, None)?;
     let prepared = prepare(args, &client)?;
+    if matches!(args.client.verify.as_str(), "no" | "false")
+        && prepared.request.url().scheme() == "https"
+        && !global.quiet
+    {
+        let host = prepared.request.url().host_str().unwrap_or("?").to_string();
+        eprintln!(
+            "wirekit: warning: --verify no: the certificate of {host} is NOT verified; \
+             anyone on the path can read and change this connection"
+        );
+    }
     if args.curl {
         println!("{}", curl_command(&prepared, &args.client));
         return Ok(());
