@@ -36,7 +36,8 @@ pub struct ClientArgs {
     /// Most redirects to follow with --follow.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_redirects: usize,
-    /// HTTP version: 1.1, 2 (negotiated with ALPN over TLS), or 2-prior-knowledge (h2c).
+    /// HTTP version: 1.1, 2 (negotiated with ALPN over TLS; plain http stays 1.1), or
+    /// 2-prior-knowledge (HTTP/2 from the first byte, also h2c on plain http).
     #[arg(long, value_enum, value_name = "VERSION")]
     pub http_version: Option<HttpVersion>,
     /// Basic authentication: USER:PASS.
