@@ -698,3 +698,21 @@ fn tls_verification_and_client_certificates() {
     let out = http(&["--verify", ca.to_str().expect("path"), &url2]);
     assert_eq!(code(&out), 1, "no client certificate: {}", stdout(&out));
 }
+
+#[test]
+fn timeouts_are_retried() {
+    let (_p, port) = peer(None);
+    let out = http(&[
+        "--timeout",
+        "300ms",
+        "--retry",
+        "1",
+        "--retry-delay",
+        "10ms",
+        &format!("http://127.0.0.1:{port}/slow"),
+    ]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert_eq!(err.matches("retrying").count(), 1, "{err}");
+    assert!(err.contains("timed out"), "{err}");
+}
