@@ -1,11 +1,15 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod fernet;
 mod net;
 mod resolve;
 mod tcp;
 mod udp;
 
+pub use fernet::{
+    FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
+};
 pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
 pub use resolve::ResolveArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
@@ -62,4 +66,6 @@ pub enum Command {
     Udp(UdpArgs),
     /// Look up names and addresses: forward, reverse, and this host's interfaces.
     Resolve(ResolveArgs),
+    /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
+    Fernet(FernetArgs),
 }
