@@ -2,6 +2,7 @@
 
 mod util;
 
+mod fernet;
 mod resolve;
 mod tcp;
 mod udp;

@@ -153,9 +153,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
         .tempfile_in(&dir)
-        .with_context(|| {
-            format!(
-                "cannot write {}: cannot create a file in {}",
+        .map_err(|e| {
+            // tempfile's message names its random file; the OS error alone is clearer.
+            let cause = e.raw_os_error().map_or_else(
+                || e.to_string(),
+                |c| io::Error::from_raw_os_error(c).to_string(),
+            );
+            anyhow!(
+                "cannot write {}: cannot create a file in {}: {cause}",
                 path.display(),
                 dir.display()
             )
