@@ -154,11 +154,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| {
-            // tempfile's message names its random file; the OS error alone is clearer.
-            let cause = e.raw_os_error().map_or_else(
-                || e.to_string(),
-                |c| io::Error::from_raw_os_error(c).to_string(),
-            );
+            // tempfile's message ends with " at path <its random name>"; drop that.
+            let text = e.to_string();
+            let cause = text
+                .split(" at path ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
             anyhow!(
                 "cannot write {}: cannot create a file in {}: {cause}",
                 path.display(),
