@@ -309,6 +309,16 @@ fn keys_from_env_and_key_file() {
     let out = wk(&["fernet", "encrypt", "--key-file", p(&keys)], Some(b"x"));
     let out = wk(&["fernet", "decrypt", "--key", OTHER], Some(&out.stdout));
     assert_eq!(out.stdout, b"x");
+    // `-` is stdin for input and stdout for -o.
+    let out = wk(
+        &["fernet", "encrypt", "--key", KEY, "-", "-o", "-"],
+        Some(b"dash"),
+    );
+    let out = wk(
+        &["fernet", "decrypt", "--key", KEY, "-o", "-", "-"],
+        Some(&out.stdout),
+    );
+    assert_eq!(out.stdout, b"dash");
     // No key at all is bad usage.
     let out = wk(&["fernet", "decrypt"], Some(&token));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
