@@ -504,6 +504,14 @@ print("ok")
     assert_refused(&out, "invalid Fernet key", "short key");
     assert!(stderr(&out).contains("--key #1"), "{}", stderr(&out));
     assert!(!out_path.exists());
+    // An output folder that does not exist.
+    let nowhere = dir.path().join("no-such-dir/out.tok");
+    let out = wk(
+        &["fernet", "encrypt", "--key", KEY, "-o", p(&nowhere)],
+        Some(b"data"),
+    );
+    assert_refused(&out, "cannot write", "missing output folder");
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
     // No temporary files left behind either.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
