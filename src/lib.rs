@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) only parses arguments, sets up logging and maps
 //! errors to exit codes; everything else lives here so it can be reused.
 
+pub mod cert;
 pub mod cli;
 pub mod error;
 pub mod fernet;
@@ -11,5 +12,6 @@ pub mod net;
 pub mod resolve;
 pub mod stdio;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod util;

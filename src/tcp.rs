@@ -5,6 +5,7 @@ use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 use crate::error::exit_with;
 use crate::net::addr::parse_port_range;
 use crate::net::stream::{AsyncStream, Tap, read_chunk};
+use crate::net::tls::{self, TlsClient};
 use crate::net::{self, Conn, Dump, HostPort, Listener};
 use crate::stdio::{CHUNK, StdoutWriter, stdin_chunks, to_crlf};
 use crate::util::{format_bitrate, format_bytes};
@@ -150,9 +151,10 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
     }
     let target = HostPort::parse(&a.addr, None)?;
     let dump = Dump::from_args(&a.dump)?;
-    let (tcp, addr) = net::connect(&target, &a.connect).await?;
+    let tls = TlsClient::from_args(&a.tls, &[])?;
+    let (stream, addr) = net::open(&target, &a.connect, tls.as_ref()).await?;
     info!("connected to {addr}");
-    let tap = Tap::new(tcp, addr, dump, None);
+    let tap = Tap::new(stream, addr, dump, None);
     let meter = tap.meter();
     let started = Instant::now();
     let (input, output) = if let Some(n) = a.zero_source {
@@ -282,7 +284,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     };
     let keep_open = a.keep_open || a.broker || a.chat;
     let dump = Dump::from_args(&a.dump)?;
-    let listener = Listener::bind(&addr, &a.listen, dump).await?;
+    let tls = tls::acceptor(&a.tls, &addr.host, &[])?;
+    let listener = Listener::bind(&addr, &a.listen, dump).await?.with_tls(tls);
     info!("listening on {}", listener.local_addr());
 
     let stdout = StdoutWriter::new();

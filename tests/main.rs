@@ -5,4 +5,5 @@ mod util;
 mod fernet;
 mod resolve;
 mod tcp;
+mod tls;
 mod udp;

@@ -8,9 +8,14 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The wirekit binary cargo built for these tests.
+/// The wirekit binary cargo built for these tests, or `$WIREKIT_BIN` when set
+/// (worktrees sharing one CARGO_TARGET_DIR overwrite each other's `debug/wirekit`;
+/// point this at the worktree's own `debug/deps/wirekit-HASH`).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wirekit")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("WIREKIT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wirekit").to_string())
+    })
 }
 
 /// A `wirekit` command with arguments.

@@ -1,18 +1,25 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod cert;
 mod fernet;
 mod net;
 mod resolve;
 mod tcp;
+mod tls;
 mod udp;
 
+pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{
     FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
 };
-pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
+pub use net::{
+    AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs,
+    parse_cidr,
+};
 pub use resolve::ResolveArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
 pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -66,6 +73,10 @@ pub enum Command {
     Udp(UdpArgs),
     /// Look up names and addresses: forward, reverse, and this host's interfaces.
     Resolve(ResolveArgs),
+    /// Make certificates: a local CA and leaf certificates signed by it or self-signed (like mkcert).
+    Cert(CertArgs),
+    /// Look at a TLS server: version, cipher, ALPN, its certificates and whether they verify.
+    Tls(TlsArgs),
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
 }
