@@ -200,7 +200,7 @@ fn chat_prefixes_users_and_announces() {
 import socket
 def connect():
     s = socket.create_connection(('127.0.0.1', {port}))
-    s.settimeout(5)
+    s.settimeout(20)
     f = s.makefile('rb')
     greeting = f.readline().decode()
     assert greeting.startswith("<announce> you are <user"), greeting
