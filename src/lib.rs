@@ -6,6 +6,7 @@
 pub mod cert;
 pub mod cli;
 pub mod error;
+pub mod fernet;
 pub mod http;
 pub mod logging;
 pub mod net;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Resolve(a) => wirekit::resolve::run(a).await,
             Command::Cert(a) => wirekit::cert::run(a),
             Command::Tls(a) => wirekit::tls::run(a).await,
+            Command::Fernet(a) => wirekit::fernet::run(a),
             Command::Http(a) => wirekit::http::client::run(a, &cli.global).await,
             Command::Fetch(a) => wirekit::http::fetch::run(a, &cli.global).await,
         }

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod fernet;
 mod fetch;
 mod http;
 mod resolve;

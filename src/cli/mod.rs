@@ -2,6 +2,7 @@
 //! (the doc comment is its `--help` text).
 
 mod cert;
+mod fernet;
 mod fetch;
 mod http;
 mod net;
@@ -11,6 +12,9 @@ mod tls;
 mod udp;
 
 pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
+pub use fernet::{
+    FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
+};
 pub use fetch::FetchArgs;
 pub use http::{ClientArgs, HttpArgs, HttpVersion, Pretty};
 pub use net::{
@@ -81,4 +85,6 @@ pub enum Command {
     Http(HttpArgs),
     /// Fetch many URLs at once, bounded and pooled; one JSON line per URL.
     Fetch(FetchArgs),
+    /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
+    Fernet(FernetArgs),
 }
