@@ -301,18 +301,14 @@ fn transfer_256_mib_keeps_every_byte() {
         .stdin(Stdio::null())
         .stdout(File::create(&dst).expect("create out"))
         .stderr(Stdio::piped());
-    let server = Proc {
-        child: listen.spawn().expect("spawn listen"),
-    };
+    let server = Proc::new(listen.spawn().expect("spawn listen"));
     wait_for_bound(port, false);
     let mut connect = wirekit(&["tcp", "connect", &format!(":{port}")]);
     connect
         .stdin(File::open(&src).expect("open in"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let client = Proc {
-        child: connect.spawn().expect("spawn connect"),
-    };
+    let client = Proc::new(connect.spawn().expect("spawn connect"));
     let c = client.wait(Duration::from_secs(120));
     assert_eq!(code(&c), 0, "{}", stderr(&c));
     let s = server.wait(Duration::from_secs(60));

@@ -57,6 +57,19 @@ pub fn wait_for_port(port: u16) {
 /// A child process that is killed when dropped, so a failing test leaves nothing behind.
 pub struct Proc {
     pub child: Child,
+    /// Readers that drain stdout and stderr while the process runs, so a chatty
+    /// process never blocks on a full pipe.
+    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 impl Proc {
@@ -68,7 +81,13 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start process");
-        Proc { child }
+        Proc::new(child)
+    }
+
+    /// Take charge of a spawned child: drain its piped output, kill it on drop.
+    pub fn new(mut child: Child) -> Proc {
+        let readers = vec![drain(child.stdout.take()), drain(child.stderr.take())];
+        Proc { child, readers }
     }
 
     /// Start a wirekit server and wait for its TCP port to listen (without connecting:
@@ -104,14 +123,11 @@ impl Proc {
             }
         }
         let status = self.child.wait().expect("wait");
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        if let Some(mut o) = self.child.stdout.take() {
-            let _ = o.read_to_end(&mut stdout);
-        }
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_end(&mut stderr);
-        }
+        let mut outputs = std::mem::take(&mut self.readers)
+            .into_iter()
+            .map(|r| r.join().unwrap_or_default());
+        let stdout = outputs.next().unwrap_or_default();
+        let stderr = outputs.next().unwrap_or_default();
         Output {
             status,
             stdout,
@@ -158,7 +174,7 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
             let _ = w.write_all(&data);
         });
     }
-    Proc { child }.wait(limit)
+    Proc::new(child).wait(limit)
 }
 
 /// Run a Python snippet with `python3 -c`.
