@@ -7,8 +7,9 @@ use std::io::{self, Read, Write};
 use std::thread;
 use tokio::sync::{mpsc, oneshot};
 
-/// Chunk size for stdin reads and socket reads that feed stdout.
-pub const CHUNK: usize = 256 * 1024;
+/// Chunk size for stdin, stdout and socket reads and writes. 128 KiB, as iperf3:
+/// measured faster than 256 KiB on loopback (the copy stays in L2).
+pub const CHUNK: usize = 128 * 1024;
 
 /// Turn LF into CRLF (leaving existing CRLF alone), for `--crlf`.
 pub fn to_crlf(data: &[u8], last_was_cr: &mut bool) -> Bytes {
