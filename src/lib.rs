@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod http;
 pub mod logging;
 pub mod net;
 pub mod resolve;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             Command::Tcp(a) => wirekit::tcp::run(a).await,
             Command::Udp(a) => wirekit::udp::run(a).await,
             Command::Resolve(a) => wirekit::resolve::run(a).await,
+            Command::Serve(a) => wirekit::http::server::run(a, &cli.global).await,
         }
     });
     // A thread blocked on stdin must not keep the process alive.

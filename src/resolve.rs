@@ -70,7 +70,9 @@ pub async fn run(a: &ResolveArgs) -> Result<()> {
 /// Forward lookup: every distinct address, in the resolver's order.
 pub async fn lookup(name: &str) -> Result<Vec<IpAddr>> {
     let addrs = tokio::net::lookup_host((name, 0)).await.with_context(|| {
-        format!("cannot resolve '{name}'; check the name (and /etc/resolv.conf), or use an IP address")
+        format!(
+            "cannot resolve '{name}'; check the name (and /etc/resolv.conf), or use an IP address"
+        )
     })?;
     let mut ips: Vec<IpAddr> = Vec::new();
     for a in addrs {

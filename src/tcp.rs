@@ -311,15 +311,21 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     let crlf = a.crlf;
     let result = listener
         .run(!keep_open, move |conn| {
-            let (mode, events, data_out, stdin_hub) =
-                (mode.clone(), events.clone(), data_out.clone(), stdin_hub.clone());
+            let (mode, events, data_out, stdin_hub) = (
+                mode.clone(),
+                events.clone(),
+                data_out.clone(),
+                stdin_hub.clone(),
+            );
             async move {
                 let (id, peer, meter, started) =
                     (conn.id, conn.peer, conn.meter.clone(), conn.started);
                 info!("connection from {peer}");
                 events.open(id, peer).await;
                 let result = match mode {
-                    Mode::Pipe if keep_open => member(conn, stdin_hub, Relay::Stdout(data_out)).await,
+                    Mode::Pipe if keep_open => {
+                        member(conn, stdin_hub, Relay::Stdout(data_out)).await
+                    }
                     Mode::Pipe => {
                         pipe(conn.stream, Input::Stdin { crlf }, Output::Stdout, false).await
                     }
@@ -328,9 +334,7 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
                     Mode::Exec(words) => exec(conn.stream, peer, &words).await,
                     Mode::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
                     Mode::Chat(hub) => chat(conn, hub).await,
-                    Mode::Discard => {
-                        pipe(conn.stream, Input::Nothing, Output::Discard, true).await
-                    }
+                    Mode::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
                 };
                 let elapsed = started.elapsed();
                 let (received, sent) = (meter.received(), meter.sent());
@@ -381,8 +385,11 @@ impl Events {
     async fn message(&self, id: u64, peer: SocketAddr, data: &[u8]) {
         if self.json {
             let text = String::from_utf8_lossy(data);
-            self.emit(json!({"event": "message", "id": id, "peer": peer.to_string(), "data": text}).to_string())
-                .await;
+            self.emit(
+                json!({"event": "message", "id": id, "peer": peer.to_string(), "data": text})
+                    .to_string(),
+            )
+            .await;
         } else if let Some(out) = &self.out {
             let mut line = data.to_vec();
             if !line.ends_with(b"\n") {
@@ -445,7 +452,11 @@ impl Hub {
     }
 
     fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.members.lock().map(|m| m.keys().copied().collect()).unwrap_or_default();
+        let mut ids: Vec<u64> = self
+            .members
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
         ids.sort_unstable();
         ids
     }
@@ -455,7 +466,12 @@ impl Hub {
         let targets: Vec<mpsc::Sender<Bytes>> = self
             .members
             .lock()
-            .map(|m| m.iter().filter(|(id, _)| **id != from).map(|(_, tx)| tx.clone()).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|(id, _)| **id != from)
+                    .map(|(_, tx)| tx.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for tx in targets {
             let _ = tx.send(data.clone()).await;
@@ -519,8 +535,14 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     };
     wr.write_all(format!("<announce> you are {name}; already connected: {listing}.\n").as_bytes())
         .await?;
-    hub.publish(id, Bytes::from(format!("<announce> {} is connected as {name}.\n", peer.ip())))
-        .await;
+    hub.publish(
+        id,
+        Bytes::from(format!(
+            "<announce> {} is connected as {name}.\n",
+            peer.ip()
+        )),
+    )
+    .await;
     let writer = async move {
         while let Some(chunk) = rx.recv().await {
             wr.write_all(&chunk).await?;
@@ -535,12 +557,14 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
                 let line = buf.split_to(pos + 1);
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end_matches(['\r', '\n']);
-                hub.publish(id, Bytes::from(format!("{name} {text}\n"))).await;
+                hub.publish(id, Bytes::from(format!("{name} {text}\n")))
+                    .await;
             }
             if n == 0 {
                 if !buf.is_empty() {
                     let text = String::from_utf8_lossy(&buf).into_owned();
-                    hub.publish(id, Bytes::from(format!("{name} {text}\n"))).await;
+                    hub.publish(id, Bytes::from(format!("{name} {text}\n")))
+                        .await;
                 }
                 return anyhow::Ok(());
             }
@@ -551,8 +575,11 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
         r = writer => r,
     };
     hub.leave(id);
-    hub.publish(id, Bytes::from(format!("<announce> {name} is disconnected.\n")))
-        .await;
+    hub.publish(
+        id,
+        Bytes::from(format!("<announce> {name} is disconnected.\n")),
+    )
+    .await;
     result
 }
 
@@ -610,12 +637,13 @@ async fn exec(stream: crate::net::BoxStream, peer: SocketAddr, words: &[String])
             io::ErrorKind::NotFound => anyhow!(
                 "cannot run '{program}' for {peer}: program not found; check the name or PATH"
             ),
-            io::ErrorKind::PermissionDenied => anyhow!(
-                "cannot run '{program}' for {peer}: permission denied; is it executable?"
-            ),
+            io::ErrorKind::PermissionDenied => {
+                anyhow!("cannot run '{program}' for {peer}: permission denied; is it executable?")
+            }
             _ => anyhow!("cannot run '{program}' for {peer}: {e}"),
         })?;
-    let (Some(mut child_in), Some(mut child_out)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(mut child_in), Some(mut child_out)) = (child.stdin.take(), child.stdout.take())
+    else {
         return Err(anyhow!("'{program}' started without pipes"));
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -638,5 +666,7 @@ async fn exec(stream: crate::net::BoxStream, peer: SocketAddr, words: &[String])
     if !status.success() {
         warn!("'{program}' for {peer} exited with {status}");
     }
-    copied.map(|_| ()).map_err(|e| anyhow!("relaying '{program}' output to {peer}: {e}"))
+    copied
+        .map(|_| ())
+        .map_err(|e| anyhow!("relaying '{program}' output to {peer}: {e}"))
 }

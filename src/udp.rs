@@ -92,7 +92,11 @@ async fn listen(a: &UdpListenArgs) -> Result<()> {
             }
             return Err(e).context("writing stdout");
         }
-        let back = if a.echo { Some(data) } else { answer.as_deref() };
+        let back = if a.echo {
+            Some(data)
+        } else {
+            answer.as_deref()
+        };
         if let Some(back) = back {
             match socket.send_to(back, peer).await {
                 Ok(_) => {

@@ -3,5 +3,6 @@
 mod util;
 
 mod resolve;
+mod serve;
 mod tcp;
 mod udp;

@@ -88,7 +88,9 @@ impl Proc {
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
                 _ => {
                     let _ = self.child.kill();
                     panic!("process did not exit within {limit:?}");
@@ -104,7 +106,11 @@ impl Proc {
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_end(&mut stderr);
         }
-        Output { status, stdout, stderr }
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
     }
 
     /// Send SIGTERM (graceful shutdown) and wait for the output.
@@ -131,9 +137,13 @@ pub fn signal(pid: u32, signal: &str) {
 /// Run a command to completion with a time limit, stdin null unless given.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
     use std::io::Write;
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("cannot start process");
     if let Some(data) = stdin {
         let mut w = child.stdin.take().expect("stdin");

@@ -3,11 +3,13 @@
 
 mod net;
 mod resolve;
+mod serve;
 mod tcp;
 mod udp;
 
 pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
 pub use resolve::ResolveArgs;
+pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
 
@@ -62,4 +64,6 @@ pub enum Command {
     Udp(UdpArgs),
     /// Look up names and addresses: forward, reverse, and this host's interfaces.
     Resolve(ResolveArgs),
+    /// Serve files and a mock API over HTTP (http://127.0.0.1:8000 by default), like python -m http.server but fast.
+    Serve(ServeArgs),
 }

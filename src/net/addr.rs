@@ -31,7 +31,9 @@ impl fmt::Display for HostPort {
 fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
     let t = text.trim();
     if t.is_empty() {
-        return Err(usage("empty address; write it like 127.0.0.1:8000, :8000 or [::1]:8000"));
+        return Err(usage(
+            "empty address; write it like 127.0.0.1:8000, :8000 or [::1]:8000",
+        ));
     }
     let default = || {
         default_port.map(|p| p.to_string()).ok_or_else(|| {
@@ -42,7 +44,9 @@ fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
     };
     if let Some(rest) = t.strip_prefix('[') {
         let Some((host, after)) = rest.split_once(']') else {
-            return Err(usage(format!("'{text}' has '[' without ']'; write IPv6 like [::1]:8000")));
+            return Err(usage(format!(
+                "'{text}' has '[' without ']'; write IPv6 like [::1]:8000"
+            )));
         };
         let port = match after {
             "" => default()?,
@@ -61,7 +65,9 @@ fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
         if t.parse::<IpAddr>().is_ok() {
             return Ok((t.to_string(), default()?));
         }
-        return Err(usage(format!("'{text}' is not an address; write IPv6 with brackets, like [::1]:8000")));
+        return Err(usage(format!(
+            "'{text}' is not an address; write IPv6 with brackets, like [::1]:8000"
+        )));
     }
     match t.rsplit_once(':') {
         Some(("", port)) => Ok((DEFAULT_HOST.to_string(), port.to_string())),
@@ -153,12 +159,23 @@ mod tests {
         assert_eq!(hp("[::1]:80", None), ("::1".into(), 80));
         assert_eq!(hp("::1", Some(8000)), ("::1".into(), 8000));
         assert_eq!(hp("localhost", Some(8000)), ("localhost".into(), 8000));
-        assert_eq!(HostPort::parse("[::1]:80", None).unwrap().to_string(), "[::1]:80");
+        assert_eq!(
+            HostPort::parse("[::1]:80", None).unwrap().to_string(),
+            "[::1]:80"
+        );
     }
 
     #[test]
     fn bad_forms() {
-        for bad in ["", "host", "host:99999", "host:x", "[::1", "a b:80", "1:2:3:80"] {
+        for bad in [
+            "",
+            "host",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "a b:80",
+            "1:2:3:80",
+        ] {
             let err = HostPort::parse(bad, None).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }

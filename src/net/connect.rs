@@ -33,10 +33,10 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
     let addrs = target.resolve().await?;
     let mut last_err = None;
     for addr in &addrs {
-        if let Some(src) = source {
-            if src.is_ipv4() != addr.is_ipv4() {
-                continue;
-            }
+        if let Some(src) = source
+            && src.is_ipv4() != addr.is_ipv4()
+        {
+            continue;
         }
         match connect_one(*addr, source, args).await {
             Ok(stream) => return Ok((stream, *addr)),

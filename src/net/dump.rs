@@ -99,7 +99,11 @@ mod tests {
         let text = format_chunk(Direction::In, peer, 16, b"Hello from client\n");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "< 127.0.0.1:5000 offset=16 length=18");
-        assert!(lines[1].starts_with("< 00000010  48 65 6c 6c"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("< 00000010  48 65 6c 6c"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].ends_with("|Hello from clien|"));
         assert!(lines[2].starts_with("< 00000020  74 0a"));
         assert!(lines[2].ends_with("|t.|"));

@@ -42,6 +42,8 @@ pub struct Listener {
     /// How long open connections may run on after a shutdown signal.
     grace: Duration,
     dump: Option<Dump>,
+    /// Set TCP_NODELAY on accepted sockets (request/response protocols such as HTTP).
+    nodelay: bool,
 }
 
 impl Listener {
@@ -65,7 +67,15 @@ impl Listener {
             idle: args.idle_timeout,
             grace: args.shutdown_timeout,
             dump,
+            nodelay: false,
         })
+    }
+
+    /// Turn Nagle's algorithm off on every accepted connection, so small responses
+    /// leave at once instead of waiting for the peer's delayed ACK.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -125,6 +135,9 @@ impl Listener {
                             }
                         },
                     };
+                    if self.nodelay {
+                        let _ = tcp.set_nodelay(true);
+                    }
                     next_id += 1;
                     debug!(%peer, id = next_id, "connection from {peer}");
                     let tap = Tap::new(tcp, peer, self.dump.clone(), self.idle);
@@ -245,9 +258,7 @@ fn bind_socket(addr: SocketAddr, ty: Type, buffers: &BufferArgs) -> Result<Socke
     }
     apply_buffers(&socket, buffers)?;
     socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| bind_error(addr, e))?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     Ok(socket)
 }
 
@@ -269,9 +280,9 @@ pub fn apply_buffers(socket: &Socket, buffers: &BufferArgs) -> Result<()> {
 /// Bind errors that say what to do.
 fn bind_error(addr: SocketAddr, e: io::Error) -> anyhow::Error {
     match e.kind() {
-        io::ErrorKind::AddrInUse => anyhow!(
-            "{addr} is already in use (another server?); choose another address or port"
-        ),
+        io::ErrorKind::AddrInUse => {
+            anyhow!("{addr} is already in use (another server?); choose another address or port")
+        }
         io::ErrorKind::PermissionDenied => anyhow!(
             "binding {addr} was refused (ports below 1024 need privileges); choose a port above 1023"
         ),

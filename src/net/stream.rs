@@ -169,7 +169,10 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
     ) -> Poll<io::Result<usize>> {
         if self.dump.is_some() {
             // The dump wants contiguous chunks; write the first non-empty slice.
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
             return self.poll_write(cx, first);
         }
         let this = &mut *self;

@@ -1,0 +1,11 @@
+pub mod access_log;
+pub mod auth;
+pub mod body;
+pub mod compress;
+pub mod files;
+pub mod httpbin;
+pub mod listing;
+pub mod mock;
+pub mod ranges;
+pub mod server;
+pub mod upload;
