@@ -44,9 +44,14 @@ pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
                 _ => continue,
             }
         }
-        let Ok(md) = std::fs::metadata(&path) else {
-            continue;
+        // A DirEntry's metadata is an fstatat on the open folder: cheaper than a
+        // stat by full path, and the same thing for anything but a symlink.
+        let md = if ft.is_symlink() {
+            std::fs::metadata(&path)
+        } else {
+            item.metadata()
         };
+        let Ok(md) = md else { continue };
         if !md.is_dir() && !md.is_file() {
             continue;
         }
