@@ -162,6 +162,16 @@ fn serve_files_listing_and_head() {
         "<h1>sub index</h1>\n"
     );
     assert_eq!(status(&[&url(port, "/sub")]), "301");
+    // No open redirect through a protocol-relative path.
+    let head = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--path-as-is",
+        &url(port, "//sub"),
+    ]));
+    assert!(head.contains("location: /sub/\r\n"), "{head}");
     // The listing: folders first, names escaped and encoded, dotfiles hidden.
     let page = stdout(&curl(&[&url(port, "/")]));
     let docs = page.find("docs/").expect("docs listed");

@@ -106,7 +106,8 @@ pub fn get(cfg: &Config, req: &Parts) -> Response<Body> {
     };
     if md.is_dir() {
         if !raw.ends_with('/') {
-            let mut location = format!("{raw}/");
+            // One leading slash only: `//host/dir` must not become a redirect to another host.
+            let mut location = format!("/{}/", raw.trim_start_matches('/'));
             if let Some(q) = req.uri.query() {
                 location.push('?');
                 location.push_str(q);
