@@ -831,3 +831,47 @@ fn serve_listing_in_chromium() {
         "200"
     );
 }
+
+#[test]
+fn serve_keep_alive_parking_pipelining_and_http10() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    // One connection, a request, a pause long enough for the server to park the
+    // connection (1 s), then more requests on the same socket.
+    let code = format!(
+        r#"
+import http.client, time
+c = http.client.HTTPConnection('127.0.0.1', {port})
+c.request('GET', '/hello.txt'); r = c.getresponse(); first = r.read()
+local = c.sock.getsockname()
+time.sleep(1.6)
+c.request('GET', '/hello.txt'); r = c.getresponse(); second = r.read()
+c.request('HEAD', '/hello.txt'); r = c.getresponse(); r.read()
+c.request('GET', '/docs/'); r = c.getresponse(); third = r.read()
+print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b&amp;c.txt' in third)
+"#
+    );
+    let out = python(&code, T);
+    assert_eq!(stdout(&out).trim(), "True True True", "{}", stderr(&out));
+    // Two pipelined requests in one write get two answers in order.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all);
+    let a = text.find("hello, world\n").expect("first answer");
+    let b = text.find("spaces\n").expect("second answer");
+    assert!(a < b, "{text}");
+    // HTTP/1.0 without keep-alive: the server closes after the response.
+    let started = std::time::Instant::now();
+    let reply = String::from_utf8_lossy(&raw(port, b"GET /hello.txt HTTP/1.0\r\n\r\n")).to_string();
+    assert!(reply.ends_with("hello, world\n"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "HTTP/1.0 connection left open"
+    );
+    still_answers(port);
+}

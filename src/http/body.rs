@@ -168,6 +168,8 @@ pub struct Logged {
     pub inner: Body,
     pub sent: u64,
     pub entry: Option<Box<Entry>>,
+    /// Told when the response is done, so an idle connection can be parked.
+    pub activity: Option<std::sync::Arc<super::conn::Activity>>,
 }
 
 impl http_body::Body for Logged {
@@ -199,6 +201,9 @@ impl http_body::Body for Logged {
 
 impl Drop for Logged {
     fn drop(&mut self) {
+        if let Some(a) = self.activity.take() {
+            a.end();
+        }
         if let Some(entry) = self.entry.take() {
             entry.write(self.sent);
         }

@@ -2,6 +2,7 @@ pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod compress;
+pub mod conn;
 pub mod files;
 pub mod httpbin;
 pub mod listing;

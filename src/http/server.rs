@@ -5,6 +5,7 @@
 use super::access_log::{Entry, Format};
 use super::auth::Auth;
 use super::body::{Body, Logged};
+use super::conn::{Activity, BoxFuture, Protocols, drive};
 use super::mock::{self, Route};
 use super::{files, httpbin, upload};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
@@ -15,10 +16,6 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -293,54 +290,32 @@ pub async fn handle(cfg: &Config, peer: SocketAddr, req: Request<Incoming>) -> R
         inner,
         sent: 0,
         entry,
+        activity: None,
     })
 }
 
-fn builder(args: &ServeArgs) -> Result<auto::Builder<TokioExecutor>> {
+fn protocols(args: &ServeArgs) -> Result<Protocols> {
     if args.max_header_size < 8192 {
         return Err(usage(format!(
             "--max-header-size {} is below the minimum of 8K",
             args.max_header_size
         )));
     }
-    let max_head = args.max_header_size.min(u32::MAX as u64);
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(args.header_timeout)
-        .max_buf_size(max_head as usize)
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(max_head as u32)
-        .max_concurrent_streams(250);
-    Ok(b)
+    Ok(Protocols::new(args.header_timeout, args.max_header_size))
 }
 
-async fn serve_conn(
-    cfg: Arc<Config>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    conn: Conn,
-) -> Result<()> {
+async fn serve_conn(cfg: Arc<Config>, protocols: Arc<Protocols>, conn: Conn) -> Result<()> {
     let peer = conn.peer;
-    let mut shutdown = conn.shutdown;
-    let svc = service_fn(move |req| {
+    let service = move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
         let cfg = cfg.clone();
-        async move { Ok::<_, Infallible>(handle(&cfg, peer, req).await) }
-    });
-    let fut = builder.serve_connection(TokioIo::new(conn.stream), svc);
-    tokio::pin!(fut);
-    let stop = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
+        Box::pin(async move {
+            activity.begin();
+            let mut resp = handle(&cfg, peer, req).await;
+            resp.body_mut().activity = Some(activity);
+            Ok(resp)
+        })
     };
-    let result = tokio::select! {
-        r = fut.as_mut() => r,
-        () = stop => {
-            fut.as_mut().graceful_shutdown();
-            fut.await
-        }
-    };
-    if let Err(e) = result {
+    if let Err(e) = drive(protocols, conn.stream, conn.shutdown, service).await {
         // Clients that reset, time out or send garbage are routine for a server.
         debug!(%peer, "connection from {peer} ended: {e}");
     }
@@ -350,7 +325,7 @@ async fn serve_conn(
 /// Run `wirekit serve` until SIGINT/SIGTERM.
 pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
     let cfg = Arc::new(Config::from_args(args, global)?);
-    let builder = Arc::new(builder(args)?);
+    let protocols = Arc::new(protocols(args)?);
     let host = args
         .bind
         .trim_start_matches('[')
@@ -395,8 +370,8 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
     listener
         .run(false, move |conn: Conn| {
             let cfg = cfg.clone();
-            let builder = builder.clone();
-            async move { serve_conn(cfg, builder, conn).await }
+            let protocols = protocols.clone();
+            async move { serve_conn(cfg, protocols, conn).await }
         })
         .await
 }
