@@ -156,6 +156,7 @@ mb() { python3 -c 'import sys; print("%.1f MB" % (int(sys.argv[1]) / 1024))' "$1
 
 hold "$P_WK" >"$work/hold-wk" ; H1=$!
 for _ in $(seq 600); do grep -q held "$work/hold-wk" 2>/dev/null && break; sleep 0.1; done
+sleep 3 # let both servers settle (wirekit parks keep-alive connections idle for 1 s)
 wk_rss=$(rss_kb "$WK_PID")
 kill "$H1" 2>/dev/null || true
 
@@ -163,6 +164,7 @@ ng_pids=$(pgrep -f "nginx -c $work/nginx.conf" || true)
 ng_pids="$ng_pids $(pgrep -P "$(cat "$work/nginx.pid")" || true)"
 hold "$P_NG" >"$work/hold-ng" ; H2=$!
 for _ in $(seq 600); do grep -q held "$work/hold-ng" 2>/dev/null && break; sleep 0.1; done
+sleep 3
 # shellcheck disable=SC2086
 ng_rss=$(rss_kb $(echo $ng_pids | tr ' ' '\n' | sort -u))
 kill "$H2" 2>/dev/null || true
