@@ -30,7 +30,11 @@ use tokio::sync::watch;
 use crate::net::BoxStream;
 
 /// A keep-alive connection quiet for this long is parked (hyper's buffers freed).
-pub const PARK_AFTER: Duration = Duration::from_secs(1);
+/// Short, so that few connections hold buffers at once: un-parking costs only a
+/// new hyper connection object.
+pub const PARK_AFTER: Duration = Duration::from_millis(250);
+/// A connection parked this long triggers a (rate-limited) heap trim.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// A parked connection that stays silent this long is closed (nginx: 75 s).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
 
@@ -301,7 +305,7 @@ where
             let until = if trimmed {
                 parked_at + KEEP_ALIVE
             } else {
-                parked_at + PARK_AFTER
+                parked_at + TRIM_AFTER
             };
             tokio::select! {
                 r = tokio::time::timeout_at(until, sock.read_buf(&mut buf)) => match r {
