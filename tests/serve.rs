@@ -624,6 +624,38 @@ fn serve_mock_routes_file_and_params() {
         ],
     );
     assert_eq!(stdout(&curl(&[&url(port, "/users/42")])), r#"{"id":"42"}"#);
+    drop(_p);
+    // The same in TOML.
+    let toml_routes = d.path().join("routes.toml");
+    std::fs::write(
+        &toml_routes,
+        "[[routes]]\nmethod = \"GET\"\npath = \"/users/:id\"\nbody = { id = \"{{id}}\", source = \"toml\" }\n\n[[routes]]\npath = \"/t\"\nstatus = 202\nbody = \"plain\"\n",
+    )
+    .expect("write");
+    let (_p, port2) = serve(
+        d.path(),
+        &["--routes", toml_routes.to_str().expect("utf-8")],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&curl(&[&url(port2, "/users/7")]))).expect("json");
+    assert_eq!(
+        (v["id"].as_str(), v["source"].as_str()),
+        (Some("7"), Some("toml"))
+    );
+    assert_eq!(status(&[&url(port2, "/t")]), "202");
+    drop(_p);
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--routes",
+            routes.to_str().expect("utf-8"),
+            "--route",
+            "GET /hello.txt overridden",
+            "--cors",
+            "--header",
+            "X-Extra: 1",
+        ],
+    );
     let out = curl(&["-D", "-", "-X", "POST", &url(port, "/users")]);
     let t = stdout(&out);
     assert!(

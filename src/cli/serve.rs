@@ -26,6 +26,11 @@ Routes (--route, repeatable; they win over files):
     {\"method\": \"GET\", \"path\": \"/api/data\", \"status\": 200,
      \"body\": {\"message\": \"Hello\"} | \"text\",  (or \"file\": \"data.json\")
      \"headers\": {\"X-Demo\": \"1\"}, \"content_type\": \"application/json\"}
+  or a .toml file of [[routes]] tables with the same keys:
+    [[routes]]
+    method = \"GET\"
+    path = \"/api/data\"
+    body = { message = \"Hello\" }
 
 Examples:
   wirekit serve                         serve the current folder on http://127.0.0.1:8000
@@ -62,7 +67,7 @@ pub struct ServeArgs {
     /// A mock API route: 'METHOD PATH [STATUS] [BODY|@FILE]' (repeatable; see below).
     #[arg(long, value_name = "ROUTE")]
     pub route: Vec<String>,
-    /// Read mock routes from a JSON file (see below).
+    /// Read mock routes from a JSON or TOML file (see below).
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
     /// Answer httpbin-style endpoints (/get, /post, /status/:code, /delay/:s, /bytes/:n, ...).

@@ -287,17 +287,30 @@ fn default_method() -> String {
     "GET".into()
 }
 
-/// Load routes from a JSON file; `file` bodies are relative to the file's folder.
+/// Load routes from a JSON file (or TOML, by its `.toml` extension); `file`
+/// bodies are relative to the file's folder.
 pub fn load(path: &Path) -> Result<Vec<Route>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read routes file {}", path.display()))
         .map_err(|e| usage(crate::error::one_line(&e)))?;
-    let parsed: RoutesFile = serde_json::from_str(&text).map_err(|e| {
-        usage(format!(
-            "routes file {}: {e}; expected a JSON array of {{\"method\", \"path\", \"status\", \"body\"}} objects (see wirekit serve --help)",
-            path.display()
-        ))
-    })?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let parsed: RoutesFile = if is_toml {
+        toml::from_str(&text).map_err(|e| {
+            usage(format!(
+                "routes file {}: {e}; expected [[routes]] tables with method, path, status, body (see wirekit serve --help)",
+                path.display()
+            ))
+        })?
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            usage(format!(
+                "routes file {}: {e}; expected a JSON array of {{\"method\", \"path\", \"status\", \"body\"}} objects (see wirekit serve --help)",
+                path.display()
+            ))
+        })?
+    };
     let specs = match parsed {
         RoutesFile::List(l) => l,
         RoutesFile::Wrapped { routes } => routes,
