@@ -75,20 +75,32 @@ impl Activity {
     }
 }
 
-/// Give freed heap pages back to the system, at most once a second.
+/// Milliseconds since the first call (plus one second, so 0 means "never").
+fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000
+}
+
+/// When the heap was last trimmed ([`clock_ms`]).
+static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
+
+/// Give freed heap pages back to the system, at most once a second; true once
+/// a trim has happened at or after `since` (so every parked connection's freed
+/// buffers are covered by some trim, the last ones included).
 ///
 /// glibc keeps the pages of freed buffers resident; after many connections
 /// have been parked (their hyper buffers freed), `malloc_trim` returns them, so
 /// the memory of idle connections really falls (measured in bench/serve.sh).
-fn trim_heap() {
+fn trim_heap(since: u64) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        static LAST: AtomicU64 = AtomicU64::new(0);
-        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let now = EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000;
-        let last = LAST.load(Ordering::Relaxed);
+        let now = clock_ms();
+        let last = LAST_TRIM.load(Ordering::Relaxed);
+        if last >= since {
+            return true;
+        }
         if now.saturating_sub(last) >= 1000
-            && LAST
+            && LAST_TRIM
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
@@ -96,7 +108,14 @@ fn trim_heap() {
             unsafe {
                 libc::malloc_trim(0);
             }
+            return true;
         }
+        false
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = since;
+        true
     }
 }
 
@@ -300,19 +319,19 @@ where
         tracing::trace!("parked an idle keep-alive connection");
         let mut buf = BytesMut::new();
         let parked_at = tokio::time::Instant::now();
-        let mut trimmed = false;
+        let parked_ms = clock_ms();
+        let mut next_trim = Some(parked_at + TRIM_AFTER);
         let read = loop {
-            let until = if trimmed {
-                parked_at + KEEP_ALIVE
-            } else {
-                parked_at + TRIM_AFTER
-            };
+            let until = next_trim.unwrap_or(parked_at + KEEP_ALIVE);
             tokio::select! {
                 r = tokio::time::timeout_at(until, sock.read_buf(&mut buf)) => match r {
-                    Err(_) if !trimmed => {
+                    Err(_) if next_trim.is_some() => {
                         // Parked a while: a good moment to hand freed pages back.
-                        trim_heap();
-                        trimmed = true;
+                        next_trim = if trim_heap(parked_ms) {
+                            None
+                        } else {
+                            Some(tokio::time::Instant::now() + TRIM_AFTER)
+                        };
                     }
                     r => break r,
                 },
