@@ -25,8 +25,9 @@ pub fn init(global: &GlobalArgs) {
             _ => "trace",
         }
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("wirekit={level},warn")));
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("wirekit={level},warn,rustls_platform_verifier=off"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -7,7 +7,12 @@ use wirekit::error::{exit_code, one_line};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    wirekit::logging::init(&cli.global);
+    // For `http`, -v chooses what to print (the whole exchange), not the log level.
+    let mut log_args = cli.global.clone();
+    if matches!(cli.command, Command::Http(_)) {
+        log_args.verbose = 0;
+    }
+    wirekit::logging::init(&log_args);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -21,6 +26,11 @@ fn main() -> ExitCode {
             Command::Udp(a) => wirekit::udp::run(a).await,
             Command::Resolve(a) => wirekit::resolve::run(a).await,
             Command::Serve(a) => wirekit::http::server::run(a, &cli.global).await,
+            Command::Cert(a) => wirekit::cert::run(a),
+            Command::Tls(a) => wirekit::tls::run(a).await,
+            Command::Fernet(a) => wirekit::fernet::run(a),
+            Command::Http(a) => wirekit::http::client::run(a, &cli.global).await,
+            Command::Fetch(a) => wirekit::http::fetch::run(a, &cli.global).await,
         }
     });
     // A thread blocked on stdin must not keep the process alive.

@@ -4,7 +4,8 @@
 use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 use crate::error::exit_with;
 use crate::net::addr::parse_port_range;
-use crate::net::stream::{AsyncStream, Tap};
+use crate::net::stream::{AsyncStream, Tap, read_chunk};
+use crate::net::tls::{self, TlsClient};
 use crate::net::{self, Conn, Dump, HostPort, Listener};
 use crate::stdio::{CHUNK, StdoutWriter, stdin_chunks, to_crlf};
 use crate::util::{format_bitrate, format_bytes};
@@ -150,9 +151,10 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
     }
     let target = HostPort::parse(&a.addr, None)?;
     let dump = Dump::from_args(&a.dump)?;
-    let (tcp, addr) = net::connect(&target, &a.connect).await?;
+    let tls = TlsClient::from_args(&a.tls, &[])?;
+    let (stream, addr) = net::open(&target, &a.connect, tls.as_ref()).await?;
     info!("connected to {addr}");
-    let tap = Tap::new(tcp, addr, dump, None);
+    let tap = Tap::new(stream, addr, dump, None);
     let meter = tap.meter();
     let started = Instant::now();
     let (input, output) = if let Some(n) = a.zero_source {
@@ -282,7 +284,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     };
     let keep_open = a.keep_open || a.broker || a.chat;
     let dump = Dump::from_args(&a.dump)?;
-    let listener = Listener::bind(&addr, &a.listen, dump).await?;
+    let tls = tls::acceptor(&a.tls, &addr.host, &[])?;
+    let listener = Listener::bind(&addr, &a.listen, dump).await?.with_tls(tls);
     info!("listening on {}", listener.local_addr());
 
     let stdout = StdoutWriter::new();
@@ -497,13 +500,11 @@ async fn member(conn: Conn, hub: Hub, relay: Relay) -> Result<()> {
         anyhow::Ok(())
     };
     let reader = async {
-        let mut buf = BytesMut::with_capacity(CHUNK);
         loop {
-            buf.reserve(CHUNK);
-            if rd.read_buf(&mut buf).await? == 0 {
+            let chunk = read_chunk(&mut rd).await?;
+            if chunk.is_empty() {
                 return anyhow::Ok(());
             }
-            let chunk = buf.split().freeze();
             match &relay {
                 Relay::Hub(hub) => hub.publish(id, chunk).await,
                 Relay::Stdout(Some(out)) => {
@@ -550,9 +551,11 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
         anyhow::Ok(())
     };
     let reader = async {
-        let mut buf = BytesMut::with_capacity(4096);
+        let mut buf = BytesMut::new();
         loop {
-            let n = rd.read_buf(&mut buf).await?;
+            let chunk = read_chunk(&mut rd).await?;
+            let n = chunk.len();
+            buf.extend_from_slice(&chunk);
             while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
                 let line = buf.split_to(pos + 1);
                 let text = String::from_utf8_lossy(&line);
@@ -585,13 +588,12 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
 
 async fn echo(stream: crate::net::BoxStream) -> Result<()> {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = rd.read(&mut buf).await?;
-        if n == 0 {
+        let chunk = read_chunk(&mut rd).await?;
+        if chunk.is_empty() {
             break;
         }
-        wr.write_all(&buf[..n]).await?;
+        wr.write_all(&chunk).await?;
     }
     wr.shutdown().await?;
     Ok(())

@@ -2,7 +2,11 @@
 
 mod util;
 
+mod fernet;
+mod fetch;
+mod http;
 mod resolve;
 mod serve;
 mod tcp;
+mod tls;
 mod udp;

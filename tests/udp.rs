@@ -1,1 +1,188 @@
+//! `wirekit udp` against the seed's UDP snippets.
 
+use crate::util::*;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn seed_client_against_listen_reply() {
+    let port = free_udp_port();
+    let server = Proc::start(wirekit(&[
+        "udp",
+        "listen",
+        &port.to_string(),
+        "--reply",
+        "Hello from server",
+        "--count",
+        "1",
+    ]));
+    wait_for_bound(port, true);
+    let client = format!(
+        r#"
+import socket
+
+# 创建UDP Socket
+client_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+# 发送数据
+client_socket.sendto(b"Hello from client", ('localhost', {port}))
+
+# 接收响应
+data, server = client_socket.recvfrom(1024)
+print(f"Received: {{data.decode()}}")
+"#
+    );
+    let out = python(&client, T);
+    assert_eq!(
+        stdout(&out).trim(),
+        "Received: Hello from server",
+        "{}",
+        stderr(&out)
+    );
+    let s = server.wait(T);
+    assert!(
+        stdout(&s).starts_with("Received from 127.0.0.1:"),
+        "{}",
+        stdout(&s)
+    );
+    assert!(
+        stdout(&s).ends_with(": Hello from client\n"),
+        "{}",
+        stdout(&s)
+    );
+}
+
+#[test]
+fn send_against_seed_server() {
+    let port = free_udp_port();
+    let seed_server = format!(
+        r#"
+import socket
+
+server_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server_socket.bind(('localhost', {port}))
+
+while True:
+    data, address = server_socket.recvfrom(1024)
+    print(f"Received from {{address}}: {{data.decode()}}")
+    server_socket.sendto(b"Hello from server", address)
+"#
+    );
+    let _server = python_server(&seed_server, port, true);
+    let out = run(
+        wirekit(&[
+            "udp",
+            "send",
+            &format!("localhost:{port}"),
+            "Hello from client",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("Received from 127.0.0.1:{port}: Hello from server\n")
+    );
+}
+
+#[test]
+fn echo_json_and_stdin() {
+    let port = free_udp_port();
+    let _server = Proc::start(wirekit(&["udp", "listen", &port.to_string(), "--echo"]));
+    wait_for_bound(port, true);
+    let out = run(
+        wirekit(&["udp", "send", &format!(":{port}"), "--json"]),
+        Some(b"ping \xff"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    assert_eq!(v["bytes"], 6);
+    assert_eq!(v["data"], "ping \u{fffd}");
+    let out = run(
+        wirekit(&["udp", "send", &format!(":{port}"), "--raw"]),
+        Some(b"\x00\x01bin"),
+        T,
+    );
+    assert_eq!(out.stdout, b"\x00\x01bin");
+}
+
+#[test]
+fn largest_datagram_passes_and_larger_is_refused() {
+    let port = free_udp_port();
+    let _server = Proc::start(wirekit(&[
+        "udp",
+        "listen",
+        &port.to_string(),
+        "--echo",
+        "--raw",
+    ]));
+    wait_for_bound(port, true);
+    let big = vec![b'a'; 65_507];
+    let out = run(
+        wirekit(&["udp", "send", &format!(":{port}"), "--raw"]),
+        Some(&big),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 65_507);
+    let too_big = vec![b'a'; 65_508];
+    let out = run(
+        wirekit(&["udp", "send", &format!(":{port}")]),
+        Some(&too_big),
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("at most 65,507 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn no_reply_times_out_and_denied_datagrams_are_dropped() {
+    let port = free_udp_port();
+    let _server = Proc::start(wirekit(&[
+        "udp",
+        "listen",
+        &port.to_string(),
+        "--echo",
+        "--deny",
+        "127.0.0.1",
+    ]));
+    wait_for_bound(port, true);
+    let out = run(
+        wirekit(&[
+            "udp",
+            "send",
+            &format!(":{port}"),
+            "hi",
+            "--timeout",
+            "300ms",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("timed out after 300ms"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing listening: the ICMP error is named.
+    let closed = free_udp_port();
+    let out = run(
+        wirekit(&["udp", "send", &format!(":{closed}"), "hi"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no UDP server is listening"),
+        "{}",
+        stderr(&out)
+    );
+}

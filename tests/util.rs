@@ -8,9 +8,14 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The wirekit binary cargo built for these tests.
+/// The wirekit binary cargo built for these tests, or `$WIREKIT_BIN` when set
+/// (worktrees sharing one CARGO_TARGET_DIR overwrite each other's `debug/wirekit`;
+/// point this at the worktree's own `debug/deps/wirekit-HASH`).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wirekit")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("WIREKIT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wirekit").to_string())
+    })
 }
 
 /// A `wirekit` command with arguments.
@@ -52,6 +57,19 @@ pub fn wait_for_port(port: u16) {
 /// A child process that is killed when dropped, so a failing test leaves nothing behind.
 pub struct Proc {
     pub child: Child,
+    /// Readers that drain stdout and stderr while the process runs, so a chatty
+    /// process never blocks on a full pipe.
+    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 impl Proc {
@@ -63,13 +81,20 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start process");
-        Proc { child }
+        Proc::new(child)
     }
 
-    /// Start a wirekit server and wait for its TCP port.
+    /// Take charge of a spawned child: drain its piped output, kill it on drop.
+    pub fn new(mut child: Child) -> Proc {
+        let readers = vec![drain(child.stdout.take()), drain(child.stderr.take())];
+        Proc { child, readers }
+    }
+
+    /// Start a wirekit server and wait for its TCP port to listen (without connecting:
+    /// a single-client server must not spend its one client on the check).
     pub fn server(args: &[&str], port: u16) -> Proc {
         let p = Proc::start(wirekit(args));
-        wait_for_port(port);
+        wait_for_bound(port, false);
         p
     }
 
@@ -98,14 +123,11 @@ impl Proc {
             }
         }
         let status = self.child.wait().expect("wait");
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        if let Some(mut o) = self.child.stdout.take() {
-            let _ = o.read_to_end(&mut stdout);
-        }
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_end(&mut stderr);
-        }
+        let mut outputs = std::mem::take(&mut self.readers)
+            .into_iter()
+            .map(|r| r.join().unwrap_or_default());
+        let stdout = outputs.next().unwrap_or_default();
+        let stderr = outputs.next().unwrap_or_default();
         Output {
             status,
             stdout,
@@ -152,7 +174,7 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
             let _ = w.write_all(&data);
         });
     }
-    Proc { child }.wait(limit)
+    Proc::new(child).wait(limit)
 }
 
 /// Run a Python snippet with `python3 -c`.
@@ -198,4 +220,44 @@ pub fn have(program: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// Wait until a socket is bound on `port` (TCP in LISTEN state, or UDP bound),
+/// read from /proc so no connection is made (the seed's servers stop on an empty one).
+pub fn wait_for_bound(port: u16, udp: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files: &[&str] = if udp {
+        &["/proc/net/udp", "/proc/net/udp6"]
+    } else {
+        &["/proc/net/tcp", "/proc/net/tcp6"]
+    };
+    let want = format!(":{port:04X}");
+    while Instant::now() < deadline {
+        for f in files {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                if cols.len() > 3 && cols[1].ends_with(&want) && (udp || cols[3] == "0A") {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing bound on port {port} after 20 s");
+}
+
+/// Run a Python snippet that prints `ok` when all its own asserts hold.
+pub fn python_ok(code_text: &str) {
+    let out = python(code_text, Duration::from_secs(60));
+    assert_eq!(stdout(&out).trim(), "ok", "python said: {}", stderr(&out));
+}
+
+/// Start a Python server snippet and wait until it has bound `port`.
+pub fn python_server(code_text: &str, port: u16, udp: bool) -> Proc {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", code_text]);
+    let p = Proc::start(cmd);
+    wait_for_bound(port, udp);
+    p
 }

@@ -1,16 +1,31 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod cert;
+mod fernet;
+mod fetch;
+mod http;
 mod net;
 mod resolve;
 mod serve;
 mod tcp;
+mod tls;
 mod udp;
 
-pub use net::{AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, parse_cidr};
+pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
+pub use fernet::{
+    FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
+};
+pub use fetch::FetchArgs;
+pub use http::{ClientArgs, HttpArgs, HttpVersion, Pretty};
+pub use net::{
+    AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs,
+    parse_cidr,
+};
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
 pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -66,4 +81,14 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Serve files and a mock API over HTTP (http://127.0.0.1:8000 by default), like python -m http.server but fast.
     Serve(ServeArgs),
+    /// Make certificates: a local CA and leaf certificates signed by it or self-signed (like mkcert).
+    Cert(CertArgs),
+    /// Look at a TLS server: version, cipher, ALPN, its certificates and whether they verify.
+    Tls(TlsArgs),
+    /// Send one HTTP request and print the exchange, like xh and HTTPie (-v for everything).
+    Http(HttpArgs),
+    /// Fetch many URLs at once, bounded and pooled; one JSON line per URL.
+    Fetch(FetchArgs),
+    /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
+    Fernet(FernetArgs),
 }

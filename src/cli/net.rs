@@ -106,3 +106,49 @@ pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
         .map(IpNet::from)
         .map_err(|_| format!("'{text}' is not an address or CIDR range; write it like 127.0.0.1, 10.0.0.0/8 or ::1/128"))
 }
+
+/// TLS for a server (`--tls`), through the shared listener.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsServerArgs {
+    /// Serve TLS 1.2/1.3. Without --cert/--key, a self-signed certificate for localhost, 127.0.0.1, ::1 and the bind name is made in memory and its SHA-256 fingerprint printed on stderr.
+    #[arg(long)]
+    pub tls: bool,
+    /// Certificate chain in PEM (leaf first, then intermediates), e.g. from `wirekit cert new`; needs --key.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Private key in PEM (PKCS#8, RSA or EC) of --cert.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
+    /// Require a client certificate issued by a CA in FILE (PEM): mutual TLS. Clients without one are refused.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub client_ca: Option<PathBuf>,
+    /// ALPN protocols to accept, comma-separated, in order of preference (e.g. h2,http/1.1).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "tls")]
+    pub alpn: Vec<String>,
+}
+
+/// TLS for a client (`--tls`), through the shared connector.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsClientArgs {
+    /// Speak TLS 1.2/1.3, verifying the server's certificate against the bundled Mozilla roots and --cacert.
+    #[arg(long)]
+    pub tls: bool,
+    /// Also trust the CA certificate(s) in FILE (PEM), e.g. the `ca.pem` of `wirekit cert ca`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify the server's certificate (for testing only; a warning goes to stderr).
+    #[arg(long, requires = "tls")]
+    pub insecure: bool,
+    /// Server name to send (SNI) and to verify the certificate against, instead of the host of ADDR.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub sni: Option<String>,
+    /// ALPN protocols to offer, comma-separated (e.g. h2,http/1.1).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "tls")]
+    pub alpn: Vec<String>,
+    /// Client certificate chain in PEM, for servers that require one (mTLS); needs --key.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Private key in PEM of the client certificate --cert.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
+}

@@ -1,6 +1,6 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
-use super::net::{ConnectArgs, DumpArgs, ListenArgs};
+use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
 use crate::util::parse_size;
 use clap::{Args, Subcommand};
 
@@ -51,6 +51,8 @@ pub struct TcpConnectArgs {
     pub connect: ConnectArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,4 +94,6 @@ pub struct TcpListenArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsServerArgs,
 }

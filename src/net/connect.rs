@@ -1,8 +1,10 @@
 //! The one connector every client uses: resolve, try each address in turn with
-//! a timeout, keepalive, source address, buffer sizes; errors that name the address.
+//! a timeout, keepalive, source address, buffer sizes, then TLS when asked;
+//! errors that name the address.
 
-use super::HostPort;
 use super::listen::apply_buffers;
+use super::tls::TlsClient;
+use super::{BoxStream, HostPort};
 use crate::cli::ConnectArgs;
 use crate::error::usage;
 use anyhow::{Result, anyhow};
@@ -33,9 +35,7 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
     let addrs = target.resolve().await?;
     let mut last_err = None;
     for addr in &addrs {
-        if let Some(src) = source
-            && src.is_ipv4() != addr.is_ipv4()
-        {
+        if source.is_some_and(|src| src.is_ipv4() != addr.is_ipv4()) {
             continue;
         }
         match connect_one(*addr, source, args).await {
@@ -71,6 +71,26 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
         ),
         _ => anyhow!("cannot connect to {shown}: {e}"),
     })
+}
+
+/// Connect to `target` and, with `tls`, run the TLS handshake (bounded by
+/// `--connect-timeout`): the byte stream every client command starts from.
+pub async fn open(
+    target: &HostPort,
+    args: &ConnectArgs,
+    tls: Option<&TlsClient>,
+) -> Result<(BoxStream, SocketAddr)> {
+    let (tcp, addr) = connect(target, args).await?;
+    let Some(tls) = tls else {
+        return Ok((Box::new(tcp), addr));
+    };
+    match tokio::time::timeout(args.connect_timeout, tls.handshake(tcp, &target.host)).await {
+        Ok(stream) => Ok((Box::new(stream?), addr)),
+        Err(_) => Err(anyhow!(
+            "the TLS handshake with {target} timed out after {:?} (is it a TLS server?); raise --connect-timeout or drop --tls",
+            args.connect_timeout
+        )),
+    }
 }
 
 async fn connect_one(

@@ -1,6 +1,7 @@
 //! The one listener every server uses: socket options, access control, a limit
-//! on connections, idle timeouts and graceful shutdown (modelled on mini-redis).
+//! on connections, TLS, idle timeouts and graceful shutdown (modelled on mini-redis).
 
+use super::tls::{TlsAcceptor, TlsStream, describe_server_error};
 use super::{Access, BoxStream, Dump, HostPort, Meter, stream::Tap};
 use crate::cli::{BufferArgs, ListenArgs};
 use anyhow::{Context, Result, anyhow};
@@ -29,6 +30,8 @@ pub struct Conn {
     /// Becomes `true` when the server is shutting down; long-lived handlers
     /// (keep-alive HTTP) should finish their current work and stop.
     pub shutdown: watch::Receiver<bool>,
+    /// The ALPN protocol the TLS handshake settled on (`b"h2"`), if any.
+    pub alpn: Option<Vec<u8>>,
 }
 
 /// Bound and ready to accept; `run` drives it.
@@ -42,9 +45,14 @@ pub struct Listener {
     /// How long open connections may run on after a shutdown signal.
     grace: Duration,
     dump: Option<Dump>,
+    /// With `--tls`: the handshake runs in each connection's task, before the tap.
+    tls: Option<TlsAcceptor>,
     /// Set TCP_NODELAY on accepted sockets (request/response protocols such as HTTP).
     nodelay: bool,
 }
+
+/// How long a client may take over its TLS handshake (unless --idle-timeout is shorter).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Listener {
     /// Bind `addr` with the socket options of `args`.
@@ -67,6 +75,7 @@ impl Listener {
             idle: args.idle_timeout,
             grace: args.shutdown_timeout,
             dump,
+            tls: None,
             nodelay: false,
         })
     }
@@ -75,6 +84,12 @@ impl Listener {
     /// leave at once instead of waiting for the peer's delayed ACK.
     pub fn nodelay(mut self, on: bool) -> Self {
         self.nodelay = on;
+        self
+    }
+
+    /// Serve TLS with this acceptor (see `net::tls::acceptor`); `None` keeps plain TCP.
+    pub fn with_tls(mut self, tls: Option<TlsAcceptor>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -91,8 +106,12 @@ impl Listener {
     {
         let handler = Arc::new(handler);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let mut tasks: JoinSet<(SocketAddr, Result<()>)> = JoinSet::new();
+        // A task's result is `None` when its client failed the TLS handshake (never admitted).
+        let mut tasks: JoinSet<(SocketAddr, Option<Result<()>>)> = JoinSet::new();
         let mut listener = Some(self.inner);
+        // With `once` and TLS, accepting pauses while the first client's handshake runs,
+        // and resumes if it fails: a bad handshake does not end the server.
+        let mut paused = false;
         let mut next_id = 0u64;
         let mut backoff = Duration::from_millis(5);
         let signal = shutdown_signal();
@@ -105,12 +124,14 @@ impl Listener {
                     break;
                 }
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    let admitted = !matches!(joined, Ok((_, None)));
                     let result = report(joined);
-                    if once {
+                    if once && admitted {
                         return result;
                     }
+                    paused = false;
                 }
-                accepted = accept(&listener), if listener.is_some() => {
+                accepted = accept(&listener), if listener.is_some() && !paused => {
                     let (tcp, peer) = match accepted {
                         Ok(pair) => { backoff = Duration::from_millis(5); pair }
                         Err(e) => {
@@ -140,24 +161,24 @@ impl Listener {
                     }
                     next_id += 1;
                     debug!(%peer, id = next_id, "connection from {peer}");
-                    let tap = Tap::new(tcp, peer, self.dump.clone(), self.idle);
-                    let conn = Conn {
-                        meter: tap.meter(),
-                        stream: Box::new(tap),
-                        peer,
-                        local: self.local,
-                        id: next_id,
-                        started: Instant::now(),
-                        shutdown: shutdown_rx.clone(),
-                    };
+                    let (id, local, shutdown) = (next_id, self.local, shutdown_rx.clone());
+                    let (tls, dump, idle) = (self.tls.clone(), self.dump.clone(), self.idle);
                     let handler = handler.clone();
                     tasks.spawn(async move {
+                        let Some((stream, meter, alpn)) = admit(tcp, peer, tls, dump, idle).await else {
+                            return (peer, None);
+                        };
+                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn };
                         let result = handler(conn).await;
                         drop(permit);
-                        (peer, result)
+                        (peer, Some(result))
                     });
                     if once {
-                        listener = None; // like ncat: the first client is the only one
+                        if self.tls.is_some() {
+                            paused = true; // until the handshake is known to have succeeded
+                        } else {
+                            listener = None; // like ncat: the first client is the only one
+                        }
                     }
                 }
             }
@@ -187,6 +208,43 @@ impl Listener {
     }
 }
 
+/// A connection's stream: TLS first (when configured), then the tap, so counts and
+/// dumps are of plaintext. `None` when the client failed the TLS handshake (logged).
+async fn admit(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    dump: Option<Dump>,
+    idle: Option<Duration>,
+) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
+    let Some(acceptor) = tls else {
+        let tap = Tap::new(tcp, peer, dump, idle);
+        let meter = tap.meter();
+        return Some((Box::new(tap), meter, None));
+    };
+    let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
+    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            // Port probes and health checks: not worth a warning.
+            info!(%peer, "{peer} closed the connection during the TLS handshake");
+            return None;
+        }
+        Ok(Err(e)) => {
+            warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
+            return None;
+        }
+        Err(_) => {
+            warn!(%peer, "TLS handshake with {peer} timed out after {limit:?}");
+            return None;
+        }
+    };
+    let alpn = stream.alpn().map(<[u8]>::to_vec);
+    let tap = Tap::new(stream, peer, dump, idle);
+    let meter = tap.meter();
+    Some((Box::new(tap), meter, alpn))
+}
+
 async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
     match listener {
         Some(l) => l.accept().await,
@@ -195,10 +253,10 @@ async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, Socket
 }
 
 /// Log a finished handler's failure; a panic becomes an error too.
-fn report(joined: Result<(SocketAddr, Result<()>), tokio::task::JoinError>) -> Result<()> {
+fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinError>) -> Result<()> {
     match joined {
-        Ok((_, Ok(()))) => Ok(()),
-        Ok((peer, Err(e))) => {
+        Ok((_, Some(Ok(())) | None)) => Ok(()),
+        Ok((peer, Some(Err(e)))) => {
             warn!(%peer, "{peer}: {}", crate::error::one_line(&e));
             Err(e)
         }

@@ -1,0 +1,42 @@
+# Shared helpers for bench/*.sh: installs, free ports, timing, the machine line.
+# Source it; every benchmark is bounded in time and talks only to 127.0.0.1.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WIREKIT="$ROOT/target/release/wirekit"
+
+# apt_need CMD PACKAGE...: install PACKAGE when CMD is missing.
+apt_need() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq >/dev/null; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+build_release() {
+  (cd "$ROOT" && cargo build --release --quiet)
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_listen PORT: until something listens on 127.0.0.1:PORT (no connection made).
+wait_listen() {
+  local hex; hex=$(printf ':%04X' "$1")
+  for _ in $(seq 1 500); do
+    awk 'NR>1 && $4=="0A" {print $2}' /proc/net/tcp /proc/net/tcp6 | grep -q "$hex$" && return 0
+    sleep 0.02
+  done
+  echo "nothing listening on port $1" >&2; return 1
+}
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+
+machine() {
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }

@@ -1,0 +1,71 @@
+//! `wirekit fernet`: Fernet keys and tokens, byte-compatible with Python's `cryptography.fernet`.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Keys come from --key (repeatable) and --key-file; without either, from the \
+environment variable WIREKIT_FERNET_KEY (comma-separated). With several keys \
+the first encrypts and any of them decrypts (Python's MultiFernet).
+
+Exit codes: 0 success, 1 invalid key or token (the message names the cause), 2 bad usage.")]
+pub struct FernetArgs {
+    #[command(subcommand)]
+    pub command: FernetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FernetCommand {
+    /// Print a new random key (32 bytes in url-safe base64), as Fernet.generate_key().
+    Genkey(FernetGenkeyArgs),
+    /// Encrypt FILE (or stdin) into a token under the first key.
+    Encrypt(FernetIoArgs),
+    /// Decrypt a token from FILE (or stdin) with whichever key fits.
+    Decrypt(FernetDecryptArgs),
+    /// Re-encrypt a token under the first key, keeping its timestamp (MultiFernet.rotate).
+    Rotate(FernetIoArgs),
+}
+
+/// Where the keys come from.
+#[derive(Debug, Clone, Args)]
+pub struct FernetKeyArgs {
+    /// A key (44 characters of url-safe base64); repeat for several, first one encrypts.
+    /// Other users can see command lines: prefer --key-file or WIREKIT_FERNET_KEY for real keys.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// A file with one key per line (blank lines and lines starting with # are skipped).
+    /// Its keys come after any --key.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// Input and output of a command that reads and writes data.
+#[derive(Debug, Clone, Args)]
+pub struct FernetIoArgs {
+    #[command(flatten)]
+    pub keys: FernetKeyArgs,
+    /// Read from FILE; stdin when absent or `-`.
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write to FILE instead of stdout: atomically (a temporary file renamed into place,
+    /// mode 0600), and not at all if anything fails.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FernetDecryptArgs {
+    #[command(flatten)]
+    pub io: FernetIoArgs,
+    /// Refuse tokens older than SECONDS (or more than 60 s in the future), as decrypt(token, ttl).
+    #[arg(long, value_name = "SECONDS")]
+    pub ttl: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FernetGenkeyArgs {
+    /// Write the key to FILE (atomically, mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,43 @@
+//! `wirekit fetch`: many URLs at once, bounded and pooled (the seed's aiohttp + gather).
+
+use super::http::ClientArgs;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Fetch many URLs concurrently; one JSON line per URL on stdout, a summary on stderr.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each stdout line: {\"url\",\"status\",\"bytes\",\"ms\",\"attempts\",\"error\"}.
+A URL fails on a connection error, a timeout, or a 4xx/5xx answer.
+Exit codes: 0 every URL succeeded, 1 some failed (the count is on stderr), 2 bad usage.")]
+pub struct FetchArgs {
+    /// URLs to fetch (else read one per line from -i FILE or stdin).
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Read URLs from FILE, one per line ('-' for stdin); blank lines and #comments skipped.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 50)]
+    pub jobs: usize,
+    /// Most connections in flight to one host:port (default: -j).
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<usize>,
+    /// HTTP method.
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Save each body under DIR (file named after the URL) and add "file" to its line.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Write the summary on stderr as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}

@@ -1,0 +1,153 @@
+//! `wirekit http`: an xh/HTTPie-like client, and the client flags `fetch` shares.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn duration(text: &str) -> Result<Duration, String> {
+    crate::util::parse_duration(text)
+}
+
+/// Flags every HTTP client command shares: timeouts, retries, redirects, TLS, proxies.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Give up on the whole request (connect, send, receive) after this long: 30s, 500ms.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// Give up on connecting after this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Retry up to N times on connection errors, timeouts, 408, 429 and 5xx, with exponential
+    /// backoff and jitter; a Retry-After header sets the wait.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retry: u32,
+    /// First wait between retries; it doubles on each retry.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1s")]
+    pub retry_delay: Duration,
+    /// Stop retrying once this much time has passed since the first attempt.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub retry_max_time: Option<Duration>,
+    /// Retry non-idempotent methods (POST, PATCH) too.
+    #[arg(long)]
+    pub retry_all: bool,
+    /// Follow redirects.
+    #[arg(short = 'F', long)]
+    pub follow: bool,
+    /// Most redirects to follow with --follow.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_redirects: usize,
+    /// HTTP version: 1.1, 2 (negotiated with ALPN over TLS; plain http stays 1.1), or
+    /// 2-prior-knowledge (HTTP/2 from the first byte, also h2c on plain http).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub http_version: Option<HttpVersion>,
+    /// Basic authentication: USER:PASS.
+    #[arg(short = 'a', long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+    /// Bearer token authentication.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "auth")]
+    pub bearer: Option<String>,
+    /// Certificate checks: yes (default; the bundled Mozilla roots), no, or a PEM file of CA
+    /// certificates to trust as well.
+    #[arg(long, value_name = "yes|no|CAFILE", default_value = "yes")]
+    pub verify: String,
+    /// Client certificate (PEM) for TLS client authentication.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert, when it is not in the same file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub cert_key: Option<PathBuf>,
+    /// Proxy: URL for every scheme, or PROTOCOL:URL (http:..., https:...). Repeatable.
+    /// HTTP_PROXY, HTTPS_PROXY and NO_PROXY are honoured when no --proxy is given.
+    #[arg(long, value_name = "[PROTOCOL:]URL")]
+    pub proxy: Vec<String>,
+    /// Connect to ADDR for HOST, skipping DNS: HOST:PORT:ADDR, as curl --resolve. Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HttpVersion {
+    #[value(name = "1.1")]
+    Http11,
+    #[value(name = "2")]
+    Http2,
+    #[value(name = "2-prior-knowledge")]
+    Http2PriorKnowledge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pretty {
+    /// Indent and colour.
+    All,
+    /// Colour only.
+    Colors,
+    /// Indent only.
+    Format,
+    /// Neither: bytes as received.
+    None,
+}
+
+/// Send one HTTP request and print the exchange, as xh and HTTPie do.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Request items:
+  key=value        JSON string field (form field with -f)
+  key:=json        raw JSON field: num:=42 list:='[1,2]'
+  key==value       URL query parameter
+  Name:value       request header;  Name:  removes a default header;  Name;  sends it empty
+  field@path       file upload (multipart); field@path;type=MIME sets its type
+  key=@file        string field read from a file;  key:=@file.json  JSON read from a file
+  a[b][0]=x        nested JSON: {\"a\":{\"b\":[\"x\"]}};  a[]=x appends
+URL shortcuts: :8000/x is http://localhost:8000/x; the scheme defaults to http.
+-v (global) prints the whole exchange (-p HBhb).
+Exit codes: 0 success, 1 failure at run time, 2 bad usage; with --check-status 3, 4, 5 for a 3xx, 4xx, 5xx answer.")]
+pub struct HttpArgs {
+    /// [METHOD] URL [ITEM...]: the method defaults to GET, or POST when there is a body.
+    #[arg(value_name = "[METHOD] URL [ITEM]", required = true, num_args = 1..)]
+    pub args: Vec<String>,
+    /// Send data items as a form (application/x-www-form-urlencoded; multipart with files).
+    #[arg(short = 'f', long)]
+    pub form: bool,
+    /// Send data items as multipart/form-data.
+    #[arg(long)]
+    pub multipart: bool,
+    /// Send BODY as it is (Content-Type application/json unless given).
+    #[arg(long, value_name = "BODY")]
+    pub raw: Option<String>,
+    /// Do not read a request body from stdin.
+    #[arg(short = 'I', long)]
+    pub ignore_stdin: bool,
+    /// What to print: H request headers, B request body, h response headers, b response body,
+    /// m meta (timings, sizes, attempts). Default hb on a terminal, b when piped.
+    #[arg(short = 'p', long = "print", value_name = "HBhbm")]
+    pub print: Option<String>,
+    /// Print only the response body (-p b).
+    #[arg(short = 'b', long = "body")]
+    pub body_only: bool,
+    /// Print only the response headers (-p h).
+    #[arg(long = "headers")]
+    pub headers_only: bool,
+    /// Formatting: indented JSON and colour. Default all on a terminal, none when piped.
+    #[arg(long, value_enum)]
+    pub pretty: Option<Pretty>,
+    /// Exit 3, 4 or 5 on a 3xx, 4xx or 5xx answer.
+    #[arg(long)]
+    pub check_status: bool,
+    /// Save the response body to a file (named by -o, Content-Disposition or the URL).
+    #[arg(short = 'd', long)]
+    pub download: bool,
+    /// Save the response body to FILE (implies --download).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Resume an interrupted download (Range request), appending to what was saved.
+    #[arg(short = 'c', long = "continue")]
+    pub resume: bool,
+    /// Print the request instead of sending it.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the equivalent curl command line instead of sending the request.
+    #[arg(long)]
+    pub curl: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
