@@ -10,27 +10,13 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-/// The binary under test: `WIREKIT_BIN` when set (a copy that a shared target
-/// folder cannot overwrite mid-run), else the one cargo built.
-fn wk(args: &[&str]) -> Command {
-    let mut c = Command::new(std::env::var("WIREKIT_BIN").unwrap_or_else(|_| bin().to_string()));
-    c.args(args);
-    c
-}
-
-fn server(args: &[&str], port: u16) -> Proc {
-    let p = Proc::start(wk(args));
-    wait_for_port(port);
-    p
-}
-
 /// Start `wirekit serve DIR -p PORT ARGS...` and wait for it.
 fn serve(dir: &Path, args: &[&str]) -> (Proc, u16) {
     let port = free_port();
     let p = port.to_string();
     let mut all = vec!["serve", dir.to_str().expect("utf-8 temp path"), "-p", &p];
     all.extend_from_slice(args);
-    (server(&all, port), port)
+    (Proc::server(&all, port), port)
 }
 
 /// curl, bounded by its own --max-time; output is read as it comes (large
@@ -537,7 +523,7 @@ fn serve_auth() {
     assert_eq!(status(&["-u", "me:s3cret", &u]), "200");
     assert_eq!(status(&["-u", "me:s3creT", &u]), "401");
     // Bad usage exits 2 with a hint.
-    let out = run(wk(&["serve", "--auth", "nocolon"]), None, T);
+    let out = run(wirekit(&["serve", "--auth", "nocolon"]), None, T);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("USER:PASS"), "{}", stderr(&out));
 }
@@ -591,7 +577,7 @@ fn serve_bad_input_keeps_serving() {
         (vec!["serve", "--route", "GET"], "route"),
         (vec!["serve", "--header", "nocolon"], "--header"),
     ] {
-        let out = run(wk(&args), None, T);
+        let out = run(wirekit(&args), None, T);
         assert_eq!(code(&out), 2, "{args:?}");
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
@@ -707,7 +693,7 @@ fn serve_httpbin_h2c_spa_and_json_log() {
     let port = free_port();
     let p = port.to_string();
     let dir = d.path().to_str().expect("utf-8");
-    let proc = server(
+    let proc = Proc::server(
         &[
             "--log-format",
             "json",
