@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             Command::Tcp(a) => wirekit::tcp::run(a).await,
             Command::Udp(a) => wirekit::udp::run(a).await,
             Command::Resolve(a) => wirekit::resolve::run(a).await,
+            Command::Serve(a) => wirekit::http::server::run(a, &cli.global).await,
             Command::Cert(a) => wirekit::cert::run(a),
             Command::Tls(a) => wirekit::tls::run(a).await,
             Command::Fernet(a) => wirekit::fernet::run(a),

@@ -6,6 +6,7 @@ mod fernet;
 mod fetch;
 mod http;
 mod resolve;
+mod serve;
 mod tcp;
 mod tls;
 mod udp;

@@ -7,6 +7,7 @@ mod fetch;
 mod http;
 mod net;
 mod resolve;
+mod serve;
 mod tcp;
 mod tls;
 mod udp;
@@ -22,6 +23,7 @@ pub use net::{
     parse_cidr,
 };
 pub use resolve::ResolveArgs;
+pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
 pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
@@ -77,6 +79,8 @@ pub enum Command {
     Udp(UdpArgs),
     /// Look up names and addresses: forward, reverse, and this host's interfaces.
     Resolve(ResolveArgs),
+    /// Serve files and a mock API over HTTP (http://127.0.0.1:8000 by default), like python -m http.server but fast.
+    Serve(ServeArgs),
     /// Make certificates: a local CA and leaf certificates signed by it or self-signed (like mkcert).
     Cert(CertArgs),
     /// Look at a TLS server: version, cipher, ALPN, its certificates and whether they verify.

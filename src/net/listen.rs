@@ -47,6 +47,8 @@ pub struct Listener {
     dump: Option<Dump>,
     /// With `--tls`: the handshake runs in each connection's task, before the tap.
     tls: Option<TlsAcceptor>,
+    /// Set TCP_NODELAY on accepted sockets (request/response protocols such as HTTP).
+    nodelay: bool,
 }
 
 /// How long a client may take over its TLS handshake (unless --idle-timeout is shorter).
@@ -74,7 +76,15 @@ impl Listener {
             grace: args.shutdown_timeout,
             dump,
             tls: None,
+            nodelay: false,
         })
+    }
+
+    /// Turn Nagle's algorithm off on every accepted connection, so small responses
+    /// leave at once instead of waiting for the peer's delayed ACK.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
     }
 
     /// Serve TLS with this acceptor (see `net::tls::acceptor`); `None` keeps plain TCP.
@@ -146,6 +156,9 @@ impl Listener {
                             }
                         },
                     };
+                    if self.nodelay {
+                        let _ = tcp.set_nodelay(true);
+                    }
                     next_id += 1;
                     debug!(%peer, id = next_id, "connection from {peer}");
                     let (id, local, shutdown) = (next_id, self.local, shutdown_rx.clone());

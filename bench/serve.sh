@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# wirekit serve beside nginx and python3 -m http.server, in the same run.
+# Servers on CPU 0 (taskset -c 0), wrk -t1 on CPU 1; each figure is the best of
+# ROUNDS runs of DUR seconds, the tools taking turns.
+# Prints a markdown table (see bench/RESULTS.md).
+#
+#   bench/serve.sh                 # builds --release first if needed
+#   DUR=10 WIREKIT=path/to/wirekit bench/serve.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-10000}
+TARGET=${CARGO_TARGET_DIR:-target}
+WK=${WIREKIT:-$TARGET/release/wirekit}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -x "$WK" ] || cargo build --release
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+chmod 755 "$work" # nginx workers run as www-data
+site=$work/site
+mkdir -p "$site/list"
+head -c 1024 /dev/urandom >"$site/1k.bin"
+head -c $((1 << 20)) /dev/urandom >"$site/1m.bin"
+for i in $(seq -w 1 1000); do echo "$i" >"$site/list/file-$i.txt"; done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listening on $1" >&2
+  exit 1
+}
+
+P_WK=$(free_port)
+taskset -c 0 "$WK" -q serve "$site" -p "$P_WK" --route 'GET /api/data {"message": "Hello, World!"}' >/dev/null &
+pids+=($!)
+WK_PID=$!
+
+P_NG=$(free_port)
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 19000;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+daemon off;
+events { worker_connections 15000; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  types { application/octet-stream bin; text/plain txt; }
+  client_body_temp_path $work/ngx-body;
+  proxy_temp_path $work/ngx-proxy;
+  fastcgi_temp_path $work/ngx-fcgi;
+  uwsgi_temp_path $work/ngx-uwsgi;
+  scgi_temp_path $work/ngx-scgi;
+  server {
+    listen 127.0.0.1:$P_NG;
+    root $site;
+    autoindex on;
+    location = /api/data { default_type application/json; return 200 '{"message": "Hello, World!"}'; }
+  }
+}
+EOF
+taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+NG_PID=$! # the master (taskset execs nginx); its worker is its child
+
+P_PY=$(free_port)
+taskset -c 0 python3 -m http.server "$P_PY" --bind 127.0.0.1 -d "$site" >/dev/null 2>&1 &
+pids+=($!)
+
+wait_port "$P_WK"; wait_port "$P_NG"; wait_port "$P_PY"
+# Every server must really serve the files, or the figures mean nothing.
+for port in "$P_WK" "$P_NG" "$P_PY"; do
+  for f in 1k.bin 1m.bin list/; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/$f")
+    [ "$code" = 200 ] || { echo "port $port /$f answered $code" >&2; exit 1; }
+  done
+done
+
+rps() { # url connections
+  taskset -c 1 wrk -t1 -c"$2" -d"${DUR}s" "$1" 2>/dev/null | awk '/^Requests\/sec/ {printf "%.0f", $2}'
+}
+ratio() { # wirekit peer1 peer2...: wirekit / best peer
+  python3 -c 'import sys; w=float(sys.argv[1] or 0); p=[float(x) for x in sys.argv[2:] if x not in ("", "n/a")]; print("%.2f" % (w/max(p)) if p and max(p) else "n/a")' "$@"
+}
+row() { # label unit wirekit nginx python
+  printf '| %s | %s | %s | %s | %s |\n' "$1" "$3" "$4" "$5" "$(ratio "$3" "$4" "$5")"
+}
+
+echo "| scenario | wirekit | nginx | python http.server | wirekit / best peer |"
+echo "|---|---|---|---|---|"
+
+# Other work on the machine comes and goes: each figure is the best of ROUNDS
+# runs, the tools taking turns, so none is favoured by a quiet moment.
+best3() { # path conns with_python -> "wirekit nginx python"
+  local bw=0 bn=0 bp=0 v
+  for _ in $(seq "$ROUNDS"); do
+    v=$(rps "http://127.0.0.1:$P_WK$1" "$2"); [ "${v:-0}" -gt "$bw" ] && bw=$v
+    v=$(rps "http://127.0.0.1:$P_NG$1" "$2"); [ "${v:-0}" -gt "$bn" ] && bn=$v
+    if [ "$3" = yes ]; then v=$(rps "http://127.0.0.1:$P_PY$1" "$2"); [ "${v:-0}" -gt "$bp" ] && bp=$v; fi
+  done
+  [ "$3" = yes ] || bp=n/a
+  echo "$bw $bn $bp"
+}
+
+read -r w n p < <(best3 /1k.bin 64 yes)
+row "1 KiB file, keep-alive, 64 conns (req/s)" req/s "$w" "$n" "$p"
+
+read -r w n p < <(best3 /1m.bin 16 yes)
+gb() { python3 -c 'import sys; print("%.2f GB/s" % (float(sys.argv[1] or 0) * 1048576 / 1e9))' "$1"; }
+printf '| 1 MiB file, 16 conns (req/s) | %s (%s) | %s (%s) | %s (%s) | %s |\n' "$w" "$(gb "$w")" "$n" "$(gb "$n")" "$p" "$(gb "$p")" "$(ratio "$w" "$n" "$p")"
+
+read -r w n p < <(best3 /list/ 64 yes)
+row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
+
+read -r w n p < <(best3 /api/data 64 no)
+row "mock JSON route, 64 conns (req/s; nginx: return 200)" req/s "$w" "$n" "n/a"
+
+# Memory: hold IDLE keep-alive connections (each made one request) and read RSS.
+hold() { # port -> prints nothing; holds until killed
+  python3 - "$1" "$IDLE" <<'PY' &
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+req = b"GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    got = b""
+    while b"\r\n\r\n" not in got or len(got) < got.index(b"\r\n\r\n") + 4 + 1024:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    socks.append(s)
+print("held", flush=True)
+time.sleep(600)
+PY
+}
+rss_kb() { # pids... -> sum of VmRSS in kB
+  local t=0
+  for p in "$@"; do
+    t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
+  done
+  echo "$t"
+}
+mb() { python3 -c 'import sys; print("%.1f MB" % (int(sys.argv[1]) / 1024))' "$1"; }
+
+hold "$P_WK" >"$work/hold-wk" ; H1=$!
+for _ in $(seq 600); do grep -q held "$work/hold-wk" 2>/dev/null && break; sleep 0.1; done
+sleep 3 # let both servers settle (wirekit parks idle keep-alive connections, then trims its heap)
+wk_rss=$(rss_kb "$WK_PID")
+kill "$H1" 2>/dev/null || true
+
+ng_pids="$NG_PID $(pgrep -P "$NG_PID" || true)"
+hold "$P_NG" >"$work/hold-ng" ; H2=$!
+for _ in $(seq 600); do grep -q held "$work/hold-ng" 2>/dev/null && break; sleep 0.1; done
+sleep 3
+# shellcheck disable=SC2086
+ng_rss=$(rss_kb $ng_pids)
+kill "$H2" 2>/dev/null || true
+
+printf '| RSS holding %s idle keep-alive conns | %s | %s | n/a (closes after each response) | %s |\n' \
+  "$IDLE" "$(mb "$wk_rss")" "$(mb "$ng_rss")" "$(python3 -c 'import sys; print("%.2f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$wk_rss" "$ng_rss") (lower is better)"

@@ -1,0 +1,211 @@
+//! Response bodies of `wirekit serve`: nothing, bytes in memory, file segments
+//! read in large chunks, or any boxed stream (compression); and the wrapper that
+//! writes the access-log line once the body is done.
+
+use super::access_log::Entry;
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Bytes read from a file per frame: large enough that a 1 MiB file is four
+/// reads and four writes.
+pub const CHUNK: usize = 256 * 1024;
+
+pub enum Body {
+    Empty,
+    Full(Option<Bytes>),
+    File(FileBody),
+    Stream(UnsyncBoxBody<Bytes, io::Error>),
+}
+
+impl Body {
+    pub fn text(s: impl Into<String>) -> Body {
+        Body::Full(Some(Bytes::from(s.into())))
+    }
+    pub fn bytes(b: impl Into<Bytes>) -> Body {
+        Body::Full(Some(b.into()))
+    }
+}
+
+/// One piece of a file response: literal bytes (multipart headers) or a byte range of the file.
+pub enum Segment {
+    Bytes(Bytes),
+    File { offset: u64, len: u64 },
+}
+
+/// Segments of one open file, read with `pread` on the runtime thread.
+///
+/// Reads go straight into the spare capacity of one `BytesMut`; once hyper has
+/// written and dropped a chunk, `reserve` reclaims the same allocation. Reads are
+/// done inline rather than through `spawn_blocking`: a page-cache read of at most
+/// 256 KiB takes microseconds, while a hand-off to the blocking pool and back costs
+/// two thread wake-ups per chunk (the benchmark pins the server to one CPU).
+pub struct FileBody {
+    file: File,
+    segments: VecDeque<Segment>,
+    remaining: u64,
+    buf: BytesMut,
+}
+
+impl FileBody {
+    pub fn new(file: File, segments: Vec<Segment>) -> FileBody {
+        let remaining = segments
+            .iter()
+            .map(|s| match s {
+                Segment::Bytes(b) => b.len() as u64,
+                Segment::File { len, .. } => *len,
+            })
+            .sum();
+        FileBody {
+            file,
+            segments: segments.into(),
+            remaining,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// The whole of a file of `len` bytes.
+    pub fn whole(file: File, len: u64) -> FileBody {
+        FileBody::new(file, vec![Segment::File { offset: 0, len }])
+    }
+
+    fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            match self.segments.front_mut()? {
+                Segment::Bytes(_) => {
+                    if let Some(Segment::Bytes(b)) = self.segments.pop_front() {
+                        self.remaining -= b.len() as u64;
+                        return Some(Ok(b));
+                    }
+                }
+                Segment::File { len: 0, .. } => {
+                    self.segments.pop_front();
+                }
+                Segment::File { offset, len } => {
+                    let want = (*len).min(CHUNK as u64) as usize;
+                    self.buf.reserve(want);
+                    let spare = self.buf.spare_capacity_mut();
+                    // SAFETY: pread writes at most `want` bytes into the spare capacity,
+                    // which `reserve` made at least `want` long; we only mark as
+                    // initialised the `got` bytes the kernel reports it wrote.
+                    let got = unsafe {
+                        libc::pread(
+                            self.file.as_raw_fd(),
+                            spare.as_mut_ptr().cast(),
+                            want,
+                            *offset as libc::off_t,
+                        )
+                    };
+                    if got < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.kind() == io::ErrorKind::Interrupted {
+                            continue;
+                        }
+                        return Some(Err(e));
+                    }
+                    if got == 0 {
+                        return Some(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while being sent",
+                        )));
+                    }
+                    let got = got as usize;
+                    unsafe { self.buf.set_len(self.buf.len() + got) };
+                    *offset += got as u64;
+                    *len -= got as u64;
+                    self.remaining -= got as u64;
+                    return Some(Ok(self.buf.split().freeze()));
+                }
+            }
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match &mut *self {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::File(f) => Poll::Ready(f.next_chunk().map(|r| r.map(Frame::data))),
+            Body::Stream(s) => Pin::new(s).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full(b) => b.is_none(),
+            Body::File(f) => f.remaining == 0,
+            Body::Stream(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::File(f) => SizeHint::with_exact(f.remaining),
+            Body::Stream(s) => s.size_hint(),
+        }
+    }
+}
+
+/// A response body that counts what was sent and writes the access-log line
+/// when it is dropped (after the last byte, or when the client went away).
+pub struct Logged {
+    pub inner: Body,
+    pub sent: u64,
+    pub entry: Option<Box<Entry>>,
+    /// Told when the response is done, so an idle connection can be parked.
+    pub activity: Option<std::sync::Arc<super::conn::Activity>>,
+}
+
+impl http_body::Body for Logged {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.sent += data.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(a) = self.activity.take() {
+            a.end();
+        }
+        if let Some(entry) = self.entry.take() {
+            entry.write(self.sent);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Driving one accepted connection: h2c (prior knowledge) or HTTP/1.1, graceful
+//! shutdown, and parking of idle HTTP/1.1 keep-alive connections.
+//!
+//! hyper keeps an 8 KiB read buffer and an 8 KiB write buffer for the whole life
+//! of an HTTP/1 connection (about 19 KB resident each). A keep-alive connection
+//! that has been quiet for [`PARK_AFTER`] is therefore taken back from hyper
+//! between requests (`graceful_shutdown` on an idle connection closes hyper's
+//! side without touching the socket) and parked: only the socket and a small
+//! task remain until the client speaks again, then a fresh hyper connection
+//! picks up where the old one stopped. nginx frees its buffers on idle keep-alive
+//! connections the same way; bench/serve.sh measures the effect.
+
+use super::body::Logged;
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+
+use crate::net::BoxStream;
+
+/// A keep-alive connection quiet for this long is parked (hyper's buffers freed).
+/// Short, so that few connections hold buffers at once: un-parking costs only a
+/// new hyper connection object.
+pub const PARK_AFTER: Duration = Duration::from_millis(250);
+/// A connection parked this long triggers a (rate-limited) heap trim.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
+/// A parked connection that stays silent this long is closed (nginx: 75 s).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Requests in flight and the time of the last response, shared by a
+/// connection's driver and its response bodies.
+pub struct Activity {
+    started: Instant,
+    in_flight: AtomicU32,
+    /// Milliseconds after `started` at which the last response finished.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+    pub fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn end(&self) {
+        self.last_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// How long the connection has been without a request, if it is idle.
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        Some(self.started.elapsed().saturating_sub(last))
+    }
+}
+
+/// Milliseconds since the first call (plus one second, so 0 means "never").
+fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000
+}
+
+/// When the heap was last trimmed ([`clock_ms`]).
+static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
+
+/// Give freed heap pages back to the system, at most once a second; true once
+/// a trim has happened at or after `since` (so every parked connection's freed
+/// buffers are covered by some trim, the last ones included).
+///
+/// glibc keeps the pages of freed buffers resident; after many connections
+/// have been parked (their hyper buffers freed), `malloc_trim` returns them, so
+/// the memory of idle connections really falls (measured in bench/serve.sh).
+fn trim_heap(since: u64) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let now = clock_ms();
+        let last = LAST_TRIM.load(Ordering::Relaxed);
+        if last >= since {
+            return true;
+        }
+        if now.saturating_sub(last) >= 1000
+            && LAST_TRIM
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // SAFETY: malloc_trim only releases free memory; it is thread-safe.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+            return true;
+        }
+        false
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = since;
+        true
+    }
+}
+
+/// A stream with bytes already read from it put back in front.
+pub struct Prefixed {
+    prefix: Bytes,
+    inner: BoxStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let head = self.prefix.split_to(n);
+            buf.put_slice(&head);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Protocol settings, fixed at start-up.
+pub struct Protocols {
+    pub h1: http1::Builder,
+    pub h2: http2::Builder<TokioExecutor>,
+    pub header_timeout: Duration,
+}
+
+impl Protocols {
+    pub fn new(header_timeout: Duration, max_head: u64) -> Protocols {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(max_head as usize)
+            .keep_alive(true);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_header_list_size(max_head.min(u32::MAX as u64) as u32)
+            .max_concurrent_streams(250);
+        Protocols {
+            h1,
+            h2,
+            header_timeout,
+        }
+    }
+}
+
+/// The future of one request's response.
+pub type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
+
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Read until the bytes are known to be (or not be) the HTTP/2 preface; `None` on EOF.
+async fn first_bytes(io: &mut BoxStream) -> io::Result<Option<(Bytes, bool)>> {
+    let mut buf = BytesMut::with_capacity(H2_PREFACE.len());
+    loop {
+        let n = io.read_buf(&mut buf).await?;
+        if n == 0 {
+            return Ok(if buf.is_empty() {
+                None
+            } else {
+                Some((buf.freeze(), false))
+            });
+        }
+        let len = buf.len().min(H2_PREFACE.len());
+        if buf[..len] != H2_PREFACE[..len] {
+            return Ok(Some((buf.freeze(), false)));
+        }
+        if buf.len() >= H2_PREFACE.len() {
+            return Ok(Some((buf.freeze(), true)));
+        }
+    }
+}
+
+/// Serve one connection until the client leaves or the server shuts down.
+pub async fn drive<S>(
+    protocols: Arc<Protocols>,
+    mut io: BoxStream,
+    mut shutdown: watch::Receiver<bool>,
+    service: S,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    S: Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Clone + Send + Sync + Unpin + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let first = tokio::select! {
+        r = tokio::time::timeout(protocols.header_timeout, first_bytes(&mut io)) => match r {
+            Ok(r) => r?,
+            Err(_) => return Ok(()), // connected and said nothing
+        },
+        () = stopped(&mut shutdown) => return Ok(()),
+    };
+    let Some((mut prefix, h2)) = first else {
+        return Ok(());
+    };
+    let svc = {
+        let service = service.clone();
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| service(req, activity.clone()))
+    };
+    if h2 {
+        let mut conn = Box::pin(
+            protocols
+                .h2
+                .serve_connection(TokioIo::new(Prefixed { prefix, inner: io }), svc),
+        );
+        tokio::select! {
+            r = conn.as_mut() => return Ok(r?),
+            () = stopped(&mut shutdown) => {}
+        }
+        conn.as_mut().graceful_shutdown();
+        return Ok(conn.await?);
+    }
+    loop {
+        // Boxed, so that a parked connection's task holds a pointer, not hyper's state.
+        let mut conn = Box::new(
+            protocols
+                .h1
+                .serve_connection(TokioIo::new(Prefixed { prefix, inner: io }), svc.clone()),
+        );
+        let mut check = Box::pin(tokio::time::sleep(PARK_AFTER));
+        let mut stopping = false;
+        let mut parking = false;
+        loop {
+            tokio::select! {
+                r = std::future::poll_fn(|cx| conn.as_mut().poll_without_shutdown(cx)) => {
+                    r?;
+                    break;
+                }
+                _ = &mut check => {
+                    match activity.idle_for() {
+                        Some(idle) if idle >= PARK_AFTER => {
+                            // Closes hyper's side at once when it is between requests.
+                            parking = true;
+                            Pin::new(&mut *conn).graceful_shutdown();
+                            check.as_mut().reset(tokio::time::Instant::now() + KEEP_ALIVE);
+                        }
+                        Some(idle) => check.as_mut().reset(tokio::time::Instant::now() + PARK_AFTER - idle),
+                        None => check.as_mut().reset(tokio::time::Instant::now() + PARK_AFTER),
+                    }
+                }
+                () = stopped(&mut shutdown), if !stopping => {
+                    stopping = true;
+                    Pin::new(&mut *conn).graceful_shutdown();
+                }
+            }
+        }
+        let parts = (*conn).into_parts();
+        let mut inner = parts.io.into_inner();
+        // The leftover bytes share hyper's read buffer: keep them only if there are any.
+        let leftover = parts.read_buf;
+        if !parking || stopping || *shutdown.borrow() {
+            // hyper ended it (the client closed, asked for close, or broke the
+            // protocol) or the server is stopping: close our side too.
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut inner.inner).await;
+            return Ok(());
+        }
+        if !inner.prefix.is_empty() || !leftover.is_empty() {
+            // Bytes of a next request were already read (pipelining): no parking.
+            let mut b = BytesMut::from(&leftover[..]);
+            b.extend_from_slice(&inner.prefix);
+            prefix = b.freeze();
+            io = inner.inner;
+            continue;
+        }
+        // Parked: wait for the next request with nothing but the socket held.
+        drop(leftover);
+        let mut sock = inner.inner;
+        tracing::trace!("parked an idle keep-alive connection");
+        let mut buf = BytesMut::new();
+        let parked_at = tokio::time::Instant::now();
+        let parked_ms = clock_ms();
+        let mut next_trim = Some(parked_at + TRIM_AFTER);
+        let read = loop {
+            let until = next_trim.unwrap_or(parked_at + KEEP_ALIVE);
+            tokio::select! {
+                r = tokio::time::timeout_at(until, sock.read_buf(&mut buf)) => match r {
+                    Err(_) if next_trim.is_some() => {
+                        // Parked a while: a good moment to hand freed pages back.
+                        next_trim = if trim_heap(parked_ms) {
+                            None
+                        } else {
+                            Some(tokio::time::Instant::now() + TRIM_AFTER)
+                        };
+                    }
+                    r => break r,
+                },
+                () = stopped(&mut shutdown) => return Ok(()),
+            }
+        };
+        match read {
+            Ok(Ok(n)) if n > 0 => {
+                prefix = buf.freeze();
+                io = sock;
+            }
+            _ => return Ok(()), // closed, failed, or silent too long
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Folder listings: an HTML page (folders first, breadcrumbs, sizes, times, and an
+//! upload form with --upload; no JavaScript) or JSON for `Accept: application/json`
+//! and `?format=json`.
+
+use super::body::Body;
+use super::server::{Config, error_page};
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Everything but unreserved characters is encoded in hrefs.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+/// The visible entries of `dir`: no dotfiles unless --hidden, no symlinks out of
+/// the root unless --follow-symlinks; folders first, then by name.
+pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for item in std::fs::read_dir(dir)? {
+        let Ok(item) = item else { continue };
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !cfg.hidden && name.starts_with('.') {
+            continue;
+        }
+        let Ok(ft) = item.file_type() else { continue };
+        let path = item.path();
+        if ft.is_symlink() && !cfg.follow_symlinks {
+            match std::fs::canonicalize(&path) {
+                Ok(real) if real.starts_with(&cfg.root) => {}
+                _ => continue,
+            }
+        }
+        // A DirEntry's metadata is an fstatat on the open folder: cheaper than a
+        // stat by full path, and the same thing for anything but a symlink.
+        let md = if ft.is_symlink() {
+            std::fs::metadata(&path)
+        } else {
+            item.metadata()
+        };
+        let Ok(md) = md else { continue };
+        if !md.is_dir() && !md.is_file() {
+            continue;
+        }
+        out.push(Entry {
+            name,
+            is_dir: md.is_dir(),
+            size: if md.is_dir() { 0 } else { md.len() },
+            modified: md.modified().ok(),
+        });
+    }
+    out.sort_by(|a, b| {
+        b.is_dir
+            .cmp(&a.is_dir)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(out)
+}
+
+fn wants_json(req: &Parts) -> bool {
+    if req
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "format=json"))
+    {
+        return true;
+    }
+    req.headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}
+
+pub fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Response<Body> {
+    let list = match entries(cfg, dir) {
+        Ok(l) => l,
+        Err(_) => return error_page(StatusCode::FORBIDDEN, "this folder cannot be read"),
+    };
+    let url_path = req.uri.path();
+    let (body, ctype) = if wants_json(req) {
+        (json(url_path, &list), "application/json")
+    } else {
+        (
+            html(url_path, &list, cfg.upload),
+            "text/html; charset=utf-8",
+        )
+    };
+    let mut resp = Response::new(Body::Empty);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if req.method != Method::HEAD {
+        *resp.body_mut() = Body::text(body);
+    }
+    resp
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn href(name: &str, is_dir: bool) -> String {
+    let mut h = utf8_percent_encode(name, SEGMENT).to_string();
+    if is_dir {
+        h.push('/');
+    }
+    h
+}
+
+fn decoded_segments(url_path: &str) -> Vec<String> {
+    url_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect()
+}
+
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn time_text(t: Option<SystemTime>) -> String {
+    t.map(|t| {
+        let s = humantime::format_rfc3339_seconds(t).to_string();
+        s.replace('T', " ").trim_end_matches('Z').to_string() + " UTC"
+    })
+    .unwrap_or_default()
+}
+
+pub fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
+    let segs = decoded_segments(url_path);
+    let title = format!("/{}", segs.join("/"));
+    let mut s = String::with_capacity(512 + list.len() * 200);
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Index of {}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+table{{border-collapse:collapse;min-width:60%}}\
+th,td{{text-align:left;padding:.25em 1em .25em 0}}td.size{{text-align:right}}\
+a{{text-decoration:none}}a:hover{{text-decoration:underline}}\
+nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"display:inline\">",
+        escape_html(&title)
+    );
+    // Breadcrumbs: each ancestor is a link.
+    let _ = write!(s, "<a href=\"/\">/</a>");
+    let mut acc = String::from("/");
+    for seg in &segs {
+        acc.push_str(&href(seg, true));
+        let _ = write!(
+            s,
+            "<a href=\"{}\">{}</a>/",
+            escape_html(&acc),
+            escape_html(seg)
+        );
+    }
+    s.push_str("</nav></h1>\n");
+    if upload {
+        s.push_str(
+            "<form method=\"post\" enctype=\"multipart/form-data\">\
+<input type=\"file\" name=\"file\" multiple required> <button type=\"submit\">Upload</button></form>\n",
+        );
+    }
+    s.push_str(
+        "<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified</th></tr></thead>\n<tbody>\n",
+    );
+    if !segs.is_empty() {
+        s.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    }
+    for e in list {
+        let shown = if e.is_dir {
+            format!("{}/", e.name)
+        } else {
+            e.name.clone()
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td><a href=\"./{}\">{}</a></td><td class=\"size\">{}</td><td>{}</td></tr>",
+            escape_html(&href(&e.name, e.is_dir)),
+            escape_html(&shown),
+            if e.is_dir {
+                "-".to_string()
+            } else {
+                human_size(e.size)
+            },
+            time_text(e.modified)
+        );
+    }
+    s.push_str("</tbody></table>\n</body></html>\n");
+    s
+}
+
+pub fn json(url_path: &str, list: &[Entry]) -> String {
+    let entries: Vec<serde_json::Value> = list
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": e.name,
+                "type": if e.is_dir { "dir" } else { "file" },
+                "size": e.size,
+                "modified": e.modified.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                "url": format!("{}{}", url_path, href(&e.name, e.is_dir)),
+            })
+        })
+        .collect();
+    serde_json::json!({ "path": url_path, "entries": entries }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let list = vec![Entry {
+            name: "<script>alert(1)</script>.txt".into(),
+            is_dir: false,
+            size: 3,
+            modified: None,
+        }];
+        let page = html("/", &list, false);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;.txt"));
+        assert!(page.contains("href=\"./%3Cscript%3Ealert%281%29%3C%2Fscript%3E.txt\""));
+    }
+}

@@ -1,0 +1,422 @@
+//! Mock API routes: `--route 'METHOD PATH [STATUS] [BODY|@FILE]'` and `--routes FILE`
+//! (the seed's Flask `jsonify` example without writing Python).
+
+use super::body::Body;
+use crate::error::usage;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Lit(String),
+    Param(String),
+    /// A final `*`: matches the rest of the path.
+    Rest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// `None` for `*` (any method).
+    method: Option<Method>,
+    path: String,
+    segs: Vec<Seg>,
+    status: StatusCode,
+    body: Bytes,
+    content_type: HeaderValue,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body has `{{name}}` placeholders.
+    template: bool,
+}
+
+pub enum Match<'a> {
+    Hit(&'a Route, Vec<(String, String)>),
+    /// The path is a route's, the method is not: 405 with these methods.
+    WrongMethod(Vec<String>),
+    Miss,
+}
+
+fn parse_path(path: &str, culprit: &str) -> Result<Vec<Seg>> {
+    if !path.starts_with('/') {
+        return Err(usage(format!(
+            "route '{culprit}': the path must start with '/', like GET /api/data"
+        )));
+    }
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut segs = Vec::with_capacity(parts.len());
+    for (i, p) in parts.iter().enumerate() {
+        if *p == "*" {
+            if i + 1 != parts.len() {
+                return Err(usage(format!("route '{culprit}': '*' may only end a path")));
+            }
+            segs.push(Seg::Rest);
+        } else if let Some(name) = p.strip_prefix(':') {
+            segs.push(Seg::Param(name.to_string()));
+        } else {
+            segs.push(Seg::Lit(
+                percent_decode_str(p).decode_utf8_lossy().into_owned(),
+            ));
+        }
+    }
+    Ok(segs)
+}
+
+fn parse_method(m: &str, culprit: &str) -> Result<Option<Method>> {
+    if m == "*" {
+        return Ok(None);
+    }
+    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+        .map(Some)
+        .map_err(|_| usage(format!("route '{culprit}': '{m}' is not an HTTP method")))
+}
+
+/// Content type of an inline body: JSON when it parses as JSON.
+fn inline_type(body: &[u8]) -> HeaderValue {
+    if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
+        HeaderValue::from_static("application/json")
+    } else {
+        HeaderValue::from_static("text/plain; charset=utf-8")
+    }
+}
+
+fn read_body_file(file: &str, base: &Path, culprit: &str) -> Result<(Bytes, HeaderValue)> {
+    let path = base.join(file);
+    let data = std::fs::read(&path).map_err(|e| {
+        usage(format!(
+            "route '{culprit}': cannot read body file {}: {e}; give a path relative to the current folder",
+            path.display()
+        ))
+    })?;
+    let ctype = super::files::content_type(&path);
+    Ok((Bytes::from(data), ctype))
+}
+
+impl Route {
+    /// Parse `METHOD PATH [STATUS] [BODY|@FILE]`; `@FILE` is relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Route> {
+        let t = text.trim();
+        let mut rest = t;
+        let mut next_word = || {
+            let r = rest.trim_start();
+            let end = r.find(char::is_whitespace).unwrap_or(r.len());
+            let (w, after) = r.split_at(end);
+            rest = after;
+            w
+        };
+        let method = next_word();
+        let path = next_word();
+        if method.is_empty() || path.is_empty() {
+            return Err(usage(format!(
+                "route '{text}' needs a method and a path, like 'GET /api/data {{\"message\": \"Hello\"}}'"
+            )));
+        }
+        let method = parse_method(method, text)?;
+        let segs = parse_path(path, text)?;
+        let mut body_text = rest.trim_start();
+        let mut status = StatusCode::OK;
+        let word_end = body_text
+            .find(char::is_whitespace)
+            .unwrap_or(body_text.len());
+        let first = &body_text[..word_end];
+        if first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) {
+            status = first
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| StatusCode::from_u16(n).ok())
+                .filter(|s| (100..600).contains(&s.as_u16()))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "route '{text}': {first} is not a status from 100 to 599"
+                    ))
+                })?;
+            body_text = body_text[word_end..].trim_start();
+        }
+        let (body, content_type) = match body_text.strip_prefix('@') {
+            Some(file) => read_body_file(file.trim(), base, text)?,
+            None => {
+                let b = Bytes::copy_from_slice(body_text.as_bytes());
+                let ct = inline_type(&b);
+                (b, ct)
+            }
+        };
+        Ok(Route {
+            method,
+            path: path.to_string(),
+            segs,
+            status,
+            template: body.windows(2).any(|w| w == b"{{"),
+            body,
+            content_type,
+            headers: Vec::new(),
+        })
+    }
+
+    fn matches(&self, path_segs: &[&str]) -> Option<Vec<(String, String)>> {
+        let mut params = Vec::new();
+        let mut i = 0;
+        for seg in &self.segs {
+            match seg {
+                Seg::Rest => {
+                    params.push((
+                        "*".to_string(),
+                        path_segs[i.min(path_segs.len())..].join("/"),
+                    ));
+                    return Some(params);
+                }
+                Seg::Lit(l) => {
+                    let got = path_segs.get(i)?;
+                    if percent_decode_str(got).decode_utf8_lossy() != l.as_str() {
+                        return None;
+                    }
+                }
+                Seg::Param(name) => {
+                    let got = path_segs.get(i)?;
+                    params.push((
+                        name.clone(),
+                        percent_decode_str(got).decode_utf8_lossy().into_owned(),
+                    ));
+                }
+            }
+            i += 1;
+        }
+        (i == path_segs.len()).then_some(params)
+    }
+
+    fn method_ok(&self, m: &Method) -> bool {
+        match &self.method {
+            None => true,
+            Some(r) => r == m || (*r == Method::GET && *m == Method::HEAD),
+        }
+    }
+
+    pub fn respond(&self, params: &[(String, String)], head: bool) -> Response<Body> {
+        let body = if self.template && !params.is_empty() {
+            let json = self
+                .content_type
+                .as_bytes()
+                .starts_with(b"application/json");
+            let mut text = String::from_utf8_lossy(&self.body).into_owned();
+            for (k, v) in params {
+                let value = if json {
+                    // Inside a JSON string: escape as JSON, without the quotes.
+                    let q = serde_json::Value::String(v.clone()).to_string();
+                    q[1..q.len() - 1].to_string()
+                } else {
+                    v.clone()
+                };
+                text = text.replace(&format!("{{{{{k}}}}}"), &value);
+            }
+            Bytes::from(text)
+        } else {
+            self.body.clone()
+        };
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = self.status;
+        let no_body = self.status == StatusCode::NO_CONTENT
+            || self.status == StatusCode::NOT_MODIFIED
+            || self.status.is_informational();
+        let h = resp.headers_mut();
+        if !no_body {
+            h.insert(header::CONTENT_TYPE, self.content_type.clone());
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        for (k, v) in &self.headers {
+            h.insert(k.clone(), v.clone());
+        }
+        if !head && !no_body {
+            *resp.body_mut() = Body::bytes(body);
+        }
+        resp
+    }
+}
+
+/// Find the route for a request path (raw, still percent-encoded).
+pub fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
+    if routes.is_empty() {
+        return Match::Miss;
+    }
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut allowed = Vec::new();
+    for r in routes {
+        if let Some(params) = r.matches(&segs) {
+            if r.method_ok(method) {
+                return Match::Hit(r, params);
+            }
+            if let Some(m) = &r.method {
+                allowed.push(m.to_string());
+            }
+        }
+    }
+    if allowed.is_empty() {
+        Match::Miss
+    } else {
+        allowed.dedup();
+        Match::WrongMethod(allowed)
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RoutesFile {
+    List(Vec<RouteSpec>),
+    Wrapped { routes: Vec<RouteSpec> },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    #[serde(default = "default_method")]
+    method: String,
+    path: String,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    body: Option<serde_json::Value>,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    content_type: Option<String>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+/// Load routes from a JSON file (or TOML, by its `.toml` extension); `file`
+/// bodies are relative to the file's folder.
+pub fn load(path: &Path) -> Result<Vec<Route>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read routes file {}", path.display()))
+        .map_err(|e| usage(crate::error::one_line(&e)))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let parsed: RoutesFile = if is_toml {
+        toml::from_str(&text).map_err(|e| {
+            usage(format!(
+                "routes file {}: {e}; expected [[routes]] tables with method, path, status, body (see wirekit serve --help)",
+                path.display()
+            ))
+        })?
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            usage(format!(
+                "routes file {}: {e}; expected a JSON array of {{\"method\", \"path\", \"status\", \"body\"}} objects (see wirekit serve --help)",
+                path.display()
+            ))
+        })?
+    };
+    let specs = match parsed {
+        RoutesFile::List(l) => l,
+        RoutesFile::Wrapped { routes } => routes,
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let culprit = format!("{} {} in {}", spec.method, spec.path, path.display());
+        let (body, mut content_type) = match (&spec.body, &spec.file) {
+            (Some(_), Some(_)) => {
+                return Err(usage(format!(
+                    "route {culprit}: give either \"body\" or \"file\", not both"
+                )));
+            }
+            (_, Some(f)) => read_body_file(f, base, &culprit)?,
+            (Some(serde_json::Value::String(s)), None) => {
+                let b = Bytes::from(s.clone());
+                let ct = inline_type(&b);
+                (b, ct)
+            }
+            (Some(v), None) => (
+                Bytes::from(v.to_string()),
+                HeaderValue::from_static("application/json"),
+            ),
+            (None, None) => (
+                Bytes::new(),
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+        };
+        if let Some(ct) = &spec.content_type {
+            content_type = HeaderValue::from_str(ct)
+                .map_err(|_| usage(format!("route {culprit}: invalid content_type '{ct}'")))?;
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &spec.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| usage(format!("route {culprit}: invalid header name '{k}'")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| usage(format!("route {culprit}: invalid value for header {k}")))?;
+            headers.push((name, value));
+        }
+        let status = match spec.status {
+            None => StatusCode::OK,
+            Some(n) => StatusCode::from_u16(n)
+                .ok()
+                .filter(|s| (100..600).contains(&s.as_u16()))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "route {culprit}: {n} is not a status from 100 to 599"
+                    ))
+                })?,
+        };
+        out.push(Route {
+            method: parse_method(&spec.method, &culprit)?,
+            segs: parse_path(&spec.path, &culprit)?,
+            path: spec.path,
+            status,
+            template: body.windows(2).any(|w| w == b"{{"),
+            body,
+            content_type,
+            headers,
+        });
+    }
+    Ok(out)
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.method {
+            Some(m) => write!(f, "{m} {}", self.path),
+            None => write!(f, "* {}", self.path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_match() {
+        let base = Path::new(".");
+        let r = Route::parse(r#"GET /api/data {"message": "Hello, World!"}"#, base).unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.content_type, "application/json");
+        let r = Route::parse("POST /users/:id 201 {\"id\": \"{{id}}\"}", base).unwrap();
+        assert_eq!(r.status, StatusCode::CREATED);
+        let routes = vec![r];
+        match find(&routes, &Method::POST, "/users/a%22b") {
+            Match::Hit(r, p) => {
+                assert_eq!(p, vec![("id".to_string(), "a\"b".to_string())]);
+                let resp = r.respond(&p, false);
+                assert_eq!(resp.status(), 201);
+            }
+            _ => panic!("no match"),
+        }
+        assert!(matches!(
+            find(&routes, &Method::GET, "/users/1"),
+            Match::WrongMethod(_)
+        ));
+        assert!(matches!(find(&routes, &Method::GET, "/users"), Match::Miss));
+        assert!(Route::parse("GET", base).is_err());
+        assert!(Route::parse("GET api", base).is_err());
+        assert!(Route::parse("GET /x 999", base).is_err());
+        let r = Route::parse("DELETE /x 204", base).unwrap();
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert!(r.body.is_empty());
+    }
+}

@@ -1,0 +1,895 @@
+//! `wirekit serve` against real peers: the seed's requests/urllib snippets, curl,
+//! raw sockets for bad input, and headless Chromium for the listing page.
+
+use crate::util::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// Start `wirekit serve DIR -p PORT ARGS...` and wait for it.
+fn serve(dir: &Path, args: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let p = port.to_string();
+    let mut all = vec!["serve", dir.to_str().expect("utf-8 temp path"), "-p", &p];
+    all.extend_from_slice(args);
+    (Proc::server(&all, port), port)
+}
+
+/// curl, bounded by its own --max-time; output is read as it comes (large
+/// bodies would fill a pipe that is only read after exit).
+fn curl(args: &[&str]) -> Output {
+    let mut c = Command::new("curl");
+    c.args(["-s", "--max-time", "20"]).args(args);
+    c.stdin(Stdio::null()).output().expect("cannot run curl")
+}
+
+/// Run a filter (gzip -dc, zstd -dc) over `input`.
+fn filter(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cannot start filter");
+    let mut w = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("filter output");
+    let _ = writer.join();
+    out.stdout
+}
+
+fn url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// Status code of a GET (or the given curl args) as a string like "200".
+fn status(args: &[&str]) -> String {
+    let mut a = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+    a.extend_from_slice(args);
+    stdout(&curl(&a))
+}
+
+/// Send raw bytes, read the reply until the server closes or 5 s pass.
+fn raw(port: u16, data: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = s.write_all(data);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+fn still_answers(port: u16) {
+    assert_eq!(
+        status(&[&url(port, "/hello.txt")]),
+        "200",
+        "the server stopped answering"
+    );
+}
+
+fn site() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("hello.txt"), "hello, world\n").expect("write");
+    std::fs::write(d.path().join(".secret"), "dotfile secret\n").expect("write");
+    std::fs::create_dir(d.path().join("sub")).expect("mkdir");
+    std::fs::write(d.path().join("sub/index.html"), "<h1>sub index</h1>\n").expect("write");
+    std::fs::create_dir(d.path().join("docs")).expect("mkdir");
+    std::fs::write(d.path().join("docs/a b&c.txt"), "spaces\n").expect("write");
+    d
+}
+
+#[test]
+fn serve_seed_requests_and_urllib() {
+    let d = site();
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--route",
+            r#"GET /data {"message": "Hello, World!"}"#,
+            "--route",
+            r#"POST /create 201 {"created": true}"#,
+            "--route",
+            r#"GET /api/data {"message": "Hello, World!"}"#,
+        ],
+    );
+    let code = format!(
+        r#"
+import requests
+from urllib import request
+base = 'http://127.0.0.1:{port}'
+response = requests.get(base + '/data')
+print(response.json())
+data = {{'key': 'value'}}
+response = requests.post(base + '/create', json=data)
+print(response.status_code, response.json())
+with request.urlopen(base + '/data') as response:
+    data = response.read()
+    print(data.decode())
+print(requests.get(base + '/api/data').headers['Content-Type'])
+"#
+    );
+    let out = python(&code, T);
+    assert_eq!(code_of(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("{'message': 'Hello, World!'}"), "{text}");
+    assert!(text.contains("201 {'created': True}"), "{text}");
+    assert!(text.contains(r#"{"message": "Hello, World!"}"#), "{text}");
+    assert!(text.contains("application/json"), "{text}");
+}
+
+fn code_of(o: &Output) -> i32 {
+    code(o)
+}
+
+#[test]
+fn serve_files_listing_and_head() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    let body = curl(&[&url(port, "/hello.txt")]);
+    assert_eq!(stdout(&body), "hello, world\n");
+    let head = stdout(&curl(&["-I", &url(port, "/hello.txt")]));
+    assert!(head.contains("content-length: 13"), "{head}");
+    assert!(
+        head.contains("content-type: text/plain; charset=utf-8"),
+        "{head}"
+    );
+    assert!(head.to_lowercase().contains("etag:"), "{head}");
+    // A folder with index.html serves it; without the slash it redirects first.
+    assert_eq!(
+        stdout(&curl(&["-L", &url(port, "/sub")])),
+        "<h1>sub index</h1>\n"
+    );
+    assert_eq!(status(&[&url(port, "/sub")]), "301");
+    // No open redirect through a protocol-relative path.
+    let head = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--path-as-is",
+        &url(port, "//sub"),
+    ]));
+    assert!(head.contains("location: /sub/\r\n"), "{head}");
+    // The listing: folders first, names escaped and encoded, dotfiles hidden.
+    let page = stdout(&curl(&[&url(port, "/")]));
+    let docs = page.find("docs/").expect("docs listed");
+    let hello = page.find("hello.txt").expect("file listed");
+    assert!(docs < hello, "folders first");
+    assert!(!page.contains(".secret"));
+    let sub = stdout(&curl(&[&url(port, "/docs/")]));
+    assert!(sub.contains("href=\"./a%20b%26c.txt\""), "{sub}");
+    assert!(sub.contains(">a b&amp;c.txt<"), "{sub}");
+    assert!(
+        sub.contains("<a href=\"/docs/\">docs</a>"),
+        "breadcrumbs: {sub}"
+    );
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/docs/a%20b%26c.txt")])),
+        "spaces\n"
+    );
+    // JSON listing both ways.
+    for args in [
+        vec![url(port, "/?format=json")],
+        vec![
+            "-H".into(),
+            "Accept: application/json".into(),
+            url(port, "/"),
+        ],
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&curl(&a))).expect("json listing");
+        let names: Vec<&str> = json["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["name"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(names, vec!["docs", "sub", "hello.txt"]);
+    }
+    drop(_p);
+    let (_p, port) = serve(d.path(), &["--no-listing"]);
+    assert_eq!(status(&[&url(port, "/docs/")]), "403");
+    assert_eq!(status(&[&url(port, "/sub/")]), "200");
+}
+
+#[test]
+fn serve_refuses_traversal() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    std::fs::write(root.join(".secret"), "dotfile secret\n").expect("write");
+    std::fs::write(outer.path().join("outside.txt"), "TOP SECRET OUTSIDE\n").expect("write");
+    std::os::unix::fs::symlink(outer.path().join("outside.txt"), root.join("escape"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(outer.path(), root.join("escdir")).expect("symlink");
+    std::os::unix::fs::symlink(root.join("hello.txt"), root.join("inside")).expect("symlink");
+    let (_p, port) = serve(&root, &[]);
+    for path in [
+        "/../outside.txt",
+        "/%2e%2e/outside.txt",
+        "/%2E%2E/outside.txt",
+        "/..%2foutside.txt",
+        "/sub/..%2f..%2foutside.txt",
+        "/..%5coutside.txt",
+        "/..\\outside.txt",
+        "/hello.txt%00",
+        "/escape",
+        "/escdir/outside.txt",
+        "/.secret",
+        "/%2esecret",
+    ] {
+        let out = curl(&["--path-as-is", "-w", "\n%{http_code}", &url(port, path)]);
+        let text = stdout(&out);
+        let code = text.rsplit('\n').next().unwrap_or("");
+        assert!(code == "403" || code == "404", "{path}: {code}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("secret\n"),
+            "{path} leaked: {text}"
+        );
+    }
+    // A symlink that stays inside the root is fine.
+    assert_eq!(stdout(&curl(&[&url(port, "/inside")])), "hello, world\n");
+    // The escaping symlink is not even listed.
+    let page = stdout(&curl(&[&url(port, "/")]));
+    assert!(
+        !page.contains("escape") && page.contains("inside"),
+        "{page}"
+    );
+    still_answers(port);
+    drop(_p);
+    // Opted in: --follow-symlinks and --hidden.
+    let (_p, port) = serve(&root, &["--follow-symlinks", "--hidden"]);
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/escape")])),
+        "TOP SECRET OUTSIDE\n"
+    );
+    assert_eq!(stdout(&curl(&[&url(port, "/.secret")])), "dotfile secret\n");
+    // `..` is refused even so.
+    assert_eq!(
+        status(&["--path-as-is", &url(port, "/../outside.txt")]),
+        "403"
+    );
+}
+
+#[test]
+fn serve_ranges_and_conditional_requests() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.path().join("hello.txt"), "hello, world\n").expect("write");
+    std::fs::write(d.path().join("data.bin"), &data).expect("write");
+    let (_p, port) = serve(d.path(), &[]);
+    let u = url(port, "/data.bin");
+    let out = curl(&["-r", "10-19", "-D", "-", "-o", "-", &u]);
+    assert!(stdout(&out).contains("206"), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .to_lowercase()
+            .contains("content-range: bytes 10-19/100000")
+    );
+    assert!(out.stdout.ends_with(&data[10..20]));
+    let out = curl(&["-r", "-5", &u]);
+    assert_eq!(out.stdout, &data[99_995..]);
+    let out = curl(&["-r", "0-1,50-52", "-D", "-", &u]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("multipart/byteranges; boundary="), "{text}");
+    assert!(text.contains("Content-Range: bytes 0-1/100000"), "{text}");
+    assert!(text.contains("Content-Range: bytes 50-52/100000"), "{text}");
+    let out = curl(&["-r", "200000-", "-D", "-", "-o", "/dev/null", &u]);
+    let text = stdout(&out).to_lowercase();
+    assert!(
+        text.contains("416") && text.contains("content-range: bytes */100000"),
+        "{text}"
+    );
+    // Validators.
+    let head = stdout(&curl(&["-I", &u]));
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("etag")
+        .trim()
+        .to_string();
+    let lm = head
+        .lines()
+        .find_map(|l| l.strip_prefix("last-modified: "))
+        .expect("last-modified")
+        .trim()
+        .to_string();
+    assert_eq!(
+        status(&["-H", &format!("If-None-Match: {etag}"), &u]),
+        "304"
+    );
+    assert_eq!(status(&["-H", "If-None-Match: \"other\"", &u]), "200");
+    assert_eq!(
+        status(&["-H", &format!("If-Modified-Since: {lm}"), &u]),
+        "304"
+    );
+    assert_eq!(
+        status(&["-H", "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT", &u]),
+        "200"
+    );
+    // If-Range: a matching validator gets the range, a stale one the whole file.
+    assert_eq!(
+        status(&["-r", "0-9", "-H", &format!("If-Range: {etag}"), &u]),
+        "206"
+    );
+    assert_eq!(
+        status(&["-r", "0-9", "-H", &format!("If-Range: {lm}"), &u]),
+        "206"
+    );
+    let out = curl(&["-r", "0-9", "-H", "If-Range: \"stale\"", &u]);
+    assert_eq!(out.stdout.len(), data.len());
+    // curl resuming a download.
+    let part = d.path().join("part.bin");
+    std::fs::write(&part, &data[..40_000]).expect("write");
+    let out = curl(&["-C", "-", "-o", part.to_str().expect("utf-8"), &u]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(std::fs::read(&part).expect("read"), data);
+}
+
+#[test]
+fn serve_compression() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(d.path().join("big.txt"), &text).expect("write");
+    std::fs::write(
+        d.path().join("app.js"),
+        "console.log('plain');\n".repeat(50),
+    )
+    .expect("write");
+    std::fs::write(
+        d.path().join("app.js.gz"),
+        b"not really gzip, but the sibling",
+    )
+    .expect("write");
+    std::fs::write(d.path().join("hello.txt"), "hello, world\n").expect("write");
+    let (_p, port) = serve(d.path(), &[]);
+    let u = url(port, "/big.txt");
+    for enc in ["gzip", "br", "zstd"] {
+        let out = curl(&[
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Accept-Encoding: {enc}"),
+            &u,
+        ]);
+        let head = stdout(&out);
+        assert!(
+            head.contains(&format!("content-encoding: {enc}")),
+            "{enc}: {head}"
+        );
+    }
+    // curl decodes gzip/br/zstd (whatever it supports) to the same bytes.
+    let out = curl(&["--compressed", &u]);
+    assert_eq!(stdout(&out), text);
+    let out = curl(&["-H", "Accept-Encoding: gzip", &u]);
+    assert!(out.stdout.len() < text.len() / 3, "gzip should shrink text");
+    assert_eq!(filter("gzip", &["-dc"], &out.stdout), text.as_bytes());
+    if have("zstd") {
+        let out = curl(&["-H", "Accept-Encoding: zstd", &u]);
+        assert_eq!(filter("zstd", &["-dc"], &out.stdout), text.as_bytes());
+    }
+    // No Accept-Encoding: identity.
+    assert_eq!(stdout(&curl(&[&u])), text);
+    // A precompressed sibling is served as is.
+    let out = curl(&[
+        "-D",
+        "-",
+        "-H",
+        "Accept-Encoding: gzip",
+        &url(port, "/app.js"),
+    ]);
+    let t = stdout(&out);
+    assert!(
+        t.contains("content-encoding: gzip") && t.ends_with("not really gzip, but the sibling"),
+        "{t}"
+    );
+    assert!(t.contains("javascript; charset=utf-8"), "{t}");
+}
+
+#[test]
+fn serve_uploads() {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("hello.txt"), "hello, world\n").expect("write");
+    let src = tempfile::tempdir().expect("tempdir");
+    let (_p, port) = serve(d.path(), &["--upload", "--max-body", "11M"]);
+    for (name, size) in [("zero.bin", 0usize), ("one.bin", 1), ("ten.bin", 10 << 20)] {
+        let f = src.path().join(name);
+        let data: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();
+        std::fs::write(&f, &data).expect("write");
+        let code = status(&[
+            "-T",
+            f.to_str().expect("utf-8"),
+            &url(port, &format!("/{name}")),
+        ]);
+        assert_eq!(code, "201", "{name}");
+        assert_eq!(sha256_file(&d.path().join(name)), sha256_file(&f), "{name}");
+    }
+    // No overwrite without --overwrite.
+    let f = src.path().join("one.bin");
+    assert_eq!(
+        status(&["-T", f.to_str().expect("utf-8"), &url(port, "/hello.txt")]),
+        "409"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("hello.txt")).expect("read"),
+        "hello, world\n"
+    );
+    // Multipart, as the listing page's form sends it.
+    let form = format!("file=@{};filename=form.bin", f.display());
+    assert_eq!(status(&["-F", &form, &url(port, "/")]), "201");
+    assert_eq!(
+        std::fs::read(d.path().join("form.bin"))
+            .expect("read")
+            .len(),
+        1
+    );
+    // The listing offers the form.
+    assert!(stdout(&curl(&[&url(port, "/")])).contains("enctype=\"multipart/form-data\""));
+    // Over --max-body: 413 and nothing left behind, by header and by streaming.
+    let big = src.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 12 << 20]).expect("write");
+    assert_eq!(
+        status(&["-T", big.to_str().expect("utf-8"), &url(port, "/big.bin")]),
+        "413"
+    );
+    let piped = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-T",
+        big.to_str().expect("utf-8"),
+        &url(port, "/big2.bin"),
+    ]);
+    let c = stdout(&piped);
+    assert!(c == "413" || c == "000", "chunked over the limit: {c}");
+    std::thread::sleep(Duration::from_millis(200));
+    let left: Vec<String> = std::fs::read_dir(d.path())
+        .expect("readdir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.starts_with("big") || n.ends_with(".part")),
+        "partial files left: {left:?}"
+    );
+    still_answers(port);
+    drop(_p);
+    let (_p, port) = serve(d.path(), &["--upload", "--overwrite"]);
+    assert_eq!(
+        status(&["-T", f.to_str().expect("utf-8"), &url(port, "/hello.txt")]),
+        "200"
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("hello.txt"))
+            .expect("read")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn serve_auth() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &["--auth", "me:s3cret", "--token", "tok123"]);
+    let u = url(port, "/hello.txt");
+    let out = curl(&["-D", "-", "-o", "/dev/null", &u]);
+    let head = stdout(&out);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(
+        head.contains("www-authenticate: Basic realm=\"wirekit\""),
+        "{head}"
+    );
+    assert!(head.contains("www-authenticate: Bearer"), "{head}");
+    assert_eq!(status(&["-u", "me:wrong", &u]), "401");
+    assert_eq!(status(&["-u", "you:s3cret", &u]), "401");
+    assert_eq!(status(&["-H", "Authorization: Bearer nope", &u]), "401");
+    assert_eq!(stdout(&curl(&["-u", "me:s3cret", &u])), "hello, world\n");
+    assert_eq!(
+        stdout(&curl(&["-H", "Authorization: Bearer tok123", &u])),
+        "hello, world\n"
+    );
+    let py = python(
+        &format!(
+            "import requests; r = requests.get('{u}', auth=('me', 's3cret')); print(r.status_code, r.text, end='')"
+        ),
+        T,
+    );
+    assert_eq!(stdout(&py), "200 hello, world\n", "{}", stderr(&py));
+    drop(_p);
+    // The hashed form: printf %s s3cret | sha256sum
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "printf %s s3cret | sha256sum | cut -d' ' -f1"]);
+    let hex = stdout(&run(sh, None, T)).trim().to_string();
+    let spec = format!("me:sha256:{hex}");
+    let (_p, port) = serve(d.path(), &["--auth", &spec]);
+    let u = url(port, "/hello.txt");
+    assert_eq!(status(&["-u", "me:s3cret", &u]), "200");
+    assert_eq!(status(&["-u", "me:s3creT", &u]), "401");
+    // Bad usage exits 2 with a hint.
+    let out = run(wirekit(&["serve", "--auth", "nocolon"]), None, T);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("USER:PASS"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_bad_input_keeps_serving() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    let reply = String::from_utf8_lossy(&raw(port, b"GARBAGE\r\n\r\n")).to_string();
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let mut big = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    big.extend_from_slice(b"\r\n\r\n");
+    let reply = String::from_utf8_lossy(&raw(port, &big)).to_string();
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    let reply =
+        String::from_utf8_lossy(&raw(port, b"\x00\x01\x02\x03binary junk\r\n\r\n")).to_string();
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert_eq!(status(&["-X", "DELETE", &url(port, "/hello.txt")]), "405");
+    assert_eq!(
+        status(&["-X", "PUT", "-d", "x", &url(port, "/new.txt")]),
+        "405"
+    );
+    assert!(!d.path().join("new.txt").exists());
+    still_answers(port);
+    drop(_p);
+    // A slow client that never finishes its headers is cut off.
+    let (_p, port) = serve(d.path(), &["--header-timeout", "1s"]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let mut buf = Vec::new();
+    let started = std::time::Instant::now();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "slow headers not cut"
+    );
+    still_answers(port);
+    drop(_p);
+    // A denied address gets nothing at all.
+    let (_p, port) = serve(d.path(), &["--deny", "127.0.0.1"]);
+    let got = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(got.is_empty(), "denied client got {got:?}");
+    drop(_p);
+    // Bad usage: exit 2 with the culprit named.
+    for (args, needle) in [
+        (vec!["serve", "/no/such/folder"], "/no/such/folder"),
+        (vec!["serve", "--route", "GET"], "route"),
+        (vec!["serve", "--header", "nocolon"], "--header"),
+    ] {
+        let out = run(wirekit(&args), None, T);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn serve_mock_routes_file_and_params() {
+    let d = site();
+    let routes = d.path().join("routes.json");
+    std::fs::write(d.path().join("user.json"), r#"{"from": "file"}"#).expect("write");
+    std::fs::write(
+        &routes,
+        r#"[
+          {"method": "GET", "path": "/users/:id", "body": {"id": "{{id}}"}},
+          {"method": "POST", "path": "/users", "status": 201, "file": "user.json", "headers": {"X-Demo": "yes"}},
+          {"method": "*", "path": "/any/*", "body": "anything"}
+        ]"#,
+    )
+    .expect("write");
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--routes",
+            routes.to_str().expect("utf-8"),
+            "--route",
+            "GET /hello.txt overridden",
+            "--cors",
+            "--header",
+            "X-Extra: 1",
+        ],
+    );
+    assert_eq!(stdout(&curl(&[&url(port, "/users/42")])), r#"{"id":"42"}"#);
+    drop(_p);
+    // The same in TOML.
+    let toml_routes = d.path().join("routes.toml");
+    std::fs::write(
+        &toml_routes,
+        "[[routes]]\nmethod = \"GET\"\npath = \"/users/:id\"\nbody = { id = \"{{id}}\", source = \"toml\" }\n\n[[routes]]\npath = \"/t\"\nstatus = 202\nbody = \"plain\"\n",
+    )
+    .expect("write");
+    let (_p, port2) = serve(
+        d.path(),
+        &["--routes", toml_routes.to_str().expect("utf-8")],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&curl(&[&url(port2, "/users/7")]))).expect("json");
+    assert_eq!(
+        (v["id"].as_str(), v["source"].as_str()),
+        (Some("7"), Some("toml"))
+    );
+    assert_eq!(status(&[&url(port2, "/t")]), "202");
+    drop(_p);
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--routes",
+            routes.to_str().expect("utf-8"),
+            "--route",
+            "GET /hello.txt overridden",
+            "--cors",
+            "--header",
+            "X-Extra: 1",
+        ],
+    );
+    let out = curl(&["-D", "-", "-X", "POST", &url(port, "/users")]);
+    let t = stdout(&out);
+    assert!(
+        t.starts_with("HTTP/1.1 201")
+            && t.contains("x-demo: yes")
+            && t.ends_with(r#"{"from": "file"}"#),
+        "{t}"
+    );
+    assert_eq!(
+        stdout(&curl(&["-X", "PATCH", &url(port, "/any/x/y")])),
+        "anything"
+    );
+    // Routes win over files.
+    assert_eq!(stdout(&curl(&[&url(port, "/hello.txt")])), "overridden");
+    assert_eq!(status(&["-X", "DELETE", &url(port, "/users/1")]), "405");
+    // CORS and extra headers.
+    let t = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &url(port, "/users/1"),
+    ]));
+    assert!(
+        t.contains("access-control-allow-origin: *") && t.contains("x-extra: 1"),
+        "{t}"
+    );
+    let t = stdout(&curl(&[
+        "-D",
+        "-",
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: http://a.example",
+        "-H",
+        "Access-Control-Request-Method: POST",
+        &url(port, "/users"),
+    ]));
+    assert!(
+        t.starts_with("HTTP/1.1 204") && t.contains("access-control-allow-methods"),
+        "{t}"
+    );
+}
+
+#[test]
+fn serve_httpbin_h2c_spa_and_json_log() {
+    let d = site();
+    std::fs::write(d.path().join("index.html"), "<h1>app</h1>\n").expect("write");
+    let port = free_port();
+    let p = port.to_string();
+    let dir = d.path().to_str().expect("utf-8");
+    let proc = Proc::server(
+        &[
+            "--log-format",
+            "json",
+            "serve",
+            dir,
+            "-p",
+            &p,
+            "--httpbin",
+            "--httpbin-prefix",
+            "/bin",
+            "--spa",
+        ],
+        port,
+    );
+    let get: serde_json::Value =
+        serde_json::from_str(&stdout(&curl(&[&url(port, "/bin/get?a=1&a=2&b=x")]))).expect("json");
+    assert_eq!(get["args"]["b"], "x");
+    assert_eq!(get["args"]["a"], serde_json::json!(["1", "2"]));
+    let post: serde_json::Value = serde_json::from_str(&stdout(&curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"k": 1}"#,
+        &url(port, "/bin/post"),
+    ])))
+    .expect("json");
+    assert_eq!(post["json"]["k"], 1);
+    assert_eq!(status(&[&url(port, "/bin/status/418")]), "418");
+    assert_eq!(curl(&[&url(port, "/bin/bytes/1000")]).stdout.len(), 1000);
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/bin/stream/3")]))
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(status(&["-L", &url(port, "/bin/redirect/3")]), "200");
+    assert_eq!(
+        status(&["-u", "a:b", &url(port, "/bin/basic-auth/a/b")]),
+        "200"
+    );
+    assert_eq!(
+        status(&["-u", "a:c", &url(port, "/bin/basic-auth/a/b")]),
+        "401"
+    );
+    let gz: serde_json::Value =
+        serde_json::from_str(&stdout(&curl(&["--compressed", &url(port, "/bin/gzip")])))
+            .expect("json");
+    assert_eq!(gz["gzipped"], true);
+    // h2c with prior knowledge.
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-w",
+        "%{http_version}",
+        &url(port, "/hello.txt"),
+    ]);
+    assert_eq!(stdout(&out), "hello, world\n2");
+    // --spa: unknown paths get index.html.
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/some/route")])),
+        "<h1>app</h1>\n"
+    );
+    let out = proc.terminate(T);
+    assert_eq!(code(&out), 0);
+    let log = stderr(&out);
+    let line = log
+        .lines()
+        .find(|l| l.contains("/bin/status/418"))
+        .unwrap_or_else(|| panic!("no access log line: {log}"));
+    let v: serde_json::Value = serde_json::from_str(line).expect("json log line");
+    assert_eq!(v["status"], 418);
+    assert_eq!(v["method"], "GET");
+    assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port}/")));
+}
+
+#[test]
+fn serve_listing_in_chromium() {
+    let Some(browser) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| have(b))
+    else {
+        eprintln!(
+            "SKIPPED serve_listing_in_chromium: chromium is not installed (apt-get install chromium)"
+        );
+        return;
+    };
+    let d = tempfile::tempdir().expect("tempdir");
+    // '/' cannot be in a file name, so the classic payload becomes a folder plus files.
+    std::fs::create_dir(d.path().join("<script>alert(1)")).expect("mkdir");
+    std::fs::write(
+        d.path().join("<img src=x onerror=alert(1)>.txt"),
+        "img payload\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.path()
+            .join("<script>alert(1)</script>.txt".replace('/', "\u{2215}")),
+        "x",
+    )
+    .expect("write");
+    std::fs::create_dir(d.path().join("folder")).expect("mkdir");
+    std::fs::write(d.path().join("folder/inner.txt"), "inner\n").expect("write");
+    let (_p, port) = serve(d.path(), &[]);
+    let dump = |u: &str| {
+        let mut c = Command::new(browser);
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--dump-dom",
+            u,
+        ]);
+        stdout(&run(c, None, Duration::from_secs(60)))
+    };
+    let dom = dump(&url(port, "/"));
+    // Rendered as text: the DOM holds the escaped name, and no element came from it.
+    assert!(dom.contains("&lt;script&gt;alert(1)/"), "{dom}");
+    assert!(
+        dom.contains("&lt;img src=x onerror=alert(1)&gt;.txt"),
+        "{dom}"
+    );
+    assert!(!dom.contains("<img"), "an <img> element was created: {dom}");
+    assert!(
+        !dom.contains("<script"),
+        "a <script> element was created: {dom}"
+    );
+    // The links work: follow the ones the page gives.
+    let href = |needle: &str| {
+        let i = dom
+            .find(needle)
+            .unwrap_or_else(|| panic!("no link for {needle}"));
+        let start = dom[..i].rfind("href=\"").expect("href") + 6;
+        let end = start + dom[start..].find('"').expect("end quote");
+        dom[start..end].to_string()
+    };
+    let img = href("&lt;img src=x");
+    assert_eq!(
+        stdout(&curl(&[&url(
+            port,
+            &format!("/{}", img.trim_start_matches("./"))
+        )])),
+        "img payload\n"
+    );
+    let folder = href("folder/");
+    let inner = dump(&url(port, &format!("/{}", folder.trim_start_matches("./"))));
+    assert!(inner.contains("inner.txt"), "{inner}");
+    let script_dir = href("&lt;script&gt;alert(1)/");
+    assert_eq!(
+        status(&[&url(
+            port,
+            &format!("/{}", script_dir.trim_start_matches("./"))
+        )]),
+        "200"
+    );
+}
+
+#[test]
+fn serve_keep_alive_parking_pipelining_and_http10() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    // One connection, a request, a pause long enough for the server to park the
+    // connection (1 s), then more requests on the same socket.
+    let code = format!(
+        r#"
+import http.client, time
+c = http.client.HTTPConnection('127.0.0.1', {port})
+c.request('GET', '/hello.txt'); r = c.getresponse(); first = r.read()
+local = c.sock.getsockname()
+time.sleep(1.6)
+c.request('GET', '/hello.txt'); r = c.getresponse(); second = r.read()
+c.request('HEAD', '/hello.txt'); r = c.getresponse(); r.read()
+c.request('GET', '/docs/'); r = c.getresponse(); third = r.read()
+print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b&amp;c.txt' in third)
+"#
+    );
+    let out = python(&code, T);
+    assert_eq!(stdout(&out).trim(), "True True True", "{}", stderr(&out));
+    // Two pipelined requests in one write get two answers in order.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all);
+    let a = text.find("hello, world\n").expect("first answer");
+    let b = text.find("spaces\n").expect("second answer");
+    assert!(a < b, "{text}");
+    // HTTP/1.0 without keep-alive: the server closes after the response.
+    let started = std::time::Instant::now();
+    let reply = String::from_utf8_lossy(&raw(port, b"GET /hello.txt HTTP/1.0\r\n\r\n")).to_string();
+    assert!(reply.ends_with("hello, world\n"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "HTTP/1.0 connection left open"
+    );
+    still_answers(port);
+}
