@@ -6,6 +6,8 @@ set -euo pipefail
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing page, rendered headless
+command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

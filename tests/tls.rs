@@ -848,3 +848,63 @@ fn every_tcp_mode_over_tls() {
     let out = s.wait(T);
     assert_eq!(stdout(&out), "to the server's stdout");
 }
+
+#[test]
+fn serve_over_tls_speaks_h2_by_alpn_and_http1() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert();
+    let site = tempfile::tempdir().expect("tempdir");
+    std::fs::write(site.path().join("hello.txt"), "hello over tls").expect("write");
+    let root = path_str(site.path());
+    let port = free_port();
+    let server = Proc::server(
+        &[
+            "serve",
+            &root,
+            "-p",
+            &port.to_string(),
+            "--tls",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+        ],
+        port,
+    );
+    let url = format!("https://localhost:{port}/hello.txt");
+    let ca = pki.p("ca.pem");
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sS", "--cacert", &ca, flag, "-w", " %{http_version}", &url]);
+        let out = run(cmd, None, T);
+        assert_eq!(code(&out), 0, "curl {flag}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("hello over tls {version}"));
+    }
+    // Without the CA the certificate is not trusted (curl exit 60).
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", &url]);
+    assert_eq!(code(&run(cmd, None, T)), 60);
+    // openssl s_client verifies the chain and agrees on h2.
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-connect",
+        &addr(port),
+        "-servername",
+        "localhost",
+        "-CAfile",
+        &ca,
+        "-alpn",
+        "h2,http/1.1",
+        "-verify_return_error",
+    ]);
+    let out = run(cmd, Some(b""), T);
+    let text = stdout(&out);
+    assert!(text.contains("ALPN protocol: h2"), "{text}");
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+    // wirekit's own client, trusting the CA.
+    let out = run(wirekit(&["http", "--verify", &ca, "-b", &url]), None, T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello over tls");
+    drop(server);
+}

@@ -1,6 +1,6 @@
-//! `wirekit serve`: files and a mock API over HTTP/1.1 and h2c.
+//! `wirekit serve`: files and a mock API over HTTP/1.1 and h2c, or h2 over TLS.
 
-use super::net::{DumpArgs, ListenArgs};
+use super::net::{DumpArgs, ListenArgs, TlsServerArgs};
 use crate::util::{parse_duration, parse_size};
 use clap::Args;
 use std::path::PathBuf;
@@ -119,6 +119,8 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub listen: ListenArgs,
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
 }

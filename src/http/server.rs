@@ -10,7 +10,7 @@ use super::mock::{self, Route};
 use super::{files, httpbin, upload};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 use crate::error::usage;
-use crate::net::{Conn, Dump, HostPort, Listener};
+use crate::net::{Conn, Dump, HostPort, Listener, tls};
 use anyhow::{Context, Result};
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
@@ -335,10 +335,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         host,
         port: args.port,
     };
-    let dump = match &args.dump.hex_dump {
-        Some(p) => Some(Dump::open(p)?),
-        None => None,
-    };
+    let dump = Dump::from_args(&args.dump)?;
     let listener = Listener::bind(&addr, &args.listen, dump)
         .await
         .map_err(|e| {
@@ -348,8 +345,11 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
                 e
             }
         })?
-        .nodelay(true);
+        .nodelay(true)
+        // HTTP/2 by ALPN; the h2 preface check in `conn::drive` then picks the protocol.
+        .with_tls(tls::acceptor(&args.tls, &addr.host, &["h2", "http/1.1"])?);
     let local = listener.local_addr();
+    let scheme = if args.tls.tls { "https" } else { "http" };
     let shown = if local.is_ipv6() {
         format!("[{}]:{}", local.ip(), local.port())
     } else {
@@ -357,7 +357,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
     };
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "Serving {} on http://{shown}/", cfg.root.display())
+        writeln!(out, "Serving {} on {scheme}://{shown}/", cfg.root.display())
             .and_then(|_| out.flush())
             .context("writing to stdout")?;
     }
