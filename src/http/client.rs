@@ -666,18 +666,7 @@ pub async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
     }
     let started = Instant::now();
     let quiet = global.quiet;
-    let sent = retry::send(&client, prepared.request, &policy, |ev| {
-        if !quiet {
-            eprintln!(
-                "wirekit: attempt {} failed ({}); retrying in {:.1}s ({} retries left)",
-                ev.attempt,
-                ev.reason,
-                ev.wait.as_secs_f64(),
-                ev.retries_left
-            );
-        }
-    })
-    .await;
+    let sent = retry::send(&client, prepared.request, &policy, |ev| ev.announce(quiet)).await;
     let attempts = sent.attempts;
     let resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
     let headers_at = started.elapsed();

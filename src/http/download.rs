@@ -155,18 +155,7 @@ pub async fn run(
     let url = request.url().clone();
     let quiet = global.quiet;
     let started = Instant::now();
-    let sent = retry::send(client, request, policy, |ev| {
-        if !quiet {
-            eprintln!(
-                "wirekit: attempt {} failed ({}); retrying in {:.1}s ({} retries left)",
-                ev.attempt,
-                ev.reason,
-                ev.wait.as_secs_f64(),
-                ev.retries_left
-            );
-        }
-    })
-    .await;
+    let sent = retry::send(client, request, policy, |ev| ev.announce(quiet)).await;
     let mut resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
     let status = resp.status();
     if parts.resp_head && !quiet {

@@ -141,21 +141,6 @@ fn decoded_segments(url_path: &str) -> Vec<String> {
         .collect()
 }
 
-fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 fn time_text(t: Option<SystemTime>) -> String {
     t.map(|t| {
         let s = humantime::format_rfc3339_seconds(t).to_string();
@@ -219,7 +204,7 @@ nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"displa
             if e.is_dir {
                 "-".to_string()
             } else {
-                human_size(e.size)
+                crate::util::format_bytes(e.size)
             },
             time_text(e.modified)
         );

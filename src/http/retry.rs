@@ -106,6 +106,21 @@ pub struct RetryEvent<'a> {
     pub url: &'a reqwest::Url,
 }
 
+impl RetryEvent<'_> {
+    /// Tell the user on stderr (unless `quiet`), as `http` and downloads do.
+    pub fn announce(&self, quiet: bool) {
+        if !quiet {
+            eprintln!(
+                "wirekit: attempt {} failed ({}); retrying in {:.1}s ({} retries left)",
+                self.attempt,
+                self.reason,
+                self.wait.as_secs_f64(),
+                self.retries_left
+            );
+        }
+    }
+}
+
 /// The outcome of `send`: the last response or error, and how many attempts were made.
 pub struct Sent {
     pub result: Result<Response, reqwest::Error>,
