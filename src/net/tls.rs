@@ -81,6 +81,12 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 /// A root store with the certificates of a PEM file.
 fn roots_from(path: &Path) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
+    add_roots(&mut roots, path)?;
+    Ok(roots)
+}
+
+/// Add the certificates of a PEM file to `roots` as trust anchors.
+fn add_roots(roots: &mut RootCertStore, path: &Path) -> Result<()> {
     for cert in load_certs(path)? {
         roots.add(cert).map_err(|e| {
             anyhow!(
@@ -89,7 +95,7 @@ fn roots_from(path: &Path) -> Result<RootCertStore> {
             )
         })?;
     }
-    Ok(roots)
+    Ok(())
 }
 
 /// SHA-256 of a DER certificate as colon-separated upper-case hex (as openssl prints it).
@@ -318,14 +324,7 @@ pub fn client_roots(cacert: Option<&Path>) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = cacert {
-        for cert in load_certs(path)? {
-            roots.add(cert).map_err(|e| {
-                anyhow!(
-                    "{} holds a certificate that cannot be a trust anchor: {e}",
-                    path.display()
-                )
-            })?;
-        }
+        add_roots(&mut roots, path)?;
     }
     Ok(roots)
 }
