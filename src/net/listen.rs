@@ -217,11 +217,26 @@ async fn admit(
     dump: Option<Dump>,
     idle: Option<Duration>,
 ) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
-    let Some(acceptor) = tls else {
-        let tap = Tap::new(tcp, peer, dump, idle);
-        let meter = tap.meter();
-        return Some((Box::new(tap), meter, None));
-    };
+    match tls {
+        None => {
+            let tap = Tap::new(tcp, peer, dump, idle);
+            let meter = tap.meter();
+            Some((Box::new(tap), meter, None))
+        }
+        // Boxed: the handshake's state is large, and every plain connection's task
+        // would otherwise carry room for it (measured: 54.8-55.6 MB → 50.3-52.1 MB RSS
+        // for 10,000 idle `serve` keep-alive clients).
+        Some(acceptor) => Box::pin(admit_tls(tcp, peer, acceptor, dump, idle)).await,
+    }
+}
+
+async fn admit_tls(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    dump: Option<Dump>,
+    idle: Option<Duration>,
+) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
     let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
     let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
