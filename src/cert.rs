@@ -13,7 +13,6 @@ use rcgen::{
 use ring::rand::SecureRandom;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 
@@ -200,38 +199,9 @@ pub fn new_ca(name: &str, days: u32) -> Result<Made> {
     Ok(made(cert, &key, params.not_after))
 }
 
-/// Write `data` to `path` through a temporary file and a rename; `secret` files get mode 0600.
+/// Write `data` to `path` atomically; `secret` files (keys) get mode 0600.
 pub fn write_file(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if secret { 0o600 } else { 0o644 });
-    }
-    let written = (|| -> std::io::Result<()> {
-        let mut f = options.open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow!(
-            "cannot write {}: {e}; check that the directory exists and is writable",
-            path.display()
-        ));
-    }
-    Ok(())
+    crate::util::write_atomic(path, data, if secret { 0o600 } else { 0o644 })
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

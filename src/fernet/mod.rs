@@ -30,7 +30,6 @@ mod b64;
 mod run;
 
 pub use run::run;
-pub use run::write_atomic;
 
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;

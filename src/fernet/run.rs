@@ -9,9 +9,10 @@
 use super::{Fernet, MultiFernet};
 use crate::cli::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 use crate::error::usage;
+use crate::util::write_atomic;
 use anyhow::{Context, Result, anyhow};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The environment variable that holds keys when no flag gives any.
 pub const KEY_ENV: &str = "WIREKIT_FERNET_KEY";
@@ -126,7 +127,7 @@ fn read_input(io: &FernetIoArgs) -> Result<(Vec<u8>, String)> {
 /// Write to stdout, or atomically to a file.
 fn emit(output: Option<&Path>, data: &[u8]) -> Result<()> {
     match output {
-        Some(path) if path != Path::new("-") => write_atomic(path, data),
+        Some(path) if path != Path::new("-") => write_atomic(path, data, 0o600),
         _ => {
             let mut out = io::stdout().lock();
             match out.write_all(data).and_then(|()| out.flush()) {
@@ -136,41 +137,4 @@ fn emit(output: Option<&Path>, data: &[u8]) -> Result<()> {
             }
         }
     }
-}
-
-/// Write `data` to `path` atomically: a temporary file (mode 0600) in the same
-/// folder, synced, then renamed over `path`. On any error the temporary file is
-/// removed and `path` is left as it was.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("cannot write {}: not a file name", path.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| {
-            // tempfile's message ends with " at path <its random name>"; drop that.
-            let text = e.to_string();
-            let cause = text
-                .split(" at path ")
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            anyhow!(
-                "cannot write {}: cannot create a file in {}: {cause}",
-                path.display(),
-                dir.display()
-            )
-        })?;
-    tmp.write_all(data)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
 }
