@@ -5,7 +5,7 @@
 use super::access_log::{Entry, Format};
 use super::auth::Auth;
 use super::body::{Body, Logged};
-use super::conn::{Activity, BoxFuture, Protocols, drive};
+use super::conn::{Activity, BoxFuture, Handler, Protocols, drive};
 use super::mock::{self, Route};
 use super::{files, httpbin, upload};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
@@ -16,6 +16,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -304,22 +305,37 @@ fn protocols(args: &ServeArgs) -> Result<Protocols> {
     Ok(Protocols::new(args.header_timeout, args.max_header_size))
 }
 
-async fn serve_conn(cfg: Arc<Config>, protocols: Arc<Protocols>, conn: Conn) -> Result<()> {
-    let peer = conn.peer;
-    let service = move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
-        let cfg = cfg.clone();
-        Box::pin(async move {
-            activity.begin();
-            let mut resp = handle(&cfg, peer, req).await;
-            resp.body_mut().activity = Some(activity);
-            Ok(resp)
-        })
-    };
-    if let Err(e) = drive(protocols, conn.stream, conn.shutdown, service).await {
-        // Clients that reset, time out or send garbage are routine for a server.
-        debug!(%peer, "connection from {peer} ended: {e}");
+/// Serve one connection. Only what the connection's task needs across awaits is
+/// kept: the rest of `Conn` is dropped before the first await.
+fn serve_conn(
+    cfg: Arc<Config>,
+    protocols: Arc<Protocols>,
+    conn: Conn,
+) -> impl Future<Output = Result<()>> + Send {
+    let Conn {
+        stream,
+        peer,
+        shutdown,
+        ..
+    } = conn;
+    let service: Handler = Arc::new(
+        move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
+            let cfg = cfg.clone();
+            Box::pin(async move {
+                activity.begin();
+                let mut resp = handle(&cfg, peer, req).await;
+                resp.body_mut().activity = Some(activity);
+                Ok(resp)
+            })
+        },
+    );
+    async move {
+        if let Err(e) = drive(protocols, stream, shutdown, service).await {
+            // Clients that reset, time out or send garbage are routine for a server.
+            debug!(%peer, "connection from {peer} ended: {e}");
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Run `wirekit serve` until SIGINT/SIGTERM.
@@ -371,7 +387,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         .run(false, move |conn: Conn| {
             let cfg = cfg.clone();
             let protocols = protocols.clone();
-            async move { serve_conn(cfg, protocols, conn).await }
+            serve_conn(cfg, protocols, conn)
         })
         .await
 }
