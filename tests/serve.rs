@@ -893,3 +893,32 @@ print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b
     );
     still_answers(port);
 }
+
+/// Small files are answered from memory once settled; a rewrite of the same size
+/// (new bytes, same length) must show at once, as must a file replaced by a larger one.
+#[test]
+fn serve_sees_every_change_to_a_cached_file() {
+    let dir = site();
+    let f = dir.path().join("note.txt");
+    std::fs::write(&f, "version 1\n").expect("write");
+    let (_srv, port) = serve(dir.path(), &[]);
+    let u = url(port, "/note.txt");
+    assert_eq!(stdout(&curl(&[&u])), "version 1\n");
+    std::thread::sleep(Duration::from_millis(2300)); // past the cache's settling time
+    for _ in 0..3 {
+        assert_eq!(stdout(&curl(&[&u])), "version 1\n");
+    }
+    assert_eq!(stdout(&curl(&["-r", "8-9", &u])), "1\n", "range from memory");
+    let etag1 = stdout(&curl(&["-sI", &u]))
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: ").map(str::to_string))
+        .expect("an ETag");
+    std::fs::write(&f, "version 2\n").expect("rewrite, same size");
+    assert_eq!(stdout(&curl(&[&u])), "version 2\n");
+    let head = stdout(&curl(&["-sI", &u]));
+    assert!(!head.contains(&etag1), "the ETag must change: {head}");
+    std::fs::write(&f, "version 3, longer\n").expect("rewrite, larger");
+    assert_eq!(stdout(&curl(&[&u])), "version 3, longer\n");
+    std::fs::remove_file(&f).expect("remove");
+    assert_eq!(status(&[&u]), "404");
+}

@@ -61,7 +61,7 @@ pub fn segments(raw: &str, hidden: bool) -> Result<Vec<OsString>, Deny> {
 /// The file or folder that `segs` names under the root, with its metadata.
 /// Without --follow-symlinks, a symlink anywhere on the way must resolve inside the root.
 pub fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metadata), Deny> {
-    let mut path = cfg.root.clone();
+    let mut path = cfg.base.clone();
     if cfg.follow_symlinks {
         for s in segs {
             path.push(s);
@@ -135,7 +135,7 @@ pub fn get(cfg: &Config, req: &Parts) -> Response<Body> {
 }
 
 fn spa_index(cfg: &Config, req: &Parts) -> Response<Body> {
-    let index = cfg.root.join("index.html");
+    let index = cfg.base.join("index.html");
     match std::fs::metadata(&index) {
         Ok(md) if md.is_file() => file(cfg, req, &index, &md),
         _ => Deny::NotFound.response(),
@@ -226,29 +226,20 @@ impl Validators {
             Some(v) => self.last_modified.as_deref() == Some(v),
         }
     }
-
-    fn apply(&self, headers: &mut HeaderMap) {
-        if let Ok(v) = HeaderValue::from_str(&self.etag) {
-            headers.insert(header::ETAG, v);
-        }
-        if let Some(lm) = self
-            .last_modified
-            .as_deref()
-            .and_then(|s| HeaderValue::from_str(s).ok())
-        {
-            headers.insert(header::LAST_MODIFIED, lm);
-        }
-    }
 }
 
 /// A file: 304, 206 (one range or multipart/byteranges), 416, compressed or plain 200.
 pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<Body> {
     let len = md.len();
-    let validators = Validators::of(md);
-    let ctype = content_type(path);
+    let info = cfg.cache.get(path, md);
+    let validators = &info.validators;
+    let ctype = info.ctype.clone();
     let mut resp = Response::new(Body::Empty);
     let h = resp.headers_mut();
-    validators.apply(h);
+    h.insert(header::ETAG, info.etag.clone());
+    if let Some(lm) = &info.last_modified {
+        h.insert(header::LAST_MODIFIED, lm.clone());
+    }
     if let Some(cc) = &cfg.cache_control {
         h.insert(header::CACHE_CONTROL, cc.clone());
     }
@@ -267,8 +258,7 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
         .map(|r| ranges::parse(r, len));
 
     if range.is_none() && cfg.compress {
-        let compressible = compress::compressible(&ctype);
-        if let Some(c) = compress::for_file(&req.headers, path, compressible, len, head) {
+        if let Some(c) = compress::for_file(&req.headers, path, info.compressible, len, head) {
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, ctype);
             h.insert(
@@ -287,7 +277,7 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
             *resp.body_mut() = c.body;
             return resp;
         }
-        if compressible {
+        if info.compressible {
             resp.headers_mut()
                 .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
@@ -321,18 +311,19 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
                 h.insert(header::CONTENT_RANGE, v);
             }
             if !head {
-                match open() {
-                    Ok(f) => {
-                        *resp.body_mut() = Body::File(FileBody::new(
+                *resp.body_mut() = match &info.data {
+                    Some(data) => Body::bytes(data.slice(first as usize..=last as usize)),
+                    None => match open() {
+                        Ok(f) => Body::File(FileBody::new(
                             f,
                             vec![Segment::File {
                                 offset: first,
                                 len: n,
                             }],
-                        ))
-                    }
-                    Err(r) => return r,
-                }
+                        )),
+                        Err(r) => return r,
+                    },
+                };
             }
             resp
         }
@@ -365,10 +356,13 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
             h.insert(header::CONTENT_TYPE, ctype);
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             if !head {
-                match open() {
-                    Ok(f) => *resp.body_mut() = Body::File(FileBody::whole(f, len)),
-                    Err(r) => return r,
-                }
+                *resp.body_mut() = match &info.data {
+                    Some(data) => Body::bytes(data.clone()),
+                    None => match open() {
+                        Ok(f) => Body::File(FileBody::whole(f, len)),
+                        Err(r) => return r,
+                    },
+                };
             }
             resp
         }

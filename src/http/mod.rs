@@ -1,6 +1,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod client;
 pub mod compress;
 pub mod conn;
