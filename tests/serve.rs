@@ -908,7 +908,11 @@ fn serve_sees_every_change_to_a_cached_file() {
     for _ in 0..3 {
         assert_eq!(stdout(&curl(&[&u])), "version 1\n");
     }
-    assert_eq!(stdout(&curl(&["-r", "8-9", &u])), "1\n", "range from memory");
+    assert_eq!(
+        stdout(&curl(&["-r", "8-9", &u])),
+        "1\n",
+        "range from memory"
+    );
     let etag1 = stdout(&curl(&["-sI", &u]))
         .lines()
         .find_map(|l| l.strip_prefix("etag: ").map(str::to_string))
@@ -921,4 +925,87 @@ fn serve_sees_every_change_to_a_cached_file() {
     assert_eq!(stdout(&curl(&[&u])), "version 3, longer\n");
     std::fs::remove_file(&f).expect("remove");
     assert_eq!(status(&[&u]), "404");
+}
+
+/// Large files over plain HTTP/1.1 go out by sendfile: whole files, large ranges,
+/// multipart ranges and several responses on one connection must arrive byte for
+/// byte (curl and requests), over h2c and with --dump too; a file that shrinks
+/// while it is sent ends that response only.
+#[test]
+fn serve_large_files_byte_for_byte() {
+    let dir = site();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 777u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("big.bin"), &big).expect("write");
+    std::fs::write(dir.path().join("shrinks.bin"), vec![7u8; 64 << 20]).expect("write");
+    let (_srv, port) = serve(dir.path(), &[]);
+    let u = url(port, "/big.bin");
+    assert_eq!(curl(&[&u]).stdout, big, "whole file");
+    // Two downloads on one keep-alive connection, then a large range.
+    let two = curl(&[&u, &u]).stdout;
+    assert_eq!(two.len(), 2 * big.len());
+    assert!(two[..big.len()] == big[..] && two[big.len()..] == big[..]);
+    assert_eq!(
+        curl(&["-r", "100000-2999999", &u]).stdout,
+        &big[100000..3000000]
+    );
+    // Two large parts: boundaries between sendfile pieces.
+    let multi = curl(&["-r", "0-199999,1000000-1299999", &u]).stdout;
+    let (a, b) = (&big[..200000], &big[1000000..1300000]);
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let pa = find(&multi, a).expect("first part");
+    let pb = find(&multi, b).expect("second part");
+    assert!(pa < pb);
+    let py = format!(
+        r#"
+import hashlib, requests
+s = requests.Session()
+want = {want:?}
+for _ in range(3):
+    r = s.get("{u}")
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == want, len(r.content)
+r = s.get("{u}", headers={{"Range": "bytes=-70000"}})
+assert r.status_code == 206 and len(r.content) == 70000
+print("ok")
+"#,
+        want = {
+            use sha2::{Digest, Sha256};
+            format!("{:x}", Sha256::digest(&big))
+        },
+    );
+    python_ok(&py);
+    // h2c and --dump take the copying path: same bytes.
+    let h2 = curl(&["--http2-prior-knowledge", &u]);
+    assert_eq!(h2.stdout, big, "h2c");
+    let dumped_dir = tempfile::tempdir().expect("tempdir");
+    let dump = dumped_dir.path().join("dump.txt");
+    let (_d, dport) = serve(dir.path(), &["--hex-dump", dump.to_str().expect("utf-8")]);
+    assert_eq!(curl(&[&url(dport, "/big.bin")]).stdout, big, "--hex-dump");
+
+    // A client reads slowly while the file is cut short: that response ends early,
+    // the server goes on.
+    let shrink = format!(
+        r#"
+import socket, os
+s = socket.create_connection(("127.0.0.1", {port}))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+got = s.recv(65536)
+os.truncate("{path}", 1000)
+s.settimeout(10)
+total = len(got)
+while True:
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    total += len(chunk)
+assert total < (64 << 20), total
+print("ok")
+"#,
+        path = dir.path().join("shrinks.bin").display()
+    );
+    python_ok(&shrink);
+    still_answers(port);
+    assert_eq!(curl(&[&u]).stdout, big, "after the cut-short response");
 }

@@ -3,6 +3,8 @@
 //! writes the access-log line once the body is done.
 
 use super::access_log::Entry;
+use super::conn::Activity;
+use super::splice::{self, Splice, Splices};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -11,6 +13,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Bytes read from a file per frame: 512 KiB, for fewer syscalls per byte (server CPU
@@ -47,10 +50,12 @@ pub enum Segment {
 /// 512 KiB takes microseconds, while a hand-off to the blocking pool and back costs
 /// two thread wake-ups per chunk (the benchmark pins the server to one CPU).
 pub struct FileBody {
-    file: File,
+    file: Arc<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
     buf: BytesMut,
+    /// Set on plain HTTP/1.1 connections: large pieces go out by `sendfile`.
+    pub splices: Option<Arc<Splices>>,
 }
 
 impl FileBody {
@@ -63,10 +68,11 @@ impl FileBody {
             })
             .sum();
         FileBody {
-            file,
+            file: Arc::new(file),
             segments: segments.into(),
             remaining,
             buf: BytesMut::new(),
+            splices: None,
         }
     }
 
@@ -86,6 +92,20 @@ impl FileBody {
                 }
                 Segment::File { len: 0, .. } => {
                     self.segments.pop_front();
+                }
+                Segment::File { offset, len } if *len >= splice::MIN && self.splices.is_some() => {
+                    let n = (*len).min(splice::MAX as u64) as usize;
+                    if let Some(splices) = &self.splices {
+                        splices.push(Splice {
+                            file: self.file.clone(),
+                            offset: *offset,
+                            len: n,
+                        });
+                    }
+                    *offset += n as u64;
+                    *len -= n as u64;
+                    self.remaining -= n as u64;
+                    return Some(Ok(splice::placeholder(n)));
                 }
                 Segment::File { offset, len } => {
                     let want = (*len).min(CHUNK as u64) as usize;
@@ -169,7 +189,18 @@ pub struct Logged {
     pub sent: u64,
     pub entry: Option<Box<Entry>>,
     /// Told when the response is done, so an idle connection can be parked.
-    pub activity: Option<std::sync::Arc<super::conn::Activity>>,
+    pub activity: Option<Arc<Activity>>,
+}
+
+impl Logged {
+    /// Tie the response to its connection: it tells the connection when it is done,
+    /// and a file body may use the connection's `sendfile` path.
+    pub fn attach(&mut self, activity: Arc<Activity>) {
+        if let Body::File(f) = &mut self.inner {
+            f.splices = activity.splices.clone();
+        }
+        self.activity = Some(activity);
+    }
 }
 
 impl http_body::Body for Logged {

@@ -11,6 +11,7 @@
 //! connections the same way; bench/serve.sh measures the effect.
 
 use super::body::Logged;
+use super::splice::{self, Splices};
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -44,6 +45,8 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Requests in flight and the time of the last response, shared by a
 /// connection's driver and its response bodies.
 pub struct Activity {
+    /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
+    pub splices: Option<Arc<Splices>>,
     started: Instant,
     in_flight: AtomicU32,
     /// Milliseconds after `started` at which the last response finished.
@@ -51,8 +54,9 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn new() -> Activity {
+    fn new(splices: Option<Arc<Splices>>) -> Activity {
         Activity {
+            splices,
             started: Instant::now(),
             in_flight: AtomicU32::new(0),
             last_ms: AtomicU64::new(0),
@@ -120,10 +124,12 @@ fn trim_heap(since: u64) -> bool {
     }
 }
 
-/// A stream with bytes already read from it put back in front.
+/// A stream with bytes already read from it put back in front, and placeholder
+/// bytes of file bodies replaced by `sendfile` (see [`super::splice`]).
 pub struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
+    splices: Option<Arc<Splices>>,
 }
 
 impl AsyncRead for Prefixed {
@@ -148,7 +154,13 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        match &this.splices {
+            Some(splices) => {
+                splice::poll_write(&mut this.inner, splices, cx, &[io::IoSlice::new(buf)])
+            }
+            None => Pin::new(&mut this.inner).poll_write(cx, buf),
+        }
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -161,7 +173,11 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        match &this.splices {
+            Some(splices) => splice::poll_write(&mut this.inner, splices, cx, bufs),
+            None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
+        }
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -276,7 +292,9 @@ pub async fn drive(
     let Some(Some((mut prefix, h2))) = first else {
         return Ok(());
     };
-    let activity = Arc::new(Activity::new());
+    // Vectored writes keep hyper from copying body bytes, which the placeholders need.
+    let zero_copy = !h2 && splice::supported(&io);
+    let activity = Arc::new(Activity::new(zero_copy.then(Default::default)));
     let svc = Svc {
         service,
         activity: activity.clone(),
@@ -312,11 +330,14 @@ async fn serve_h2(
     shutdown: &mut watch::Receiver<bool>,
     svc: Svc,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let mut conn = std::pin::pin!(
-        protocols
-            .h2
-            .serve_connection(TokioIo::new(Prefixed { prefix, inner: io }), svc)
-    );
+    let mut conn = std::pin::pin!(protocols.h2.serve_connection(
+        TokioIo::new(Prefixed {
+            prefix,
+            inner: io,
+            splices: None
+        }),
+        svc
+    ));
     tokio::select! {
         r = conn.as_mut() => return Ok(r?),
         () = stopped(shutdown) => {}
@@ -335,9 +356,18 @@ async fn serve_h1(
     svc: Svc,
     activity: &Activity,
 ) -> Result<H1End, Box<dyn std::error::Error + Send + Sync>> {
-    let mut conn = protocols
-        .h1
-        .serve_connection(TokioIo::new(Prefixed { prefix, inner: io }), svc);
+    let splices = activity.splices.clone();
+    if let Some(s) = &splices {
+        s.clear();
+    }
+    let mut conn = protocols.h1.serve_connection(
+        TokioIo::new(Prefixed {
+            prefix,
+            inner: io,
+            splices,
+        }),
+        svc,
+    );
     let mut check = std::pin::pin!(tokio::time::sleep(PARK_AFTER));
     let mut stopping = false;
     let mut parking = false;

@@ -16,4 +16,5 @@ pub mod print;
 pub mod ranges;
 pub mod retry;
 pub mod server;
+pub mod splice;
 pub mod upload;

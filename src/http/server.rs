@@ -332,7 +332,7 @@ fn serve_conn(
             Box::pin(async move {
                 activity.begin();
                 let mut resp = handle(&cfg, peer, req).await;
-                resp.body_mut().activity = Some(activity);
+                resp.body_mut().attach(activity);
                 Ok(resp)
             })
         },

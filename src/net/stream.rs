@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// Any byte stream a connection can be: plain TCP, TLS, or a test double.
-pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> AsyncStream for T {}
+/// (`Any`, so that a server can find the plain TCP stream under a `BoxStream`
+/// and `sendfile` to it.)
+pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncStream for T {}
 
 /// A connection's stream, whatever is under it.
 pub type BoxStream = Box<dyn AsyncStream>;
@@ -66,6 +69,8 @@ pub struct Tap<S> {
     meter: Arc<Meter>,
     dump: Option<Dump>,
     idle: Option<Idle>,
+    /// TCP_CORK is on (see `Tap::cork`).
+    corked: bool,
 }
 
 impl<S: AsyncStream> Tap<S> {
@@ -80,6 +85,7 @@ impl<S: AsyncStream> Tap<S> {
                 last: Instant::now(),
                 timer: Box::pin(tokio::time::sleep(limit)),
             }),
+            corked: false,
         }
     }
 
@@ -194,6 +200,78 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+impl Tap<TcpStream> {
+    /// Whether [`Tap::poll_sendfile`] may be used: the dump wants to see every byte.
+    pub fn can_sendfile(&self) -> bool {
+        self.dump.is_none()
+    }
+
+    /// Hold back partial frames until [`Tap::uncork`] (`TCP_CORK`): a response head
+    /// then leaves in the same full-sized segments as the file data after it.
+    pub fn cork(&mut self) {
+        if !self.corked {
+            self.corked = socket2::SockRef::from(&self.inner)
+                .set_tcp_cork(true)
+                .is_ok();
+        }
+    }
+
+    pub fn uncork(&mut self) {
+        if self.corked {
+            self.corked = false;
+            let _ = socket2::SockRef::from(&self.inner).set_tcp_cork(false);
+        }
+    }
+
+    /// Send up to `len` bytes of `file` from `offset` with `sendfile(2)`: file pages go
+    /// to the socket without passing through user memory. Ready(0) means the file
+    /// ended early.
+    pub fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: &std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> Poll<io::Result<usize>> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.inner.poll_write_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => {
+                    return match self.check_idle(cx) {
+                        Poll::Ready(e) => Poll::Ready(Err(e)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+            let sent = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
+                let mut off = offset as libc::off_t;
+                // SAFETY: both descriptors are open for the call; `off` is a valid pointer.
+                let n = unsafe {
+                    libc::sendfile(self.inner.as_raw_fd(), file.as_raw_fd(), &mut off, len)
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match sent {
+                Ok(n) => {
+                    self.meter.sent.fetch_add(n as u64, Ordering::Relaxed);
+                    if let Some(idle) = &mut self.idle {
+                        idle.last = Instant::now();
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
