@@ -54,8 +54,6 @@ pub struct FileBody {
     segments: VecDeque<Segment>,
     remaining: u64,
     buf: BytesMut,
-    /// Set on plain HTTP/1.1 connections: large pieces go out by `sendfile`.
-    pub splices: Option<Arc<Splices>>,
 }
 
 impl FileBody {
@@ -72,7 +70,6 @@ impl FileBody {
             segments: segments.into(),
             remaining,
             buf: BytesMut::new(),
-            splices: None,
         }
     }
 
@@ -81,7 +78,9 @@ impl FileBody {
         FileBody::new(file, vec![Segment::File { offset: 0, len }])
     }
 
-    fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+    /// The next piece; with `splices` (plain HTTP/1.1), large pieces become
+    /// placeholders that the connection sends by `sendfile`.
+    fn next_chunk(&mut self, splices: Option<&Splices>) -> Option<io::Result<Bytes>> {
         loop {
             match self.segments.front_mut()? {
                 Segment::Bytes(_) => {
@@ -93,9 +92,9 @@ impl FileBody {
                 Segment::File { len: 0, .. } => {
                     self.segments.pop_front();
                 }
-                Segment::File { offset, len } if *len >= splice::MIN && self.splices.is_some() => {
+                Segment::File { offset, len } if *len >= splice::MIN && splices.is_some() => {
                     let n = (*len).min(splice::MAX as u64) as usize;
-                    if let Some(splices) = &self.splices {
+                    if let Some(splices) = splices {
                         splices.push(Splice {
                             file: self.file.clone(),
                             offset: *offset,
@@ -158,7 +157,7 @@ impl http_body::Body for Body {
         match &mut *self {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Body::File(f) => Poll::Ready(f.next_chunk().map(|r| r.map(Frame::data))),
+            Body::File(f) => Poll::Ready(f.next_chunk(None).map(|r| r.map(Frame::data))),
             Body::Stream(s) => Pin::new(s).poll_frame(cx),
         }
     }
@@ -192,17 +191,6 @@ pub struct Logged {
     pub activity: Option<Arc<Activity>>,
 }
 
-impl Logged {
-    /// Tie the response to its connection: it tells the connection when it is done,
-    /// and a file body may use the connection's `sendfile` path.
-    pub fn attach(&mut self, activity: Arc<Activity>) {
-        if let Body::File(f) = &mut self.inner {
-            f.splices = activity.splices.clone();
-        }
-        self.activity = Some(activity);
-    }
-}
-
 impl http_body::Body for Logged {
     type Data = Bytes;
     type Error = io::Error;
@@ -212,7 +200,11 @@ impl http_body::Body for Logged {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let splices = this.activity.as_ref().and_then(|a| a.splices.as_ref());
+        let polled = match &mut this.inner {
+            Body::File(f) => Poll::Ready(f.next_chunk(splices).map(|r| r.map(Frame::data))),
+            inner => Pin::new(inner).poll_frame(cx),
+        };
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {

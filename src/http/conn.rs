@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -45,8 +46,10 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Requests in flight and the time of the last response, shared by a
 /// connection's driver and its response bodies.
 pub struct Activity {
+    /// The client.
+    pub peer: SocketAddr,
     /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
-    pub splices: Option<Arc<Splices>>,
+    pub splices: Option<Splices>,
     started: Instant,
     in_flight: AtomicU32,
     /// Milliseconds after `started` at which the last response finished.
@@ -54,8 +57,9 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn new(splices: Option<Arc<Splices>>) -> Activity {
+    fn new(peer: SocketAddr, splices: Option<Splices>) -> Activity {
         Activity {
+            peer,
             splices,
             started: Instant::now(),
             in_flight: AtomicU32::new(0),
@@ -129,7 +133,8 @@ fn trim_heap(since: u64) -> bool {
 pub struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
-    splices: Option<Arc<Splices>>,
+    /// The connection, when it sends file pieces by `sendfile`.
+    zero_copy: Option<Arc<Activity>>,
 }
 
 impl AsyncRead for Prefixed {
@@ -155,7 +160,7 @@ impl AsyncWrite for Prefixed {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match &this.splices {
+        match this.zero_copy.as_ref().and_then(|a| a.splices.as_ref()) {
             Some(splices) => {
                 splice::poll_write(&mut this.inner, splices, cx, &[io::IoSlice::new(buf)])
             }
@@ -174,7 +179,7 @@ impl AsyncWrite for Prefixed {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match &this.splices {
+        match this.zero_copy.as_ref().and_then(|a| a.splices.as_ref()) {
             Some(splices) => splice::poll_write(&mut this.inner, splices, cx, bufs),
             None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
         }
@@ -275,6 +280,7 @@ enum H1End {
 /// future fell from 1,448 to 928 bytes, and 10,000 idle keep-alive clients from ~50 MB to ~38 MB RSS).
 pub async fn drive(
     protocols: Arc<Protocols>,
+    peer: SocketAddr,
     mut io: BoxStream,
     mut shutdown: watch::Receiver<bool>,
     service: Handler,
@@ -294,7 +300,7 @@ pub async fn drive(
     };
     // Vectored writes keep hyper from copying body bytes, which the placeholders need.
     let zero_copy = !h2 && splice::supported(&io);
-    let activity = Arc::new(Activity::new(zero_copy.then(Default::default)));
+    let activity = Arc::new(Activity::new(peer, zero_copy.then(Splices::default)));
     let svc = Svc {
         service,
         activity: activity.clone(),
@@ -303,15 +309,7 @@ pub async fn drive(
         return Box::pin(serve_h2(&protocols, prefix, io, &mut shutdown, svc)).await;
     }
     loop {
-        let end = Box::pin(serve_h1(
-            &protocols,
-            prefix,
-            io,
-            &mut shutdown,
-            svc.clone(),
-            &activity,
-        ))
-        .await?;
+        let end = Box::pin(serve_h1(&protocols, prefix, io, &mut shutdown, svc.clone())).await?;
         (prefix, io) = match end {
             H1End::Closed => return Ok(()),
             H1End::Resume(prefix, io) => (prefix, io),
@@ -334,7 +332,7 @@ async fn serve_h2(
         TokioIo::new(Prefixed {
             prefix,
             inner: io,
-            splices: None
+            zero_copy: None
         }),
         svc
     ));
@@ -354,17 +352,17 @@ async fn serve_h1(
     io: BoxStream,
     shutdown: &mut watch::Receiver<bool>,
     svc: Svc,
-    activity: &Activity,
 ) -> Result<H1End, Box<dyn std::error::Error + Send + Sync>> {
-    let splices = activity.splices.clone();
-    if let Some(s) = &splices {
+    let activity = svc.activity.clone();
+    let zero_copy = activity.splices.as_ref().map(|s| {
         s.clear();
-    }
+        activity.clone()
+    });
     let mut conn = protocols.h1.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
             inner: io,
-            splices,
+            zero_copy,
         }),
         svc,
     );

@@ -316,8 +316,8 @@ fn protocols(args: &ServeArgs) -> Result<Protocols> {
 /// Serve one connection. Only what the connection's task needs across awaits is
 /// kept: the rest of `Conn` is dropped before the first await.
 fn serve_conn(
-    cfg: Arc<Config>,
     protocols: Arc<Protocols>,
+    service: Handler,
     conn: Conn,
 ) -> impl Future<Output = Result<()>> + Send {
     let Conn {
@@ -326,19 +326,8 @@ fn serve_conn(
         shutdown,
         ..
     } = conn;
-    let service: Handler = Arc::new(
-        move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
-            let cfg = cfg.clone();
-            Box::pin(async move {
-                activity.begin();
-                let mut resp = handle(&cfg, peer, req).await;
-                resp.body_mut().attach(activity);
-                Ok(resp)
-            })
-        },
-    );
     async move {
-        if let Err(e) = drive(protocols, stream, shutdown, service).await {
+        if let Err(e) = drive(protocols, peer, stream, shutdown, service).await {
             // Clients that reset, time out or send garbage are routine for a server.
             debug!(%peer, "connection from {peer} ended: {e}");
         }
@@ -398,11 +387,21 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
     if let Some(p) = &cfg.httpbin {
         info!("httpbin endpoints under {}/", p);
     }
+    // One handler for all connections; each request learns its client from `Activity`.
+    let service: Handler = Arc::new(
+        move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
+            let cfg = cfg.clone();
+            Box::pin(async move {
+                activity.begin();
+                let mut resp = handle(&cfg, activity.peer, req).await;
+                resp.body_mut().activity = Some(activity);
+                Ok(resp)
+            })
+        },
+    );
     listener
         .run(false, move |conn: Conn| {
-            let cfg = cfg.clone();
-            let protocols = protocols.clone();
-            serve_conn(cfg, protocols, conn)
+            serve_conn(protocols.clone(), service.clone(), conn)
         })
         .await
 }
