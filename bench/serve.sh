@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DUR=${DUR:-5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 IDLE=${IDLE:-10000}
 TARGET=${CARGO_TARGET_DIR:-target}
 WK=${WIREKIT:-$TARGET/release/wirekit}
@@ -40,6 +40,9 @@ mkdir -p "$site/list"
 head -c 1024 /dev/urandom >"$site/1k.bin"
 head -c $((1 << 20)) /dev/urandom >"$site/1m.bin"
 for i in $(seq -w 1 1000); do echo "$i" >"$site/list/file-$i.txt"; done
+# Served files are rarely seconds old; wirekit keeps small files in memory only once
+# they have been unchanged for 2 s (src/http/cache.rs), so let them settle first.
+sleep 2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -91,6 +94,7 @@ NG_PID=$! # the master (taskset execs nginx); its worker is its child
 P_PY=$(free_port)
 taskset -c 0 python3 -m http.server "$P_PY" --bind 127.0.0.1 -d "$site" >/dev/null 2>&1 &
 pids+=($!)
+PY_PID=$!
 
 wait_port "$P_WK"; wait_port "$P_NG"; wait_port "$P_PY"
 # Every server must really serve the files, or the figures mean nothing.
@@ -101,8 +105,27 @@ for port in "$P_WK" "$P_NG" "$P_PY"; do
   done
 done
 
-rps() { # url connections
-  taskset -c 1 wrk -t1 -c"$2" -d"${DUR}s" "$1" 2>/dev/null | awk '/^Requests\/sec/ {printf "%.0f", $2}'
+cpu_ticks() { # pids... -> user+system clock ticks of all of them
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
+run() { # url connections server-pids... -> "req/s server-CPU-us-per-request"
+  local url=$1 c=$2 a b out
+  shift 2
+  a=$(cpu_ticks "$@")
+  out=$(taskset -c 1 wrk -t1 -c"$c" -d"${DUR}s" "$url" 2>/dev/null)
+  b=$(cpu_ticks "$@")
+  python3 -c '
+import re, sys
+out, a, b, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+n = re.search(r"(\d+) requests in", out)
+r = re.search(r"Requests/sec:\s+([\d.]+)", out)
+n = int(n.group(1)) if n else 0
+print("%.0f %.1f" % (float(r.group(1)) if r else 0, (b - a) / hz / n * 1e6 if n else 0))
+' "$out" "$a" "$b" "$(getconf CLK_TCK)"
 }
 ratio() { # wirekit peer1 peer2...: wirekit / best peer
   python3 -c 'import sys; w=float(sys.argv[1] or 0); p=[float(x) for x in sys.argv[2:] if x not in ("", "n/a")]; print("%.2f" % (w/max(p)) if p and max(p) else "n/a")' "$@"
@@ -115,29 +138,43 @@ echo "| scenario | wirekit | nginx | python http.server | wirekit / best peer |"
 echo "|---|---|---|---|---|"
 
 # Other work on the machine comes and goes: each figure is the best of ROUNDS
-# runs, the tools taking turns, so none is favoured by a quiet moment.
-best3() { # path conns with_python -> "wirekit nginx python"
-  local bw=0 bn=0 bp=0 v
+# runs, the tools taking turns, so none is favoured by a quiet moment. Beside
+# req/s, the servers' own CPU time per request (lowest of the rounds) is kept:
+# when the client is the bottleneck, it shows which server does less work.
+declare -A CPU
+best3() { # label path conns with_python -> "wirekit nginx python"
+  local bw=0 bn=0 bp=0 cw=1e9 cn=1e9 r c
+  local ng_workers
+  ng_workers=$(pgrep -P "$NG_PID" | tr '\n' ' ')
   for _ in $(seq "$ROUNDS"); do
-    v=$(rps "http://127.0.0.1:$P_WK$1" "$2"); [ "${v:-0}" -gt "$bw" ] && bw=$v
-    v=$(rps "http://127.0.0.1:$P_NG$1" "$2"); [ "${v:-0}" -gt "$bn" ] && bn=$v
-    if [ "$3" = yes ]; then v=$(rps "http://127.0.0.1:$P_PY$1" "$2"); [ "${v:-0}" -gt "$bp" ] && bp=$v; fi
+    read -r r c < <(run "http://127.0.0.1:$P_WK$2" "$3" "$WK_PID")
+    [ "${r:-0}" -gt "$bw" ] && bw=$r
+    cw=$(python3 -c "print(min($cw, $c))")
+    # shellcheck disable=SC2086
+    read -r r c < <(run "http://127.0.0.1:$P_NG$2" "$3" $ng_workers)
+    [ "${r:-0}" -gt "$bn" ] && bn=$r
+    cn=$(python3 -c "print(min($cn, $c))")
+    if [ "$4" = yes ]; then
+      read -r r c < <(run "http://127.0.0.1:$P_PY$2" "$3" "$PY_PID")
+      [ "${r:-0}" -gt "$bp" ] && bp=$r
+    fi
   done
-  [ "$3" = yes ] || bp=n/a
+  [ "$4" = yes ] || bp=n/a
+  CPU[$1]="$cw $cn"
   echo "$bw $bn $bp"
 }
 
-read -r w n p < <(best3 /1k.bin 64 yes)
+best3 1k /1k.bin 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1 KiB file, keep-alive, 64 conns (req/s)" req/s "$w" "$n" "$p"
 
-read -r w n p < <(best3 /1m.bin 16 yes)
+best3 1m /1m.bin 16 yes >"$work/r"; read -r w n p <"$work/r"
 gb() { python3 -c 'import sys; print("%.2f GB/s" % (float(sys.argv[1] or 0) * 1048576 / 1e9))' "$1"; }
 printf '| 1 MiB file, 16 conns (req/s) | %s (%s) | %s (%s) | %s (%s) | %s |\n' "$w" "$(gb "$w")" "$n" "$(gb "$n")" "$p" "$(gb "$p")" "$(ratio "$w" "$n" "$p")"
 
-read -r w n p < <(best3 /list/ 64 yes)
+best3 list /list/ 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
 
-read -r w n p < <(best3 /api/data 64 no)
+best3 route /api/data 64 no >"$work/r"; read -r w n p <"$work/r"
 row "mock JSON route, 64 conns (req/s; nginx: return 200)" req/s "$w" "$n" "n/a"
 
 # Memory: hold IDLE keep-alive connections (each made one request) and read RSS.
@@ -186,3 +223,14 @@ kill "$H2" 2>/dev/null || true
 
 printf '| RSS holding %s idle keep-alive conns | %s | %s | n/a (closes after each response) | %s |\n' \
   "$IDLE" "$(mb "$wk_rss")" "$(mb "$ng_rss")" "$(python3 -c 'import sys; print("%.2f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$wk_rss" "$ng_rss") (lower is better)"
+
+echo
+echo "| server CPU per request (µs, lowest of the rounds) | wirekit | nginx | wirekit / nginx (lower is better) |"
+echo "|---|---|---|---|"
+for k in 1k 1m list route; do
+  read -r cw cn <<<"${CPU[$k]}"
+  case $k in
+    1k) label="1 KiB file" ;; 1m) label="1 MiB file" ;; list) label="1,000-entry listing" ;; route) label="mock JSON route" ;;
+  esac
+  printf '| %s | %s | %s | %s |\n' "$label" "$cw" "$cn" "$(python3 -c "import sys; print('%.2f' % ($cw / $cn) if $cn else 'n/a')")"
+done
