@@ -130,3 +130,92 @@ pub fn poll_write(
     }
     Poll::Ready(Ok(n))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+
+    /// A connected pair: the server side as a plain-TCP `BoxStream`, and the client.
+    async fn pair() -> (BoxStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, peer) = l.accept().await.unwrap();
+        (Box::new(Tap::new(server, peer, None, None)), client)
+    }
+
+    fn write_all<'a>(
+        io: &'a mut BoxStream,
+        splices: &'a Splices,
+        mut bufs: Vec<&'a [u8]>,
+    ) -> impl std::future::Future<Output = io::Result<()>> + 'a {
+        std::future::poll_fn(move |cx| {
+            while !bufs.is_empty() {
+                let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+                let mut n = std::task::ready!(poll_write(io, splices, cx, &slices))?;
+                while n > 0 {
+                    let take = n.min(bufs[0].len());
+                    bufs[0] = &bufs[0][take..];
+                    n -= take;
+                    if bufs[0].is_empty() {
+                        bufs.remove(0);
+                    }
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+
+    #[test]
+    fn placeholders_are_known_by_address() {
+        assert!(is_placeholder(&placeholder(10)));
+        assert!(is_placeholder(&placeholder(MAX)[MAX - 1..]));
+        assert!(!is_placeholder(&[0u8; 16]));
+        assert!(!is_placeholder(&placeholder(0)));
+    }
+
+    #[tokio::test]
+    async fn file_pieces_replace_their_placeholders() {
+        let mut file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        file.write_all(&data).unwrap();
+        let file = Arc::new(file);
+        let (mut io, mut client) = pair().await;
+        assert!(supported(&io));
+        let splices = Splices::default();
+        splices.push(Splice {
+            file: file.clone(),
+            offset: 1000,
+            len: 200_000,
+        });
+        let p = placeholder(200_000);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        write_all(&mut io, &splices, vec![b"head:", &p, b":tail"])
+            .await
+            .unwrap();
+        drop(io);
+        let got = reader.await.unwrap();
+        let mut want = b"head:".to_vec();
+        want.extend_from_slice(&data[1000..201_000]);
+        want.extend_from_slice(b":tail");
+        assert!(got == want, "got {} bytes", got.len());
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_without_its_piece_is_an_error_not_zeros() {
+        let (mut io, mut client) = pair().await;
+        let splices = Splices::default();
+        let p = placeholder(100);
+        let err = write_all(&mut io, &splices, vec![&p]).await.unwrap_err();
+        assert!(err.to_string().contains("out of step"), "{err}");
+        drop(io);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert!(got.is_empty(), "nothing may be sent: {got:?}");
+    }
+}
