@@ -127,7 +127,7 @@ impl FileCache {
         }
         let settled = stamp.settled();
         let data = (settled && md.len() <= MAX_FILE)
-            .then(|| read_exact(path, md.len()))
+            .then(|| read_version(path, stamp))
             .flatten();
         let info = Arc::new(FileInfo::new(path, md, stamp, data));
         if settled {
@@ -150,11 +150,16 @@ impl FileCache {
     }
 }
 
-/// All `len` bytes of the file, or `None` if it cannot be read or its length changed.
-fn read_exact(path: &Path, len: u64) -> Option<Bytes> {
-    let mut buf = Vec::with_capacity(len as usize + 1);
-    File::open(path).ok()?.read_to_end(&mut buf).ok()?;
-    (buf.len() as u64 == len).then(|| Bytes::from(buf))
+/// The content of `path` if it is still the version `stamp` describes (the file
+/// may have been replaced between the `statx` and the open), else `None`.
+fn read_version(path: &Path, stamp: Stamp) -> Option<Bytes> {
+    let mut f = File::open(path).ok()?;
+    if Stamp::of(&f.metadata().ok()?) != stamp {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(stamp.size as usize + 1);
+    f.read_to_end(&mut buf).ok()?;
+    (buf.len() as u64 == stamp.size).then(|| Bytes::from(buf))
 }
 
 #[cfg(test)]

@@ -335,7 +335,8 @@ fn serve_conn(
     }
 }
 
-/// Run `wirekit serve` until SIGINT/SIGTERM.
+/// Run `wirekit serve` until SIGINT/SIGTERM. The process's working folder becomes
+/// the served folder once the listener is up (request paths resolve from there).
 pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
     let mut cfg = Config::from_args(args, global)?;
     let protocols = Arc::new(protocols(args)?);
