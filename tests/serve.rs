@@ -237,6 +237,15 @@ fn serve_refuses_traversal() {
             "{path} leaked: {text}"
         );
     }
+    // A precompressed sibling that is a symlink out of the root is not used either.
+    std::os::unix::fs::symlink(outer.path().join("outside.txt"), root.join("hello.txt.gz"))
+        .expect("symlink");
+    let out = curl(&["-H", "Accept-Encoding: gzip", &url(port, "/hello.txt")]);
+    assert_eq!(
+        stdout(&out),
+        "hello, world\n",
+        "sibling symlink out of the root"
+    );
     // A symlink that stays inside the root is fine.
     assert_eq!(stdout(&curl(&[&url(port, "/inside")])), "hello, world\n");
     // The escaping symlink is not even listed.
@@ -1008,4 +1017,77 @@ print("ok")
     python_ok(&shrink);
     still_answers(port);
     assert_eq!(curl(&[&u]).stdout, big, "after the cut-short response");
+}
+
+/// A slow client: the last piece of a large body is handed to hyper long before
+/// the client has read it. The connection must not be parked (hyper's unsent
+/// bytes dropped) meanwhile: the whole body arrives, and the connection then
+/// serves a second request.
+#[test]
+fn serve_slow_reader_gets_the_whole_body() {
+    let dir = site();
+    let big = vec![b'x'; 8 << 20];
+    std::fs::write(dir.path().join("big.bin"), &big).expect("write");
+    let (_srv, port) = serve(dir.path(), &[]);
+    let py = format!(
+        r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", {port}))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.settimeout(10)
+def response():
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(65536)
+    head, body = got.split(b"\r\n\r\n", 1)
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    total = len(body)
+    while total < length:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed after %d of %d bytes" % (total, length)
+        total += len(chunk)
+        time.sleep(0.03)  # ~2 MB/s: the last MiB waits for room far longer than 250 ms
+    assert total == length, (total, length)
+response()
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+got = b""
+while not got.endswith(b"hello, world\n"):
+    chunk = s.recv(4096)
+    assert chunk, got
+    got += chunk
+print("ok")
+"#
+    );
+    python_ok(&py);
+    still_answers(port);
+
+    // A route that answers before the request body has arrived: the body's last
+    // bytes come while the (large) answer is still being written.
+    let route = format!("POST /early @{}", dir.path().join("big.bin").display());
+    let (_r, rport) = serve(dir.path(), &["--route", &route]);
+    let early = format!(
+        r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", {rport}))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.settimeout(10)
+s.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+time.sleep(0.1)
+s.sendall(b"hello")
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(65536)
+head, body = got.split(b"\r\n\r\n", 1)
+total = len(body)
+while total < {n}:
+    chunk = s.recv(65536)
+    assert chunk, "connection closed after %d of %d bytes" % (total, {n})
+    total += len(chunk)
+    time.sleep(0.03)
+print("ok")
+"#,
+        n = big.len()
+    );
+    python_ok(&early);
 }

@@ -108,18 +108,17 @@ impl FileBody {
                 }
                 Segment::File { offset, len } => {
                     let want = (*len).min(CHUNK as u64) as usize;
+                    let off = match crate::net::stream::off_t(*offset) {
+                        Ok(off) => off,
+                        Err(e) => return Some(Err(e)),
+                    };
                     self.buf.reserve(want);
                     let spare = self.buf.spare_capacity_mut();
                     // SAFETY: pread writes at most `want` bytes into the spare capacity,
                     // which `reserve` made at least `want` long; we only mark as
                     // initialised the `got` bytes the kernel reports it wrote.
                     let got = unsafe {
-                        libc::pread(
-                            self.file.as_raw_fd(),
-                            spare.as_mut_ptr().cast(),
-                            want,
-                            *offset as libc::off_t,
-                        )
+                        libc::pread(self.file.as_raw_fd(), spare.as_mut_ptr().cast(), want, off)
                     };
                     if got < 0 {
                         let e = io::Error::last_os_error();

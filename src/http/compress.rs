@@ -100,10 +100,24 @@ fn sibling(path: &Path, enc: Encoding) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Choose a compressed representation of `path`, if the client accepts one that we can give.
+/// A precompressed sibling may be a symlink; without --follow-symlinks (`root`
+/// given) it must resolve inside the root, like any served path.
+fn sibling_allowed(sib: &Path, root: Option<&Path>) -> bool {
+    match (root, std::fs::symlink_metadata(sib)) {
+        (_, Err(_)) => false,
+        (Some(root), Ok(md)) if md.file_type().is_symlink() => {
+            std::fs::canonicalize(sib).is_ok_and(|real| real.starts_with(root))
+        }
+        _ => true,
+    }
+}
+
+/// Choose a compressed representation of `path`, if the client accepts one that
+/// we can give. `root`: the served folder, when symlinks must stay inside it.
 pub fn for_file(
     headers: &HeaderMap,
     path: &Path,
+    root: Option<&Path>,
     compressible: bool,
     len: u64,
     head: bool,
@@ -114,7 +128,8 @@ pub fn for_file(
     }
     for &enc in &accepted {
         let sib = sibling(path, enc);
-        if let Ok(md) = std::fs::metadata(&sib)
+        if sibling_allowed(&sib, root)
+            && let Ok(md) = std::fs::metadata(&sib)
             && md.is_file()
         {
             let body = if head {

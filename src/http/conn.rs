@@ -23,7 +23,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -41,10 +41,16 @@ const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// A parked connection that stays silent this long is closed (nginx: 75 s).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
 
+/// A closed connection waits at most this long for the client's own close, and
+/// at most [`LINGER_QUIET`] without hearing from it (nginx: 30 s and 5 s).
+const LINGER_MAX: Duration = Duration::from_secs(30);
+const LINGER_QUIET: Duration = Duration::from_secs(5);
+
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Requests in flight and the time of the last response, shared by a
-/// connection's driver and its response bodies.
+/// Requests in flight, the time of the last response and whether a write is
+/// waiting for the client, shared by a connection's driver, its stream and its
+/// response bodies.
 pub struct Activity {
     /// The client.
     pub peer: SocketAddr,
@@ -54,6 +60,10 @@ pub struct Activity {
     in_flight: AtomicU32,
     /// Milliseconds after `started` at which the last response finished.
     last_ms: AtomicU64,
+    /// The last write to the client could not finish (its socket buffer is full).
+    /// A response is "finished" when hyper has taken its last bytes, not when they
+    /// are sent; parking then would drop what hyper has not sent yet.
+    write_blocked: AtomicBool,
 }
 
 impl Activity {
@@ -64,6 +74,7 @@ impl Activity {
             started: Instant::now(),
             in_flight: AtomicU32::new(0),
             last_ms: AtomicU64::new(0),
+            write_blocked: AtomicBool::new(false),
         }
     }
     pub fn begin(&self) {
@@ -76,7 +87,8 @@ impl Activity {
     }
     /// How long the connection has been without a request, if it is idle.
     fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 {
+        if self.in_flight.load(Ordering::Relaxed) != 0 || self.write_blocked.load(Ordering::Relaxed)
+        {
             return None;
         }
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
@@ -133,8 +145,25 @@ fn trim_heap(since: u64) -> bool {
 pub struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
-    /// The connection, when it sends file pieces by `sendfile`.
-    zero_copy: Option<Arc<Activity>>,
+    /// The connection (HTTP/1.1): told when writes block; its splices, if any,
+    /// say that file pieces go out by `sendfile`.
+    activity: Option<Arc<Activity>>,
+}
+
+impl Prefixed {
+    fn write(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let Some(activity) = &self.activity else {
+            return Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        };
+        let polled = match &activity.splices {
+            Some(splices) => splice::poll_write(&mut self.inner, splices, cx, bufs),
+            None => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        };
+        activity
+            .write_blocked
+            .store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
 }
 
 impl AsyncRead for Prefixed {
@@ -159,13 +188,7 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        match this.zero_copy.as_ref().and_then(|a| a.splices.as_ref()) {
-            Some(splices) => {
-                splice::poll_write(&mut this.inner, splices, cx, &[io::IoSlice::new(buf)])
-            }
-            None => Pin::new(&mut this.inner).poll_write(cx, buf),
-        }
+        self.write(cx, &[io::IoSlice::new(buf)])
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -178,11 +201,7 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        match this.zero_copy.as_ref().and_then(|a| a.splices.as_ref()) {
-            Some(splices) => splice::poll_write(&mut this.inner, splices, cx, bufs),
-            None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
-        }
+        self.write(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -198,6 +217,9 @@ pub struct Protocols {
 
 impl Protocols {
     pub fn new(header_timeout: Duration, max_head: u64) -> Protocols {
+        // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
+        // into one buffer, and the sendfile placeholders (`super::splice`) rely on
+        // each body chunk reaching the stream as it was given.
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
@@ -332,7 +354,7 @@ async fn serve_h2(
         TokioIo::new(Prefixed {
             prefix,
             inner: io,
-            zero_copy: None
+            activity: None
         }),
         svc
     ));
@@ -354,15 +376,14 @@ async fn serve_h1(
     svc: Svc,
 ) -> Result<H1End, Box<dyn std::error::Error + Send + Sync>> {
     let activity = svc.activity.clone();
-    let zero_copy = activity.splices.as_ref().map(|s| {
+    if let Some(s) = &activity.splices {
         s.clear();
-        activity.clone()
-    });
+    }
     let mut conn = protocols.h1.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
             inner: io,
-            zero_copy,
+            activity: Some(activity.clone()),
         }),
         svc,
     );
@@ -371,7 +392,14 @@ async fn serve_h1(
     let mut parking = false;
     loop {
         tokio::select! {
-            r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+            // Unless parking, hyper ends the connection itself, sending what it still
+            // holds first (it may close with a response unsent, e.g. when a request
+            // body was left unread). Parking takes the socket back instead.
+            r = std::future::poll_fn(|cx| if parking {
+                conn.poll_without_shutdown(cx)
+            } else {
+                Pin::new(&mut conn).poll(cx)
+            }) => {
                 r?;
                 break;
             }
@@ -394,10 +422,14 @@ async fn serve_h1(
         }
     }
     let parts = conn.into_parts();
-    let mut inner = parts.io.into_inner();
-    if !parking || stopping || *shutdown.borrow() {
+    if !parking {
         // hyper ended it (the client closed, asked for close, or broke the
-        // protocol) or the server is stopping: close our side too.
+        // protocol; or the server is stopping) and has shut our side down.
+        linger(parts.io.into_inner().inner, shutdown).await;
+        return Ok(H1End::Closed);
+    }
+    let mut inner = parts.io.into_inner();
+    if stopping || *shutdown.borrow() {
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut inner.inner).await;
         return Ok(H1End::Closed);
     }
@@ -408,6 +440,25 @@ async fn serve_h1(
         return Ok(H1End::Resume(b.freeze(), inner.inner));
     }
     Ok(H1End::Idle(inner.inner))
+}
+
+/// Read and drop what the client still sends after our side is shut down, until
+/// it closes too (nginx's lingering close): closing a socket with unread bytes
+/// resets the connection, and the reset destroys the end of a response still on
+/// its way (a request body the server did not read, a client that keeps sending).
+async fn linger(mut sock: BoxStream, shutdown: &mut watch::Receiver<bool>) {
+    let deadline = tokio::time::Instant::now() + LINGER_MAX;
+    loop {
+        let wait =
+            LINGER_QUIET.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        tokio::select! {
+            r = tokio::time::timeout(wait, read_chunk(&mut sock)) => match r {
+                Ok(Ok(b)) if !b.is_empty() => continue,
+                _ => return, // closed, failed, or quiet/too long
+            },
+            () = stopped(shutdown) => return,
+        }
+    }
 }
 
 /// Wait for the next request with nothing but the socket held; the bytes that

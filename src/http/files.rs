@@ -258,7 +258,9 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
         .map(|r| ranges::parse(r, len));
 
     if range.is_none() && cfg.compress {
-        if let Some(c) = compress::for_file(&req.headers, path, info.compressible, len, head) {
+        let root = (!cfg.follow_symlinks).then_some(cfg.root.as_path());
+        if let Some(c) = compress::for_file(&req.headers, path, root, info.compressible, len, head)
+        {
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, ctype);
             h.insert(

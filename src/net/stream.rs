@@ -203,6 +203,16 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
     }
 }
 
+/// A file offset for the C API, or an error where `off_t` is too small (32-bit systems).
+pub fn off_t(offset: u64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file offset {offset} is too large for this system"),
+        )
+    })
+}
+
 impl Tap<TcpStream> {
     /// Whether [`Tap::poll_sendfile`] may be used: the dump wants to see every byte.
     pub fn can_sendfile(&self) -> bool {
@@ -248,7 +258,7 @@ impl Tap<TcpStream> {
                 }
             }
             let sent = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
-                let mut off = offset as libc::off_t;
+                let mut off = off_t(offset)?;
                 // SAFETY: both descriptors are open for the call; `off` is a valid pointer.
                 let n = unsafe {
                     libc::sendfile(self.inner.as_raw_fd(), file.as_raw_fd(), &mut off, len)
