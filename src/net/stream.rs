@@ -107,9 +107,19 @@ impl<S: AsyncStream> Tap<S> {
         }
     }
 
-    fn check_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+    /// `n` bytes went out without passing through [`Tap::moved`] (vectored or
+    /// `sendfile` writes, never dumped).
+    fn sent(&mut self, n: usize) {
+        self.meter.sent.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(idle) = &mut self.idle {
+            idle.last = Instant::now();
+        }
+    }
+
+    /// The inner stream is not ready: stay pending, or fail once the idle timeout has passed.
+    fn waiting<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         match &mut self.idle {
-            Some(idle) => idle.poll_expired(cx),
+            Some(idle) => idle.poll_expired(cx).map(Err),
             None => Poll::Pending,
         }
     }
@@ -131,10 +141,7 @@ impl<S: AsyncStream> AsyncRead for Tap<S> {
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending => match this.check_idle(cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => this.waiting(cx),
             other => other,
         }
     }
@@ -152,10 +159,7 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
                 this.moved(Direction::Out, &buf[..n]);
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending => match this.check_idle(cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => this.waiting(cx),
             other => other,
         }
     }
@@ -184,16 +188,10 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(Ok(n)) => {
-                this.meter.sent.fetch_add(n as u64, Ordering::Relaxed);
-                if let Some(idle) = &mut this.idle {
-                    idle.last = Instant::now();
-                }
+                this.sent(n);
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending => match this.check_idle(cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => this.waiting(cx),
             other => other,
         }
     }
@@ -250,12 +248,7 @@ impl Tap<TcpStream> {
         loop {
             match self.inner.poll_write_ready(cx) {
                 Poll::Ready(r) => r?,
-                Poll::Pending => {
-                    return match self.check_idle(cx) {
-                        Poll::Ready(e) => Poll::Ready(Err(e)),
-                        Poll::Pending => Poll::Pending,
-                    };
-                }
+                Poll::Pending => return self.waiting(cx),
             }
             let sent = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
                 let mut off = off_t(offset)?;
@@ -271,10 +264,7 @@ impl Tap<TcpStream> {
             });
             match sent {
                 Ok(n) => {
-                    self.meter.sent.fetch_add(n as u64, Ordering::Relaxed);
-                    if let Some(idle) = &mut self.idle {
-                        idle.last = Instant::now();
-                    }
+                    self.sent(n);
                     return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
