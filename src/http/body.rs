@@ -36,6 +36,11 @@ impl Body {
     }
 }
 
+/// The error for a file that ended before the length its response announced.
+pub fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
 /// One piece of a file response: literal bytes (multipart headers) or a byte range of the file.
 pub enum Segment {
     Bytes(Bytes),
@@ -82,31 +87,29 @@ impl FileBody {
     /// placeholders that the connection sends by `sendfile`.
     fn next_chunk(&mut self, splices: Option<&Splices>) -> Option<io::Result<Bytes>> {
         loop {
-            match self.segments.front_mut()? {
-                Segment::Bytes(_) => {
+            match (self.segments.front_mut()?, splices) {
+                (Segment::Bytes(_), _) => {
                     if let Some(Segment::Bytes(b)) = self.segments.pop_front() {
                         self.remaining -= b.len() as u64;
                         return Some(Ok(b));
                     }
                 }
-                Segment::File { len: 0, .. } => {
+                (Segment::File { len: 0, .. }, _) => {
                     self.segments.pop_front();
                 }
-                Segment::File { offset, len } if *len >= splice::MIN && splices.is_some() => {
+                (Segment::File { offset, len }, Some(splices)) if *len >= splice::MIN => {
                     let n = (*len).min(splice::MAX as u64) as usize;
-                    if let Some(splices) = splices {
-                        splices.push(Splice {
-                            file: self.file.clone(),
-                            offset: *offset,
-                            len: n,
-                        });
-                    }
+                    splices.push(Splice {
+                        file: self.file.clone(),
+                        offset: *offset,
+                        len: n,
+                    });
                     *offset += n as u64;
                     *len -= n as u64;
                     self.remaining -= n as u64;
                     return Some(Ok(splice::placeholder(n)));
                 }
-                Segment::File { offset, len } => {
+                (Segment::File { offset, len }, _) => {
                     let want = (*len).min(CHUNK as u64) as usize;
                     let off = match crate::net::stream::off_t(*offset) {
                         Ok(off) => off,
@@ -128,10 +131,7 @@ impl FileBody {
                         return Some(Err(e));
                     }
                     if got == 0 {
-                        return Some(Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while being sent",
-                        )));
+                        return Some(Err(shrank()));
                     }
                     let got = got as usize;
                     unsafe { self.buf.set_len(self.buf.len() + got) };

@@ -117,10 +117,7 @@ pub fn poll_write(
     }
     let n = std::task::ready!(tap.poll_sendfile(cx, &splice.file, splice.offset, splice.len))?;
     if n == 0 {
-        return Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shrank while being sent",
-        )));
+        return Poll::Ready(Err(super::body::shrank()));
     }
     splice.offset += n as u64;
     splice.len -= n;
