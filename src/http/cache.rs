@@ -70,8 +70,6 @@ pub struct FileInfo {
     pub ctype: HeaderValue,
     pub compressible: bool,
     pub validators: Validators,
-    pub etag: HeaderValue,
-    pub last_modified: Option<HeaderValue>,
     /// The whole content, for settled files up to [`MAX_FILE`].
     pub data: Option<Bytes>,
 }
@@ -79,18 +77,11 @@ pub struct FileInfo {
 impl FileInfo {
     fn new(path: &Path, md: &Metadata, stamp: Stamp, data: Option<Bytes>) -> FileInfo {
         let ctype = content_type(path);
-        let validators = Validators::of(md);
         FileInfo {
             stamp,
             compressible: compress::compressible(&ctype),
             ctype,
-            etag: HeaderValue::from_str(&validators.etag)
-                .unwrap_or(HeaderValue::from_static("\"0\"")),
-            last_modified: validators
-                .last_modified
-                .as_deref()
-                .and_then(|s| HeaderValue::from_str(s).ok()),
-            validators,
+            validators: Validators::of(md),
             data,
         }
     }

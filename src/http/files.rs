@@ -171,11 +171,12 @@ pub fn content_type(path: &Path) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
-/// Validators of a file: a strong ETag from mtime and size, and Last-Modified.
+/// Validators of a file: a strong ETag from mtime and size, and Last-Modified,
+/// as ready header values.
 pub struct Validators {
-    pub etag: String,
+    pub etag: HeaderValue,
     pub mtime_secs: u64,
-    pub last_modified: Option<String>,
+    pub last_modified: Option<HeaderValue>,
 }
 
 impl Validators {
@@ -185,14 +186,17 @@ impl Validators {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
         Validators {
-            etag: format!(
+            // Hex digits and quotes only: always a valid header value.
+            etag: HeaderValue::try_from(format!(
                 "\"{:x}.{:x}-{:x}\"",
                 d.as_secs(),
                 d.subsec_nanos(),
                 md.len()
-            ),
+            ))
+            .unwrap_or(HeaderValue::from_static("\"0\"")),
             mtime_secs: d.as_secs(),
-            last_modified: mtime.map(httpdate::fmt_http_date),
+            last_modified: mtime
+                .and_then(|t| HeaderValue::try_from(httpdate::fmt_http_date(t)).ok()),
         }
     }
 
@@ -223,7 +227,7 @@ impl Validators {
             None => true,
             Some(v) if v.starts_with('"') => v == self.etag,
             Some(v) if v.starts_with("W/") => false,
-            Some(v) => self.last_modified.as_deref() == Some(v),
+            Some(v) => self.last_modified.as_ref().is_some_and(|lm| lm == v),
         }
     }
 }
@@ -236,8 +240,8 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
     let ctype = info.ctype.clone();
     let mut resp = Response::new(Body::Empty);
     let h = resp.headers_mut();
-    h.insert(header::ETAG, info.etag.clone());
-    if let Some(lm) = &info.last_modified {
+    h.insert(header::ETAG, validators.etag.clone());
+    if let Some(lm) = &validators.last_modified {
         h.insert(header::LAST_MODIFIED, lm.clone());
     }
     if let Some(cc) = &cfg.cache_control {
@@ -270,7 +274,7 @@ pub fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Response<B
             h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
             h.remove(header::ACCEPT_RANGES);
             // The encoded bytes differ from the file's: the validator becomes weak, as nginx does.
-            if let Ok(v) = HeaderValue::from_str(&format!("W/{}", validators.etag)) {
+            if let Ok(v) = HeaderValue::from_bytes(&[b"W/", validators.etag.as_bytes()].concat()) {
                 h.insert(header::ETAG, v);
             }
             if let Some(n) = c.len {
