@@ -61,6 +61,13 @@ fn addr(port: u16) -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// `wirekit tcp connect HOST:PORT --tls --cacert CA EXTRA...`, bounded by `T`.
+fn tls_connect(host_port: &str, ca: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["tcp", "connect", host_port, "--tls", "--cacert", ca];
+    args.extend_from_slice(extra);
+    run(wirekit(&args), None, T)
+}
+
 /// Start `openssl s_server` with these extra arguments and wait for its port.
 fn s_server(cert: &str, key: &str, port: u16, extra: &[&str]) -> Proc {
     let mut cmd = std::process::Command::new("openssl");
@@ -172,19 +179,10 @@ fn tcp_connect_tls_to_openssl_s_server() {
     let (cert, key) = pki.server_cert();
     let port = free_port();
     let _server = s_server(&cert, &key, port, &["-rev"]);
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--tls",
-            "--cacert",
-            &pki.p("ca.pem"),
-            "--send",
-            "hello\n",
-        ]),
-        None,
-        T,
+    let o = tls_connect(
+        &format!("localhost:{port}"),
+        &pki.p("ca.pem"),
+        &["--send", "hello\n"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
@@ -236,19 +234,10 @@ fn python_seed_ssl_server_and_tcp_connect_tls() {
     cmd.args(["-c", SEED_SERVER, &cert, &key, &port.to_string()]);
     let server = Proc::start(cmd);
     wait_for_port(port);
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--tls",
-            "--cacert",
-            &pki.p("ca.pem"),
-            "--send",
-            "hello from wirekit",
-        ]),
-        None,
-        T,
+    let o = tls_connect(
+        &format!("localhost:{port}"),
+        &pki.p("ca.pem"),
+        &["--send", "hello from wirekit"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "python got: hello from wirekit");
@@ -267,20 +256,10 @@ fn python_seed_ssl_server_and_tcp_connect_tls() {
     cmd.args(["-c", &bare, &cert, &key, &port.to_string()]);
     let server = Proc::start(cmd);
     wait_for_port(port);
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--tls",
-            "--cacert",
-            &pki.p("ca.pem"),
-            "--no-shutdown",
-            "--send",
-            "bare",
-        ]),
-        None,
-        T,
+    let o = tls_connect(
+        &format!("localhost:{port}"),
+        &pki.p("ca.pem"),
+        &["--no-shutdown", "--send", "bare"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "python got: bare");
@@ -424,19 +403,10 @@ fn expired_certificate_is_refused_and_named() {
         ],
         port,
     );
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--tls",
-            "--cacert",
-            &pki.p("ca.pem"),
-            "--send",
-            "x",
-        ]),
-        None,
-        T,
+    let o = tls_connect(
+        &format!("localhost:{port}"),
+        &pki.p("ca.pem"),
+        &["--send", "x"],
     );
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
@@ -466,20 +436,7 @@ fn wrong_host_name_is_refused_and_named() {
         port,
     );
     let ca = pki.p("ca.pem");
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &addr(port),
-            "--tls",
-            "--cacert",
-            &ca,
-            "--send",
-            "x",
-        ]),
-        None,
-        T,
-    );
+    let o = tls_connect(&addr(port), &ca, &["--send", "x"]);
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
     assert!(err.contains("wrong host name"), "{err}");
@@ -489,22 +446,7 @@ fn wrong_host_name_is_refused_and_named() {
     );
     assert!(err.contains("--sni"), "tells the fix: {err}");
     // Naming the host the certificate is for makes it verify.
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &addr(port),
-            "--tls",
-            "--cacert",
-            &ca,
-            "--sni",
-            "other.test",
-            "--send",
-            "x",
-        ]),
-        None,
-        T,
-    );
+    let o = tls_connect(&addr(port), &ca, &["--sni", "other.test", "--send", "x"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "x");
 }
@@ -701,19 +643,10 @@ fn failed_handshake_keeps_server_up_and_dump_is_plaintext() {
     );
     assert!(!stdout(&o).contains("answer"));
     // ...and the server is still there for a TLS client.
-    let o = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--tls",
-            "--cacert",
-            &pki.p("ca.pem"),
-            "--send",
-            "plaintext-question",
-        ]),
-        None,
-        T,
+    let o = tls_connect(
+        &format!("localhost:{port}"),
+        &pki.p("ca.pem"),
+        &["--send", "plaintext-question"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "answer");
