@@ -3,16 +3,12 @@
 //! The binary (`src/main.rs`) only parses arguments, sets up logging and maps
 //! errors to exit codes; everything else lives here so it can be reused.
 
-pub mod cert;
 pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod fernet;
 pub mod http;
 pub mod logging;
 pub mod net;
-pub mod resolve;
-pub mod stdio;
-pub mod tcp;
 pub mod tls;
-pub mod udp;
 pub mod util;

@@ -20,19 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(async {
-        match &cli.command {
-            Command::Tcp(a) => wirekit::tcp::run(a).await,
-            Command::Udp(a) => wirekit::udp::run(a).await,
-            Command::Resolve(a) => wirekit::resolve::run(a).await,
-            Command::Serve(a) => wirekit::http::server::run(a, &cli.global).await,
-            Command::Cert(a) => wirekit::cert::run(a),
-            Command::Tls(a) => wirekit::tls::run(a).await,
-            Command::Fernet(a) => wirekit::fernet::run(a),
-            Command::Http(a) => wirekit::http::client::run(a, &cli.global).await,
-            Command::Fetch(a) => wirekit::http::fetch::run(a, &cli.global).await,
-        }
-    });
+    let result = runtime.block_on(wirekit::commands::run(&cli));
     // A thread blocked on stdin must not keep the process alive.
     runtime.shutdown_background();
     match result {

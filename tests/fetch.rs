@@ -136,7 +136,7 @@ fn bad_fetch_input_exits_2() {
 #[test]
 fn fetch_all_as_a_library() {
     use futures_util::StreamExt;
-    use wirekit::http::fetch::{FetchOptions, fetch_all};
+    use wirekit::http::client::fetch::{FetchOptions, fetch_all};
     let (_p, port) = peer(None);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let results: Vec<_> = rt.block_on(async {

@@ -366,10 +366,10 @@ fn mutual_tls_accepts_good_client_refuses_none_and_foreign() {
 
 /// A leaf for `names` signed by the test CA with dates in the past.
 fn expired_cert(pki: &Pki) -> (String, String) {
-    let ca =
-        wirekit::cert::Ca::load(&pki.path("ca.pem"), &pki.path("ca-key.pem")).expect("load CA");
-    let mut params =
-        wirekit::cert::leaf_params(&["localhost".into(), "127.0.0.1".into()], 1).expect("params");
+    let ca = wirekit::tls::cert::Ca::load(&pki.path("ca.pem"), &pki.path("ca-key.pem"))
+        .expect("load CA");
+    let mut params = wirekit::tls::cert::leaf_params(&["localhost".into(), "127.0.0.1".into()], 1)
+        .expect("params");
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
     params.not_after = rcgen::date_time_ymd(2021, 1, 1);
     let made = ca.sign(&params).expect("sign");

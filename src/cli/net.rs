@@ -1,8 +1,13 @@
 //! Flag groups shared by every server and client.
 
+use crate::net::addr::parse_source;
+use crate::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
+use crate::tls::{TlsClientOptions, TlsServerOptions};
 use crate::util::{parse_duration, parse_size};
+use anyhow::Result;
 use clap::Args;
 use ipnet::IpNet;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,8 +74,8 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
     /// Bind the local end to this address (`IP` or `IP:PORT`) before connecting.
-    #[arg(long, value_name = "ADDR")]
-    pub source: Option<String>,
+    #[arg(long, value_name = "ADDR", value_parser = parse_source)]
+    pub source: Option<SocketAddr>,
     /// TCP keepalive probe interval; 0 turns keepalive off.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub keepalive: Duration,
@@ -151,4 +156,85 @@ pub struct TlsClientArgs {
     /// Private key in PEM of the client certificate --cert.
     #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
     pub key: Option<PathBuf>,
+}
+
+/// A size flag as the kernel takes it (sizes beyond the address space saturate).
+fn kernel_size(n: Option<u64>) -> Option<usize> {
+    n.map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+impl BufferArgs {
+    /// The library's buffer sizes.
+    pub fn buffers(&self) -> Buffers {
+        Buffers {
+            recv: kernel_size(self.recv_buf),
+            send: kernel_size(self.send_buf),
+        }
+    }
+}
+
+impl AccessArgs {
+    /// The library's access rules.
+    pub fn access(&self) -> Access {
+        Access::new(self.allow.clone(), self.deny.clone())
+    }
+}
+
+impl ListenArgs {
+    /// The library's listener options.
+    pub fn options(&self) -> ListenOptions {
+        ListenOptions {
+            buffers: self.buffers.buffers(),
+            access: self.access.access(),
+            backlog: self.backlog,
+            max_conns: self.max_conns,
+            idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+}
+
+impl ConnectArgs {
+    /// The library's connector options (a keepalive of 0 turns it off).
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: self.connect_timeout,
+            source: self.source,
+            keepalive: (!self.keepalive.is_zero()).then_some(self.keepalive),
+            buffers: self.buffers.buffers(),
+        }
+    }
+}
+
+impl DumpArgs {
+    /// The dump file, opened, when `--hex-dump` was given.
+    pub fn open(&self) -> Result<Option<Dump>> {
+        self.hex_dump.as_deref().map(Dump::open).transpose()
+    }
+}
+
+impl TlsServerArgs {
+    /// The library's server TLS options, or `None` without `--tls`.
+    pub fn options(&self) -> Option<TlsServerOptions> {
+        self.tls.then(|| TlsServerOptions {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            client_ca: self.client_ca.clone(),
+            alpn: self.alpn.clone(),
+        })
+    }
+}
+
+impl TlsClientArgs {
+    /// The library's client TLS options, or `None` without `--tls`.
+    pub fn options(&self) -> Option<TlsClientOptions> {
+        self.tls.then(|| TlsClientOptions {
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            sni: self.sni.clone(),
+            alpn: self.alpn.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        })
+    }
 }

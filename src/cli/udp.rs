@@ -68,8 +68,8 @@ pub struct UdpSendArgs {
     #[arg(long)]
     pub raw: bool,
     /// Bind the local end to this address (`IP` or `IP:PORT`).
-    #[arg(long, value_name = "ADDR")]
-    pub source: Option<String>,
+    #[arg(long, value_name = "ADDR", value_parser = crate::net::addr::parse_source)]
+    pub source: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub buffers: BufferArgs,
     #[command(flatten)]

@@ -27,9 +27,6 @@
 //! ```
 
 mod b64;
-mod run;
-
-pub use run::run;
 
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;

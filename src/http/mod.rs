@@ -1,20 +1,6 @@
-pub mod access_log;
-pub mod auth;
-pub mod body;
-pub mod cache;
+//! HTTP: the client (`wirekit http`, `wirekit fetch`) and the server (`wirekit serve`).
+//! They share nothing but the `http` types; each half has its own folder.
+
 pub mod client;
-pub mod compress;
-pub mod conn;
-pub mod download;
-pub mod fetch;
-pub mod files;
-pub mod httpbin;
-pub mod items;
-pub mod listing;
-pub mod mock;
-pub mod print;
-pub mod ranges;
-pub mod retry;
+pub mod header;
 pub mod server;
-pub mod splice;
-pub mod upload;

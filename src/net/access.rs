@@ -1,6 +1,5 @@
 //! Allow/deny rules by address range, checked before a client's first byte is read.
 
-use crate::cli::AccessArgs;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -12,12 +11,9 @@ pub struct Access {
 }
 
 impl Access {
+    /// Rules from allowed and denied ranges (a single host is a /32 or /128).
     pub fn new(allow: Vec<IpNet>, deny: Vec<IpNet>) -> Access {
         Access { allow, deny }
-    }
-
-    pub fn from_args(args: &AccessArgs) -> Access {
-        Access::new(args.allow.clone(), args.deny.clone())
     }
 
     /// Whether `ip` may connect. IPv4-mapped IPv6 addresses count as IPv4.

@@ -142,6 +142,19 @@ pub fn parse_port_range(text: &str) -> Result<(String, RangeInclusive<u16>)> {
     Ok((host, lo..=hi))
 }
 
+/// A local address to bind before connecting (`--source`): `IP` or `IP:PORT`.
+pub fn parse_source(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    text.trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 0))
+        .map_err(|_| {
+            format!("'{text}' is not an address; write it like 127.0.0.1 or 127.0.0.1:5000")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

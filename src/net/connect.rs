@@ -2,36 +2,44 @@
 //! a timeout, keepalive, source address, buffer sizes, then TLS when asked;
 //! errors that name the address.
 
-use super::listen::apply_buffers;
-use super::tls::TlsClient;
+use super::socket::Buffers;
 use super::{BoxStream, HostPort};
-use crate::cli::ConnectArgs;
-use crate::error::usage;
+use crate::tls::TlsClient;
 use anyhow::{Result, anyhow};
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tracing::debug;
 
-/// Parse `--source`: `IP` or `IP:PORT`.
-pub fn parse_source(text: &str) -> Result<SocketAddr> {
-    if let Ok(sa) = text.parse::<SocketAddr>() {
-        return Ok(sa);
+/// How the shared connector connects.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Give up on one address after this long, then try the next.
+    pub connect_timeout: Duration,
+    /// Bind the local end to this address first (port 0: any port).
+    pub source: Option<SocketAddr>,
+    /// TCP keepalive probe interval; `None` turns keepalive off.
+    pub keepalive: Option<Duration>,
+    /// Kernel buffer sizes.
+    pub buffers: Buffers,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            source: None,
+            keepalive: Some(Duration::from_secs(60)),
+            buffers: Buffers::default(),
+        }
     }
-    text.trim_matches(|c| c == '[' || c == ']')
-        .parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 0))
-        .map_err(|_| {
-            usage(format!(
-                "--source '{text}' is not an address; write it like 127.0.0.1 or 127.0.0.1:5000"
-            ))
-        })
 }
 
 /// Connect to `target`, trying each of its addresses in turn.
-pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream, SocketAddr)> {
-    let source = args.source.as_deref().map(parse_source).transpose()?;
+pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStream, SocketAddr)> {
+    let source = args.source;
     let addrs = target.resolve().await?;
     let mut last_err = None;
     for addr in &addrs {
@@ -49,7 +57,7 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
     let Some((addr, e)) = last_err else {
         return Err(anyhow!(
             "{target} has no address of the same family as --source {}",
-            args.source.as_deref().unwrap_or("")
+            source.map(|s| s.ip().to_string()).unwrap_or_default()
         ));
     };
     let shown = if target.host.parse::<IpAddr>().is_ok() {
@@ -67,7 +75,7 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
         ),
         io::ErrorKind::AddrNotAvailable => anyhow!(
             "cannot connect to {shown} from --source {}: not an address of this machine",
-            args.source.as_deref().unwrap_or("")
+            source.map(|s| s.ip().to_string()).unwrap_or_default()
         ),
         _ => anyhow!("cannot connect to {shown}: {e}"),
     })
@@ -77,7 +85,7 @@ pub async fn connect(target: &HostPort, args: &ConnectArgs) -> Result<(TcpStream
 /// `--connect-timeout`): the byte stream every client command starts from.
 pub async fn open(
     target: &HostPort,
-    args: &ConnectArgs,
+    args: &ConnectOptions,
     tls: Option<&TlsClient>,
 ) -> Result<(BoxStream, SocketAddr)> {
     let (tcp, addr) = connect(target, args).await?;
@@ -96,22 +104,24 @@ pub async fn open(
 async fn connect_one(
     addr: SocketAddr,
     source: Option<SocketAddr>,
-    args: &ConnectArgs,
+    args: &ConnectOptions,
 ) -> io::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
-    apply_buffers(&SockRef::from(&socket), &args.buffers).map_err(io::Error::other)?;
+    args.buffers
+        .apply(&SockRef::from(&socket))
+        .map_err(io::Error::other)?;
     if let Some(src) = source {
         socket.bind(src)?;
     }
     let stream = tokio::time::timeout(args.connect_timeout, socket.connect(addr))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-    if !args.keepalive.is_zero() {
-        SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new().with_time(args.keepalive))?;
+    if let Some(every) = args.keepalive {
+        SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new().with_time(every))?;
     }
     Ok(stream)
 }

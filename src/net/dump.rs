@@ -41,11 +41,6 @@ impl Dump {
         })
     }
 
-    /// Open the dump if `--hex-dump` was given.
-    pub fn from_args(args: &crate::cli::DumpArgs) -> Result<Option<Dump>> {
-        args.hex_dump.as_deref().map(Dump::open).transpose()
-    }
-
     /// Write one chunk. Dump failures are not worth failing the transfer for; they are dropped.
     pub fn record(&self, dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) {
         let text = format_chunk(dir, peer, offset, data);

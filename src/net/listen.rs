@@ -1,9 +1,9 @@
 //! The one listener every server uses: socket options, access control, a limit
 //! on connections, TLS, idle timeouts and graceful shutdown (modelled on mini-redis).
 
-use super::tls::{TlsAcceptor, TlsStream, describe_server_error};
+use super::socket::Buffers;
 use super::{Access, BoxStream, Dump, HostPort, Meter, stream::Tap};
-use crate::cli::{BufferArgs, ListenArgs};
+use crate::tls::{TlsAcceptor, TlsStream, describe_server_error};
 use anyhow::{Context, Result, anyhow};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
@@ -15,6 +15,36 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
+
+/// How the shared listener admits and keeps clients.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// Kernel buffer sizes of accepted sockets.
+    pub buffers: Buffers,
+    /// Who may connect; checked before a byte is read.
+    pub access: Access,
+    /// Connections the kernel queues before they are accepted.
+    pub backlog: u32,
+    /// At most this many clients at once; one beyond is refused.
+    pub max_conns: Option<usize>,
+    /// Close a connection that has sent and received nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// On SIGINT/SIGTERM, how long open connections may finish before they are cut.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            buffers: Buffers::default(),
+            access: Access::default(),
+            backlog: 1024,
+            max_conns: None,
+            idle_timeout: None,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// One accepted, admitted client.
 pub struct Conn {
@@ -56,7 +86,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Listener {
     /// Bind `addr` with the socket options of `args`.
-    pub async fn bind(addr: &HostPort, args: &ListenArgs, dump: Option<Dump>) -> Result<Listener> {
+    pub async fn bind(
+        addr: &HostPort,
+        args: &ListenOptions,
+        dump: Option<Dump>,
+    ) -> Result<Listener> {
         let sockaddr = first_addr(addr).await?;
         let socket = bind_socket(sockaddr, Type::STREAM, &args.buffers)?;
         socket
@@ -70,7 +104,7 @@ impl Listener {
         Ok(Listener {
             inner,
             local,
-            access: Access::from_args(&args.access),
+            access: args.access.clone(),
             limit: args.max_conns.map(|n| (n, Arc::new(Semaphore::new(n)))),
             idle: args.idle_timeout,
             grace: args.shutdown_timeout,
@@ -87,7 +121,7 @@ impl Listener {
         self
     }
 
-    /// Serve TLS with this acceptor (see `net::tls::acceptor`); `None` keeps plain TCP.
+    /// Serve TLS with this acceptor (see `tls::acceptor`); `None` keeps plain TCP.
     pub fn with_tls(mut self, tls: Option<TlsAcceptor>) -> Self {
         self.tls = tls;
         self
@@ -315,7 +349,7 @@ async fn first_addr(addr: &HostPort) -> Result<SocketAddr> {
 }
 
 /// A socket bound to `addr` with SO_REUSEADDR (TCP), dual-stack on `[::]`, and buffer sizes.
-fn bind_socket(addr: SocketAddr, ty: Type, buffers: &BufferArgs) -> Result<Socket> {
+fn bind_socket(addr: SocketAddr, ty: Type, buffers: &Buffers) -> Result<Socket> {
     let proto = if ty == Type::STREAM {
         Protocol::TCP
     } else {
@@ -329,25 +363,10 @@ fn bind_socket(addr: SocketAddr, ty: Type, buffers: &BufferArgs) -> Result<Socke
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         let _ = socket.set_only_v6(false);
     }
-    apply_buffers(&socket, buffers)?;
+    buffers.apply(&socket)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     Ok(socket)
-}
-
-/// Set SO_RCVBUF / SO_SNDBUF when asked.
-pub fn apply_buffers(socket: &Socket, buffers: &BufferArgs) -> Result<()> {
-    if let Some(n) = buffers.recv_buf {
-        socket
-            .set_recv_buffer_size(n as usize)
-            .with_context(|| format!("cannot set --recv-buf to {n}"))?;
-    }
-    if let Some(n) = buffers.send_buf {
-        socket
-            .set_send_buffer_size(n as usize)
-            .with_context(|| format!("cannot set --send-buf to {n}"))?;
-    }
-    Ok(())
 }
 
 /// Bind errors that say what to do.
@@ -367,14 +386,14 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> anyhow::Error {
 }
 
 /// A UDP socket bound to `addr` with the given buffer sizes.
-pub async fn bind_udp(addr: &HostPort, buffers: &BufferArgs) -> Result<UdpSocket> {
+pub async fn bind_udp(addr: &HostPort, buffers: &Buffers) -> Result<UdpSocket> {
     let sockaddr = first_addr(addr).await?;
     let socket = bind_socket(sockaddr, Type::DGRAM, buffers)?;
     Ok(UdpSocket::from_std(socket.into())?)
 }
 
 /// A UDP socket bound to a concrete socket address (for clients: port 0).
-pub fn bind_udp_at(addr: SocketAddr, buffers: &BufferArgs) -> Result<UdpSocket> {
+pub fn bind_udp_at(addr: SocketAddr, buffers: &Buffers) -> Result<UdpSocket> {
     let socket = bind_socket(addr, Type::DGRAM, buffers)?;
     Ok(UdpSocket::from_std(socket.into())?)
 }

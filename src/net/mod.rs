@@ -1,18 +1,21 @@
 //! Plumbing that every server and client of wirekit shares: addresses, the
 //! listener (limits, access control, TLS, idle timeout, shutdown), the connector
-//! (TCP, then TLS), and the traffic tap (byte counts, hex dumps).
+//! (TCP, then TLS), the traffic tap (byte counts, hex dumps), name lookups and stdio.
 
 pub mod access;
 pub mod addr;
 pub mod connect;
 pub mod dump;
 pub mod listen;
+pub mod resolve;
+pub mod socket;
+pub mod stdio;
 pub mod stream;
-pub mod tls;
 
 pub use access::Access;
 pub use addr::HostPort;
-pub use connect::{connect, open};
+pub use connect::{ConnectOptions, connect, open};
 pub use dump::Dump;
-pub use listen::{Conn, Listener, bind_udp};
+pub use listen::{Conn, ListenOptions, Listener, bind_udp};
+pub use socket::Buffers;
 pub use stream::{BoxStream, Meter};

@@ -10,13 +10,15 @@
 //! picks up where the old one stopped. nginx frees its buffers on idle keep-alive
 //! connections the same way; bench/serve.sh measures the effect.
 
-use super::body::Logged;
-use super::splice::{self, Splices};
+pub mod splice;
+
+use crate::http::server::body::Logged;
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use splice::Splices;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -138,7 +140,7 @@ fn trim_heap(since: u64) -> bool {
 }
 
 /// A stream with bytes already read from it put back in front, and placeholder
-/// bytes of file bodies replaced by `sendfile` (see [`super::splice`]).
+/// bytes of file bodies replaced by `sendfile` (see [`crate::http::server::conn::splice`]).
 pub struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
@@ -215,7 +217,7 @@ pub struct Protocols {
 impl Protocols {
     pub fn new(header_timeout: Duration, max_head: u64) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
-        // into one buffer, and the sendfile placeholders (`super::splice`) rely on
+        // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
         // each body chunk reaching the stream as it was given.
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())

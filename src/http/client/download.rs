@@ -1,11 +1,11 @@
 //! `wirekit http -d/-o`: save a body to a file, atomically (written to `NAME.part`, renamed
 //! when complete), with a progress bar on a terminal and `-c` to resume with a Range request.
 
-use super::client::describe_error;
-use super::print::{Parts, Printer};
-use super::retry::{self, RetryPolicy};
 use crate::cli::{GlobalArgs, HttpArgs};
 use crate::error::{exit_with, usage};
+use crate::http::client::describe_error;
+use crate::http::client::print::{Parts, Printer};
+use crate::http::client::retry::{self, RetryPolicy};
 use anyhow::{Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE};
@@ -251,7 +251,7 @@ pub async fn run(
             anyhow!(
                 "cannot write '{}': {}",
                 part.display(),
-                super::items::io_reason(&e)
+                crate::http::client::items::io_reason(&e)
             )
         })?;
 

@@ -4,10 +4,10 @@
 use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 use crate::error::exit_with;
 use crate::net::addr::parse_port_range;
+use crate::net::stdio::{CHUNK, StdoutWriter, stdin_chunks, to_crlf};
 use crate::net::stream::{AsyncStream, Tap, read_chunk};
-use crate::net::tls::{self, TlsClient};
-use crate::net::{self, Conn, Dump, HostPort, Listener};
-use crate::stdio::{CHUNK, StdoutWriter, stdin_chunks, to_crlf};
+use crate::net::{self, Conn, HostPort, Listener};
+use crate::tls::{self, TlsClient};
 use crate::util::{format_bitrate, format_bytes};
 use anyhow::{Context, Result, anyhow};
 use bytes::{Bytes, BytesMut};
@@ -150,9 +150,13 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         return scan(a).await;
     }
     let target = HostPort::parse(&a.addr, None)?;
-    let dump = Dump::from_args(&a.dump)?;
-    let tls = TlsClient::from_args(&a.tls, &[])?;
-    let (stream, addr) = net::open(&target, &a.connect, tls.as_ref()).await?;
+    let dump = a.dump.open()?;
+    let tls = a
+        .tls
+        .options()
+        .map(|o| TlsClient::new(&o, &[]))
+        .transpose()?;
+    let (stream, addr) = net::open(&target, &a.connect.options(), tls.as_ref()).await?;
     info!("connected to {addr}");
     let tap = Tap::new(stream, addr, dump, None);
     let meter = tap.meter();
@@ -205,7 +209,7 @@ async fn scan(a: &TcpConnectArgs) -> Result<()> {
             port,
         };
         async move {
-            let result = net::connect(&target, &a.connect).await;
+            let result = net::connect(&target, &a.connect.options()).await;
             (target, result)
         }
     });
@@ -283,9 +287,11 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
         Mode::Pipe
     };
     let keep_open = a.keep_open || a.broker || a.chat;
-    let dump = Dump::from_args(&a.dump)?;
-    let tls = tls::acceptor(&a.tls, &addr.host, &[])?;
-    let listener = Listener::bind(&addr, &a.listen, dump).await?.with_tls(tls);
+    let dump = a.dump.open()?;
+    let tls = tls::acceptor(a.tls.options().as_ref(), &addr.host, &[])?;
+    let listener = Listener::bind(&addr, &a.listen.options(), dump)
+        .await?
+        .with_tls(tls);
     info!("listening on {}", listener.local_addr());
 
     let stdout = StdoutWriter::new();

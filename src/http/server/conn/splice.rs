@@ -6,7 +6,7 @@
 //! one static zeroed block that nothing ever reads. Each placeholder chunk is
 //! matched by a [`Splice`] (file, offset, length) queued on the connection. With
 //! vectored writes hyper never copies body bytes, so the placeholders reach the
-//! connection's writer ([`super::conn::Prefixed`]) as they were given; the writer
+//! connection's writer ([`crate::http::server::conn::Prefixed`]) as they were given; the writer
 //! recognises them by address and calls `sendfile` in their place. A placeholder
 //! without its splice is an error that closes the connection, never a write of
 //! zeros.
@@ -117,7 +117,7 @@ pub fn poll_write(
     }
     let n = std::task::ready!(tap.poll_sendfile(cx, &splice.file, splice.offset, splice.len))?;
     if n == 0 {
-        return Poll::Ready(Err(super::body::shrank()));
+        return Poll::Ready(Err(crate::http::server::body::shrank()));
     }
     splice.offset += n as u64;
     splice.len -= n;

@@ -1,8 +1,8 @@
 //! Mock API routes: `--route 'METHOD PATH [STATUS] [BODY|@FILE]'` and `--routes FILE`
 //! (the seed's Flask `jsonify` example without writing Python).
 
-use super::body::Body;
 use crate::error::usage;
+use crate::http::server::body::Body;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -90,7 +90,7 @@ fn read_body_file(file: &str, base: &Path, culprit: &str) -> Result<(Bytes, Head
             path.display()
         ))
     })?;
-    let ctype = super::files::content_type(&path);
+    let ctype = crate::http::server::files::content_type(&path);
     Ok((Bytes::from(data), ctype))
 }
 

@@ -6,9 +6,9 @@
 //! verified before a byte is decrypted, so decryption cannot stream anyway, and
 //! a failure then leaves no output file behind.
 
-use super::{Fernet, MultiFernet};
 use crate::cli::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 use crate::error::usage;
+use crate::fernet::{Fernet, MultiFernet};
 use crate::util::write_atomic;
 use anyhow::{Context, Result, anyhow};
 use std::io::{self, Read, Write};

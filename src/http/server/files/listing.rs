@@ -2,8 +2,8 @@
 //! upload form with --upload; no JavaScript) or JSON for `Accept: application/json`
 //! and `?format=json`.
 
-use super::body::Body;
-use super::server::{Config, error_page};
+use crate::http::server::body::Body;
+use crate::http::server::{Config, error_page};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};

@@ -6,9 +6,9 @@
 // The `Err` of a few helpers is the response to send: the rare path, moved once.
 #![allow(clippy::result_large_err)]
 
-use super::body::Body;
-use super::files::{self, Deny};
-use super::server::{Config, error_page};
+use crate::http::server::body::Body;
+use crate::http::server::files::{self, Deny};
+use crate::http::server::{Config, error_page};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::header::{self, HeaderValue};

@@ -5,7 +5,7 @@ use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
 use crate::error::{exit_with, usage};
 use crate::net::dump::Direction;
 use crate::net::listen::{bind_udp_at, shutdown_signal};
-use crate::net::{Access, Dump, HostPort, bind_udp};
+use crate::net::{HostPort, bind_udp};
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 use std::io::{self, Read, Write};
@@ -51,11 +51,11 @@ impl Printer {
 
 async fn listen(a: &UdpListenArgs) -> Result<()> {
     let addr = HostPort::parse(&a.addr, Some(8000))?;
-    let socket = bind_udp(&addr, &a.buffers).await?;
+    let socket = bind_udp(&addr, &a.buffers.buffers()).await?;
     let local = socket.local_addr()?;
     info!("listening on udp {local}");
-    let access = Access::from_args(&a.access);
-    let dump = Dump::from_args(&a.dump)?;
+    let access = a.access.access();
+    let dump = a.dump.open()?;
     let printer = Printer {
         json: a.json,
         raw: a.raw,
@@ -148,18 +148,18 @@ async fn send(a: &UdpSendArgs) -> Result<()> {
         .await?
         .first()
         .ok_or_else(|| anyhow!("{target} has no addresses"))?;
-    let local = match &a.source {
-        Some(s) => crate::net::connect::parse_source(s)?,
+    let local = match a.source {
+        Some(s) => s,
         None if dest.is_ipv4() => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
         None => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
     };
-    let socket = bind_udp_at(local, &a.buffers)?;
+    let socket = bind_udp_at(local, &a.buffers.buffers())?;
     // Connected, so an ICMP "port unreachable" comes back as an error we can name.
     socket
         .connect(dest)
         .await
         .with_context(|| format!("cannot reach {dest}"))?;
-    let dump = Dump::from_args(&a.dump)?;
+    let dump = a.dump.open()?;
     socket
         .send(&data)
         .await

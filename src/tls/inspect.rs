@@ -2,12 +2,12 @@
 //! certificate, and report the protocol, the cipher suite, ALPN, every
 //! certificate of the chain and whether (and why not) it verifies.
 
-use crate::cli::{TlsArgs, TlsClientArgs, TlsCommand, TlsInspectArgs};
-use crate::net::tls::{
-    Verify, client_config, describe_certificate_error, describe_client_error, fingerprint,
-    recording_verifier, version_name,
-};
+use crate::cli::{TlsArgs, TlsCommand, TlsInspectArgs};
 use crate::net::{self, HostPort};
+use crate::tls::{
+    TlsClientOptions, Verify, client_config, describe_certificate_error, describe_client_error,
+    fingerprint, recording_verifier, version_name,
+};
 use anyhow::{Result, anyhow};
 use rustls::pki_types::ServerName;
 use serde::Serialize;
@@ -135,8 +135,7 @@ pub fn describe(der: &[u8]) -> CertInfo {
 
 async fn inspect(a: &TlsInspectArgs) -> Result<()> {
     let target = HostPort::parse(&a.addr, Some(443))?;
-    let client = TlsClientArgs {
-        tls: true,
+    let client = TlsClientOptions {
         cacert: a.cacert.clone(),
         insecure: false,
         sni: a.sni.clone(),
@@ -153,7 +152,7 @@ async fn inspect(a: &TlsInspectArgs) -> Result<()> {
             "'{name_text}' is not a valid TLS server name; set one with --sni"
         ))
     })?;
-    let (tcp, addr): (_, SocketAddr) = net::connect(&target, &a.connect).await?;
+    let (tcp, addr): (_, SocketAddr) = net::connect(&target, &a.connect.options()).await?;
     let handshake = TlsConnector::from(config).connect(name, tcp);
     let tls = match tokio::time::timeout(a.connect.connect_timeout, handshake).await {
         Ok(Ok(s)) => s,

@@ -3,9 +3,9 @@
 //! /headers, /ip, /user-agent, /bytes/:n, /stream/:n, /redirect/:n,
 //! /basic-auth/:user/:pass, /gzip), mounted under --httpbin-prefix.
 
-use super::body::Body;
-use super::compress::{Encoding, encode_bytes};
-use super::server::{Config, error_page};
+use crate::http::server::body::Body;
+use crate::http::server::files::compress::{Encoding, encode_bytes};
+use crate::http::server::{Config, error_page};
 use bytes::Bytes;
 use futures_util::stream;
 use http::header::{self, HeaderValue};
@@ -347,10 +347,11 @@ pub async fn handle(
             } else {
                 format!("{prefix}/redirect/{}", n - 1)
             };
-            super::files::redirect(StatusCode::FOUND, &to)
+            crate::http::server::files::redirect(StatusCode::FOUND, &to)
         }
         ["basic-auth", user, pass] => {
-            let expected = super::auth::Auth::new(Some(&format!("{user}:{pass}")), None);
+            let expected =
+                crate::http::server::auth::Auth::new(Some(&format!("{user}:{pass}")), None);
             match expected {
                 Ok(Some(a)) if a.check(&req.headers).is_ok() => json_response(
                     StatusCode::OK,

@@ -157,7 +157,7 @@ pub async fn send(
                     attempts: attempt,
                 };
             }
-            Err(e) if retryable_error(e) => (super::client::describe_error(e), None),
+            Err(e) if retryable_error(e) => (crate::http::client::describe_error(e), None),
             Err(_) => {
                 return Sent {
                     result,

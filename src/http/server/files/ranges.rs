@@ -1,7 +1,7 @@
 //! Range requests (RFC 9110 §14): parsing `Range: bytes=...`, and the 206 and
 //! multipart/byteranges bodies built from a file.
 
-use super::body::Segment;
+use crate::http::server::body::Segment;
 use bytes::Bytes;
 
 /// At most this many ranges in one request; more are ignored (a full 200), as

@@ -1,9 +1,9 @@
 //! `--auth user:pass` (HTTP Basic; also `user:sha256:HEX`) and `--token` (Bearer),
 //! compared in constant time.
 
-use super::body::Body;
-use super::server::error_page;
 use crate::error::usage;
+use crate::http::server::body::Body;
+use crate::http::server::error_page;
 use anyhow::Result;
 use base64::Engine;
 use http::header::{self, HeaderMap, HeaderValue};

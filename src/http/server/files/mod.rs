@@ -4,9 +4,13 @@
 // The `Err` of a few helpers is the response to send: the rare path, moved once.
 #![allow(clippy::result_large_err)]
 
-use super::body::{Body, FileBody, Segment};
-use super::server::{Config, error_page};
-use super::{compress, listing, ranges};
+pub mod cache;
+pub mod compress;
+pub mod listing;
+pub mod ranges;
+
+use crate::http::server::body::{Body, FileBody, Segment};
+use crate::http::server::{Config, error_page};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};

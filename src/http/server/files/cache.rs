@@ -9,8 +9,8 @@
 //! file written twice within one tick could keep its times: as git does with
 //! "racily clean" entries, files changed less than [`SETTLE`] ago are not cached.
 
-use super::compress;
-use super::files::{Validators, content_type};
+use crate::http::server::files::compress;
+use crate::http::server::files::{Validators, content_type};
 use bytes::Bytes;
 use http::HeaderValue;
 use std::collections::HashMap;

@@ -1,10 +1,10 @@
 //! `wirekit fetch` and [`fetch_all`]: many URLs at once, bounded (`-j`, per host), pooled,
 //! with the same timeouts and retries as `wirekit http` — the seed's aiohttp + gather.
 
-use super::client::{build_client, describe_error, normalize_url};
-use super::retry::{self, RetryPolicy};
 use crate::cli::{FetchArgs, GlobalArgs};
 use crate::error::{exit_with, usage};
+use crate::http::client::retry::{self, RetryPolicy};
+use crate::http::client::{build_client, describe_error, normalize_url};
 use anyhow::{Result, anyhow};
 use futures_util::stream::{self, Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 /// How [`fetch_all`] fetches.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
-    /// The pooled client (see [`super::client::build_client`]).
+    /// The pooled client (see [`crate::http::client::build_client`]).
     pub client: Client,
     /// Requests in flight at once.
     pub concurrency: usize,
@@ -40,7 +40,7 @@ impl FetchOptions {
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
-            HeaderValue::from_static(super::client::USER_AGENT_VALUE),
+            HeaderValue::from_static(crate::http::client::USER_AGENT_VALUE),
         );
         FetchOptions {
             client,
@@ -276,7 +276,7 @@ fn read_urls(args: &FetchArgs) -> Result<Vec<String>> {
                 usage(format!(
                     "-i: cannot read '{}': {}",
                     p.display(),
-                    super::items::io_reason(&e)
+                    crate::http::client::items::io_reason(&e)
                 ))
             })?;
             urls.extend(from_lines(

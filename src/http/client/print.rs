@@ -161,7 +161,7 @@ impl Printer {
         };
         self.paint(out, BLUE, version_text(resp.version()))?;
         out.write_all(b" ")?;
-        let text = super::retry::status_text(status);
+        let text = crate::http::client::retry::status_text(status);
         self.paint(out, color, &text)?;
         out.write_all(b"\n")?;
         self.headers(out, resp.headers())?;
@@ -215,7 +215,7 @@ impl Printer {
                 Ok(None) => break,
                 Err(e) => {
                     let _ = out.flush();
-                    return Err(anyhow!(super::client::describe_error(&e)));
+                    return Err(anyhow!(crate::http::client::describe_error(&e)));
                 }
             };
             total += chunk.len() as u64;

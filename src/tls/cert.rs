@@ -4,7 +4,7 @@
 
 use crate::cli::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 use crate::error::usage;
-use crate::net::tls::fingerprint;
+use crate::tls::fingerprint;
 use anyhow::{Context, Result, anyhow};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,

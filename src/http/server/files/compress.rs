@@ -2,7 +2,7 @@
 //! (`x.js.br`, `x.js.zst`, `x.js.gz`) when present, else gzip, br or zstd on the fly
 //! for compressible types.
 
-use super::body::{Body, FileBody};
+use crate::http::server::body::{Body, FileBody};
 use async_compression::Level;
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use bytes::Bytes;

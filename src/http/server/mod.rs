@@ -2,21 +2,30 @@
 //! with the request pipeline: CORS preflight → auth → mock routes → httpbin →
 //! uploads → files; then extra headers and the access log.
 
-use super::access_log::{Entry, Format};
-use super::auth::Auth;
-use super::body::{Body, Logged};
-use super::cache::FileCache;
-use super::conn::{Activity, BoxFuture, Handler, Protocols, drive};
-use super::mock::{self, Route};
-use super::{files, httpbin, upload};
+pub mod access_log;
+pub mod auth;
+pub mod body;
+pub mod conn;
+pub mod files;
+pub mod httpbin;
+pub mod mock;
+pub mod upload;
+
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 use crate::error::usage;
-use crate::net::{Conn, Dump, HostPort, Listener, tls};
+use crate::http::server::access_log::{Entry, Format};
+use crate::http::server::auth::Auth;
+use crate::http::server::body::{Body, Logged};
+use crate::http::server::conn::{Activity, BoxFuture, Handler, Protocols, drive};
+use crate::http::server::files::cache::FileCache;
+use crate::net::{Conn, HostPort, Listener};
+use crate::tls;
 use anyhow::{Context, Result};
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
+use mock::Route;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -349,8 +358,8 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         host,
         port: args.port,
     };
-    let dump = Dump::from_args(&args.dump)?;
-    let listener = Listener::bind(&addr, &args.listen, dump)
+    let dump = args.dump.open()?;
+    let listener = Listener::bind(&addr, &args.listen.options(), dump)
         .await
         .map_err(|e| {
             if args.port == 8000 {
@@ -361,7 +370,11 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         })?
         .nodelay(true)
         // HTTP/2 by ALPN; the h2 preface check in `conn::drive` then picks the protocol.
-        .with_tls(tls::acceptor(&args.tls, &addr.host, &["h2", "http/1.1"])?);
+        .with_tls(tls::acceptor(
+            args.tls.options().as_ref(),
+            &addr.host,
+            &["h2", "http/1.1"],
+        )?);
     // Every file named on the command line has been read by now. Inside the root,
     // each request's `statx` walks "./a.txt", not the root's whole path again
     // (1 KiB benchmark: ~18 → ~14 µs of server CPU per request).

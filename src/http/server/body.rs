@@ -2,9 +2,9 @@
 //! read in large chunks, or any boxed stream (compression); and the wrapper that
 //! writes the access-log line once the body is done.
 
-use super::access_log::Entry;
-use super::conn::Activity;
-use super::splice::{self, Splice, Splices};
+use crate::http::server::access_log::Entry;
+use crate::http::server::conn::Activity;
+use crate::http::server::conn::splice::{self, Splice, Splices};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;

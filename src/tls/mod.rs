@@ -5,7 +5,9 @@
 //! error messages that say what is wrong and what to do, and the stream type the
 //! listener and connector hand out.
 
-use crate::cli::{TlsClientArgs, TlsServerArgs};
+pub mod cert;
+pub mod inspect;
+
 use crate::error::usage;
 use anyhow::{Context, Result, anyhow};
 use rustls::client::WebPkiServerVerifier;
@@ -20,7 +22,7 @@ use rustls::{
 };
 use std::io;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +32,37 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// A server's TLS: its certificate, the client certificates it requires, ALPN.
+#[derive(Debug, Clone, Default)]
+pub struct TlsServerOptions {
+    /// Certificate chain in PEM (leaf first); with `key`. Neither: a self-signed
+    /// certificate made in memory, its fingerprint printed on stderr.
+    pub cert: Option<PathBuf>,
+    /// Private key in PEM of `cert`.
+    pub key: Option<PathBuf>,
+    /// Require client certificates issued by a CA in this PEM file (mutual TLS).
+    pub client_ca: Option<PathBuf>,
+    /// ALPN protocols to accept, by preference; empty: the server's default.
+    pub alpn: Vec<String>,
+}
+
+/// A client's TLS: whom to trust, the name to verify, ALPN, a client certificate.
+#[derive(Debug, Clone, Default)]
+pub struct TlsClientOptions {
+    /// Also trust the CA certificates in this PEM file (besides the bundled Mozilla roots).
+    pub cacert: Option<PathBuf>,
+    /// Verify nothing (a warning goes to stderr once per client).
+    pub insecure: bool,
+    /// The name to send and verify instead of the host connected to.
+    pub sni: Option<String>,
+    /// ALPN protocols to offer; empty: the client's default.
+    pub alpn: Vec<String>,
+    /// Client certificate chain in PEM (mutual TLS); with `key`.
+    pub cert: Option<PathBuf>,
+    /// Private key in PEM of `cert`.
+    pub key: Option<PathBuf>,
+}
 
 /// The only protocol versions wirekit speaks.
 pub static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -148,7 +181,7 @@ pub fn self_signed(host: &str) -> Result<SelfSigned> {
         }
     }
     let names = unique;
-    let certified = crate::cert::self_signed_leaf(&names, 30)?;
+    let certified = crate::tls::cert::self_signed_leaf(&names, 30)?;
     let fingerprint = fingerprint(&certified.cert_der);
     Ok(SelfSigned {
         cert: certified.cert_der,
@@ -162,7 +195,7 @@ pub fn self_signed(host: &str) -> Result<SelfSigned> {
 /// `bind_host`; `--client-ca` for mTLS; ALPN from `--alpn`, else `default_alpn`
 /// (e.g. `&["h2", "http/1.1"]` for HTTP servers).
 pub fn server_config(
-    args: &TlsServerArgs,
+    args: &TlsServerOptions,
     bind_host: &str,
     default_alpn: &[&str],
 ) -> Result<Arc<ServerConfig>> {
@@ -214,20 +247,20 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// The acceptor for the shared listener, or `None` without `--tls`.
+/// The acceptor for the shared listener, or `None` for plain TCP.
 pub fn acceptor(
-    args: &TlsServerArgs,
+    args: Option<&TlsServerOptions>,
     bind_host: &str,
     default_alpn: &[&str],
 ) -> Result<Option<TlsAcceptor>> {
-    if !args.tls {
-        return Ok(None);
-    }
-    Ok(Some(TlsAcceptor::from(server_config(
-        args,
-        bind_host,
-        default_alpn,
-    )?)))
+    args.map(|a| {
+        Ok(TlsAcceptor::from(server_config(
+            a,
+            bind_host,
+            default_alpn,
+        )?))
+    })
+    .transpose()
 }
 
 /// Why a server-side handshake failed, in words.
@@ -354,7 +387,7 @@ pub fn recording_verifier(cacert: Option<&Path>) -> Result<Arc<Lenient>> {
 
 /// The client config for `args`; ALPN from `--alpn`, else `default_alpn`.
 pub fn client_config(
-    args: &TlsClientArgs,
+    args: &TlsClientOptions,
     default_alpn: &[&str],
     verify: Verify,
 ) -> Result<Arc<ClientConfig>> {
@@ -401,7 +434,10 @@ pub fn client_config(
 /// `--insecure` (refused together with `--cacert`). For clients that bring their
 /// own connection code (e.g. an HTTP stack taking a rustls `ClientConfig`); they
 /// should also print `insecure_warning` when `args.insecure`.
-pub fn client_config_for(args: &TlsClientArgs, default_alpn: &[&str]) -> Result<Arc<ClientConfig>> {
+pub fn client_config_for(
+    args: &TlsClientOptions,
+    default_alpn: &[&str],
+) -> Result<Arc<ClientConfig>> {
     if args.insecure && args.cacert.is_some() {
         return Err(usage(
             "--insecure checks nothing, so --cacert would be ignored; give one of them",
@@ -433,18 +469,8 @@ pub struct TlsClient {
 }
 
 impl TlsClient {
-    /// The client for `args`, or `None` without `--tls`. With `--insecure` a
-    /// warning goes to stderr.
-    pub fn from_args(args: &TlsClientArgs, default_alpn: &[&str]) -> Result<Option<TlsClient>> {
-        if !args.tls {
-            return Ok(None);
-        }
-        Ok(Some(TlsClient::new(args, default_alpn)?))
-    }
-
-    /// The client for `args` whether or not `--tls` was given (for commands that
-    /// always speak TLS, such as `https://` URLs).
-    pub fn new(args: &TlsClientArgs, default_alpn: &[&str]) -> Result<TlsClient> {
+    /// The client for `args`. With `insecure`, the first handshake warns on stderr.
+    pub fn new(args: &TlsClientOptions, default_alpn: &[&str]) -> Result<TlsClient> {
         Ok(TlsClient {
             connector: TlsConnector::from(client_config_for(args, default_alpn)?),
             sni: args.sni.clone(),

@@ -2,14 +2,20 @@
 //! print the exchange or save the body. Also the client builder and error wording that
 //! `fetch` shares.
 
-use super::items::{self, Item};
-use super::print::{Parts, Printer};
-use super::retry::{self, RetryPolicy};
+pub mod download;
+pub mod fetch;
+pub mod items;
+pub mod print;
+pub mod retry;
+
 use crate::cli::{ClientArgs, GlobalArgs, HttpArgs, HttpVersion, Pretty};
 use crate::error::{exit_with, usage};
+use crate::http::client::print::{Parts, Printer};
 use anyhow::{Context, Result, anyhow};
+use items::Item;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method, Request, Url};
+use retry::RetryPolicy;
 use std::io::{IsTerminal, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -136,8 +142,7 @@ fn tls_config(
         Some(HttpVersion::Http2PriorKnowledge) => &["h2"],
         Some(HttpVersion::Http2) | None => &["h2", "http/1.1"],
     };
-    let tls_args = crate::cli::TlsClientArgs {
-        tls: true,
+    let tls_args = crate::tls::TlsClientOptions {
         cacert,
         insecure,
         sni: None,
@@ -146,12 +151,12 @@ fn tls_config(
         // A key in the certificate's own file is found there.
         key: cert.map(|c| cert_key.unwrap_or(c).to_path_buf()),
     };
-    let config = crate::net::tls::client_config_for(&tls_args, alpn)?;
+    let config = crate::tls::client_config_for(&tls_args, alpn)?;
     Ok((*config).clone())
 }
 
 /// A pooled client with wirekit's defaults (ring crypto provider, no redirects followed),
-/// for library users of [`super::fetch::fetch_all`].
+/// for library users of [`crate::http::client::fetch::fetch_all`].
 pub fn default_client() -> Result<Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
@@ -653,7 +658,7 @@ pub async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
     let policy = RetryPolicy::from_args(&args.client);
     if downloading {
         drop(out);
-        return super::download::run(
+        return crate::http::client::download::run(
             &client,
             prepared.request,
             &policy,
