@@ -5,10 +5,11 @@
 
 pub mod cli;
 pub mod commands;
+pub mod disk;
 pub mod error;
 pub mod fernet;
 pub mod http;
 pub mod logging;
 pub mod net;
 pub mod tls;
-pub mod util;
+pub mod units;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn duration(text: &str) -> Result<Duration, String> {
-    crate::util::parse_duration(text)
+    crate::units::parse_duration(text)
 }
 
 /// Flags every HTTP client command shares: timeouts, retries, redirects, TLS, proxies.

@@ -3,7 +3,7 @@
 use crate::net::addr::parse_source;
 use crate::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
 use crate::tls::{TlsClientOptions, TlsServerOptions};
-use crate::util::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_size};
 use anyhow::Result;
 use clap::Args;
 use ipnet::IpNet;

@@ -1,7 +1,7 @@
 //! `wirekit serve`: files and a mock API over HTTP/1.1 and h2c, or h2 over TLS.
 
 use super::net::{DumpArgs, ListenArgs, TlsServerArgs};
-use crate::util::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_size};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
 use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
-use crate::util::parse_size;
+use crate::units::parse_size;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! `wirekit udp`: listen and send datagrams.
 
 use super::net::{AccessArgs, BufferArgs, DumpArgs};
-use crate::util::parse_duration;
+use crate::units::parse_duration;
 use clap::{Args, Subcommand};
 use std::time::Duration;
 

@@ -7,9 +7,9 @@
 //! a failure then leaves no output file behind.
 
 use crate::cli::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
+use crate::disk::write_atomic;
 use crate::error::usage;
 use crate::fernet::{Fernet, MultiFernet};
-use crate::util::write_atomic;
 use anyhow::{Context, Result, anyhow};
 use std::io::{self, Read, Write};
 use std::path::Path;

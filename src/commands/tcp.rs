@@ -8,7 +8,7 @@ use crate::net::stdio::{CHUNK, StdoutWriter, stdin_chunks, to_crlf};
 use crate::net::stream::{AsyncStream, Tap, read_chunk};
 use crate::net::{self, Conn, HostPort, Listener};
 use crate::tls::{self, TlsClient};
-use crate::util::{format_bitrate, format_bytes};
+use crate::units::{format_bitrate, format_bytes};
 use anyhow::{Context, Result, anyhow};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;

@@ -201,7 +201,7 @@ pub fn new_ca(name: &str, days: u32) -> Result<Made> {
 
 /// Write `data` to `path` atomically; `secret` files (keys) get mode 0600.
 pub fn write_file(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    crate::util::write_atomic(path, data, if secret { 0o600 } else { 0o644 })
+    crate::disk::write_atomic(path, data, if secret { 0o600 } else { 0o644 })
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -325,7 +325,7 @@ pub async fn run(
         eprintln!(
             "wirekit: saved '{}' ({} in {secs:.2} s)",
             target.display(),
-            crate::util::format_bytes(received)
+            crate::units::format_bytes(received)
         );
     }
     Ok(())

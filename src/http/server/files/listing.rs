@@ -216,7 +216,7 @@ nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"displa
             "</a></td><td class=\"size\">"
         });
         if !e.is_dir {
-            s.push_str(&crate::util::format_bytes(e.size));
+            s.push_str(&crate::units::format_bytes(e.size));
         }
         s.push_str("</td><td>");
         push_time(&mut s, &mut scratch, e.modified);
