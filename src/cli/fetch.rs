@@ -1,6 +1,7 @@
 //! `wirekit fetch`: many URLs at once, bounded and pooled (the seed's aiohttp + gather).
 
 use super::http::ClientArgs;
+use ::http::header::{HeaderName, HeaderValue};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -27,8 +28,8 @@ pub struct FetchArgs {
     #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
     pub method: String,
     /// Extra request header 'Name: value' (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = crate::http::header::line)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Save each body under DIR (file named after the URL) and add "file" to its line.
     #[arg(short = 'o', long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,

@@ -1,11 +1,107 @@
 //! `wirekit http`: an xh/HTTPie-like client, and the client flags `fetch` shares.
+//! The value parsers here turn flag text into the client library's own types.
 
-use clap::{Args, ValueEnum};
+use crate::http::client::print::{Parts, Pretty};
+use crate::http::client::{
+    Auth, ClientOptions, HttpVersion, Proxy, ProxyScheme, RetryPolicy, Verify,
+};
+use crate::http::credentials::split_user_pass;
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 fn duration(text: &str) -> Result<Duration, String> {
     crate::units::parse_duration(text)
+}
+
+/// `--verify yes|no|CAFILE`; the file itself is read when the client is built.
+fn verify(text: &str) -> Result<Verify, String> {
+    Ok(match text {
+        "yes" | "true" => Verify::Yes,
+        "no" | "false" => Verify::No,
+        path => Verify::CaFile(PathBuf::from(path)),
+    })
+}
+
+/// `--proxy [PROTOCOL:]URL`.
+fn proxy(text: &str) -> Result<Proxy, String> {
+    let (scheme, url) = match text.split_once(':') {
+        Some(("http", rest)) if rest.contains("://") => (Some(ProxyScheme::Http), rest),
+        Some(("https", rest)) if rest.contains("://") => (Some(ProxyScheme::Https), rest),
+        Some(("all", rest)) if rest.contains("://") => (Some(ProxyScheme::All), rest),
+        _ => (None, text),
+    };
+    let proxy = Proxy {
+        scheme,
+        url: url.to_string(),
+    };
+    proxy.to_reqwest().map_err(|e| {
+        format!("{e}; write it like http://127.0.0.1:3128 or https:http://127.0.0.1:3128")
+    })?;
+    Ok(proxy)
+}
+
+/// `--resolve HOST:PORT:ADDR`, as curl writes it (ADDR may be `[v6]`).
+fn resolve(text: &str) -> Result<(String, SocketAddr), String> {
+    let bad = || "not HOST:PORT:ADDR; write it like example.com:443:127.0.0.1".to_string();
+    let mut parts = text.splitn(3, ':');
+    let host = parts.next().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+    let port: u16 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let addr: IpAddr = parts
+        .next()
+        .map(|a| a.trim_matches(|c| c == '[' || c == ']'))
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(bad)?;
+    Ok((host.to_string(), SocketAddr::new(addr, port)))
+}
+
+/// `-a USER:PASS` (no `:`: the user alone, with an empty password).
+fn basic_auth(text: &str) -> Result<Auth, String> {
+    let (user, password) = split_user_pass(text);
+    Ok(Auth::Basic {
+        user: user.to_string(),
+        password: password.map(str::to_string),
+    })
+}
+
+/// `--bearer TOKEN`: refused when it cannot travel in a header.
+fn bearer(text: &str) -> Result<Auth, String> {
+    let auth = Auth::Bearer(text.to_string());
+    auth.header_value()
+        .map_err(|_| "the token has characters a header cannot carry".to_string())?;
+    Ok(auth)
+}
+
+/// `--http-version 1.1|2|2-prior-knowledge`.
+fn http_version() -> impl TypedValueParser<Value = HttpVersion> {
+    PossibleValuesParser::new(["1.1", "2", "2-prior-knowledge"]).map(|s| match s.as_str() {
+        "1.1" => HttpVersion::Http11,
+        "2" => HttpVersion::Http2,
+        _ => HttpVersion::Http2PriorKnowledge,
+    })
+}
+
+/// `--pretty all|colors|format|none`.
+fn pretty() -> impl TypedValueParser<Value = Pretty> {
+    PossibleValuesParser::new([
+        PossibleValue::new("all").help("Indent and colour"),
+        PossibleValue::new("colors").help("Colour only"),
+        PossibleValue::new("format").help("Indent only"),
+        PossibleValue::new("none").help("Neither: bytes as received"),
+    ])
+    .map(|s| match s.as_str() {
+        "all" => Pretty::All,
+        "colors" => Pretty::Colors,
+        "format" => Pretty::Format,
+        _ => Pretty::None,
+    })
+}
+
+/// `-p HBhbm`.
+fn print_spec(text: &str) -> Result<Parts, String> {
+    Parts::parse(text)
 }
 
 /// Flags every HTTP client command shares: timeouts, retries, redirects, TLS, proxies.
@@ -38,18 +134,18 @@ pub struct ClientArgs {
     pub max_redirects: usize,
     /// HTTP version: 1.1, 2 (negotiated with ALPN over TLS; plain http stays 1.1), or
     /// 2-prior-knowledge (HTTP/2 from the first byte, also h2c on plain http).
-    #[arg(long, value_enum, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = http_version())]
     pub http_version: Option<HttpVersion>,
     /// Basic authentication: USER:PASS.
-    #[arg(short = 'a', long, value_name = "USER:PASS")]
-    pub auth: Option<String>,
+    #[arg(short = 'a', long, value_name = "USER:PASS", value_parser = basic_auth)]
+    pub auth: Option<Auth>,
     /// Bearer token authentication.
-    #[arg(long, value_name = "TOKEN", conflicts_with = "auth")]
-    pub bearer: Option<String>,
+    #[arg(long, value_name = "TOKEN", conflicts_with = "auth", value_parser = bearer)]
+    pub bearer: Option<Auth>,
     /// Certificate checks: yes (default; the bundled Mozilla roots), no, or a PEM file of CA
     /// certificates to trust as well.
-    #[arg(long, value_name = "yes|no|CAFILE", default_value = "yes")]
-    pub verify: String,
+    #[arg(long, value_name = "yes|no|CAFILE", default_value = "yes", value_parser = verify)]
+    pub verify: Verify,
     /// Client certificate (PEM) for TLS client authentication.
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
@@ -58,33 +154,36 @@ pub struct ClientArgs {
     pub cert_key: Option<PathBuf>,
     /// Proxy: URL for every scheme, or PROTOCOL:URL (http:..., https:...). Repeatable.
     /// HTTP_PROXY, HTTPS_PROXY and NO_PROXY are honoured when no --proxy is given.
-    #[arg(long, value_name = "[PROTOCOL:]URL")]
-    pub proxy: Vec<String>,
+    #[arg(long, value_name = "[PROTOCOL:]URL", value_parser = proxy)]
+    pub proxy: Vec<Proxy>,
     /// Connect to ADDR for HOST, skipping DNS: HOST:PORT:ADDR, as curl --resolve. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<String>,
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve)]
+    pub resolve: Vec<(String, SocketAddr)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HttpVersion {
-    #[value(name = "1.1")]
-    Http11,
-    #[value(name = "2")]
-    Http2,
-    #[value(name = "2-prior-knowledge")]
-    Http2PriorKnowledge,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Pretty {
-    /// Indent and colour.
-    All,
-    /// Colour only.
-    Colors,
-    /// Indent only.
-    Format,
-    /// Neither: bytes as received.
-    None,
+impl ClientArgs {
+    /// The client library's options for these flags.
+    pub fn options(&self) -> ClientOptions {
+        ClientOptions {
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            follow: self.follow,
+            max_redirects: self.max_redirects,
+            http_version: self.http_version,
+            auth: self.auth.clone().or_else(|| self.bearer.clone()),
+            verify: self.verify.clone(),
+            cert: self.cert.clone(),
+            cert_key: self.cert_key.clone(),
+            proxies: self.proxy.clone(),
+            resolve: self.resolve.clone(),
+            retry: RetryPolicy {
+                retries: self.retry,
+                delay: self.retry_delay,
+                max_time: self.retry_max_time,
+                retry_all: self.retry_all,
+            },
+        }
+    }
 }
 
 /// Send one HTTP request and print the exchange, as xh and HTTPie do.
@@ -119,8 +218,8 @@ pub struct HttpArgs {
     pub ignore_stdin: bool,
     /// What to print: H request headers, B request body, h response headers, b response body,
     /// m meta (timings, sizes, attempts). Default hb on a terminal, b when piped.
-    #[arg(short = 'p', long = "print", value_name = "HBhbm")]
-    pub print: Option<String>,
+    #[arg(short = 'p', long = "print", value_name = "HBhbm", value_parser = print_spec)]
+    pub print: Option<Parts>,
     /// Print only the response body (-p b).
     #[arg(short = 'b', long = "body")]
     pub body_only: bool,
@@ -128,7 +227,7 @@ pub struct HttpArgs {
     #[arg(long = "headers")]
     pub headers_only: bool,
     /// Formatting: indented JSON and colour. Default all on a terminal, none when piped.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = pretty())]
     pub pretty: Option<Pretty>,
     /// Exit 3, 4 or 5 on a 3xx, 4xx or 5xx answer.
     #[arg(long)]

@@ -17,7 +17,7 @@ pub use fernet::{
     FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
 };
 pub use fetch::FetchArgs;
-pub use http::{ClientArgs, HttpArgs, HttpVersion, Pretty};
+pub use http::{ClientArgs, HttpArgs};
 pub use net::{
     AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs,
     parse_cidr,

@@ -2,6 +2,8 @@
 //! library runs, and the outcome is reported.
 
 mod fernet;
+mod fetch;
+mod http;
 mod tcp;
 mod udp;
 
@@ -18,7 +20,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Cert(a) => crate::tls::cert::run(a),
         Command::Tls(a) => crate::tls::inspect::run(a).await,
         Command::Fernet(a) => fernet::run(a),
-        Command::Http(a) => crate::http::client::run(a, &cli.global).await,
-        Command::Fetch(a) => crate::http::client::fetch::run(a, &cli.global).await,
+        Command::Http(a) => http::run(a, &cli.global).await,
+        Command::Fetch(a) => fetch::run(a, &cli.global).await,
     }
 }

@@ -2,5 +2,6 @@
 //! They share nothing but the `http` types; each half has its own folder.
 
 pub mod client;
+pub mod credentials;
 pub mod header;
 pub mod server;

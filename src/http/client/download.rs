@@ -1,49 +1,71 @@
 //! `wirekit http -d/-o`: save a body to a file, atomically (written to `NAME.part`, renamed
 //! when complete), with a progress bar on a terminal and `-c` to resume with a Range request.
 
-use crate::cli::{GlobalArgs, HttpArgs};
+use crate::disk::{ControlChars, FileNameRules, LeadingDots, safe_file_name};
 use crate::error::{exit_with, usage};
-use crate::http::client::describe_error;
-use crate::http::client::print::{Parts, Printer};
+use crate::http::client::errors::{describe_error, io_reason, status_exit_code, status_text};
+use crate::http::client::print::Printer;
 use crate::http::client::retry::{self, RetryPolicy};
 use anyhow::{Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE};
-use reqwest::{Client, Request, Response, StatusCode};
+use reqwest::{Client, Request, Response, StatusCode, Url};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tokio::fs::File;
 use tokio::io::AsyncWriteExt;
 
+/// How a download is saved and reported.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadOptions {
+    /// Save to this file; none: the name Content-Disposition or the URL gives, made unique.
+    pub output: Option<PathBuf>,
+    /// Resume what `output` (or `output.part`) holds with a Range request.
+    pub resume: bool,
+    /// Exit 3, 4 or 5 (instead of 1) on a 3xx, 4xx or 5xx answer.
+    pub check_status: bool,
+    /// Redirects are followed (else a 3xx answer suggests -F).
+    pub follow: bool,
+    /// When to retry.
+    pub retry: RetryPolicy,
+    /// Show the response head on stderr.
+    pub show_head: bool,
+    /// How to show it (colours only when stderr is a terminal).
+    pub printer: Printer,
+    /// No head, no progress bar, no "saved" line on stderr.
+    pub quiet: bool,
+}
+
 /// Where an unfinished download is kept: `NAME.part` beside `NAME`.
-pub fn part_path(path: &Path) -> PathBuf {
+pub(crate) fn part_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".part");
     PathBuf::from(s)
 }
 
-/// A safe file name: the last path component, no leading dots, no control characters.
+/// A name a server suggested, reduced to one file name: its last path component, no
+/// leading dots, no control characters.
 fn sanitize(name: &str) -> Option<String> {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .trim_start_matches('.')
-        .to_string();
-    if clean.is_empty() { None } else { Some(clean) }
+    const RULES: FileNameRules = FileNameRules {
+        last_component: true,
+        portable: false,
+        control: ControlChars::Drop,
+        leading_dots: LeadingDots::Strip,
+        max_chars: None,
+    };
+    safe_file_name(name, &RULES)
 }
 
+/// `%xx` escapes decoded (invalid UTF-8 replaced); `+` stays `+`.
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The file name a Content-Disposition header suggests (`filename*=` preferred).
-pub fn disposition_name(value: &str) -> Option<String> {
+pub(crate) fn disposition_name(value: &str) -> Option<String> {
     let mut plain = None;
     for part in value.split(';') {
         let part = part.trim();
@@ -65,6 +87,8 @@ pub fn disposition_name(value: &str) -> Option<String> {
     plain
 }
 
+/// The name the URL's last segment gives, with an extension from the Content-Type when it
+/// has none.
 fn name_from_url(url: &reqwest::Url, content_type: Option<&str>) -> String {
     let seg = url
         .path_segments()
@@ -119,207 +143,193 @@ fn range_start(resp: &Response) -> Option<u64> {
     rest.split('-').next()?.trim().parse().ok()
 }
 
-/// Run a download: the request is already built; `-o`, `-c` and printing come from `args`.
-pub async fn run(
-    client: &Client,
-    mut request: Request,
-    policy: &RetryPolicy,
-    args: &HttpArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-    parts: Parts,
-) -> Result<()> {
-    let stderr_tty = std::io::stderr().is_terminal();
-    let explicit = args.output.clone();
-    if args.resume && explicit.is_none() {
-        return Err(usage(
-            "--continue needs to know which file to resume: add -o FILE",
-        ));
-    }
-    // What is already on disk, for -c.
-    let mut offset = 0u64;
-    let mut from_final = false;
-    if let (true, Some(out)) = (args.resume, &explicit) {
-        if let Ok(m) = std::fs::metadata(part_path(out)) {
-            offset = m.len();
-        } else if let Ok(m) = std::fs::metadata(out) {
-            offset = m.len();
-            from_final = true;
-        }
-        if offset > 0
-            && let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-"))
-        {
-            request.headers_mut().insert(RANGE, v);
-        }
-    }
-    let url = request.url().clone();
-    let quiet = global.quiet;
-    let started = Instant::now();
-    let sent = retry::send(client, request, policy, |ev| ev.announce(quiet)).await;
-    let mut resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
-    let status = resp.status();
-    if parts.resp_head && !quiet {
-        let mut err = std::io::stderr().lock();
-        let p = Printer {
-            colors: printer.colors && stderr_tty,
-            ..*printer
-        };
-        p.response_head(&mut err, &resp)?;
-        eprintln!();
-    }
+/// What `-c` found on disk: the bytes already saved, and whether they are in the final
+/// file (a finished download) rather than in `.part`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Resume {
+    offset: u64,
+    from_final: bool,
+}
 
-    if status == StatusCode::RANGE_NOT_SATISFIABLE && offset > 0 {
-        if let Some(out) = &explicit {
-            if !from_final {
-                tokio::fs::rename(part_path(out), out).await.map_err(|e| {
-                    anyhow!(
-                        "cannot rename '{}' to '{}': {e}",
-                        part_path(out).display(),
-                        out.display()
-                    )
-                })?;
-            }
-            if !quiet {
-                eprintln!(
-                    "wirekit: '{}' is already complete ({offset} bytes)",
-                    out.display()
-                );
-            }
-        }
-        return Ok(());
+/// For `-c`: measure what is saved and ask for the rest with a Range header.
+fn resume_from(out: &Path, request: &mut Request) -> Resume {
+    let mut r = Resume::default();
+    if let Ok(m) = std::fs::metadata(part_path(out)) {
+        r.offset = m.len();
+    } else if let Ok(m) = std::fs::metadata(out) {
+        r.offset = m.len();
+        r.from_final = true;
     }
-    if !status.is_success() {
-        let text = retry::status_text(status);
-        let code = match (args.check_status, status.as_u16()) {
-            (true, 300..=399) => 3,
-            (true, 400..=499) => 4,
-            (true, 500..=599) => 5,
-            _ => 1,
-        };
-        let hint = if status.is_redirection() && !args.client.follow {
-            "; add -F to follow redirects"
-        } else {
-            ""
-        };
-        return Err(exit_with(
-            code,
-            format!("{url} answered HTTP {text}: nothing saved{hint}"),
-        ));
+    if r.offset > 0
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes={}-", r.offset))
+    {
+        request.headers_mut().insert(RANGE, v);
     }
-    // Resume only if the server really sent the rest.
-    let append =
-        status == StatusCode::PARTIAL_CONTENT && offset > 0 && range_start(&resp) == Some(offset);
-    if !append {
-        offset = 0;
-    }
+    r
+}
 
+/// `from` renamed to `to`, or an error naming both.
+async fn rename(from: &Path, to: &Path, why: &str) -> Result<()> {
+    tokio::fs::rename(from, to).await.map_err(|e| {
+        anyhow!(
+            "cannot rename '{}' to '{}'{why}: {e}",
+            from.display(),
+            to.display()
+        )
+    })
+}
+
+/// A 416 to a resume: the file was complete; finish it.
+async fn already_complete(out: &Path, resume: Resume, quiet: bool) -> Result<()> {
+    if !resume.from_final {
+        rename(&part_path(out), out, "").await?;
+    }
+    if !quiet {
+        eprintln!(
+            "wirekit: '{}' is already complete ({} bytes)",
+            out.display(),
+            resume.offset
+        );
+    }
+    Ok(())
+}
+
+/// A non-2xx answer: nothing is saved; the exit code follows `--check-status`.
+fn refused(url: &Url, status: StatusCode, o: &DownloadOptions) -> anyhow::Error {
+    let code = status_exit_code(status)
+        .filter(|_| o.check_status)
+        .unwrap_or(1);
+    let hint = if status.is_redirection() && !o.follow {
+        "; add -F to follow redirects"
+    } else {
+        ""
+    };
+    exit_with(
+        code,
+        format!(
+            "{url} answered HTTP {}: nothing saved{hint}",
+            status_text(status)
+        ),
+    )
+}
+
+/// The file to save to: `-o`, else the name the server or URL suggests, made unique.
+fn target_for(o: &DownloadOptions, resp: &Response, url: &Url) -> PathBuf {
+    if let Some(p) = &o.output {
+        return p.clone();
+    }
     let content_type = resp
         .headers()
         .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let name = resp
+        .headers()
+        .get(CONTENT_DISPOSITION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let target = match &explicit {
-        Some(p) => p.clone(),
-        None => {
-            let name = resp
-                .headers()
-                .get(CONTENT_DISPOSITION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(disposition_name)
-                .unwrap_or_else(|| name_from_url(&url, content_type.as_deref()));
-            unique(&name)
-        }
-    };
-    let part = part_path(&target);
-    if append && from_final {
-        tokio::fs::rename(&target, &part).await.map_err(|e| {
-            anyhow!(
-                "cannot rename '{}' to '{}' to resume it: {e}",
-                target.display(),
-                part.display()
-            )
-        })?;
-    }
-    let mut file = tokio::fs::OpenOptions::new()
+        .and_then(disposition_name)
+        .unwrap_or_else(|| name_from_url(url, content_type));
+    unique(&name)
+}
+
+/// The `.part` file, appended to when resuming.
+async fn open_part(part: &Path, append: bool) -> Result<File> {
+    tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .append(append)
         .truncate(!append)
-        .open(&part)
+        .open(part)
         .await
-        .map_err(|e| {
-            anyhow!(
-                "cannot write '{}': {}",
-                part.display(),
-                crate::http::client::items::io_reason(&e)
-            )
-        })?;
+        .map_err(|e| anyhow!("cannot write '{}': {}", part.display(), io_reason(&e)))
+}
 
-    let expected = resp.content_length().map(|n| n + offset);
-    let bar = if stderr_tty && !quiet {
-        let bar = match expected {
-            Some(n) => ProgressBar::new(n),
-            None => ProgressBar::no_length(),
-        };
-        let style = ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar.set_position(offset);
-        Some(bar)
-    } else {
-        None
+/// A byte progress bar on a terminal stderr, starting at `offset`.
+fn progress_bar(expected: Option<u64>, offset: u64) -> ProgressBar {
+    let bar = match expected {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::no_length(),
     };
-    let mut received = offset;
-    let resume_hint = format!(
-        "wirekit http -c -o {} {}",
-        shell_words::quote(&target.to_string_lossy()),
-        shell_words::quote(url.as_str())
-    );
-    let outcome: Result<()> = async {
-        loop {
-            let chunk = match resp.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(anyhow!(describe_error(&e))),
-            };
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
-            received += chunk.len() as u64;
-            if let Some(b) = &bar {
-                b.set_position(received);
-            }
+    let style = ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_position(offset);
+    bar
+}
+
+/// Write the body to `file`, counting into `received`; the body must be complete.
+async fn receive(
+    resp: &mut Response,
+    file: &mut File,
+    part: &Path,
+    received: &mut u64,
+    expected: Option<u64>,
+    bar: Option<&ProgressBar>,
+) -> Result<()> {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| anyhow!(describe_error(&e)))?
+    {
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
+        *received += chunk.len() as u64;
+        if let Some(b) = bar {
+            b.set_position(*received);
         }
-        if let Some(n) = expected
-            && received != n
-        {
-            return Err(anyhow!("the body ended after {received} of {n} bytes"));
+    }
+    match expected {
+        Some(n) if *received != n => {
+            Err(anyhow!("the body ended after {} of {n} bytes", *received))
         }
-        Ok(())
+        _ => Ok(()),
     }
-    .await;
-    let flushed = file.flush().await.and(file.sync_all().await);
-    drop(file);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    if let Err(e) = outcome {
-        let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
-        return Err(anyhow!(
-            "download of {url} broke off after {received}{of} bytes: {e}; the partial data is in '{}'; resume with: {resume_hint}",
-            part.display()
+}
+
+/// Run a download of the built `request`; `o` says where and how.
+pub async fn run(client: &Client, mut request: Request, o: &DownloadOptions) -> Result<()> {
+    if o.resume && o.output.is_none() {
+        return Err(usage(
+            "--continue needs to know which file to resume: add -o FILE",
         ));
     }
-    flushed.map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
-    tokio::fs::rename(&part, &target).await.map_err(|e| {
-        anyhow!(
-            "cannot rename '{}' to '{}': {e}",
-            part.display(),
-            target.display()
-        )
-    })?;
+    let resume = match (&o.output, o.resume) {
+        (Some(out), true) => resume_from(out, &mut request),
+        _ => Resume::default(),
+    };
+    let url = request.url().clone();
+    let started = Instant::now();
+    let quiet = o.quiet;
+    let sent = retry::send(client, request, &o.retry, |ev| ev.announce(quiet)).await;
+    let resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
+    if o.show_head && !quiet {
+        show_head(o, &resp)?;
+    }
+    let status = resp.status();
+    if status == StatusCode::RANGE_NOT_SATISFIABLE && resume.offset > 0 {
+        return match &o.output {
+            Some(out) => already_complete(out, resume, quiet).await,
+            None => Ok(()),
+        };
+    }
+    if !status.is_success() {
+        return Err(refused(&url, status, o));
+    }
+    // Resume only if the server really sent the rest.
+    let append = status == StatusCode::PARTIAL_CONTENT
+        && resume.offset > 0
+        && range_start(&resp) == Some(resume.offset);
+    let offset = if append { resume.offset } else { 0 };
+    let target = target_for(o, &resp, &url);
+    let part = part_path(&target);
+    if append && resume.from_final {
+        rename(&target, &part, " to resume it").await?;
+    }
+    let file = open_part(&part, append).await?;
+    let received = save(resp, file, &part, &target, &url, offset, quiet).await?;
+    rename(&part, &target, "").await?;
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
@@ -329,6 +339,63 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The response head on stderr, coloured only when stderr is a terminal.
+fn show_head(o: &DownloadOptions, resp: &Response) -> Result<()> {
+    let printer = &o.printer;
+    let mut err = std::io::stderr().lock();
+    let p = Printer {
+        colors: printer.colors && std::io::stderr().is_terminal(),
+        ..*printer
+    };
+    p.response_head(&mut err, resp)?;
+    eprintln!();
+    Ok(())
+}
+
+/// Receive the body into `part` (already holding `offset` bytes) with a progress bar;
+/// the total saved. A broken-off body says where the partial data is and how to resume.
+async fn save(
+    mut resp: Response,
+    mut file: File,
+    part: &Path,
+    target: &Path,
+    url: &Url,
+    offset: u64,
+    quiet: bool,
+) -> Result<u64> {
+    let expected = resp.content_length().map(|n| n + offset);
+    let bar = (std::io::stderr().is_terminal() && !quiet).then(|| progress_bar(expected, offset));
+    let mut received = offset;
+    let outcome = receive(
+        &mut resp,
+        &mut file,
+        part,
+        &mut received,
+        expected,
+        bar.as_ref(),
+    )
+    .await;
+    let flushed = file.flush().await.and(file.sync_all().await);
+    drop(file);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Err(e) = outcome {
+        let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
+        let resume_hint = format!(
+            "wirekit http -c -o {} {}",
+            shell_words::quote(&target.to_string_lossy()),
+            shell_words::quote(url.as_str())
+        );
+        return Err(anyhow!(
+            "download of {url} broke off after {received}{of} bytes: {e}; the partial data is in '{}'; resume with: {resume_hint}",
+            part.display()
+        ));
+    }
+    flushed.map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
+    Ok(received)
 }
 
 #[cfg(test)]
@@ -350,9 +417,9 @@ mod tests {
             disposition_name("attachment; filename=\"../../etc/passwd\"").as_deref(),
             Some("passwd")
         );
-        let u = reqwest::Url::parse("http://h/a/file.tar.gz?x=1").expect("url");
+        let u = Url::parse("http://h/a/file.tar.gz?x=1").expect("url");
         assert_eq!(name_from_url(&u, None), "file.tar.gz");
-        let u = reqwest::Url::parse("http://h/").expect("url");
+        let u = Url::parse("http://h/").expect("url");
         assert_eq!(
             name_from_url(&u, Some("text/html; charset=utf-8")),
             "index.html"

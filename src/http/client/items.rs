@@ -3,6 +3,7 @@
 //! and the bodies they make: JSON, urlencoded form, multipart.
 
 use crate::error::usage;
+use crate::http::client::errors::io_reason;
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,13 +25,17 @@ pub enum Item {
     Json(String, String),
     /// `field@path[;type=MIME]`: a file to upload.
     File {
+        /// The form field.
         field: String,
+        /// The file whose bytes are sent.
         path: PathBuf,
+        /// Its Content-Type; none: guessed from the name.
         mime: Option<String>,
     },
 }
 
 impl Item {
+    /// Whether the item goes in the body (fields and files), not the URL or headers.
     pub fn is_data(&self) -> bool {
         matches!(self, Item::Text(..) | Item::Json(..) | Item::File { .. })
     }
@@ -39,7 +44,7 @@ impl Item {
 const SEPARATORS: [&str; 8] = [":=@", "=@", "==", ":=", "=", "@", ":", ";"];
 
 /// Parse one item. Backslash escapes a separator character (`a\=b=c` is key `a=b`).
-pub fn parse_item(text: &str) -> Result<Item> {
+pub(crate) fn parse_item(text: &str) -> Result<Item> {
     let chars: Vec<char> = text.chars().collect();
     let mut key = String::new();
     let mut i = 0;
@@ -76,16 +81,6 @@ fn read_file(item: &str, path: &str) -> Result<Vec<u8>> {
             io_reason(&e)
         ))
     })
-}
-
-/// A short reason for a file error: "no such file", "permission denied".
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-        _ => e.to_string(),
-    }
 }
 
 fn check_json(item: &str, json: &str) -> Result<String> {
@@ -185,7 +180,8 @@ fn check_header_name(item: &str, name: &str) -> Result<()> {
 }
 
 /// Remove whitespace outside strings: `[1, 2]` -> `[1,2]`. Input must be valid JSON.
-pub fn compact_json(json: &str) -> String {
+/// Our own so that key order and number spelling stay as the user wrote them.
+pub(crate) fn compact_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     let mut in_str = false;
     let mut escaped = false;
@@ -371,7 +367,7 @@ fn write_j(out: &mut String, j: &J) {
 }
 
 /// The JSON body of the data items, keys in the order given: `{"a":"1","n":2}`.
-pub fn json_body(items: &[(String, Item)]) -> Result<String> {
+pub(crate) fn json_body(items: &[(String, Item)]) -> Result<String> {
     let mut root = J::Null;
     for (text, item) in items {
         let (key, value) = match item {
@@ -396,7 +392,7 @@ pub fn json_body(items: &[(String, Item)]) -> Result<String> {
 }
 
 /// An urlencoded form body: `a=1&b=x+y`.
-pub fn form_body(items: &[(String, Item)]) -> String {
+pub(crate) fn form_body(items: &[(String, Item)]) -> String {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (_, item) in items {
         match item {
@@ -409,8 +405,9 @@ pub fn form_body(items: &[(String, Item)]) -> String {
     ser.finish()
 }
 
-/// A multipart/form-data body and its boundary.
-pub fn multipart_body(items: &[(String, Item)]) -> Result<(Vec<u8>, String)> {
+/// A multipart/form-data body and its boundary (reqwest's multipart would stream the
+/// body, which retries and `--offline` printing cannot clone or show).
+pub(crate) fn multipart_body(items: &[(String, Item)]) -> Result<(Vec<u8>, String)> {
     let boundary = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let mut out: Vec<u8> = Vec::new();
     for (text, item) in items {

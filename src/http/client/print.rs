@@ -1,7 +1,7 @@
 //! Printing an HTTP exchange as xh and HTTPie do: request and response heads, bodies with
 //! indented, coloured JSON on a terminal, bytes unchanged otherwise.
 
-use crate::error::usage;
+use crate::http::client::errors::{describe_error, status_text};
 use anyhow::{Result, anyhow};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap};
 use reqwest::{Request, Response, Version};
@@ -10,15 +10,21 @@ use std::io::{self, Write};
 /// Which parts of the exchange to print (`-p HBhbm`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Parts {
+    /// `H`: the request line and headers.
     pub req_head: bool,
+    /// `B`: the request body.
     pub req_body: bool,
+    /// `h`: the status line and response headers.
     pub resp_head: bool,
+    /// `b`: the response body.
     pub resp_body: bool,
+    /// `m`: timings, sizes, attempts, remote address.
     pub meta: bool,
 }
 
 impl Parts {
-    pub fn parse(spec: &str) -> Result<Parts> {
+    /// The spec `-p` takes: letters of `HBhbm`; the error names the letter that is not one.
+    pub fn parse(spec: &str) -> Result<Parts, String> {
         let mut p = Parts::default();
         for c in spec.chars() {
             match c {
@@ -28,10 +34,10 @@ impl Parts {
                 'b' => p.resp_body = true,
                 'm' => p.meta = true,
                 _ => {
-                    return Err(usage(format!(
-                        "--print '{spec}': '{c}' is not one of H (request headers), B (request body), \
+                    return Err(format!(
+                        "'{c}' is not one of H (request headers), B (request body), \
                          h (response headers), b (response body), m (meta)"
-                    )));
+                    ));
                 }
             }
         }
@@ -48,8 +54,33 @@ const RED: &str = "\x1b[31m";
 const MAGENTA: &str = "\x1b[35m";
 const BOLD_BLUE: &str = "\x1b[1;34m";
 
-/// How to print.
-#[derive(Debug, Clone, Copy)]
+/// Formatting of bodies (`--pretty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pretty {
+    /// Indent and colour.
+    All,
+    /// Colour only.
+    Colors,
+    /// Indent only.
+    Format,
+    /// Neither: bytes as received.
+    None,
+}
+
+impl Pretty {
+    /// Whether JSON is indented.
+    pub fn indents(self) -> bool {
+        matches!(self, Pretty::All | Pretty::Format)
+    }
+
+    /// Whether colours are wanted (the terminal and `--color` may still say no).
+    pub fn colours(self) -> bool {
+        matches!(self, Pretty::All | Pretty::Colors)
+    }
+}
+
+/// How to print; `Default`: plain bytes, as for a pipe.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
     /// ANSI colours.
     pub colors: bool,
@@ -161,7 +192,7 @@ impl Printer {
         };
         self.paint(out, BLUE, version_text(resp.version()))?;
         out.write_all(b" ")?;
-        let text = crate::http::client::retry::status_text(status);
+        let text = status_text(status);
         self.paint(out, color, &text)?;
         out.write_all(b"\n")?;
         self.headers(out, resp.headers())?;
@@ -215,7 +246,7 @@ impl Printer {
                 Ok(None) => break,
                 Err(e) => {
                     let _ = out.flush();
-                    return Err(anyhow!(crate::http::client::describe_error(&e)));
+                    return Err(anyhow!(describe_error(&e)));
                 }
             };
             total += chunk.len() as u64;
@@ -279,88 +310,55 @@ fn title_case(name: &str) -> String {
 }
 
 /// Re-indent (4 spaces) and/or colour valid JSON text, keeping key order and number spelling.
-pub fn render_json(text: &str, indent: bool, colors: bool) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    let mut depth = 0usize;
+/// Our own because serde_json's pretty printer neither colours nor keeps number spelling
+/// (`1.0e3` would become `1000.0`).
+pub(crate) fn render_json(text: &str, indent: bool, colors: bool) -> String {
+    let mut r = JsonRender {
+        out: String::with_capacity(text.len() * 2),
+        depth: 0,
+        indent,
+        colors,
+    };
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    let newline = |out: &mut String, depth: usize| {
-        if indent {
-            out.push('\n');
-            for _ in 0..depth {
-                out.push_str("    ");
-            }
-        }
-    };
-    let paint = |out: &mut String, color: &str, s: &str| {
-        if colors {
-            out.push_str(color);
-            out.push_str(s);
-            out.push_str(RESET);
-        } else {
-            out.push_str(s);
-        }
-    };
     while i < chars.len() {
         let c = chars[i];
         match c {
             '"' => {
-                let start = i;
-                i += 1;
-                while i < chars.len() {
-                    if chars[i] == '\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if chars[i] == '"' {
-                        break;
-                    }
-                    i += 1;
-                }
-                let end = (i + 1).min(chars.len());
-                let s: String = chars[start..end].iter().collect();
+                let end = string_end(&chars, i);
+                let s: String = chars[i..end].iter().collect();
                 // A key is a string followed by ':'.
-                let mut j = end;
-                while j < chars.len() && chars[j].is_whitespace() {
-                    j += 1;
-                }
-                let is_key = j < chars.len() && chars[j] == ':';
-                paint(&mut out, if is_key { BOLD_BLUE } else { GREEN }, &s);
+                let is_key = next_non_space(&chars, end).is_some_and(|j| chars[j] == ':');
+                r.paint(if is_key { BOLD_BLUE } else { GREEN }, &s);
                 i = end;
                 continue;
             }
             '{' | '[' => {
                 // Empty containers stay on one line.
-                let mut j = i + 1;
-                while j < chars.len() && chars[j].is_whitespace() {
-                    j += 1;
-                }
                 let close = if c == '{' { '}' } else { ']' };
-                if j < chars.len() && chars[j] == close {
-                    out.push(c);
-                    out.push(close);
+                if let Some(j) = next_non_space(&chars, i + 1).filter(|&j| chars[j] == close) {
+                    r.out.push(c);
+                    r.out.push(close);
                     i = j + 1;
                     continue;
                 }
-                out.push(c);
-                depth += 1;
-                newline(&mut out, depth);
+                r.out.push(c);
+                r.depth += 1;
+                r.newline();
             }
             '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
+                r.depth = r.depth.saturating_sub(1);
+                r.newline();
+                r.out.push(c);
             }
             ',' => {
-                out.push(',');
-                if indent {
-                    newline(&mut out, depth);
-                }
+                r.out.push(',');
+                r.newline();
             }
             ':' => {
-                out.push(':');
+                r.out.push(':');
                 if indent {
-                    out.push(' ');
+                    r.out.push(' ');
                 }
             }
             c if c.is_whitespace() => {}
@@ -375,13 +373,63 @@ pub fn render_json(text: &str, indent: bool, colors: bool) -> String {
                     "null" => YELLOW,
                     _ => CYAN,
                 };
-                paint(&mut out, color, &s);
+                r.paint(color, &s);
                 continue;
             }
         }
         i += 1;
     }
-    out
+    r.out
+}
+
+/// The output of [`render_json`] as it grows.
+struct JsonRender {
+    out: String,
+    depth: usize,
+    indent: bool,
+    colors: bool,
+}
+
+impl JsonRender {
+    fn newline(&mut self) {
+        if self.indent {
+            self.out.push('\n');
+            for _ in 0..self.depth {
+                self.out.push_str("    ");
+            }
+        }
+    }
+
+    fn paint(&mut self, color: &str, s: &str) {
+        if self.colors {
+            self.out.push_str(color);
+            self.out.push_str(s);
+            self.out.push_str(RESET);
+        } else {
+            self.out.push_str(s);
+        }
+    }
+}
+
+/// Just past the closing quote of the string that opens at `start`.
+fn string_end(chars: &[char], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < chars.len() {
+        if chars[i] == '\\' {
+            i += 2;
+            continue;
+        }
+        if chars[i] == '"' {
+            break;
+        }
+        i += 1;
+    }
+    (i + 1).min(chars.len())
+}
+
+/// The first non-whitespace position from `from`.
+fn next_non_space(chars: &[char], from: usize) -> Option<usize> {
+    (from..chars.len()).find(|&j| !chars[j].is_whitespace())
 }
 
 #[cfg(test)]

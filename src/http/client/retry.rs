@@ -2,7 +2,7 @@
 //! backoff with jitter on connection errors, timeouts, 408, 429 and 5xx; Retry-After honoured;
 //! non-idempotent methods only with `retry_all`.
 
-use crate::cli::ClientArgs;
+use crate::http::client::errors::{describe_error, status_text};
 use reqwest::{Client, Method, Request, Response, StatusCode};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,15 +31,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn from_args(args: &ClientArgs) -> RetryPolicy {
-        RetryPolicy {
-            retries: args.retry,
-            delay: args.retry_delay,
-            max_time: args.retry_max_time,
-            retry_all: args.retry_all,
-        }
-    }
-
     /// Whether requests with this method may be retried.
     pub fn allows(&self, method: &Method) -> bool {
         self.retry_all
@@ -101,8 +92,11 @@ pub struct RetryEvent<'a> {
     pub attempt: u32,
     /// Why: "503 Service Unavailable" or the error.
     pub reason: String,
+    /// How long until the next attempt.
     pub wait: Duration,
+    /// Retries left, the one about to start included.
     pub retries_left: u32,
+    /// The URL being retried.
     pub url: &'a reqwest::Url,
 }
 
@@ -123,7 +117,9 @@ impl RetryEvent<'_> {
 
 /// The outcome of `send`: the last response or error, and how many attempts were made.
 pub struct Sent {
+    /// The last answer or error.
     pub result: Result<Response, reqwest::Error>,
+    /// Attempts made, the first included.
     pub attempts: u32,
 }
 
@@ -157,7 +153,7 @@ pub async fn send(
                     attempts: attempt,
                 };
             }
-            Err(e) if retryable_error(e) => (crate::http::client::describe_error(e), None),
+            Err(e) if retryable_error(e) => (describe_error(e), None),
             Err(_) => {
                 return Sent {
                     result,
@@ -191,17 +187,6 @@ pub async fn send(
         tokio::time::sleep(wait).await;
         current = next;
     }
-}
-
-/// "503 Service Unavailable".
-pub fn status_text(status: StatusCode) -> String {
-    format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-    .trim_end()
-    .to_string()
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ impl Auth {
         let basic = match auth {
             None => None,
             Some(spec) => {
-                let Some((user, rest)) = spec.split_once(':') else {
+                let (user, Some(rest)) = crate::http::credentials::split_user_pass(spec) else {
                     return Err(usage(format!(
                         "--auth '{spec}' has no password; write it as USER:PASS or USER:sha256:HEX"
                     )));

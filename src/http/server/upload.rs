@@ -229,20 +229,6 @@ pub async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
     created(req.uri.path(), n, replaced)
 }
 
-/// A browser's file name, reduced to a safe single name.
-fn safe_name(raw: &str, hidden: bool) -> Option<&str> {
-    let base = raw.rsplit(['/', '\\']).next()?.trim();
-    if base.is_empty()
-        || base == "."
-        || base == ".."
-        || base.contains('\0')
-        || (!hidden && base.starts_with('.'))
-    {
-        return None;
-    }
-    Some(base)
-}
-
 /// POST multipart/form-data to a folder: every file field is saved there.
 pub async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
     let segs = match files::segments(req.uri.path(), cfg.hidden) {
@@ -286,7 +272,19 @@ pub async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
         let Some(raw_name) = field.file_name().map(str::to_string) else {
             continue; // a plain form field
         };
-        let Some(name) = safe_name(&raw_name, cfg.hidden) else {
+        // A browser's file name, reduced to a safe single name; dot files only with --hidden.
+        let rules = crate::disk::FileNameRules {
+            last_component: true,
+            portable: false,
+            control: crate::disk::ControlChars::RefuseNul,
+            leading_dots: if cfg.hidden {
+                crate::disk::LeadingDots::Keep
+            } else {
+                crate::disk::LeadingDots::Refuse
+            },
+            max_chars: None,
+        };
+        let Some(name) = crate::disk::safe_file_name(&raw_name, &rules) else {
             return Failure::Client(format!("'{raw_name}' is not an allowed file name"))
                 .response(cfg);
         };
