@@ -39,6 +39,7 @@ pub struct FetchArgs {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Timeouts, retries, redirects, TLS and proxies, as for `wirekit http`.
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -247,6 +247,46 @@ pub struct HttpArgs {
     /// Print the equivalent curl command line instead of sending the request.
     #[arg(long)]
     pub curl: bool,
+    /// Timeouts, retries, redirects, TLS and proxies.
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_and_proxy_flags() {
+        assert!(resolve("a.test:80:127.0.0.1").is_ok());
+        assert_eq!(
+            resolve("a.test:80:[::1]").ok().map(|(_, a)| a.to_string()),
+            Some("[::1]:80".to_string())
+        );
+        assert!(resolve("a.test:80").unwrap_err().contains("HOST:PORT:ADDR"));
+        assert_eq!(
+            proxy("http:http://127.0.0.1:3128").ok().and_then(|p| p.scheme),
+            Some(ProxyScheme::Http)
+        );
+        assert_eq!(
+            proxy("http://127.0.0.1:3128").ok().map(|p| p.scheme),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn verify_and_auth_flags() {
+        assert_eq!(verify("true"), Ok(Verify::Yes));
+        assert_eq!(verify("no"), Ok(Verify::No));
+        assert_eq!(verify("ca.pem"), Ok(Verify::CaFile("ca.pem".into())));
+        assert_eq!(
+            basic_auth("ann:pw:x"),
+            Ok(Auth::Basic {
+                user: "ann".into(),
+                password: Some("pw:x".into())
+            })
+        );
+        assert!(bearer("a\nb").is_err());
+        assert!(print_spec("Hz").unwrap_err().contains("'z'"));
+    }
 }
