@@ -265,7 +265,9 @@ mod tests {
         );
         assert!(resolve("a.test:80").unwrap_err().contains("HOST:PORT:ADDR"));
         assert_eq!(
-            proxy("http:http://127.0.0.1:3128").ok().and_then(|p| p.scheme),
+            proxy("http:http://127.0.0.1:3128")
+                .ok()
+                .and_then(|p| p.scheme),
             Some(ProxyScheme::Http)
         );
         assert_eq!(

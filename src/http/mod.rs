@@ -1,5 +1,6 @@
 //! HTTP: the client (`wirekit http`, `wirekit fetch`) and the server (`wirekit serve`).
-//! They share nothing but the `http` types; each half has its own folder.
+//! Each half has its own folder; they share only the leaves here: `header` (one parser
+//! for `Name: value` text) and `credentials` (one split for `USER:PASS`).
 
 pub mod client;
 pub mod credentials;

@@ -64,7 +64,8 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// The file name a Content-Disposition header suggests (`filename*=` preferred).
+/// The file name a Content-Disposition header suggests (`filename*=` preferred). Our own:
+/// no crate in the tree parses Content-Disposition, and this needs only the two names.
 pub(crate) fn disposition_name(value: &str) -> Option<String> {
     let mut plain = None;
     for part in value.split(';') {

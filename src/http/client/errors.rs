@@ -6,7 +6,7 @@ use anyhow::Result;
 use reqwest::StatusCode;
 
 /// Every message in an error's chain, each once, joined with ": ".
-pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {

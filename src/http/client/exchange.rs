@@ -10,8 +10,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// How an exchange is sent and shown.
-#[derive(Debug, Clone)]
+/// How an exchange is sent and shown; `Default`: print nothing, no retries.
+#[derive(Debug, Clone, Default)]
 pub struct ExchangeOptions {
     /// What to print.
     pub parts: Parts,

@@ -54,20 +54,20 @@ impl RetryPolicy {
 }
 
 /// Whether an answer asks to be retried.
-pub fn retryable_status(status: StatusCode) -> bool {
+pub(crate) fn retryable_status(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
 }
 
 /// Whether a failed send may succeed when tried again (connection trouble or a timeout).
-pub fn retryable_error(e: &reqwest::Error) -> bool {
+pub(crate) fn retryable_error(e: &reqwest::Error) -> bool {
     !(e.is_builder() || e.is_redirect() || e.is_status() || e.is_decode())
         && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
 }
 
 /// The wait a Retry-After header asks for: seconds or an HTTP date.
-pub fn retry_after(resp: &Response) -> Option<Duration> {
+pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
     let value = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
