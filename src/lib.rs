@@ -8,6 +8,7 @@ pub mod commands;
 pub mod disk;
 pub mod error;
 pub mod fernet;
+mod forward;
 pub mod http;
 pub mod logging;
 pub mod net;

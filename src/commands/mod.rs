@@ -1,8 +1,10 @@
 //! One file per command: the parsed flags become the library's options, the
 //! library runs, and the outcome is reported.
 
+mod cert;
 mod fernet;
 mod tcp;
+mod tls;
 mod udp;
 
 use crate::cli::{Cli, Command};
@@ -15,8 +17,8 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Udp(a) => udp::run(a).await,
         Command::Resolve(a) => crate::net::resolve::run(a).await,
         Command::Serve(a) => crate::http::server::run(a, &cli.global).await,
-        Command::Cert(a) => crate::tls::cert::run(a),
-        Command::Tls(a) => crate::tls::inspect::run(a).await,
+        Command::Cert(a) => cert::run(a),
+        Command::Tls(a) => tls::run(a).await,
         Command::Fernet(a) => fernet::run(a),
         Command::Http(a) => crate::http::client::run(a, &cli.global).await,
         Command::Fetch(a) => crate::http::client::fetch::run(a, &cli.global).await,

@@ -164,14 +164,6 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -196,9 +188,7 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         }
     }
 
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    crate::forward::forward_write!(inner);
 }
 
 /// A file offset for the C API, or an error where `off_t` is too small (32-bit systems).
