@@ -12,5 +12,6 @@ mod forward;
 pub mod http;
 pub mod logging;
 pub mod net;
+pub mod tcp;
 pub mod tls;
 pub mod units;

@@ -23,6 +23,12 @@ pub struct Dump {
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
+impl std::fmt::Debug for Dump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dump { .. }")
+    }
+}
+
 impl Dump {
     /// Open the dump target: `-` is stderr (stdout often carries the data), else a file (truncated).
     pub fn open(path: &Path) -> Result<Dump> {
