@@ -14,4 +14,5 @@ pub mod logging;
 pub mod net;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 pub mod units;
