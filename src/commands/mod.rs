@@ -3,6 +3,7 @@
 
 mod cert;
 mod fernet;
+mod resolve;
 mod tcp;
 mod tls;
 mod udp;
@@ -15,7 +16,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Tcp(a) => tcp::run(a).await,
         Command::Udp(a) => udp::run(a).await,
-        Command::Resolve(a) => crate::net::resolve::run(a).await,
+        Command::Resolve(a) => resolve::run(a).await,
         Command::Serve(a) => crate::http::server::run(a, &cli.global).await,
         Command::Cert(a) => cert::run(a),
         Command::Tls(a) => tls::run(a).await,
