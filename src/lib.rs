@@ -10,7 +10,6 @@ pub mod error;
 pub mod fernet;
 mod forward;
 pub mod http;
-pub mod logging;
 pub mod net;
 pub mod tcp;
 pub mod tls;

@@ -3,6 +3,7 @@
 
 mod cert;
 mod fernet;
+pub mod logging;
 mod resolve;
 mod tcp;
 mod tls;
