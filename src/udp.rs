@@ -2,10 +2,10 @@
 //! answer it (echo or fixed text), and a client that sends one datagram and
 //! hands over the replies. Both check access, dump traffic and name failures.
 
+use crate::error::exit_with;
 use crate::net::dump::Direction;
 use crate::net::listen::{bind_udp_at, shutdown_signal};
 use crate::net::{Access, Buffers, Dump, HostPort};
-use crate::error::exit_with;
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use std::io;
@@ -134,7 +134,12 @@ impl Default for UdpSendOptions {
 
 /// Send `data` as one datagram to `target`, then hand each of `count` replies
 /// to `reply`; a timeout or an ICMP "port unreachable" is an error that says so.
-pub async fn send<F>(target: &HostPort, data: &[u8], opts: &UdpSendOptions, mut reply: F) -> Result<()>
+pub async fn send<F>(
+    target: &HostPort,
+    data: &[u8],
+    opts: &UdpSendOptions,
+    mut reply: F,
+) -> Result<()>
 where
     F: FnMut(SocketAddr, &[u8]) -> Result<()>,
 {

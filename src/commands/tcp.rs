@@ -6,9 +6,7 @@ use crate::error::{exit_with, one_line, usage};
 use crate::net::addr::parse_port_range;
 use crate::net::stdio::{StdoutWriter, to_crlf};
 use crate::net::{HostPort, Listener};
-use crate::tcp::{
-    Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer,
-};
+use crate::tcp::{Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer};
 use crate::tls;
 use crate::units::{format_bitrate, format_bytes};
 use anyhow::Result;
@@ -114,9 +112,8 @@ async fn scan(a: &TcpConnectArgs) -> Result<()> {
 fn program(a: &TcpListenArgs) -> Result<Option<Vec<String>>> {
     match (&a.exec, &a.sh_exec) {
         (Some(cmd), _) => {
-            let words = shell_words::split(cmd).map_err(|e| {
-                usage(format!("--exec '{cmd}' cannot be split into words: {e}"))
-            })?;
+            let words = shell_words::split(cmd)
+                .map_err(|e| usage(format!("--exec '{cmd}' cannot be split into words: {e}")))?;
             if words.is_empty() {
                 return Err(usage("--exec needs a program to run"));
             }

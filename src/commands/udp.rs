@@ -3,8 +3,8 @@
 
 use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
 use crate::error::usage;
-use crate::net::bind_udp;
 use crate::net::HostPort;
+use crate::net::bind_udp;
 use crate::udp::{Answer, MAX_DATAGRAM, UdpListenOptions, UdpSendOptions};
 use anyhow::{Context, Result};
 use bytes::Bytes;

@@ -50,12 +50,15 @@ impl Default for ListenOptions {
 pub struct Conn {
     /// The connection, already counted, dumped and idle-timed.
     pub stream: BoxStream,
+    /// The client's address.
     pub peer: SocketAddr,
     /// The address the client connected to.
     pub local: SocketAddr,
     /// Numbered from 1 in order of arrival.
     pub id: u64,
+    /// Bytes moved each way so far.
     pub meter: Arc<Meter>,
+    /// When the client was admitted.
     pub started: Instant,
     /// Becomes `true` when the server is shutting down; long-lived handlers
     /// (keep-alive HTTP) should finish their current work and stop.
@@ -127,6 +130,7 @@ impl Listener {
         self
     }
 
+    /// The bound address (the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }

@@ -25,14 +25,18 @@ pub type BoxStream = Box<dyn AsyncStream>;
 /// Bytes received from and sent to the peer, readable while the connection runs.
 #[derive(Debug, Default)]
 pub struct Meter {
+    /// Bytes received from the peer.
     pub received: AtomicU64,
+    /// Bytes sent to the peer.
     pub sent: AtomicU64,
 }
 
 impl Meter {
+    /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
     }
+    /// Bytes sent so far.
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
@@ -74,6 +78,7 @@ pub struct Tap<S> {
 }
 
 impl<S: AsyncStream> Tap<S> {
+    /// Wrap `inner` (connected to `peer`), dumping to `dump` and failing after `idle` without traffic.
     pub fn new(inner: S, peer: SocketAddr, dump: Option<Dump>, idle: Option<Duration>) -> Self {
         Tap {
             inner,
@@ -89,6 +94,7 @@ impl<S: AsyncStream> Tap<S> {
         }
     }
 
+    /// The counters, to read while the stream is in use elsewhere.
     pub fn meter(&self) -> Arc<Meter> {
         self.meter.clone()
     }
@@ -217,6 +223,7 @@ impl Tap<TcpStream> {
         }
     }
 
+    /// Let partial frames go again (`TCP_CORK` off), sending what was held back.
     pub fn uncork(&mut self) {
         if self.corked {
             self.corked = false;

@@ -101,8 +101,13 @@ impl Events {
 /// A mode with what its clients share (a hub for broker, chat and `-k` pipe).
 #[derive(Clone)]
 enum Role {
-    Pipe { crlf: bool },
-    Fanout { stdin: Hub, out: Option<mpsc::Sender<Bytes>> },
+    Pipe {
+        crlf: bool,
+    },
+    Fanout {
+        stdin: Hub,
+        out: Option<mpsc::Sender<Bytes>>,
+    },
     Echo,
     Reply(Bytes),
     Exec(Arc<[String]>),
@@ -119,8 +124,7 @@ pub async fn serve(
     opts: &TcpListenOptions,
     events: Option<mpsc::Sender<Event>>,
 ) -> Result<()> {
-    let keep_open =
-        opts.keep_open || matches!(opts.mode, ListenMode::Broker | ListenMode::Chat);
+    let keep_open = opts.keep_open || matches!(opts.mode, ListenMode::Broker | ListenMode::Chat);
     let mut stdout = None;
     let role = match &opts.mode {
         ListenMode::Pipe if keep_open => {

@@ -5,12 +5,12 @@
 //! The caller connects (with `net::connect`) and hands over the `TcpStream`, so
 //! `tls/` needs nothing of `net/`.
 
+use super::TlsClientOptions;
 use super::client::client_config;
 use super::errors::{describe_certificate_error, describe_client_error};
 use super::pem::fingerprint;
 use super::stream::version_name;
 use super::verify::{Lenient, Verify};
-use super::TlsClientOptions;
 use anyhow::{Result, anyhow};
 use rustls::pki_types::ServerName;
 use serde::Serialize;
