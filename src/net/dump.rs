@@ -58,7 +58,7 @@ impl Dump {
 }
 
 /// One chunk as text: a header line, then 16 bytes a line with stream offsets.
-pub fn format_chunk(dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) -> String {
+pub(crate) fn format_chunk(dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) -> String {
     let mark = match dir {
         Direction::In => "<",
         Direction::Out => ">",

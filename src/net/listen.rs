@@ -341,7 +341,7 @@ fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinErro
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -417,7 +417,7 @@ pub async fn bind_udp(addr: &HostPort, buffers: &Buffers) -> Result<UdpSocket> {
 }
 
 /// A UDP socket bound to a concrete socket address (for clients: port 0).
-pub fn bind_udp_at(addr: SocketAddr, buffers: &Buffers) -> Result<UdpSocket> {
+pub(crate) fn bind_udp_at(addr: SocketAddr, buffers: &Buffers) -> Result<UdpSocket> {
     let socket = bind_socket(addr, Type::DGRAM, buffers)?;
     Ok(UdpSocket::from_std(socket.into())?)
 }

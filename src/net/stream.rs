@@ -198,7 +198,7 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
 }
 
 /// A file offset for the C API, or an error where `off_t` is too small (32-bit systems).
-pub fn off_t(offset: u64) -> io::Result<libc::off_t> {
+pub(crate) fn off_t(offset: u64) -> io::Result<libc::off_t> {
     libc::off_t::try_from(offset).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -275,7 +275,7 @@ impl Tap<TcpStream> {
 /// Read what is there into a per-thread scratch buffer and return an exact-size copy.
 /// A connection waiting here holds no read buffer of its own, so thousands of idle
 /// clients cost little memory; the copy is cheap beside a socket read. Empty means EOF.
-pub async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(rd: &mut R) -> io::Result<bytes::Bytes> {
+pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(rd: &mut R) -> io::Result<bytes::Bytes> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
     }
