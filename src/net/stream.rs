@@ -275,7 +275,9 @@ impl Tap<TcpStream> {
 /// Read what is there into a per-thread scratch buffer and return an exact-size copy.
 /// A connection waiting here holds no read buffer of its own, so thousands of idle
 /// clients cost little memory; the copy is cheap beside a socket read. Empty means EOF.
-pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(rd: &mut R) -> io::Result<bytes::Bytes> {
+pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(
+    rd: &mut R,
+) -> io::Result<bytes::Bytes> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
     }
