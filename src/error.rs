@@ -11,7 +11,9 @@ pub const EXIT_USAGE: u8 = 2;
 /// An error with an explicit exit code. Its message is shown as it is.
 #[derive(Debug)]
 pub struct Exit {
+    /// The process exit code.
     pub code: u8,
+    /// What went wrong and what to do, for the user.
     pub message: String,
 }
 

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Http(_)) {
         log_args.verbose = 0;
     }
-    wirekit::logging::init(&log_args);
+    wirekit::commands::logging::init(&log_args);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -3,12 +3,15 @@
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+/// `wirekit cert`: a subcommand.
 #[derive(Debug, Args)]
 pub struct CertArgs {
+    /// The subcommand.
     #[command(subcommand)]
     pub command: CertCommand,
 }
 
+/// What `wirekit cert` does.
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
     /// Make a leaf certificate (ECDSA P-256) for the host names and IP addresses given, self-signed or signed by --ca.
@@ -17,6 +20,7 @@ pub enum CertCommand {
     Ca(CertCaArgs),
 }
 
+/// `wirekit cert new`.
 #[derive(Debug, Args)]
 pub struct CertNewArgs {
     /// Host names (wildcards like *.example.test allowed) and IP addresses the certificate is for; the first is its common name.
@@ -39,6 +43,7 @@ pub struct CertNewArgs {
     pub json: bool,
 }
 
+/// `wirekit cert ca`.
 #[derive(Debug, Args)]
 pub struct CertCaArgs {
     /// Directory to write ca.pem and ca-key.pem into.

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+/// `wirekit fernet`: a subcommand.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Keys come from --key (repeatable) and --key-file; without either, from the \
@@ -11,10 +12,12 @@ the first encrypts and any of them decrypts (Python's MultiFernet).
 
 Exit codes: 0 success, 1 invalid key or token (the message names the cause), 2 bad usage.")]
 pub struct FernetArgs {
+    /// The subcommand.
     #[command(subcommand)]
     pub command: FernetCommand,
 }
 
+/// What `wirekit fernet` does.
 #[derive(Debug, Subcommand)]
 pub enum FernetCommand {
     /// Print a new random key (32 bytes in url-safe base64), as Fernet.generate_key().
@@ -43,6 +46,7 @@ pub struct FernetKeyArgs {
 /// Input and output of a command that reads and writes data.
 #[derive(Debug, Clone, Args)]
 pub struct FernetIoArgs {
+    /// Where the keys come from.
     #[command(flatten)]
     pub keys: FernetKeyArgs,
     /// Read from FILE; stdin when absent or `-`.
@@ -54,8 +58,10 @@ pub struct FernetIoArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `wirekit fernet decrypt`.
 #[derive(Debug, Clone, Args)]
 pub struct FernetDecryptArgs {
+    /// Keys, input and output.
     #[command(flatten)]
     pub io: FernetIoArgs,
     /// Refuse tokens older than SECONDS (or more than 60 s in the future), as decrypt(token, ttl).
@@ -63,6 +69,7 @@ pub struct FernetDecryptArgs {
     pub ttl: Option<u64>,
 }
 
+/// `wirekit fernet genkey`.
 #[derive(Debug, Clone, Args)]
 pub struct FernetGenkeyArgs {
     /// Write the key to FILE (atomically, mode 0600) instead of stdout.

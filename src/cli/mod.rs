@@ -35,8 +35,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "wirekit", version, about, propagate_version = true)]
 #[command(after_help = "Exit codes: 0 success, 1 failure at run time, 2 bad usage.")]
 pub struct Cli {
+    /// Flags every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,19 +60,26 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
+/// `--log-format`: how diagnostics look on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// Variant doc comments would become possible-value help and change `--help`.
+#[allow(missing_docs)]
 pub enum LogFormat {
     Text,
     Json,
 }
 
+/// `--color`: when to colour output (`auto`: on a terminal without `NO_COLOR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// Variant doc comments would become possible-value help and change `--help`.
+#[allow(missing_docs)]
 pub enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
+/// The commands of wirekit.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// TCP listen and connect, like ncat: pipe, echo, reply, exec, broker, chat, port scan.

@@ -36,8 +36,10 @@ pub struct AccessArgs {
 /// Options of the shared TCP listener.
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {
+    /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
+    /// `--allow` / `--deny`.
     #[command(flatten)]
     pub access: AccessArgs,
     /// Listen backlog: connections the kernel queues before they are accepted.
@@ -79,6 +81,7 @@ pub struct ConnectArgs {
     /// TCP keepalive probe interval; 0 turns keepalive off.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub keepalive: Duration,
+    /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
 }

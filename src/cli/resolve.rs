@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+/// `wirekit resolve`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["names", "reverse", "local"]))]
 pub struct ResolveArgs {

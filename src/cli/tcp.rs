@@ -4,12 +4,15 @@ use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs
 use crate::units::parse_size;
 use clap::{Args, Subcommand};
 
+/// `wirekit tcp`: a subcommand.
 #[derive(Debug, Args)]
 pub struct TcpArgs {
+    /// The subcommand.
     #[command(subcommand)]
     pub command: TcpCommand,
 }
 
+/// What `wirekit tcp` does.
 #[derive(Debug, Subcommand)]
 pub enum TcpCommand {
     /// Connect to ADDR: stdin goes to the socket, the socket to stdout.
@@ -18,6 +21,7 @@ pub enum TcpCommand {
     Listen(TcpListenArgs),
 }
 
+/// `wirekit tcp connect`.
 #[derive(Debug, Args)]
 pub struct TcpConnectArgs {
     /// Where to connect: `host:port`, `:port` (127.0.0.1), `[::1]:port`; with -z, `host:PORT-PORT`.
@@ -47,14 +51,18 @@ pub struct TcpConnectArgs {
     /// Print a report as JSON (port scan results; the transfer summary).
     #[arg(long)]
     pub json: bool,
+    /// The shared connector's flags.
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsClientArgs,
 }
 
+/// `wirekit tcp listen`.
 #[derive(Debug, Args)]
 pub struct TcpListenArgs {
     /// Address to listen on: `host:port`, `:port`, `[::1]:port`, or a port.
@@ -90,10 +98,13 @@ pub struct TcpListenArgs {
     /// One JSON event per connection (open, close, peer, bytes each way, duration): on stdout, or stderr in pipe mode where stdout carries data.
     #[arg(long)]
     pub json: bool,
+    /// The shared listener's flags.
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsServerArgs,
 }

@@ -4,18 +4,22 @@ use super::net::ConnectArgs;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+/// `wirekit tls`: a subcommand.
 #[derive(Debug, Args)]
 pub struct TlsArgs {
+    /// The subcommand.
     #[command(subcommand)]
     pub command: TlsCommand,
 }
 
+/// What `wirekit tls` does.
 #[derive(Debug, Subcommand)]
 pub enum TlsCommand {
     /// Connect to HOST:PORT, complete the handshake even if the certificate does not verify, and report version, cipher suite, ALPN, each certificate and the verdict.
     Inspect(TlsInspectArgs),
 }
 
+/// `wirekit tls inspect`.
 #[derive(Debug, Args)]
 pub struct TlsInspectArgs {
     /// Server to inspect: `host:port`, `host` (port 443), `[::1]:port`.
@@ -44,6 +48,7 @@ pub struct TlsInspectArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The shared connector's flags.
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -5,12 +5,15 @@ use crate::units::parse_duration;
 use clap::{Args, Subcommand};
 use std::time::Duration;
 
+/// `wirekit udp`: a subcommand.
 #[derive(Debug, Args)]
 pub struct UdpArgs {
+    /// The subcommand.
     #[command(subcommand)]
     pub command: UdpCommand,
 }
 
+/// What `wirekit udp` does.
 #[derive(Debug, Subcommand)]
 pub enum UdpCommand {
     /// Receive datagrams on ADDR (default 127.0.0.1:8000) and print each with its sender.
@@ -19,6 +22,7 @@ pub enum UdpCommand {
     Send(UdpSendArgs),
 }
 
+/// `wirekit udp listen`.
 #[derive(Debug, Args)]
 pub struct UdpListenArgs {
     /// Address to listen on: `host:port`, `:port`, `[::1]:port`, or a port.
@@ -39,14 +43,18 @@ pub struct UdpListenArgs {
     /// Stop after N datagrams.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
+    /// `--allow` / `--deny`.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
 }
 
+/// `wirekit udp send`.
 #[derive(Debug, Args)]
 pub struct UdpSendArgs {
     /// Where to send: `host:port`, `:port` (127.0.0.1), `[::1]:port`.
@@ -70,8 +78,10 @@ pub struct UdpSendArgs {
     /// Bind the local end to this address (`IP` or `IP:PORT`).
     #[arg(long, value_name = "ADDR", value_parser = crate::net::addr::parse_source)]
     pub source: Option<std::net::SocketAddr>,
+    /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
 }

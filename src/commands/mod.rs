@@ -1,10 +1,14 @@
 //! One file per command: the parsed flags become the library's options, the
 //! library runs, and the outcome is reported.
 
+mod cert;
 mod fernet;
 mod fetch;
 mod http;
+pub mod logging;
+mod resolve;
 mod tcp;
+mod tls;
 mod udp;
 
 use crate::cli::{Cli, Command};
@@ -15,10 +19,10 @@ pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Tcp(a) => tcp::run(a).await,
         Command::Udp(a) => udp::run(a).await,
-        Command::Resolve(a) => crate::net::resolve::run(a).await,
+        Command::Resolve(a) => resolve::run(a).await,
         Command::Serve(a) => crate::http::server::run(a, &cli.global).await,
-        Command::Cert(a) => crate::tls::cert::run(a),
-        Command::Tls(a) => crate::tls::inspect::run(a).await,
+        Command::Cert(a) => cert::run(a),
+        Command::Tls(a) => tls::run(a).await,
         Command::Fernet(a) => fernet::run(a),
         Command::Http(a) => http::run(a, &cli.global).await,
         Command::Fetch(a) => fetch::run(a, &cli.global).await,

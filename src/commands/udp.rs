@@ -1,22 +1,20 @@
-//! `wirekit udp`: receive datagrams and print them with the sender (the seed's
-//! server), or send one and print the replies (the seed's client).
+//! `wirekit udp listen|send`: flags -> `udp` library options -> run, printing
+//! each datagram with its sender (the seed's format), as JSON, or raw.
 
 use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
-use crate::error::{exit_with, usage};
-use crate::net::dump::Direction;
-use crate::net::listen::{bind_udp_at, shutdown_signal};
-use crate::net::{HostPort, bind_udp};
-use anyhow::{Context, Result, anyhow};
+use crate::error::usage;
+use crate::net::HostPort;
+use crate::net::bind_udp;
+use crate::udp::{Answer, MAX_DATAGRAM, UdpListenOptions, UdpSendOptions};
+use anyhow::{Context, Result};
+use bytes::Bytes;
 use serde_json::json;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use tokio::time::Instant;
-use tracing::{info, warn};
+use std::net::SocketAddr;
+use tracing::info;
 
-/// The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header).
-pub const MAX_DATAGRAM: usize = 65_507;
-
-pub async fn run(args: &UdpArgs) -> Result<()> {
+/// Run `udp listen` or `udp send`.
+pub(crate) async fn run(args: &UdpArgs) -> Result<()> {
     match &args.command {
         UdpCommand::Listen(a) => listen(a).await,
         UdpCommand::Send(a) => send(a).await,
@@ -52,68 +50,31 @@ impl Printer {
 async fn listen(a: &UdpListenArgs) -> Result<()> {
     let addr = HostPort::parse(&a.addr, Some(8000))?;
     let socket = bind_udp(&addr, &a.buffers.buffers()).await?;
-    let local = socket.local_addr()?;
-    info!("listening on udp {local}");
-    let access = a.access.access();
-    let dump = a.dump.open()?;
+    info!("listening on udp {}", socket.local_addr()?);
+    let answer = match &a.reply {
+        _ if a.echo => Answer::Echo,
+        Some(text) => Answer::Text(Bytes::copy_from_slice(text.as_bytes())),
+        None => Answer::Nothing,
+    };
+    let options = UdpListenOptions {
+        access: a.access.access(),
+        dump: a.dump.open()?,
+        answer,
+        count: a.count,
+    };
     let printer = Printer {
         json: a.json,
         raw: a.raw,
     };
-    let answer = a.reply.as_ref().map(|t| t.as_bytes().to_vec());
-    let mut buf = vec![0u8; 65_536];
-    let (mut received, mut sent, mut count) = (0u64, 0u64, 0u64);
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    loop {
-        let (n, peer) = tokio::select! {
-            _ = &mut signal => break,
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // e.g. an ICMP error for an earlier reply: not fatal for a server
-                    warn!("receive on {local}: {e}");
-                    continue;
-                }
-            },
-        };
-        if !access.permits(peer.ip()) {
-            warn!(%peer, "dropped datagram from {peer}: not allowed by --allow/--deny");
-            continue;
+    crate::udp::serve(socket, &options, |peer, data| {
+        match printer.print(peer, data) {
+            Ok(()) => Ok(true),
+            // A reader that went away (`| head`) ends the server quietly.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(e).context("writing stdout"),
         }
-        let data = &buf[..n];
-        if let Some(d) = &dump {
-            d.record(Direction::In, peer, received, data);
-        }
-        received += n as u64;
-        if let Err(e) = printer.print(peer, data) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                break;
-            }
-            return Err(e).context("writing stdout");
-        }
-        let back = if a.echo {
-            Some(data)
-        } else {
-            answer.as_deref()
-        };
-        if let Some(back) = back {
-            match socket.send_to(back, peer).await {
-                Ok(_) => {
-                    if let Some(d) = &dump {
-                        d.record(Direction::Out, peer, sent, back);
-                    }
-                    sent += back.len() as u64;
-                }
-                Err(e) => warn!("reply to {peer}: {e}"),
-            }
-        }
-        count += 1;
-        if a.count.is_some_and(|limit| count >= limit) {
-            break;
-        }
-    }
-    Ok(())
+    })
+    .await
 }
 
 fn read_stdin() -> Result<Vec<u8>> {
@@ -143,64 +104,19 @@ async fn send(a: &UdpSendArgs) -> Result<()> {
             "the input is {shown}; a UDP datagram carries at most 65,507 bytes: send less, or use `wirekit tcp`"
         )));
     }
-    let dest = *target
-        .resolve()
-        .await?
-        .first()
-        .ok_or_else(|| anyhow!("{target} has no addresses"))?;
-    let local = match a.source {
-        Some(s) => s,
-        None if dest.is_ipv4() => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        None => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    let options = UdpSendOptions {
+        source: a.source,
+        buffers: a.buffers.buffers(),
+        timeout: a.timeout,
+        count: a.count,
+        dump: a.dump.open()?,
     };
-    let socket = bind_udp_at(local, &a.buffers.buffers())?;
-    // Connected, so an ICMP "port unreachable" comes back as an error we can name.
-    socket
-        .connect(dest)
-        .await
-        .with_context(|| format!("cannot reach {dest}"))?;
-    let dump = a.dump.open()?;
-    socket
-        .send(&data)
-        .await
-        .with_context(|| format!("sending to {dest}"))?;
-    if let Some(d) = &dump {
-        d.record(Direction::Out, dest, 0, &data);
-    }
     let printer = Printer {
         json: a.json,
         raw: a.raw,
     };
-    let deadline = Instant::now() + a.timeout;
-    let mut buf = vec![0u8; 65_536];
-    let mut got = 0u64;
-    let mut received = 0u64;
-    while got < a.count {
-        match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            Err(_) => {
-                return Err(exit_with(
-                    1,
-                    format!(
-                        "timed out after {:?} waiting for a reply from {dest} (got {got} of {}); is a UDP server listening there? Raise --timeout, or use --count 0 to send without waiting",
-                        a.timeout, a.count
-                    ),
-                ));
-            }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(anyhow!(
-                    "{dest} refused the datagram (ICMP port unreachable): no UDP server is listening there"
-                ));
-            }
-            Ok(Err(e)) => return Err(anyhow!("receiving from {dest}: {e}")),
-            Ok(Ok(n)) => {
-                if let Some(d) = &dump {
-                    d.record(Direction::In, dest, received, &buf[..n]);
-                }
-                received += n as u64;
-                got += 1;
-                printer.print(dest, &buf[..n]).context("writing stdout")?;
-            }
-        }
-    }
-    Ok(())
+    crate::udp::send(&target, &data, &options, |peer, reply| {
+        printer.print(peer, reply).context("writing stdout")
+    })
+    .await
 }

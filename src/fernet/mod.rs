@@ -27,6 +27,7 @@
 //! ```
 
 mod b64;
+pub mod keys;
 
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;
@@ -54,35 +55,58 @@ pub const MIN_TOKEN_BYTES: usize = HEADER + BLOCK + TAG;
 /// Why a key or a token was refused. Each message names the cause on one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FernetError {
+    /// The key is not 32 bytes of url-safe base64.
     #[error(
         "invalid Fernet key: {0}; a key is 32 bytes in url-safe base64 (44 characters), as `wirekit fernet genkey` makes"
     )]
     InvalidKey(String),
+    /// The token is not base64.
     #[error("invalid token: not valid base64 ({0})")]
     Base64(String),
+    /// The token decodes to nothing.
     #[error("invalid token: empty")]
     Empty,
+    /// The first byte is not 0x80.
     #[error("invalid token: wrong version byte 0x{0:02x} (Fernet tokens start with 0x80)")]
     Version(u8),
+    /// Fewer bytes than the smallest token.
     #[error(
         "invalid token: too short ({0} bytes after base64 decoding; a Fernet token has at least {MIN_TOKEN_BYTES})"
     )]
     TooShort(usize),
+    /// The ciphertext is not whole AES blocks.
     #[error(
         "invalid token: the ciphertext is {0} bytes, not a multiple of the 16-byte AES block (truncated or corrupted token)"
     )]
     BlockSize(usize),
+    /// No key's HMAC matches.
     #[error("invalid token: signature mismatch (wrong key, or the token was altered)")]
     Signature,
+    /// Older than the TTL.
     #[error("invalid token: expired (made at {}, {age} s ago; the TTL is {ttl} s)", rfc3339(*.timestamp))]
-    Expired { timestamp: u64, age: u64, ttl: u64 },
+    Expired {
+        /// When the token was made (Unix seconds).
+        timestamp: u64,
+        /// Its age in seconds.
+        age: u64,
+        /// The TTL it exceeded.
+        ttl: u64,
+    },
+    /// More than 60 s ahead of this clock (with a TTL).
     #[error(
         "invalid token: far-future timestamp ({}, {ahead} s ahead of this clock; at most {MAX_CLOCK_SKEW} s of clock skew is accepted)",
         rfc3339(*.timestamp)
     )]
-    FutureTimestamp { timestamp: u64, ahead: u64 },
+    FutureTimestamp {
+        /// The token's timestamp (Unix seconds).
+        timestamp: u64,
+        /// How far ahead of this clock, in seconds.
+        ahead: u64,
+    },
+    /// The plaintext padding is wrong.
     #[error("invalid token: bad PKCS7 padding after decryption (the IV or ciphertext is wrong)")]
     Padding,
+    /// A `MultiFernet` without keys.
     #[error("MultiFernet needs at least one key")]
     NoKeys,
 }
@@ -102,12 +126,47 @@ pub fn now() -> u64 {
 }
 
 /// Fill `buf` from the operating system's random number generator.
+#[allow(clippy::panic)] // no sensible token can be made without randomness
 fn random(buf: &mut [u8]) {
     // Linux's getrandom(2) does not fail once the pool is initialised; there is
     // no sensible token without randomness, so failing here is fatal.
     if let Err(e) = getrandom::fill(buf) {
         panic!("the operating system's random number generator failed: {e}");
     }
+}
+
+/// The decrypting methods `Fernet` and `MultiFernet` share, written once: each
+/// type only says how it decrypts a parsed token (`decrypt_raw`; a
+/// `MultiFernet` tries every key). Inherent methods, as in Python, so callers
+/// need no trait in scope.
+macro_rules! decrypt_methods {
+    () => {
+        /// Decrypt a token of any age (with whichever key fits).
+        pub fn decrypt(&self, token: impl AsRef<[u8]>) -> Result<Vec<u8>, FernetError> {
+            let raw = Raw::parse(token.as_ref())?;
+            self.decrypt_raw(&raw, None)
+        }
+
+        /// Decrypt a token no older than `ttl` seconds (and no more than 60 s in the future).
+        pub fn decrypt_with_ttl(
+            &self,
+            token: impl AsRef<[u8]>,
+            ttl: u64,
+        ) -> Result<Vec<u8>, FernetError> {
+            self.decrypt_at_time(token, ttl, now())
+        }
+
+        /// Decrypt as if the time were `current_time`: no older than `ttl` seconds then.
+        pub fn decrypt_at_time(
+            &self,
+            token: impl AsRef<[u8]>,
+            ttl: u64,
+            current_time: u64,
+        ) -> Result<Vec<u8>, FernetError> {
+            let raw = Raw::parse(token.as_ref())?;
+            self.decrypt_raw(&raw, Some((ttl, current_time)))
+        }
+    };
 }
 
 /// One Fernet key: encrypts and decrypts tokens.
@@ -172,6 +231,7 @@ impl Fernet {
     }
 
     /// A Fernet from the 32 raw key bytes: signing key, then encryption key.
+    #[allow(clippy::expect_used)] // HMAC takes keys of any length: this cannot fail
     pub fn from_bytes(key: &[u8; 32]) -> Fernet {
         let (signing, encryption) = key.split_at(16);
         Fernet {
@@ -221,31 +281,7 @@ impl Fernet {
         b64::ENCODER.encode(&raw)
     }
 
-    /// Decrypt a token of any age.
-    pub fn decrypt(&self, token: impl AsRef<[u8]>) -> Result<Vec<u8>, FernetError> {
-        let raw = Raw::parse(token.as_ref())?;
-        self.decrypt_raw(&raw, None)
-    }
-
-    /// Decrypt a token no older than `ttl` seconds (and no more than 60 s in the future).
-    pub fn decrypt_with_ttl(
-        &self,
-        token: impl AsRef<[u8]>,
-        ttl: u64,
-    ) -> Result<Vec<u8>, FernetError> {
-        self.decrypt_at_time(token, ttl, now())
-    }
-
-    /// Decrypt as if the time were `current_time`: no older than `ttl` seconds then.
-    pub fn decrypt_at_time(
-        &self,
-        token: impl AsRef<[u8]>,
-        ttl: u64,
-        current_time: u64,
-    ) -> Result<Vec<u8>, FernetError> {
-        let raw = Raw::parse(token.as_ref())?;
-        self.decrypt_raw(&raw, Some((ttl, current_time)))
-    }
+    decrypt_methods!();
 
     /// The timestamp of a genuine token (its HMAC is verified).
     pub fn extract_timestamp(&self, token: impl AsRef<[u8]>) -> Result<u64, FernetError> {
@@ -320,48 +356,29 @@ impl MultiFernet {
         &self.fernets
     }
 
+    /// The first key, which encrypts (`new` refuses an empty list).
+    fn primary(&self) -> &Fernet {
+        &self.fernets[0]
+    }
+
     /// Encrypt under the first key, stamped with the current time.
     pub fn encrypt(&self, data: &[u8]) -> String {
-        self.fernets[0].encrypt(data)
+        self.primary().encrypt(data)
     }
 
     /// Encrypt under the first key, stamped with `current_time`.
     pub fn encrypt_at_time(&self, data: &[u8], current_time: u64) -> String {
-        self.fernets[0].encrypt_at_time(data, current_time)
+        self.primary().encrypt_at_time(data, current_time)
     }
 
-    /// Decrypt with whichever key fits.
-    pub fn decrypt(&self, token: impl AsRef<[u8]>) -> Result<Vec<u8>, FernetError> {
-        let raw = Raw::parse(token.as_ref())?;
-        self.decrypt_raw(&raw, None)
-    }
-
-    /// Decrypt with whichever key fits, no older than `ttl` seconds.
-    pub fn decrypt_with_ttl(
-        &self,
-        token: impl AsRef<[u8]>,
-        ttl: u64,
-    ) -> Result<Vec<u8>, FernetError> {
-        self.decrypt_at_time(token, ttl, now())
-    }
-
-    /// Decrypt with whichever key fits, as if the time were `current_time`.
-    pub fn decrypt_at_time(
-        &self,
-        token: impl AsRef<[u8]>,
-        ttl: u64,
-        current_time: u64,
-    ) -> Result<Vec<u8>, FernetError> {
-        let raw = Raw::parse(token.as_ref())?;
-        self.decrypt_raw(&raw, Some((ttl, current_time)))
-    }
+    decrypt_methods!();
 
     /// Re-encrypt a token under the first key, keeping its timestamp (no TTL check),
     /// as Python's `MultiFernet.rotate`.
     pub fn rotate(&self, token: impl AsRef<[u8]>) -> Result<String, FernetError> {
         let raw = Raw::parse(token.as_ref())?;
         let plain = self.decrypt_raw(&raw, None)?;
-        Ok(self.fernets[0].encrypt_at_time(&plain, raw.timestamp))
+        Ok(self.primary().encrypt_at_time(&plain, raw.timestamp))
     }
 
     /// The timestamp of a token genuine under any of the keys.

@@ -12,7 +12,9 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 /// A host (name or IP) and a port, not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
+    /// A name or an IP literal (IPv6 without brackets).
     pub host: String,
+    /// The port.
     pub port: u16,
 }
 

@@ -23,6 +23,12 @@ pub struct Dump {
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
+impl std::fmt::Debug for Dump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dump { .. }")
+    }
+}
+
 impl Dump {
     /// Open the dump target: `-` is stderr (stdout often carries the data), else a file (truncated).
     pub fn open(path: &Path) -> Result<Dump> {
@@ -52,7 +58,7 @@ impl Dump {
 }
 
 /// One chunk as text: a header line, then 16 bytes a line with stream offsets.
-pub fn format_chunk(dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) -> String {
+pub(crate) fn format_chunk(dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) -> String {
     let mark = match dir {
         Direction::In => "<",
         Direction::Out => ">",

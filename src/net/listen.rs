@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -50,12 +50,15 @@ impl Default for ListenOptions {
 pub struct Conn {
     /// The connection, already counted, dumped and idle-timed.
     pub stream: BoxStream,
+    /// The client's address.
     pub peer: SocketAddr,
     /// The address the client connected to.
     pub local: SocketAddr,
     /// Numbered from 1 in order of arrival.
     pub id: u64,
+    /// Bytes moved each way so far.
     pub meter: Arc<Meter>,
+    /// When the client was admitted.
     pub started: Instant,
     /// Becomes `true` when the server is shutting down; long-lived handlers
     /// (keep-alive HTTP) should finish their current work and stop.
@@ -127,6 +130,7 @@ impl Listener {
         self
     }
 
+    /// The bound address (the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
@@ -141,7 +145,7 @@ impl Listener {
         let handler = Arc::new(handler);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         // A task's result is `None` when its client failed the TLS handshake (never admitted).
-        let mut tasks: JoinSet<(SocketAddr, Option<Result<()>>)> = JoinSet::new();
+        let mut tasks: Tasks = JoinSet::new();
         let mut listener = Some(self.inner);
         // With `once` and TLS, accepting pauses while the first client's handshake runs,
         // and resumes if it fails: a bad handshake does not end the server.
@@ -176,19 +180,8 @@ impl Listener {
                             continue;
                         }
                     };
-                    if !self.access.permits(peer.ip()) {
-                        warn!(%peer, "refused {peer}: not allowed by --allow/--deny");
+                    let Some(permit) = admission(&self.access, self.limit.as_ref(), peer) else {
                         continue;
-                    }
-                    let permit = match &self.limit {
-                        None => None,
-                        Some((n, sem)) => match sem.clone().try_acquire_owned() {
-                            Ok(p) => Some(p),
-                            Err(_) => {
-                                warn!(%peer, "refused {peer}: {n} clients already connected (--max-conns)");
-                                continue;
-                            }
-                        },
                     };
                     if self.nodelay {
                         let _ = tcp.set_nodelay(true);
@@ -220,25 +213,56 @@ impl Listener {
 
         drop(listener);
         let _ = shutdown_tx.send(true);
-        let open = tasks.len();
-        let drained = tokio::time::timeout(self.grace, async {
-            while let Some(joined) = tasks.join_next().await {
-                let _ = report(joined);
-            }
-        })
-        .await;
-        if drained.is_err() {
-            let cut = tasks.len();
-            tasks.abort_all();
-            warn!(
-                "shutdown: {} of {open} open connections finished, {cut} cut after {:?} (--shutdown-timeout)",
-                open - cut,
-                self.grace
-            );
-        } else if open > 0 {
-            info!("shutdown: all {open} open connections finished");
-        }
+        drain(tasks, self.grace).await;
         Ok(())
+    }
+}
+
+/// Whether `peer` may come in: allowed by the access rules, and (with a
+/// limit) a free place, whose permit the connection holds while it runs.
+/// `None`: refused (logged).
+fn admission(
+    access: &Access,
+    limit: Option<&(usize, Arc<Semaphore>)>,
+    peer: SocketAddr,
+) -> Option<Option<OwnedSemaphorePermit>> {
+    if !access.permits(peer.ip()) {
+        warn!(%peer, "refused {peer}: not allowed by --allow/--deny");
+        return None;
+    }
+    let Some((n, sem)) = limit else {
+        return Some(None);
+    };
+    match sem.clone().try_acquire_owned() {
+        Ok(p) => Some(Some(p)),
+        Err(_) => {
+            warn!(%peer, "refused {peer}: {n} clients already connected (--max-conns)");
+            None
+        }
+    }
+}
+
+/// Connection tasks still running at shutdown.
+type Tasks = JoinSet<(SocketAddr, Option<Result<()>>)>;
+
+/// Let open connections finish for up to `grace`, then cut the rest; say how it went.
+async fn drain(mut tasks: Tasks, grace: Duration) {
+    let open = tasks.len();
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(joined) = tasks.join_next().await {
+            let _ = report(joined);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        let cut = tasks.len();
+        tasks.abort_all();
+        warn!(
+            "shutdown: {} of {open} open connections finished, {cut} cut after {grace:?} (--shutdown-timeout)",
+            open - cut,
+        );
+    } else if open > 0 {
+        info!("shutdown: all {open} open connections finished");
     }
 }
 
@@ -317,7 +341,7 @@ fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinErro
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -393,7 +417,7 @@ pub async fn bind_udp(addr: &HostPort, buffers: &Buffers) -> Result<UdpSocket> {
 }
 
 /// A UDP socket bound to a concrete socket address (for clients: port 0).
-pub fn bind_udp_at(addr: SocketAddr, buffers: &Buffers) -> Result<UdpSocket> {
+pub(crate) fn bind_udp_at(addr: SocketAddr, buffers: &Buffers) -> Result<UdpSocket> {
     let socket = bind_socket(addr, Type::DGRAM, buffers)?;
     Ok(UdpSocket::from_std(socket.into())?)
 }

@@ -63,6 +63,7 @@ pub struct StdoutWriter {
 }
 
 impl StdoutWriter {
+    /// Start the writer thread.
     pub fn new() -> StdoutWriter {
         let (tx, mut rx) = mpsc::channel::<Bytes>(8);
         let (done_tx, done) = oneshot::channel();

@@ -25,14 +25,18 @@ pub type BoxStream = Box<dyn AsyncStream>;
 /// Bytes received from and sent to the peer, readable while the connection runs.
 #[derive(Debug, Default)]
 pub struct Meter {
+    /// Bytes received from the peer.
     pub received: AtomicU64,
+    /// Bytes sent to the peer.
     pub sent: AtomicU64,
 }
 
 impl Meter {
+    /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
     }
+    /// Bytes sent so far.
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
@@ -74,6 +78,7 @@ pub struct Tap<S> {
 }
 
 impl<S: AsyncStream> Tap<S> {
+    /// Wrap `inner` (connected to `peer`), dumping to `dump` and failing after `idle` without traffic.
     pub fn new(inner: S, peer: SocketAddr, dump: Option<Dump>, idle: Option<Duration>) -> Self {
         Tap {
             inner,
@@ -89,6 +94,7 @@ impl<S: AsyncStream> Tap<S> {
         }
     }
 
+    /// The counters, to read while the stream is in use elsewhere.
     pub fn meter(&self) -> Arc<Meter> {
         self.meter.clone()
     }
@@ -164,14 +170,6 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -196,13 +194,11 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         }
     }
 
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    crate::forward::forward_write!(inner);
 }
 
 /// A file offset for the C API, or an error where `off_t` is too small (32-bit systems).
-pub fn off_t(offset: u64) -> io::Result<libc::off_t> {
+pub(crate) fn off_t(offset: u64) -> io::Result<libc::off_t> {
     libc::off_t::try_from(offset).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -227,6 +223,7 @@ impl Tap<TcpStream> {
         }
     }
 
+    /// Let partial frames go again (`TCP_CORK` off), sending what was held back.
     pub fn uncork(&mut self) {
         if self.corked {
             self.corked = false;
@@ -278,7 +275,9 @@ impl Tap<TcpStream> {
 /// Read what is there into a per-thread scratch buffer and return an exact-size copy.
 /// A connection waiting here holds no read buffer of its own, so thousands of idle
 /// clients cost little memory; the copy is cheap beside a socket read. Empty means EOF.
-pub async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(rd: &mut R) -> io::Result<bytes::Bytes> {
+pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(
+    rd: &mut R,
+) -> io::Result<bytes::Bytes> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
     }

@@ -1,10 +1,9 @@
-//! `wirekit cert`: make a local CA and leaf certificates (ECDSA P-256), as mkcert
-//! does; and the certificate making the TLS server uses for its in-memory
+//! The PKI behind `wirekit cert` (a local CA and leaf certificates, ECDSA
+//! P-256, as mkcert makes them) and behind the TLS server's in-memory
 //! self-signed certificate. Key files are written with mode 0600.
 
-use crate::cli::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
+use super::pem::fingerprint;
 use crate::error::usage;
-use crate::tls::fingerprint;
 use anyhow::{Context, Result, anyhow};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -12,23 +11,30 @@ use rcgen::{
 };
 use ring::rand::SecureRandom;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::Path;
 use time::{Duration, OffsetDateTime};
 
-/// A certificate and its key, in PEM and DER.
+/// A certificate and its key, in PEM (for files) and DER (for rustls).
 pub struct Made {
+    /// The certificate in PEM.
     pub cert_pem: String,
+    /// The private key in PEM (PKCS#8).
     pub key_pem: String,
+    /// The certificate in DER.
     pub cert_der: CertificateDer<'static>,
+    /// The private key in DER.
     pub key_der: PrivateKeyDer<'static>,
+    /// The end of the certificate's validity.
     pub not_after: OffsetDateTime,
 }
 
-pub fn run(args: &CertArgs) -> Result<()> {
-    match &args.command {
-        CertCommand::New(a) => new(a),
-        CertCommand::Ca(a) => ca(a),
+impl Made {
+    /// Write the key (mode 0600, first: a certificate without its key is useless)
+    /// and the certificate (0644) atomically.
+    pub fn write(&self, cert: &Path, key: &Path) -> Result<()> {
+        crate::disk::write_atomic(key, self.key_pem.as_bytes(), 0o600)?;
+        crate::disk::write_atomic(cert, self.cert_pem.as_bytes(), 0o644)
     }
 }
 
@@ -121,12 +127,56 @@ pub fn self_signed_leaf(names: &[String], days: u32) -> Result<Made> {
     Ok(made(cert, &key, params.not_after))
 }
 
+/// A self-signed certificate made in memory, for a TLS server without `--cert`.
+pub struct SelfSigned {
+    /// The certificate in DER.
+    pub cert: CertificateDer<'static>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+    /// The names it is for.
+    pub names: Vec<String>,
+    /// Its SHA-256 fingerprint, for clients to pin.
+    pub fingerprint: String,
+}
+
+/// A self-signed ECDSA P-256 certificate for localhost, 127.0.0.1, ::1 and
+/// `host` (this machine's name when `host` is an unspecified address), valid 30 days.
+pub fn self_signed(host: &str) -> Result<SelfSigned> {
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let host = host.trim_matches(|c| c == '[' || c == ']');
+    let unspecified = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if unspecified {
+        // Bound to every interface: this machine's name is what clients will use.
+        if let Ok(name) = dns_lookup::get_hostname() {
+            names.push(name);
+        }
+    } else if !host.is_empty() {
+        names.push(host.to_string());
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    let names = unique;
+    let certified = self_signed_leaf(&names, 30)?;
+    let fingerprint = fingerprint(&certified.cert_der);
+    Ok(SelfSigned {
+        cert: certified.cert_der,
+        key: certified.key_der,
+        names,
+        fingerprint,
+    })
+}
+
 /// A CA loaded from its PEM certificate and key files, checked to belong together.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
 }
 
 impl Ca {
+    /// Load the CA from its PEM certificate and key (`ca.pem`, `ca-key.pem`).
     pub fn load(cert: &Path, key: &Path) -> Result<Ca> {
         let cert_pem = std::fs::read_to_string(cert)
             .with_context(|| format!("cannot read CA certificate {}", cert.display()))?;
@@ -199,126 +249,6 @@ pub fn new_ca(name: &str, days: u32) -> Result<Made> {
     Ok(made(cert, &key, params.not_after))
 }
 
-/// Write `data` to `path` atomically; `secret` files (keys) get mode 0600.
-pub fn write_file(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    crate::disk::write_atomic(path, data, if secret { 0o600 } else { 0o644 })
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
-
-/// mkcert's file stem: the first name, `+N` for N more; `*` and `:` made safe.
-fn file_stem(names: &[String]) -> String {
-    let first = names.first().map(String::as_str).unwrap_or("cert");
-    let safe = first
-        .replace('*', "_wildcard")
-        .replace([':', '/', '\\'], "_");
-    if names.len() > 1 {
-        format!("{safe}+{}", names.len() - 1)
-    } else {
-        safe
-    }
-}
-
-fn ensure_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the output directory {}", dir.display()))
-}
-
-fn new(a: &CertNewArgs) -> Result<()> {
-    if a.days == 0 {
-        return Err(usage("--days must be at least 1"));
-    }
-    let made = match (&a.ca, &a.ca_key) {
-        (Some(cert), Some(key)) => Ca::load(cert, key)?.sign_leaf(&a.names, a.days)?,
-        _ => self_signed_leaf(&a.names, a.days)?,
-    };
-    ensure_dir(&a.out)?;
-    let stem = file_stem(&a.names);
-    let cert_path = a.out.join(format!("{stem}.pem"));
-    let key_path = a.out.join(format!("{stem}-key.pem"));
-    write_file(&key_path, made.key_pem.as_bytes(), true)?;
-    write_file(&cert_path, made.cert_pem.as_bytes(), false)?;
-    report(
-        a.json,
-        &cert_path,
-        &key_path,
-        &made,
-        &a.names,
-        a.ca.as_deref(),
-    );
-    Ok(())
-}
-
-fn ca(a: &CertCaArgs) -> Result<()> {
-    if a.days == 0 {
-        return Err(usage("--days must be at least 1"));
-    }
-    ensure_dir(&a.out)?;
-    let cert_path = a.out.join("ca.pem");
-    let key_path = a.out.join("ca-key.pem");
-    if !a.force && (cert_path.exists() || key_path.exists()) {
-        return Err(anyhow!(
-            "{} already holds a CA ({}); keep using it, or replace it with --force (certificates it signed stop verifying)",
-            a.out.display(),
-            cert_path.display()
-        ));
-    }
-    let name = match &a.name {
-        Some(n) => n.clone(),
-        None => {
-            let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-            let host = dns_lookup::get_hostname().unwrap_or_else(|_| "localhost".into());
-            format!("wirekit local CA {user}@{host}")
-        }
-    };
-    let made = new_ca(&name, a.days)?;
-    write_file(&key_path, made.key_pem.as_bytes(), true)?;
-    write_file(&cert_path, made.cert_pem.as_bytes(), false)?;
-    report(a.json, &cert_path, &key_path, &made, &[name], None);
-    if !a.json {
-        eprintln!(
-            "wirekit: sign certificates with `wirekit cert new NAME --ca {} --ca-key {}`; clients trust them with --cacert {}",
-            cert_path.display(),
-            key_path.display(),
-            cert_path.display()
-        );
-    }
-    Ok(())
-}
-
-fn report(
-    json: bool,
-    cert: &PathBuf,
-    key: &PathBuf,
-    made: &Made,
-    names: &[String],
-    ca: Option<&Path>,
-) {
-    let fp = fingerprint(&made.cert_der);
-    let until = rfc3339(made.not_after);
-    if json {
-        println!(
-            "{}",
-            json!({"cert": cert, "key": key, "names": names, "not_after": until,
-                   "sha256": fp, "issuer": ca.map(|c| c.display().to_string())})
-        );
-    } else {
-        println!("certificate {}", cert.display());
-        println!("key         {} (mode 0600)", key.display());
-        println!("names       {}", names.join(", "));
-        println!("valid until {until}");
-        match ca {
-            Some(c) => println!("signed by   {}", c.display()),
-            None => println!("signed by   itself"),
-        }
-        println!("sha256      {fp}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,27 +271,11 @@ mod tests {
     }
 
     #[test]
-    fn stems_like_mkcert() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(file_stem(&names(&["localhost"])), "localhost");
-        assert_eq!(
-            file_stem(&names(&["localhost", "127.0.0.1", "::1"])),
-            "localhost+2"
-        );
-        assert_eq!(
-            file_stem(&names(&["*.example.test"])),
-            "_wildcard.example.test"
-        );
-        assert_eq!(file_stem(&names(&["::1"])), "__1");
-    }
-
-    #[test]
     fn ca_signs_leaf_that_parses() {
         let ca = new_ca("test CA", 1).expect("ca");
         let dir = tempfile::tempdir().expect("tempdir");
         let (c, k) = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
-        write_file(&c, ca.cert_pem.as_bytes(), false).expect("write");
-        write_file(&k, ca.key_pem.as_bytes(), true).expect("write");
+        ca.write(&c, &k).expect("write");
         let leaf = Ca::load(&c, &k)
             .expect("load")
             .sign_leaf(&["a.test".into(), "10.0.0.1".into()], 2)
@@ -371,11 +285,25 @@ mod tests {
         assert!(!x.is_ca());
         // A key that is not the CA's is refused.
         let other = new_ca("other", 1).expect("ca");
-        write_file(&k, other.key_pem.as_bytes(), true).expect("write");
+        crate::disk::write_atomic(&k, other.key_pem.as_bytes(), 0o600).expect("write");
         let err = Ca::load(&c, &k)
             .err()
             .expect("mismatch refused")
             .to_string();
         assert!(err.contains("does not belong"), "{err}");
+    }
+
+    #[test]
+    fn self_signed_names_and_fingerprint() {
+        let made = self_signed("myhost.test").expect("self-signed");
+        assert_eq!(made.names, ["localhost", "127.0.0.1", "::1", "myhost.test"]);
+        assert_eq!(made.fingerprint.len(), 32 * 3 - 1);
+        assert!(
+            made.fingerprint
+                .chars()
+                .all(|c| c == ':' || c.is_ascii_hexdigit())
+        );
+        let made = self_signed("127.0.0.1").expect("self-signed");
+        assert_eq!(made.names, ["localhost", "127.0.0.1", "::1"]);
     }
 }

@@ -1,52 +1,99 @@
-//! `wirekit tls inspect`: connect, complete the handshake whatever the
-//! certificate, and report the protocol, the cipher suite, ALPN, every
-//! certificate of the chain and whether (and why not) it verifies.
+//! What `wirekit tls inspect` finds out about a server: complete the handshake
+//! whatever the certificate, and report the protocol, the cipher suite, ALPN,
+//! every certificate of the chain and whether (and why not) it verifies.
+//!
+//! The caller connects (with `net::connect`) and hands over the `TcpStream`, so
+//! `tls/` needs nothing of `net/`.
 
-use crate::cli::{TlsArgs, TlsCommand, TlsInspectArgs};
-use crate::net::{self, HostPort};
-use crate::tls::{
-    TlsClientOptions, Verify, client_config, describe_certificate_error, describe_client_error,
-    fingerprint, recording_verifier, version_name,
-};
+use super::TlsClientOptions;
+use super::client::client_config;
+use super::errors::{describe_certificate_error, describe_client_error};
+use super::pem::fingerprint;
+use super::stream::version_name;
+use super::verify::{Lenient, Verify};
 use anyhow::{Result, anyhow};
 use rustls::pki_types::ServerName;
 use serde::Serialize;
-use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use x509_parser::prelude::*;
 
-pub async fn run(args: &TlsArgs) -> Result<()> {
-    match &args.command {
-        TlsCommand::Inspect(a) => inspect(a).await,
+/// What to offer and whom to trust while inspecting.
+#[derive(Debug, Clone)]
+pub struct InspectOptions {
+    /// Also trust the CA certificates in this PEM file when verifying.
+    pub cacert: Option<PathBuf>,
+    /// The name to send and verify instead of the host.
+    pub sni: Option<String>,
+    /// ALPN protocols to offer.
+    pub alpn: Vec<String>,
+    /// Client certificate chain in PEM, for servers that require one; with `key`.
+    pub cert: Option<PathBuf>,
+    /// Private key in PEM of `cert`.
+    pub key: Option<PathBuf>,
+    /// Give up on the handshake after this long.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            cacert: None,
+            sni: None,
+            alpn: vec!["h2".into(), "http/1.1".into()],
+            cert: None,
+            key: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
     }
 }
 
 /// One certificate of the chain, as reported.
 #[derive(Debug, Serialize)]
 pub struct CertInfo {
+    /// The subject's distinguished name.
     pub subject: String,
+    /// Subject alternative names, as `DNS:name`, `IP:addr`, ...
     pub sans: Vec<String>,
+    /// The issuer's distinguished name.
     pub issuer: String,
+    /// Start of validity, RFC 3339.
     pub not_before: String,
+    /// End of validity, RFC 3339.
     pub not_after: String,
+    /// Key type and size, e.g. `ECDSA P-256`, `RSA 2048`.
     pub key: String,
+    /// Serial number in hex.
     pub serial: String,
+    /// SHA-256 fingerprint (see [`fingerprint`]).
     pub sha256: String,
+    /// Whether it is a CA certificate.
     pub ca: bool,
 }
 
 /// What `tls inspect` found.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The server as given (`host:port`).
     pub host: String,
+    /// The address connected to.
     pub address: String,
+    /// The name sent as SNI and verified.
     pub server_name: String,
+    /// `TLSv1.3` or `TLSv1.2`.
     pub protocol: String,
+    /// The negotiated cipher suite.
     pub cipher: String,
+    /// The negotiated ALPN protocol, if any.
     pub alpn: Option<String>,
+    /// Whether the chain verifies against the trusted roots for `server_name`.
     pub verified: bool,
     /// Why verification failed, with the fix.
     pub error: Option<String>,
+    /// The chain the server sent, leaf first.
     pub certificates: Vec<CertInfo>,
 }
 
@@ -133,112 +180,114 @@ pub fn describe(der: &[u8]) -> CertInfo {
     }
 }
 
-async fn inspect(a: &TlsInspectArgs) -> Result<()> {
-    let target = HostPort::parse(&a.addr, Some(443))?;
-    let client = TlsClientOptions {
-        cacert: a.cacert.clone(),
-        insecure: false,
-        sni: a.sni.clone(),
-        alpn: a.alpn.clone(),
-        cert: a.cert.clone(),
-        key: a.key.clone(),
-    };
-    let verifier = recording_verifier(a.cacert.as_deref())?;
-    let config = client_config(&client, &[], Verify::Record(verifier.clone()))?;
-    let name_text = a.sni.clone().unwrap_or_else(|| target.host.clone());
-    let bare = name_text.trim_matches(|c| c == '[' || c == ']').to_string();
-    let name = ServerName::try_from(bare.clone()).map_err(|_| {
-        crate::error::usage(format!(
-            "'{name_text}' is not a valid TLS server name; set one with --sni"
-        ))
-    })?;
-    let (tcp, addr): (_, SocketAddr) = net::connect(&target, &a.connect.options()).await?;
-    let handshake = TlsConnector::from(config).connect(name, tcp);
-    let tls = match tokio::time::timeout(a.connect.connect_timeout, handshake).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(anyhow!(describe_client_error(&target.to_string(), &e))),
-        Err(_) => {
-            return Err(anyhow!(
-                "the TLS handshake with {target} timed out after {:?} (is it a TLS server?)",
-                a.connect.connect_timeout
-            ));
-        }
-    };
-    let (_, conn) = tls.get_ref();
-    let certificates: Vec<CertInfo> = conn
-        .peer_certificates()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| describe(c))
-        .collect();
-    let verdict = verifier.outcome();
-    let (verified, error) = match verdict {
-        Some(Ok(())) => (true, None),
-        Some(Err(rustls::Error::InvalidCertificate(e))) => {
-            (false, Some(describe_certificate_error(&bare, &e)))
-        }
-        Some(Err(e)) => (
-            false,
-            Some(format!("the certificate of {bare} was refused: {e}")),
-        ),
-        None => (
-            false,
-            Some("the server sent no certificate to verify".into()),
-        ),
-    };
-    let report = Report {
-        host: target.to_string(),
-        address: addr.to_string(),
-        server_name: bare,
-        protocol: conn
-            .protocol_version()
-            .map(version_name)
-            .unwrap_or("unknown")
-            .into(),
-        cipher: conn
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
-            .unwrap_or_default(),
-        alpn: conn
-            .alpn_protocol()
-            .map(|p| String::from_utf8_lossy(p).into_owned()),
-        verified,
-        error,
-        certificates,
-    };
-    // Say goodbye politely; the server's answer does not matter.
-    let mut tls = tls;
-    let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
-    print(&report, a.json)
+/// A server to inspect, with everything that can fail before connecting
+/// (files, the server name) already checked.
+pub struct Inspector {
+    /// `host:port`, for reports and messages.
+    target: String,
+    /// The name sent and verified (brackets of an IPv6 literal removed).
+    bare: String,
+    name: ServerName<'static>,
+    verifier: Arc<Lenient>,
+    config: Arc<rustls::ClientConfig>,
+    handshake_timeout: Duration,
 }
 
-fn print(r: &Report, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
-        return Ok(());
+impl Inspector {
+    /// Prepare to inspect `host` at `port`: load the CA and client certificate
+    /// files and check the server name, before any connection is made.
+    pub fn new(host: &str, port: u16, opts: &InspectOptions) -> Result<Inspector> {
+        let client = TlsClientOptions {
+            cacert: opts.cacert.clone(),
+            insecure: false,
+            sni: opts.sni.clone(),
+            alpn: opts.alpn.clone(),
+            cert: opts.cert.clone(),
+            key: opts.key.clone(),
+        };
+        let verifier = Lenient::recording(opts.cacert.as_deref())?;
+        let config = client_config(&client, &[], Verify::Record(verifier.clone()))?;
+        let name_text = opts.sni.clone().unwrap_or_else(|| host.to_string());
+        let bare = name_text.trim_matches(|c| c == '[' || c == ']').to_string();
+        let name = ServerName::try_from(bare.clone()).map_err(|_| {
+            crate::error::usage(format!(
+                "'{name_text}' is not a valid TLS server name; set one with --sni"
+            ))
+        })?;
+        let target = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Ok(Inspector {
+            target,
+            bare,
+            name,
+            verifier,
+            config,
+            handshake_timeout: opts.handshake_timeout,
+        })
     }
-    println!("host        {} ({})", r.host, r.address);
-    println!("server name {}", r.server_name);
-    println!("protocol    {}", r.protocol);
-    println!("cipher      {}", r.cipher);
-    println!("alpn        {}", r.alpn.as_deref().unwrap_or("none"));
-    match &r.error {
-        None => println!("verified    yes"),
-        Some(e) => println!("verified    NO: {e}"),
+
+    /// Run the handshake over `tcp` (connected to the server) and report.
+    pub async fn inspect(self, tcp: TcpStream) -> Result<Report> {
+        let address = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let target = &self.target;
+        let handshake = TlsConnector::from(self.config).connect(self.name, tcp);
+        let mut tls = match tokio::time::timeout(self.handshake_timeout, handshake).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(anyhow!(describe_client_error(target, &e))),
+            Err(_) => {
+                return Err(anyhow!(
+                    "the TLS handshake with {target} timed out after {:?} (is it a TLS server?)",
+                    self.handshake_timeout
+                ));
+            }
+        };
+        let (_, conn) = tls.get_ref();
+        let certificates: Vec<CertInfo> = conn
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| describe(c))
+            .collect();
+        let bare = self.bare;
+        let (verified, error) = match self.verifier.outcome() {
+            Some(Ok(())) => (true, None),
+            Some(Err(rustls::Error::InvalidCertificate(e))) => {
+                (false, Some(describe_certificate_error(&bare, &e)))
+            }
+            Some(Err(e)) => (
+                false,
+                Some(format!("the certificate of {bare} was refused: {e}")),
+            ),
+            None => (
+                false,
+                Some("the server sent no certificate to verify".into()),
+            ),
+        };
+        let report = Report {
+            host: self.target,
+            address,
+            server_name: bare,
+            protocol: conn
+                .protocol_version()
+                .map(version_name)
+                .unwrap_or("unknown")
+                .into(),
+            cipher: conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            alpn: conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            verified,
+            error,
+            certificates,
+        };
+        // Say goodbye politely; the server's answer does not matter.
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+        Ok(report)
     }
-    for (i, c) in r.certificates.iter().enumerate() {
-        println!();
-        println!("certificate {i}{}", if c.ca { " (CA)" } else { "" });
-        println!("  subject    {}", c.subject);
-        if !c.sans.is_empty() {
-            println!("  names      {}", c.sans.join(", "));
-        }
-        println!("  issuer     {}", c.issuer);
-        println!("  not before {}", c.not_before);
-        println!("  not after  {}", c.not_after);
-        println!("  key        {}", c.key);
-        println!("  serial     {}", c.serial);
-        println!("  sha256     {}", c.sha256);
-    }
-    Ok(())
 }

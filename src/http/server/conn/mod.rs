@@ -189,12 +189,6 @@ impl AsyncWrite for Prefixed {
     ) -> Poll<io::Result<usize>> {
         self.write(cx, &[io::IoSlice::new(buf)])
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -202,9 +196,7 @@ impl AsyncWrite for Prefixed {
     ) -> Poll<io::Result<usize>> {
         self.write(cx, bufs)
     }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    crate::forward::forward_write!(inner);
 }
 
 /// Protocol settings, fixed at start-up.

@@ -1,11 +1,15 @@
 //! Diagnostics go to stderr through `tracing`, as text or JSON lines.
+//!
+//! Binary-only set-up, so it lives on the command side: a Rust program using
+//! the library installs its own subscriber, and the choices here (the `-v`/`-q`
+//! levels, `--log-format`, `--color`, `NO_COLOR`) are the command line's.
 
 use crate::cli::{ColorChoice, GlobalArgs, LogFormat};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Whether colour is wanted on a stream that is (or is not) a terminal.
-pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+pub(crate) fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -1,0 +1,208 @@
+//! The server side of `wirekit tcp`: what the shared listener does with each
+//! client (pipe, echo, reply, exec, broker, chat, discard), and the events it
+//! reports per connection.
+
+use super::broker::{Hub, Relay, chat, member};
+use super::modes::{echo, exec, reply};
+use super::pipe::{Input, Output, pipe};
+use crate::net::stdio::{StdoutWriter, stdin_chunks};
+use crate::net::{Conn, Listener};
+use anyhow::Result;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::info;
+
+/// What a listener does with each client.
+#[derive(Debug, Clone, Default)]
+pub enum ListenMode {
+    /// The client's bytes to stdout, stdin to the client (to every client with `keep_open`).
+    #[default]
+    Pipe,
+    /// Send every byte back to the client that sent it.
+    Echo,
+    /// Read one message (reported as [`Event::Message`]), answer these bytes, close.
+    Reply(Bytes),
+    /// Run this program (words: program, then arguments) with its stdin and
+    /// stdout on the connection.
+    Exec(Vec<String>),
+    /// Relay every client's bytes to all the other clients (implies `keep_open`).
+    Broker,
+    /// A broker with `<userN>` prefixes and join/leave lines (implies `keep_open`).
+    Chat,
+    /// Read and throw away (the bytes are counted in [`Event::Close`]).
+    Discard,
+}
+
+/// How `serve` treats clients.
+#[derive(Debug, Clone, Default)]
+pub struct TcpListenOptions {
+    /// What to do with each client.
+    pub mode: ListenMode,
+    /// Keep serving after the first client, many at once.
+    pub keep_open: bool,
+    /// Turn LF from stdin into CRLF (pipe mode).
+    pub crlf: bool,
+}
+
+/// What happened to a connection, in order: open, messages, close.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A client was admitted.
+    Open {
+        /// The connection's number, from 1.
+        id: u64,
+        /// The client.
+        peer: SocketAddr,
+    },
+    /// A client's message in [`ListenMode::Reply`].
+    Message {
+        /// The connection's number.
+        id: u64,
+        /// The client.
+        peer: SocketAddr,
+        /// What it sent.
+        data: Bytes,
+    },
+    /// A connection ended.
+    Close {
+        /// The connection's number.
+        id: u64,
+        /// The client.
+        peer: SocketAddr,
+        /// Bytes received from the client.
+        received: u64,
+        /// Bytes sent to the client.
+        sent: u64,
+        /// How long the connection lasted.
+        elapsed: Duration,
+        /// Why it failed, on one line, if it did.
+        error: Option<String>,
+    },
+}
+
+/// Where events go: a channel the caller reads, or nowhere.
+#[derive(Clone)]
+pub(crate) struct Events {
+    tx: Option<mpsc::Sender<Event>>,
+}
+
+impl Events {
+    /// Report `event`; waits while the reader is behind, so none is lost.
+    pub(crate) async fn send(&self, event: Event) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(event).await;
+        }
+    }
+}
+
+/// A mode with what its clients share (a hub for broker, chat and `-k` pipe).
+#[derive(Clone)]
+enum Role {
+    Pipe {
+        crlf: bool,
+    },
+    Fanout {
+        stdin: Hub,
+        out: Option<mpsc::Sender<Bytes>>,
+    },
+    Echo,
+    Reply(Bytes),
+    Exec(Arc<[String]>),
+    Broker(Hub),
+    Chat(Hub),
+    Discard,
+}
+
+/// Serve clients of `listener` as `opts` says until the first client is done
+/// (without `keep_open`) or SIGINT/SIGTERM; `events`, if given, hears of each
+/// connection.
+pub async fn serve(
+    listener: Listener,
+    opts: &TcpListenOptions,
+    events: Option<mpsc::Sender<Event>>,
+) -> Result<()> {
+    let keep_open = opts.keep_open || matches!(opts.mode, ListenMode::Broker | ListenMode::Chat);
+    let mut stdout = None;
+    let role = match &opts.mode {
+        ListenMode::Pipe if keep_open => {
+            // -k pipe mode: stdin goes to every client, every client to stdout.
+            let writer = StdoutWriter::new();
+            let out = writer.sender();
+            stdout = Some(writer);
+            Role::Fanout {
+                stdin: stdin_to_hub(opts.crlf),
+                out,
+            }
+        }
+        ListenMode::Pipe => Role::Pipe { crlf: opts.crlf },
+        ListenMode::Echo => Role::Echo,
+        ListenMode::Reply(text) => Role::Reply(text.clone()),
+        ListenMode::Exec(words) => Role::Exec(words.as_slice().into()),
+        ListenMode::Broker => Role::Broker(Hub::default()),
+        ListenMode::Chat => Role::Chat(Hub::default()),
+        ListenMode::Discard => Role::Discard,
+    };
+    let events = Events { tx: events };
+    let result = listener
+        .run(!keep_open, move |conn| {
+            handle(conn, role.clone(), events.clone())
+        })
+        .await;
+    if let Some(writer) = stdout {
+        let _ = writer.finish().await;
+    }
+    result
+}
+
+/// A hub that every stdin chunk is published to, read on its own task.
+fn stdin_to_hub(crlf: bool) -> Hub {
+    let hub = Hub::default();
+    let publisher = hub.clone();
+    tokio::spawn(async move {
+        let mut rx = stdin_chunks(crlf);
+        while let Some(Ok(chunk)) = rx.recv().await {
+            publisher.publish(0, chunk).await;
+        }
+    });
+    hub
+}
+
+/// One client, from its open event to its close event.
+async fn handle(conn: Conn, role: Role, events: Events) -> Result<()> {
+    let (id, peer, meter, started) = (conn.id, conn.peer, conn.meter.clone(), conn.started);
+    info!("connection from {peer}");
+    events.send(Event::Open { id, peer }).await;
+    let result = match role {
+        Role::Pipe { crlf } => {
+            pipe(conn.stream, Input::Stdin { crlf }, Output::Stdout, false).await
+        }
+        Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
+        Role::Echo => echo(conn.stream).await,
+        Role::Reply(text) => reply(conn.stream, peer, id, text, &events).await,
+        Role::Exec(words) => exec(conn.stream, peer, &words).await,
+        Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
+        Role::Chat(hub) => chat(conn, hub).await,
+        Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
+    };
+    let elapsed = started.elapsed();
+    let (received, sent) = (meter.received(), meter.sent());
+    let error = result.as_ref().err().map(crate::error::one_line);
+    events
+        .send(Event::Close {
+            id,
+            peer,
+            received,
+            sent,
+            elapsed,
+            error,
+        })
+        .await;
+    info!(
+        "{peer} closed: received {received} bytes, sent {sent} bytes in {:.3} s",
+        elapsed.as_secs_f64()
+    );
+    result
+}

@@ -1,0 +1,128 @@
+//! Moving bytes between a connection and its input and output: stdin, fixed
+//! bytes, zeros; stdout, nowhere; with half-close, as ncat does.
+
+use crate::net::stdio::{CHUNK, StdoutWriter, stdin_chunks};
+use crate::net::stream::AsyncStream;
+use anyhow::{Context, Result};
+use bytes::{Bytes, BytesMut};
+use std::io::{self, IsTerminal};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// What goes to the peer.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Nothing: receive only.
+    Nothing,
+    /// stdin, read on its own thread (optionally LF → CRLF).
+    Stdin {
+        /// Turn LF into CRLF.
+        crlf: bool,
+    },
+    /// Fixed bytes (`--send`, `--reply`).
+    Bytes(Bytes),
+    /// This many zero bytes, for throughput tests.
+    Zeros(u64),
+}
+
+/// Where the peer's bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Not read at all: send only.
+    Ignore,
+    /// Read and thrown away (still counted by the tap).
+    Discard,
+    /// Written to stdout in order.
+    Stdout,
+}
+
+/// Move bytes both ways until both are done: the input ended (then the write side
+/// is shut down, a half-close, unless `keep_open`) and the peer closed its side.
+/// When the peer closes first and stdin is a terminal, stop waiting for typing.
+pub async fn pipe<S: AsyncStream>(
+    stream: S,
+    input: Input,
+    output: Output,
+    keep_open: bool,
+) -> Result<()> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let send_only = output == Output::Ignore;
+    let interactive = matches!(input, Input::Stdin { .. }) && std::io::stdin().is_terminal();
+    let upload = async move {
+        send(&mut wr, input).await?;
+        if !keep_open || send_only {
+            wr.shutdown().await.context("closing the write side")?;
+        }
+        anyhow::Ok(wr)
+    };
+    let download = async move { receive(&mut rd, output).await };
+    tokio::pin!(upload, download);
+    tokio::select! {
+        done = &mut download => {
+            done?;
+            if interactive {
+                return Ok(());
+            }
+            upload.await.map(drop)
+        }
+        sent = &mut upload => {
+            let _write_half = sent?; // kept open until the peer is done
+            if send_only {
+                return Ok(());
+            }
+            download.await
+        }
+    }
+}
+
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, input: Input) -> Result<()> {
+    match input {
+        Input::Nothing => Ok(()),
+        Input::Bytes(b) => Ok(wr.write_all(&b).await.context("sending")?),
+        Input::Zeros(mut left) => {
+            let zeros = vec![0u8; CHUNK];
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                wr.write_all(&zeros[..n]).await.context("sending")?;
+                left -= n as u64;
+            }
+            Ok(())
+        }
+        Input::Stdin { crlf } => {
+            let mut rx = stdin_chunks(crlf);
+            while let Some(chunk) = rx.recv().await {
+                let chunk = chunk.context("reading stdin")?;
+                wr.write_all(&chunk).await.context("sending")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn receive<R: AsyncRead + Unpin>(rd: &mut R, output: Output) -> Result<()> {
+    match output {
+        Output::Ignore => std::future::pending().await,
+        Output::Discard => {
+            // Reads straight into one reused buffer: the fast path of `--discard`.
+            let mut buf = vec![0u8; CHUNK];
+            while rd.read(&mut buf).await.context("receiving")? > 0 {}
+            Ok(())
+        }
+        Output::Stdout => {
+            let out = StdoutWriter::new();
+            let mut buf = BytesMut::with_capacity(CHUNK);
+            loop {
+                buf.reserve(CHUNK);
+                if rd.read_buf(&mut buf).await.context("receiving")? == 0 {
+                    break;
+                }
+                if out.write(buf.split().freeze()).await.is_err() {
+                    break; // stdout closed (`| head`): stop quietly, like ncat
+                }
+            }
+            match out.finish().await {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
+                _ => Ok(()),
+            }
+        }
+    }
+}

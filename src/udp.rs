@@ -1,0 +1,207 @@
+//! UDP like `ncat -u`: a server that hands each datagram to the caller and may
+//! answer it (echo or fixed text), and a client that sends one datagram and
+//! hands over the replies. Both check access, dump traffic and name failures.
+
+use crate::error::exit_with;
+use crate::net::dump::Direction;
+use crate::net::listen::{bind_udp_at, shutdown_signal};
+use crate::net::{Access, Buffers, Dump, HostPort};
+use anyhow::{Context, Result, anyhow};
+use bytes::Bytes;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use tracing::warn;
+
+/// The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header).
+pub const MAX_DATAGRAM: usize = 65_507;
+
+/// Room for any datagram, IPv6 jumbograms aside.
+const RECV_BUF: usize = 65_536;
+
+/// What a server sends back for each datagram.
+#[derive(Debug, Clone, Default)]
+pub enum Answer {
+    /// Nothing.
+    #[default]
+    Nothing,
+    /// The datagram itself.
+    Echo,
+    /// These bytes (the seed's server).
+    Text(Bytes),
+}
+
+/// How `serve` treats datagrams.
+#[derive(Debug, Clone, Default)]
+pub struct UdpListenOptions {
+    /// Who may send; other datagrams are dropped with a warning.
+    pub access: Access,
+    /// What to send back.
+    pub answer: Answer,
+    /// Stop after this many datagrams.
+    pub count: Option<u64>,
+    /// Hex dump of all traffic.
+    pub dump: Option<Dump>,
+}
+
+/// Receive on `socket` until SIGINT/SIGTERM or `count` datagrams; each admitted
+/// datagram goes to `received` (which returns `false` to stop), then is answered.
+pub async fn serve<F>(socket: UdpSocket, opts: &UdpListenOptions, mut received: F) -> Result<()>
+where
+    F: FnMut(SocketAddr, &[u8]) -> Result<bool>,
+{
+    let local = socket.local_addr()?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let (mut bytes_in, mut bytes_out, mut count) = (0u64, 0u64, 0u64);
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let (n, peer) = tokio::select! {
+            _ = &mut signal => break,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // e.g. an ICMP error for an earlier reply: not fatal for a server
+                    warn!("receive on {local}: {e}");
+                    continue;
+                }
+            },
+        };
+        if !opts.access.permits(peer.ip()) {
+            warn!(%peer, "dropped datagram from {peer}: not allowed by --allow/--deny");
+            continue;
+        }
+        let data = &buf[..n];
+        if let Some(d) = &opts.dump {
+            d.record(Direction::In, peer, bytes_in, data);
+        }
+        bytes_in += n as u64;
+        if !received(peer, data)? {
+            break;
+        }
+        let back = match &opts.answer {
+            Answer::Nothing => None,
+            Answer::Echo => Some(data),
+            Answer::Text(text) => Some(&text[..]),
+        };
+        if let Some(back) = back {
+            match socket.send_to(back, peer).await {
+                Ok(_) => {
+                    if let Some(d) = &opts.dump {
+                        d.record(Direction::Out, peer, bytes_out, back);
+                    }
+                    bytes_out += back.len() as u64;
+                }
+                Err(e) => warn!("reply to {peer}: {e}"),
+            }
+        }
+        count += 1;
+        if opts.count.is_some_and(|limit| count >= limit) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// How `send` sends and how long it waits.
+#[derive(Debug, Clone)]
+pub struct UdpSendOptions {
+    /// Bind the local end here first; `None`: any port on the unspecified address.
+    pub source: Option<SocketAddr>,
+    /// Kernel buffer sizes.
+    pub buffers: Buffers,
+    /// How long to wait for all the replies.
+    pub timeout: Duration,
+    /// How many replies to wait for; 0 sends without waiting.
+    pub count: u64,
+    /// Hex dump of all traffic.
+    pub dump: Option<Dump>,
+}
+
+impl Default for UdpSendOptions {
+    fn default() -> Self {
+        UdpSendOptions {
+            source: None,
+            buffers: Buffers::default(),
+            timeout: Duration::from_secs(2),
+            count: 1,
+            dump: None,
+        }
+    }
+}
+
+/// Send `data` as one datagram to `target`, then hand each of `count` replies
+/// to `reply`; a timeout or an ICMP "port unreachable" is an error that says so.
+pub async fn send<F>(
+    target: &HostPort,
+    data: &[u8],
+    opts: &UdpSendOptions,
+    mut reply: F,
+) -> Result<()>
+where
+    F: FnMut(SocketAddr, &[u8]) -> Result<()>,
+{
+    let socket = connected(target, opts).await?;
+    let dest = socket.peer_addr()?;
+    socket
+        .send(data)
+        .await
+        .with_context(|| format!("sending to {dest}"))?;
+    if let Some(d) = &opts.dump {
+        d.record(Direction::Out, dest, 0, data);
+    }
+    let deadline = Instant::now() + opts.timeout;
+    let mut buf = vec![0u8; RECV_BUF];
+    let (mut got, mut received) = (0u64, 0u64);
+    while got < opts.count {
+        match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            Err(_) => {
+                return Err(exit_with(
+                    1,
+                    format!(
+                        "timed out after {:?} waiting for a reply from {dest} (got {got} of {}); is a UDP server listening there? Raise --timeout, or use --count 0 to send without waiting",
+                        opts.timeout, opts.count
+                    ),
+                ));
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(anyhow!(
+                    "{dest} refused the datagram (ICMP port unreachable): no UDP server is listening there"
+                ));
+            }
+            Ok(Err(e)) => return Err(anyhow!("receiving from {dest}: {e}")),
+            Ok(Ok(n)) => {
+                if let Some(d) = &opts.dump {
+                    d.record(Direction::In, dest, received, &buf[..n]);
+                }
+                received += n as u64;
+                got += 1;
+                reply(dest, &buf[..n])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A socket connected to the first address of `target`, so that an ICMP "port
+/// unreachable" comes back as an error we can name.
+async fn connected(target: &HostPort, opts: &UdpSendOptions) -> Result<UdpSocket> {
+    let dest = *target
+        .resolve()
+        .await?
+        .first()
+        .ok_or_else(|| anyhow!("{target} has no addresses"))?;
+    let local = match opts.source {
+        Some(s) => s,
+        None if dest.is_ipv4() => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        None => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    };
+    let socket = bind_udp_at(local, &opts.buffers)?;
+    socket
+        .connect(dest)
+        .await
+        .with_context(|| format!("cannot reach {dest}"))?;
+    Ok(socket)
+}
