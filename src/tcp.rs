@@ -286,7 +286,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     let dump = Dump::from_args(&a.dump)?;
     let tls = tls::acceptor(&a.tls, &addr.host, &[])?;
     let listener = Listener::bind(&addr, &a.listen, dump).await?.with_tls(tls);
-    info!("listening on {}", listener.local_addr());
+    // Always (even with -q), and stable: scripts and tests read the chosen port here.
+    eprintln!("wirekit: listening on {}", listener.local_addr());
 
     let stdout = StdoutWriter::new();
     // Events go to stdout unless stdout carries the clients' data (pipe mode).
@@ -440,12 +441,15 @@ struct Hub {
 }
 
 impl Hub {
-    fn join(&self, id: u64) -> mpsc::Receiver<Bytes> {
+    /// Add member `id`; its receiver and the number of members now.
+    fn join(&self, id: u64) -> (mpsc::Receiver<Bytes>, usize) {
         let (tx, rx) = mpsc::channel(64);
+        let mut n = 0;
         if let Ok(mut m) = self.members.lock() {
             m.insert(id, tx);
+            n = m.len();
         }
-        rx
+        (rx, n)
     }
 
     fn leave(&self, id: u64) {
@@ -482,6 +486,11 @@ impl Hub {
     }
 }
 
+/// "1 member", "3 members".
+fn count_members(n: usize) -> String {
+    format!("{n} member{}", if n == 1 { "" } else { "s" })
+}
+
 /// Where a hub member's bytes go.
 enum Relay {
     Hub(Hub),
@@ -491,7 +500,14 @@ enum Relay {
 /// A hub member: what the hub sends goes to the client; what the client sends is relayed.
 async fn member(conn: Conn, hub: Hub, relay: Relay) -> Result<()> {
     let id = conn.id;
-    let mut rx = hub.join(id);
+    let (mut rx, members) = hub.join(id);
+    if matches!(relay, Relay::Hub(_)) {
+        info!(
+            "{} joined the broker ({})",
+            conn.peer,
+            count_members(members)
+        );
+    }
     let (mut rd, mut wr) = tokio::io::split(conn.stream);
     let writer = async move {
         while let Some(chunk) = rx.recv().await {
@@ -527,7 +543,11 @@ async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     let (id, peer) = (conn.id, conn.peer);
     let name = format!("<user{id}>");
     let present: Vec<String> = hub.ids().iter().map(|i| format!("<user{i}>")).collect();
-    let mut rx = hub.join(id);
+    let (mut rx, members) = hub.join(id);
+    info!(
+        "{peer} joined the chat as {name} ({})",
+        count_members(members)
+    );
     let (mut rd, mut wr) = tokio::io::split(conn.stream);
     let listing = if present.is_empty() {
         "nobody".to_string()

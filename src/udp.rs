@@ -11,7 +11,7 @@ use serde_json::json;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::warn;
 
 /// The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header).
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -53,7 +53,8 @@ async fn listen(a: &UdpListenArgs) -> Result<()> {
     let addr = HostPort::parse(&a.addr, Some(8000))?;
     let socket = bind_udp(&addr, &a.buffers).await?;
     let local = socket.local_addr()?;
-    info!("listening on udp {local}");
+    // Always (even with -q), and stable: scripts and tests read the chosen port here.
+    eprintln!("wirekit: listening on udp {local}");
     let access = Access::from_args(&a.access);
     let dump = Dump::from_args(&a.dump)?;
     let printer = Printer {
