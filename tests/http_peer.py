@@ -88,7 +88,7 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 counts["active"] = counts.get("active", 0) + 1
                 counts["max"] = max(counts.get("max", 0), counts["active"])
-            time.sleep(0.05)
+            time.sleep(0.05)  # hold the request so that concurrent ones overlap
             with lock:
                 counts["active"] -= 1
             return self.send(200, b"ok", "text/plain")
@@ -106,7 +106,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if p.startswith("/redirect"):
             return self.send(302, b"", "text/plain", [("Location", "/echo/landed")])
         if p == "/slow":
-            time.sleep(5)
+            time.sleep(5)  # slower than the clients' --timeout: the point of /slow
             return self.send(200, b"late", "text/plain")
         if p.startswith("/ok/"):
             return self.send(200, b"hello " + p.encode(), "text/plain")
