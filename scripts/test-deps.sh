@@ -8,6 +8,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing page, rendered headless
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -16,6 +17,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-python3 - <<'PY' || python3 -m pip install -q requests cryptography
-import requests, cryptography
-PY
+# requests and cryptography: from pip, or (pip refusing a system Python) from Debian.
+if ! python3 -c 'import requests, cryptography' 2>/dev/null; then
+  python3 -m pip install -q requests cryptography \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-requests python3-cryptography >/dev/null
+fi

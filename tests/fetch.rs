@@ -11,7 +11,7 @@ const LIMIT: Duration = Duration::from_secs(180);
 #[test]
 fn two_thousand_urls_with_404s_and_refused_ports() {
     let (_p, port) = peer(None);
-    let dead: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let dead: Vec<u16> = (0..5).map(|_| free_port()).collect(); // nothing listens: refused
     let mut urls = Vec::new();
     for i in 0..2000 {
         urls.push(match i % 40 {

@@ -1,5 +1,6 @@
 # A recording HTTP server for the `wirekit http` / `fetch` tests (Python stdlib only).
-# Usage: python3 http_peer.py PORT DATAFILE
+# Usage: python3 http_peer.py PORT DATAFILE (PORT 0: any free port; the port in use is
+# announced on stdout as `listening on 127.0.0.1:PORT` once the socket listens).
 # Every answer tells what the server received, so tests can compare wirekit with curl.
 import base64, email.parser, http.server, json, os, socket, sys, threading, time
 
@@ -87,7 +88,7 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 counts["active"] = counts.get("active", 0) + 1
                 counts["max"] = max(counts.get("max", 0), counts["active"])
-            time.sleep(0.05)
+            time.sleep(0.05)  # hold the request so that concurrent ones overlap
             with lock:
                 counts["active"] -= 1
             return self.send(200, b"ok", "text/plain")
@@ -105,7 +106,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if p.startswith("/redirect"):
             return self.send(302, b"", "text/plain", [("Location", "/echo/landed")])
         if p == "/slow":
-            time.sleep(5)
+            time.sleep(5)  # slower than the clients' --timeout: the point of /slow
             return self.send(200, b"late", "text/plain")
         if p.startswith("/ok/"):
             return self.send(200, b"hello " + p.encode(), "text/plain")
@@ -153,4 +154,5 @@ if os.environ.get("PEER_CERT"):
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(os.environ["PEER_CLIENT_CA"])
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
 server.serve_forever()

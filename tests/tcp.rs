@@ -2,6 +2,7 @@
 
 use crate::util::*;
 use std::fs::File;
+use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -33,18 +34,14 @@ client_socket.close()
 
 #[test]
 fn seed_client_against_listen_reply() {
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &format!("127.0.0.1:{port}"),
-            "-k",
-            "--reply",
-            "Hello from server",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--reply",
+        "Hello from server",
+    ]);
     let out = python(&seed_tcp_client(port), T);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "Hello from server");
@@ -58,6 +55,7 @@ fn seed_client_against_listen_reply() {
 
 #[test]
 fn connect_send_against_seed_server() {
+    // The seed's server binds the port it is given and does not announce it.
     let port = free_port();
     let seed_server = format!(
         r#"
@@ -96,6 +94,7 @@ while True:
 
 #[test]
 fn connect_against_seed_asyncio_server() {
+    // The seed's server binds the port it is given and does not announce it.
     let port = free_port();
     let seed_server = format!(
         r#"
@@ -136,8 +135,7 @@ asyncio.run(main())
 
 #[test]
 fn keep_open_echo_serves_three_clients_at_once() {
-    let port = free_port();
-    let _server = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--echo"], port);
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
     python_ok(&format!(
         r#"
 import socket
@@ -160,42 +158,59 @@ print("ok")
 
 #[test]
 fn broker_relays_to_all_others() {
-    let port = free_port();
-    let _server = Proc::server(&["tcp", "listen", &port.to_string(), "--broker"], port);
-    // A client may be accepted but not yet joined when the first message goes out,
-    // so the sender repeats until both others have it; receivers count it once.
-    python_ok(&format!(
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--broker"]);
+    // The clients connect one by one; each goes on once the server says it joined,
+    // so the first message reaches both others.
+    let (py, mut go) = python_steps(&format!(
         r#"
 import socket
-a, b, c = [socket.create_connection(('127.0.0.1', {port})) for _ in range(3)]
-for s in (a, b, c):
-    s.settimeout(0.3)
-def heard(s, want):
-    try:
-        return want in s.recv(65536)
-    except socket.timeout:
-        return False
-ok_b = ok_c = False
-for _ in range(30):
-    a.sendall(b"hello from a\n")
-    ok_b = ok_b or heard(b, b"hello from a")
-    ok_c = ok_c or heard(c, b"hello from a")
-    if ok_b and ok_c:
-        break
-assert ok_b and ok_c, (ok_b, ok_c)
-assert not heard(a, b"hello"), "sender heard itself"
+clients = []
+for n in (1, 2, 3):
+    s = socket.create_connection(('127.0.0.1', {port}))
+    s.settimeout(20)
+    clients.append(s)
+    print("client %d %s:%d" % ((n,) + s.getsockname()))
+    input()  # until the server has logged the join
+a, b, c = clients
+def read_to(s, want):
+    got = b""
+    while not got.endswith(want):
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    return got
+a.sendall(b"hello from a\n")
+assert read_to(b, b"hello from a\n") == b"hello from a\n"
+assert read_to(c, b"hello from a\n") == b"hello from a\n"
 c.sendall(b"and from c\n")
-a.settimeout(20)
-assert heard(a, b"and from c")
+# The first thing a hears is c's line: it did not hear itself.
+got = read_to(a, b"and from c\n")
+assert got == b"and from c\n", ("sender heard itself", got)
 print("ok")
 "#
     ));
+    for n in 1..=3 {
+        let line = py.line(Pipe::Stdout, &format!("client {n} "));
+        let peer = line.rsplit(' ').next().unwrap_or_default();
+        let members = if n == 1 { "member" } else { "members" };
+        server.line(
+            Pipe::Stderr,
+            &format!("{peer} joined the broker ({n} {members})"),
+        );
+        writeln!(go).expect("let the client go on");
+    }
+    let out = py.wait(T);
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("ok"),
+        "python said: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn chat_prefixes_users_and_announces() {
-    let port = free_port();
-    let _server = Proc::server(&["tcp", "listen", &port.to_string(), "--chat"], port);
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--chat"]);
     python_ok(&format!(
         r#"
 import socket
@@ -227,18 +242,8 @@ print("ok")
 
 #[test]
 fn exec_serves_three_clients_at_once() {
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--exec",
-            "tr a-z A-Z",
-        ],
-        port,
-    );
+    let (_server, port) =
+        Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--exec", "tr a-z A-Z"]);
     python_ok(&format!(
         r#"
 import socket
@@ -262,18 +267,14 @@ print("ok")
 
 #[test]
 fn sh_exec_sees_peer_address() {
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--sh-exec",
-            "echo peer=$WIREKIT_PEER_ADDR",
-        ],
-        port,
-    );
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--sh-exec",
+        "echo peer=$WIREKIT_PEER_ADDR",
+    ]);
     let out = run(
         wirekit(&["tcp", "connect", &format!(":{port}")]),
         Some(b""),
@@ -295,14 +296,13 @@ fn transfer_256_mib_keeps_every_byte() {
         .status()
         .expect("head");
     assert!(made.success());
-    let port = free_port();
-    let mut listen = wirekit(&["tcp", "listen", &port.to_string()]);
+    let mut listen = wirekit(&["tcp", "listen", "127.0.0.1:0"]);
     listen
         .stdin(Stdio::null())
         .stdout(File::create(&dst).expect("create out"))
         .stderr(Stdio::piped());
     let server = Proc::new(listen.spawn().expect("spawn listen"));
-    wait_for_bound(port, false);
+    let port = server.announced_port();
     let mut connect = wirekit(&["tcp", "connect", &format!(":{port}")]);
     connect
         .stdin(File::open(&src).expect("open in"))
@@ -319,12 +319,11 @@ fn transfer_256_mib_keeps_every_byte() {
 
 #[test]
 fn half_close_request_then_response() {
-    let port = free_port();
-    let server = format!(
-        r#"
+    let server = r#"
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', {port})); s.listen(1)
+s.bind(('127.0.0.1', 0)); s.listen(1)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
 c, _ = s.accept()
 data = b""
 while True:
@@ -332,11 +331,13 @@ while True:
     if not chunk:
         break
     data += chunk
-c.sendall(f"got {{len(data)}} bytes".encode())
+c.sendall(f"got {len(data)} bytes".encode())
 c.close()
-"#
-    );
-    let _server = python_server(&server, port, false);
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", server]);
+    let server = Proc::start(cmd);
+    let port = server.port_after(Pipe::Stdout, "listening on ");
     let out = run(
         wirekit(&["tcp", "connect", &format!(":{port}")]),
         Some(b"request data"),
@@ -376,49 +377,37 @@ print(repr(got.decode()))
 
 #[test]
 fn deny_refuses_before_a_byte_and_allow_admits() {
-    let port = free_port();
-    let mut server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--deny",
-            "127.0.0.1/32",
-        ],
-        port,
-    );
+    let (mut server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--deny",
+        "127.0.0.1/32",
+    ]);
     assert_eq!(probe(port, "secret"), "''");
     assert!(server.alive());
     drop(server);
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--allow",
-            "127.0.0.0/8",
-        ],
-        port,
-    );
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allow",
+        "127.0.0.0/8",
+    ]);
     assert_eq!(probe(port, "welcome"), "'welcome'");
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--allow",
-            "10.0.0.0/8",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allow",
+        "10.0.0.0/8",
+    ]);
     assert_eq!(probe(port, "outsider"), "''");
     let out = server.terminate(T);
     assert!(
@@ -430,22 +419,18 @@ fn deny_refuses_before_a_byte_and_allow_admits() {
 
 #[test]
 fn max_conns_refuses_extra_clients() {
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--max-conns",
-            "2",
-        ],
-        port,
-    );
-    python_ok(&format!(
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--max-conns",
+        "2",
+    ]);
+    let (py, mut go) = python_steps(&format!(
         r#"
-import socket, time
+import socket
 def echoes(s, msg):
     s.sendall(msg)
     return s.recv(100) == msg
@@ -459,8 +444,11 @@ try:
 except ConnectionResetError:
     refused = True
 assert refused, "third client was served"
+print("closing %s:%d" % a.getsockname())
 a.close()
-# once a slot is free, a new client is served (the close takes a moment to reach the server)
+input()  # until the server has logged a's close
+# A slot is free now, so a new client is served. (The server frees the slot just
+# after it logs the close: a client refused in that moment tries again at once.)
 for _ in range(100):
     d = socket.create_connection(('127.0.0.1', {port})); d.settimeout(5)
     try:
@@ -469,29 +457,35 @@ for _ in range(100):
     except ConnectionResetError:
         pass
     d.close()
-    time.sleep(0.05)
 else:
     raise SystemExit("no slot freed")
 print("ok")
 "#
     ));
+    let line = py.line(Pipe::Stdout, "closing ");
+    let peer = line.rsplit(' ').next().unwrap_or_default();
+    server.line(Pipe::Stderr, &format!("{peer} closed: "));
+    writeln!(go).expect("let the client go on");
+    let out = py.wait(T);
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("ok"),
+        "python said: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn idle_timeout_closes_idle_clients_only() {
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--idle-timeout",
-            "400ms",
-        ],
-        port,
-    );
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--idle-timeout",
+        "400ms",
+    ]);
     python_ok(&format!(
         r#"
 import socket, time
@@ -512,19 +506,15 @@ print("ok")
 
 #[test]
 fn graceful_shutdown_reports_cut_connections() {
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--echo",
-            "--shutdown-timeout",
-            "300ms",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--shutdown-timeout",
+        "300ms",
+    ]);
     // An open client; one echoed byte shows the server has accepted it before the signal.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     use std::io::{Read, Write};
@@ -541,19 +531,15 @@ fn graceful_shutdown_reports_cut_connections() {
 fn hex_dump_marks_direction_peer_and_offset() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dump = dir.path().join("dump.txt");
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "--reply",
-            "pong",
-            "--hex-dump",
-            dump.to_str().unwrap_or_default(),
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--reply",
+        "pong",
+        "--hex-dump",
+        dump.to_str().unwrap_or_default(),
+    ]);
     let out = run(
         wirekit(&["tcp", "connect", &format!(":{port}"), "--send", "Hello"]),
         None,
@@ -572,9 +558,8 @@ fn hex_dump_marks_direction_peer_and_offset() {
 
 #[test]
 fn port_scan_reports_open_and_closed() {
-    let open = free_port();
-    let _server = Proc::server(&["tcp", "listen", &open.to_string(), "-k", "--echo"], open);
-    let closed = free_port();
+    let (_server, open) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
+    let closed = free_port(); // nothing listens there: refused, so no server to announce it
     let out = run(
         wirekit(&["tcp", "connect", "-z", &format!("127.0.0.1:{open}")]),
         None,
@@ -599,11 +584,7 @@ fn port_scan_reports_open_and_closed() {
 
 #[test]
 fn discard_and_zero_source_report_bytes() {
-    let port = free_port();
-    let server = Proc::server(
-        &["tcp", "listen", &port.to_string(), "--discard", "--json"],
-        port,
-    );
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--discard", "--json"]);
     let out = run(
         wirekit(&["tcp", "connect", &format!(":{port}"), "--zero-source", "8M"]),
         None,
@@ -630,8 +611,7 @@ fn discard_and_zero_source_report_bytes() {
 
 #[test]
 fn listener_survives_a_client_that_resets() {
-    let port = free_port();
-    let mut server = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--echo"], port);
+    let (mut server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
     let out = python(
         &format!(
             r#"
@@ -652,8 +632,7 @@ s.close()   # RST
 #[test]
 fn errors_are_clear_with_the_right_exit_code() {
     // address in use → 1
-    let port = free_port();
-    let _holder = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--echo"], port);
+    let (_holder, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
     let out = run(wirekit(&["tcp", "listen", &port.to_string()]), None, T);
     assert_eq!(code(&out), 1);
     assert!(
@@ -670,7 +649,7 @@ fn errors_are_clear_with_the_right_exit_code() {
         stderr(&out)
     );
     // refused → 1, names the address
-    let closed = free_port();
+    let closed = free_port(); // nothing listens there: refused, so no server to announce it
     let out = run(
         wirekit(&["tcp", "connect", &format!("127.0.0.1:{closed}")]),
         Some(b"x"),
@@ -698,17 +677,13 @@ fn errors_are_clear_with_the_right_exit_code() {
 #[test]
 fn exec_of_missing_program_fails_but_listener_stays_up() {
     // Single-client mode: the failure is the exit status.
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "--exec",
-            "no-such-program-xyz",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--exec",
+        "no-such-program-xyz",
+    ]);
     assert_eq!(probe(port, "x"), "''");
     let out = server.wait(T);
     assert_eq!(code(&out), 1);
@@ -723,18 +698,14 @@ fn exec_of_missing_program_fails_but_listener_stays_up() {
         stderr(&out)
     );
     // Keep-open mode: every client fails the same way, the listener stays.
-    let port = free_port();
-    let mut server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &port.to_string(),
-            "-k",
-            "--exec",
-            "no-such-program-xyz",
-        ],
-        port,
-    );
+    let (mut server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--exec",
+        "no-such-program-xyz",
+    ]);
     assert_eq!(probe(port, "x"), "''");
     assert_eq!(probe(port, "y"), "''");
     assert!(server.alive());
@@ -742,9 +713,8 @@ fn exec_of_missing_program_fails_but_listener_stays_up() {
 
 #[test]
 fn ipv6_listen_and_connect() {
-    let port = free_port();
+    let (server, port) = Proc::server(&["tcp", "listen", "[::1]:0", "--reply", "six"]);
     let addr = format!("[::1]:{port}");
-    let server = Proc::server(&["tcp", "listen", &addr, "--reply", "six"], port);
     let out = run(
         wirekit(&["tcp", "connect", &addr, "--send", "hello"]),
         None,
@@ -758,8 +728,7 @@ fn ipv6_listen_and_connect() {
 
 #[test]
 fn keep_open_pipe_mode_prints_every_client() {
-    let port = free_port();
-    let server = Proc::server(&["tcp", "listen", &port.to_string(), "-k", "--json"], port);
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--json"]);
     for word in ["one", "two", "three"] {
         let out = run(
             wirekit(&["tcp", "connect", &format!(":{port}")]),

@@ -68,22 +68,15 @@ fn tls_connect(host_port: &str, ca: &str, extra: &[&str]) -> std::process::Outpu
     run(wirekit(&args), None, T)
 }
 
-/// Start `openssl s_server` with these extra arguments and wait for its port.
-fn s_server(cert: &str, key: &str, port: u16, extra: &[&str]) -> Proc {
+/// Start `openssl s_server` on port 0 with these extra arguments; the server and
+/// the port it announces (`ACCEPT [::]:PORT` on stdout).
+fn s_server(cert: &str, key: &str, extra: &[&str]) -> (Proc, u16) {
     let mut cmd = std::process::Command::new("openssl");
-    cmd.args([
-        "s_server",
-        "-cert",
-        cert,
-        "-key",
-        key,
-        "-accept",
-        &port.to_string(),
-    ]);
+    cmd.args(["s_server", "-cert", cert, "-key", key, "-accept", "0"]);
     cmd.args(extra);
     let p = Proc::start(cmd);
-    wait_for_port(port);
-    p
+    let port = p.port_after(Pipe::Stdout, "ACCEPT ");
+    (p, port)
 }
 
 #[test]
@@ -129,22 +122,18 @@ fn cert_files_and_modes() {
 fn openssl_s_client_verifies_tcp_listen_tls() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert();
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &addr(port),
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--reply",
-            "hello client",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--reply",
+        "hello client",
+    ]);
     let mut cmd = std::process::Command::new("openssl");
     cmd.args([
         "s_client",
@@ -177,8 +166,7 @@ fn openssl_s_client_verifies_tcp_listen_tls() {
 fn tcp_connect_tls_to_openssl_s_server() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert();
-    let port = free_port();
-    let _server = s_server(&cert, &key, port, &["-rev"]);
+    let (_server, port) = s_server(&cert, &key, &["-rev"]);
     let o = tls_connect(
         &format!("localhost:{port}"),
         &pki.p("ca.pem"),
@@ -223,12 +211,9 @@ with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
 
 #[test]
 fn python_seed_ssl_server_and_tcp_connect_tls() {
-    if !have("python3") {
-        eprintln!("python3 missing; skipped");
-        return;
-    }
     let pki = Pki::new();
     let (cert, key) = pki.server_cert();
+    // The seed's server binds the port it is given and does not announce it.
     let port = free_port();
     let mut cmd = std::process::Command::new("python3");
     cmd.args(["-c", SEED_SERVER, &cert, &key, &port.to_string()]);
@@ -251,7 +236,7 @@ fn python_seed_ssl_server_and_tcp_connect_tls() {
         .filter(|l| !l.contains("while conn.recv") && l.trim() != "pass")
         .collect::<Vec<_>>()
         .join("\n");
-    let port = free_port();
+    let port = free_port(); // the seed's server again: it binds the port it is given
     let mut cmd = std::process::Command::new("python3");
     cmd.args(["-c", &bare, &cert, &key, &port.to_string()]);
     let server = Proc::start(cmd);
@@ -286,25 +271,21 @@ fn mutual_tls_accepts_good_client_refuses_none_and_foreign() {
     assert_eq!(code(&o), 0);
     let fcert = other.path().join("intruder.test.pem");
     let fkey = other.path().join("intruder.test-key.pem");
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &addr(port),
-            "-k",
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--client-ca",
-            &pki.p("ca.pem"),
-            "--reply",
-            "welcome",
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--client-ca",
+        &pki.p("ca.pem"),
+        "--reply",
+        "welcome",
+    ]);
     let target = format!("localhost:{port}");
     let ca = pki.p("ca.pem");
     let base = [
@@ -387,22 +368,18 @@ fn path_str(p: &Path) -> String {
 fn expired_certificate_is_refused_and_named() {
     let pki = Pki::new();
     let (cert, key) = expired_cert(&pki);
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &addr(port),
-            "-k",
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--echo",
-        ],
-        port,
-    );
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--echo",
+    ]);
     let o = tls_connect(
         &format!("localhost:{port}"),
         &pki.p("ca.pem"),
@@ -419,22 +396,18 @@ fn expired_certificate_is_refused_and_named() {
 fn wrong_host_name_is_refused_and_named() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf(&["other.test"], true);
-    let port = free_port();
-    let _server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &addr(port),
-            "-k",
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--echo",
-        ],
-        port,
-    );
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--echo",
+    ]);
     let ca = pki.p("ca.pem");
     let o = tls_connect(&addr(port), &ca, &["--send", "x"]);
     assert_eq!(code(&o), 1);
@@ -453,12 +426,8 @@ fn wrong_host_name_is_refused_and_named() {
 
 #[test]
 fn unknown_issuer_and_insecure() {
-    let port = free_port();
     // No --cert: a self-signed certificate made in memory, fingerprint on stderr.
-    let server = Proc::server(
-        &["tcp", "listen", &addr(port), "-k", "--tls", "--echo"],
-        port,
-    );
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--tls", "--echo"]);
     let o = run(
         wirekit(&["tcp", "connect", &addr(port), "--tls", "--send", "x"]),
         None,
@@ -511,9 +480,8 @@ fn unknown_issuer_and_insecure() {
 fn tls_inspect_reports_openssl_s_server() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf(&["inspect.test", "127.0.0.1"], true);
-    let port = free_port();
     // -rev: answer without reading s_server's stdin (which is empty here).
-    let _server = s_server(&cert, &key, port, &["-rev", "-alpn", "h2,http/1.1"]);
+    let (_server, port) = s_server(&cert, &key, &["-rev", "-alpn", "h2,http/1.1"]);
     let o = run(
         wirekit(&[
             "tls",
@@ -609,26 +577,22 @@ fn tls_inspect_reports_openssl_s_server() {
 fn failed_handshake_keeps_server_up_and_dump_is_plaintext() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert();
-    let port = free_port();
     let dump = pki.path("dump.txt");
     // Without -k: the first client that completes the handshake is the one served.
-    let server = Proc::server(
-        &[
-            "tcp",
-            "listen",
-            &addr(port),
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--reply",
-            "answer",
-            "--hex-dump",
-            &path_str(&dump),
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--reply",
+        "answer",
+        "--hex-dump",
+        &path_str(&dump),
+    ]);
     // A plain-text client fails the handshake...
     let o = run(
         wirekit(&[
@@ -696,7 +660,7 @@ fn bad_tls_usage() {
         T,
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    let port = free_port();
+    let port = free_port(); // never connected to: the flags are refused first (exit 2)
     let o = run(
         wirekit(&[
             "tcp",
@@ -735,12 +699,10 @@ fn every_tcp_mode_over_tls() {
     };
     let tls = ["--tls", "--cert", cert.as_str(), "--key", key.as_str()];
     let serve = |mode: &[&str]| {
-        let port = free_port();
-        let a = addr(port);
-        let mut args = vec!["tcp", "listen", a.as_str(), "-k"];
+        let mut args = vec!["tcp", "listen", "127.0.0.1:0", "-k"];
         args.extend_from_slice(&tls);
         args.extend_from_slice(mode);
-        (Proc::server(&args, port), port)
+        Proc::server(&args)
     };
 
     let (_s, port) = serve(&["--echo"]);
@@ -771,11 +733,9 @@ fn every_tcp_mode_over_tls() {
     );
 
     // Pipe mode, one client: what it sends goes to the server's stdout.
-    let port = free_port();
-    let a = addr(port);
-    let mut args = vec!["tcp", "listen", a.as_str()];
+    let mut args = vec!["tcp", "listen", "127.0.0.1:0"];
     args.extend_from_slice(&tls);
-    let s = Proc::server(&args, port);
+    let (s, port) = Proc::server(&args);
     let o = client(port, &["--send", "to the server's stdout"], None);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = s.wait(T);
@@ -789,21 +749,9 @@ fn serve_over_tls_speaks_h2_by_alpn_and_http1() {
     let site = tempfile::tempdir().expect("tempdir");
     std::fs::write(site.path().join("hello.txt"), "hello over tls").expect("write");
     let root = path_str(site.path());
-    let port = free_port();
-    let server = Proc::server(
-        &[
-            "serve",
-            &root,
-            "-p",
-            &port.to_string(),
-            "--tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-        ],
-        port,
-    );
+    let (server, port) = Proc::server(&[
+        "serve", &root, "-p", "0", "--tls", "--cert", &cert, "--key", &key,
+    ]);
     let url = format!("https://localhost:{port}/hello.txt");
     let ca = pki.p("ca.pem");
     for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {

@@ -7,17 +7,15 @@ const T: Duration = Duration::from_secs(30);
 
 #[test]
 fn seed_client_against_listen_reply() {
-    let port = free_udp_port();
-    let server = Proc::start(wirekit(&[
+    let (server, port) = Proc::server(&[
         "udp",
         "listen",
-        &port.to_string(),
+        "127.0.0.1:0",
         "--reply",
         "Hello from server",
         "--count",
         "1",
-    ]));
-    wait_for_bound(port, true);
+    ]);
     let client = format!(
         r#"
 import socket
@@ -55,6 +53,7 @@ print(f"Received: {{data.decode()}}")
 
 #[test]
 fn send_against_seed_server() {
+    // The seed's server binds the port it is given and does not announce it.
     let port = free_udp_port();
     let seed_server = format!(
         r#"
@@ -89,9 +88,7 @@ while True:
 
 #[test]
 fn echo_json_and_stdin() {
-    let port = free_udp_port();
-    let _server = Proc::start(wirekit(&["udp", "listen", &port.to_string(), "--echo"]));
-    wait_for_bound(port, true);
+    let (_server, port) = Proc::server(&["udp", "listen", "127.0.0.1:0", "--echo"]);
     let out = run(
         wirekit(&["udp", "send", &format!(":{port}"), "--json"]),
         Some(b"ping \xff"),
@@ -111,15 +108,7 @@ fn echo_json_and_stdin() {
 
 #[test]
 fn largest_datagram_passes_and_larger_is_refused() {
-    let port = free_udp_port();
-    let _server = Proc::start(wirekit(&[
-        "udp",
-        "listen",
-        &port.to_string(),
-        "--echo",
-        "--raw",
-    ]));
-    wait_for_bound(port, true);
+    let (_server, port) = Proc::server(&["udp", "listen", "127.0.0.1:0", "--echo", "--raw"]);
     let big = vec![b'a'; 65_507];
     let out = run(
         wirekit(&["udp", "send", &format!(":{port}"), "--raw"]),
@@ -144,16 +133,14 @@ fn largest_datagram_passes_and_larger_is_refused() {
 
 #[test]
 fn no_reply_times_out_and_denied_datagrams_are_dropped() {
-    let port = free_udp_port();
-    let _server = Proc::start(wirekit(&[
+    let (_server, port) = Proc::server(&[
         "udp",
         "listen",
-        &port.to_string(),
+        "127.0.0.1:0",
         "--echo",
         "--deny",
         "127.0.0.1",
-    ]));
-    wait_for_bound(port, true);
+    ]);
     let out = run(
         wirekit(&[
             "udp",
@@ -173,7 +160,7 @@ fn no_reply_times_out_and_denied_datagrams_are_dropped() {
         stderr(&out)
     );
     // Nothing listening: the ICMP error is named.
-    let closed = free_udp_port();
+    let closed = free_udp_port(); // nothing listens there: unreachable
     let out = run(
         wirekit(&["udp", "send", &format!(":{closed}"), "hi"]),
         None,

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The wirekit binary cargo built for these tests, or `$WIREKIT_BIN` when set
@@ -25,7 +26,10 @@ pub fn wirekit(args: &[&str]) -> Command {
     cmd
 }
 
-/// A TCP port that was free a moment ago.
+/// A TCP port that was free a moment ago. Only for a port that must be known
+/// before a process starts: a closed port ("connection refused"), or a peer that
+/// binds the port it is given and cannot announce it (the seed's servers). Servers
+/// that announce their port start on port 0 instead ([`Proc::server`]).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -33,7 +37,7 @@ pub fn free_port() -> u16 {
         .expect("no free TCP port")
 }
 
-/// A UDP port that was free a moment ago.
+/// A UDP port that was free a moment ago (the same rules as [`free_port`]).
 pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
@@ -57,18 +61,61 @@ pub fn wait_for_port(port: u16) {
 /// A child process that is killed when dropped, so a failing test leaves nothing behind.
 pub struct Proc {
     pub child: Child,
+    /// What the process has written to stdout and stderr so far.
+    output: Arc<Captured>,
     /// Readers that drain stdout and stderr while the process runs, so a chatty
     /// process never blocks on a full pipe.
-    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+/// One of a process's output pipes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipe {
+    Stdout = 0,
+    Stderr = 1,
+}
+
+/// Output so far, shared by the draining threads and the test that waits on it.
+#[derive(Default)]
+struct Captured {
+    state: Mutex<Streams>,
+    grew: Condvar,
+}
+
+#[derive(Default)]
+struct Streams {
+    /// Bytes of stdout and stderr so far.
+    data: [Vec<u8>; 2],
+    /// Whether each pipe has reached its end (or was never piped).
+    closed: [bool; 2],
+}
+
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    which: Pipe,
+    into: Arc<Captured>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
         if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
+            loop {
+                match p.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if let Ok(mut s) = into.state.lock() {
+                            s.data[which as usize].extend_from_slice(&buf[..n]);
+                        }
+                        into.grew.notify_all();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
         }
-        buf
+        if let Ok(mut s) = into.state.lock() {
+            s.closed[which as usize] = true;
+        }
+        into.grew.notify_all();
     })
 }
 
@@ -86,16 +133,108 @@ impl Proc {
 
     /// Take charge of a spawned child: drain its piped output, kill it on drop.
     pub fn new(mut child: Child) -> Proc {
-        let readers = vec![drain(child.stdout.take()), drain(child.stderr.take())];
-        Proc { child, readers }
+        let output = Arc::new(Captured::default());
+        let readers = vec![
+            drain(child.stdout.take(), Pipe::Stdout, output.clone()),
+            drain(child.stderr.take(), Pipe::Stderr, output.clone()),
+        ];
+        Proc {
+            child,
+            output,
+            readers,
+        }
     }
 
-    /// Start a wirekit server and wait for its TCP port to listen (without connecting:
-    /// a single-client server must not spend its one client on the check).
-    pub fn server(args: &[&str], port: u16) -> Proc {
+    /// Start a wirekit server on port 0 (`ARGS` hold `-p 0` or `HOST:0`) and read
+    /// the port it announces: `serve`'s `Serving DIR on http://HOST:PORT/` on stdout,
+    /// or `wirekit: listening on [udp ]HOST:PORT` from `tcp`/`udp listen` on stderr.
+    /// No connection is made (a single-client server must not spend its one
+    /// client on a check), and no other process can take the port meanwhile.
+    pub fn server(args: &[&str]) -> (Proc, u16) {
         let p = Proc::start(wirekit(args));
-        wait_for_bound(port, false);
-        p
+        let port = p.announced_port();
+        (p, port)
+    }
+
+    /// The port a wirekit server announces (see [`Proc::server`]), waiting up to 20 s.
+    pub fn announced_port(&self) -> u16 {
+        self.wait_until("a wirekit server's announcement", ANNOUNCE_LIMIT, |s| {
+            let stdout = complete_lines(&s.data[0]).find_map(|l| {
+                let rest = l.strip_prefix("Serving ")?;
+                rest.contains(" on http")
+                    .then(|| rest.trim_end_matches('/'))
+            });
+            let stderr =
+                complete_lines(&s.data[1]).find_map(|l| l.strip_prefix("wirekit: listening on "));
+            stdout.or(stderr).map(port_of)
+        })
+    }
+
+    /// The port in the first line on `pipe` that starts with `prefix` and ends
+    /// with `HOST:PORT` (for peers that announce their port, like `openssl
+    /// s_server`'s `ACCEPT [::]:PORT`), waiting up to 20 s.
+    pub fn port_after(&self, pipe: Pipe, prefix: &str) -> u16 {
+        let line = self.line(pipe, prefix);
+        port_of(&line)
+    }
+
+    /// Wait up to 20 s for a complete line on `pipe` that contains `needle`; the
+    /// first such line. Panics (showing the output so far) on timeout or when the
+    /// pipe ends without one.
+    pub fn line(&self, pipe: Pipe, needle: &str) -> String {
+        self.wait_until(
+            &format!("a line with {needle:?} on {pipe:?}"),
+            ANNOUNCE_LIMIT,
+            |s| {
+                complete_lines(&s.data[pipe as usize])
+                    .find(|l| l.contains(needle))
+                    .map(str::to_string)
+            },
+        )
+    }
+
+    /// What the process has written to `pipe` so far.
+    pub fn so_far(&self, pipe: Pipe) -> String {
+        self.output
+            .state
+            .lock()
+            .map(|s| String::from_utf8_lossy(&s.data[pipe as usize]).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Wait until `found` finds something in the output, up to `limit`.
+    fn wait_until<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut found: impl FnMut(&Streams) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + limit;
+        let mut s = self.output.state.lock().expect("output lock");
+        loop {
+            if let Some(t) = found(&s) {
+                return t;
+            }
+            let now = Instant::now();
+            if now >= deadline || s.closed.iter().all(|&c| c) {
+                panic!(
+                    "no {what} {}; stdout: {}\nstderr: {}",
+                    if now >= deadline {
+                        format!("within {limit:?}")
+                    } else {
+                        "before the output ended".to_string()
+                    },
+                    String::from_utf8_lossy(&s.data[0]),
+                    String::from_utf8_lossy(&s.data[1])
+                );
+            }
+            s = self
+                .output
+                .grew
+                .wait_timeout(s, deadline - now)
+                .expect("output lock")
+                .0;
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -123,11 +262,15 @@ impl Proc {
             }
         }
         let status = self.child.wait().expect("wait");
-        let mut outputs = std::mem::take(&mut self.readers)
-            .into_iter()
-            .map(|r| r.join().unwrap_or_default());
-        let stdout = outputs.next().unwrap_or_default();
-        let stderr = outputs.next().unwrap_or_default();
+        for r in std::mem::take(&mut self.readers) {
+            let _ = r.join();
+        }
+        let [stdout, stderr] = self
+            .output
+            .state
+            .lock()
+            .map(|mut s| std::mem::take(&mut s.data))
+            .unwrap_or_default();
         Output {
             status,
             stdout,
@@ -140,6 +283,27 @@ impl Proc {
         signal(self.child.id(), "TERM");
         self.wait(limit)
     }
+}
+
+/// How long a process may take to announce itself or print an awaited line.
+const ANNOUNCE_LIMIT: Duration = Duration::from_secs(20);
+
+/// The complete (newline-ended) lines of `data`, without their line ends.
+fn complete_lines(data: &[u8]) -> impl Iterator<Item = &str> {
+    let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    data[..end]
+        .split(|&b| b == b'\n')
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .map(|l| l.trim_end_matches('\r'))
+}
+
+/// The port at the end of `HOST:PORT` (`[::1]:PORT`, `0.0.0.0:PORT`, ...).
+fn port_of(addr: &str) -> u16 {
+    let text = addr.trim();
+    let digits = text.len() - text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    text[text.len() - digits..]
+        .parse()
+        .unwrap_or_else(|_| panic!("no port at the end of {addr:?}"))
 }
 
 impl Drop for Proc {
@@ -260,4 +424,19 @@ pub fn python_server(code_text: &str, port: u16, udp: bool) -> Proc {
     let p = Proc::start(cmd);
     wait_for_bound(port, udp);
     p
+}
+
+/// Start a Python snippet that runs step by step: the test reads what it prints
+/// (`Proc::line(Pipe::Stdout, ..)`) and lets it past each `input()` by writing a
+/// line to the returned stdin. Unbuffered (`-u`), so every print arrives at once.
+pub fn python_steps(code_text: &str) -> (Proc, std::process::ChildStdin) {
+    let mut child = Command::new("python3")
+        .args(["-u", "-c", code_text])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start python3");
+    let stdin = child.stdin.take().expect("python's stdin");
+    (Proc::new(child), stdin)
 }

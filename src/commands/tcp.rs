@@ -15,7 +15,6 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::io::{self, Write};
 use tokio::sync::{mpsc, oneshot};
-use tracing::info;
 
 /// Run `tcp connect` or `tcp listen`.
 pub(crate) async fn run(args: &TcpArgs) -> Result<()> {
@@ -151,7 +150,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     let listener = Listener::bind(&addr, &a.listen.options(), dump)
         .await?
         .with_tls(tls);
-    info!("listening on {}", listener.local_addr());
+    // Always (even with -q), and stable: scripts and tests read the chosen port here.
+    eprintln!("wirekit: listening on {}", listener.local_addr());
     let printer = EventPrinter {
         json: a.json,
         discard: matches!(mode, ListenMode::Discard),

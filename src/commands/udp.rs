@@ -11,7 +11,6 @@ use bytes::Bytes;
 use serde_json::json;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use tracing::info;
 
 /// Run `udp listen` or `udp send`.
 pub(crate) async fn run(args: &UdpArgs) -> Result<()> {
@@ -50,7 +49,8 @@ impl Printer {
 async fn listen(a: &UdpListenArgs) -> Result<()> {
     let addr = HostPort::parse(&a.addr, Some(8000))?;
     let socket = bind_udp(&addr, &a.buffers.buffers()).await?;
-    info!("listening on udp {}", socket.local_addr()?);
+    // Always (even with -q), and stable: scripts and tests read the chosen port here.
+    eprintln!("wirekit: listening on udp {}", socket.local_addr()?);
     let answer = match &a.reply {
         _ if a.echo => Answer::Echo,
         Some(text) => Answer::Text(Bytes::copy_from_slice(text.as_bytes())),

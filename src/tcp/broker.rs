@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tracing::info;
 
 /// The members of one listener, each with the queue of what it is to hear.
 #[derive(Clone, Default)]
@@ -18,12 +19,15 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    fn join(&self, id: u64) -> mpsc::Receiver<Bytes> {
+    /// Add member `id`; its receiver and the number of members now.
+    fn join(&self, id: u64) -> (mpsc::Receiver<Bytes>, usize) {
         let (tx, rx) = mpsc::channel(64);
+        let mut n = 0;
         if let Ok(mut m) = self.members.lock() {
             m.insert(id, tx);
+            n = m.len();
         }
-        rx
+        (rx, n)
     }
 
     fn leave(&self, id: u64) {
@@ -76,10 +80,22 @@ async fn deliver<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Bytes>, mut wr: W
     Ok(())
 }
 
+/// "1 member", "3 members".
+fn count_members(n: usize) -> String {
+    format!("{n} member{}", if n == 1 { "" } else { "s" })
+}
+
 /// A hub member: what the hub sends goes to the client; what the client sends is relayed.
 pub(crate) async fn member(conn: Conn, hub: Hub, relay: Relay) -> Result<()> {
     let id = conn.id;
-    let rx = hub.join(id);
+    let (rx, members) = hub.join(id);
+    if matches!(relay, Relay::Hub(_)) {
+        info!(
+            "{} joined the broker ({})",
+            conn.peer,
+            count_members(members)
+        );
+    }
     let (mut rd, wr) = tokio::io::split(conn.stream);
     let reader = async {
         loop {
@@ -109,7 +125,11 @@ pub(crate) async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     let (id, peer) = (conn.id, conn.peer);
     let name = format!("<user{id}>");
     let present: Vec<String> = hub.ids().iter().map(|i| format!("<user{i}>")).collect();
-    let rx = hub.join(id);
+    let (rx, members) = hub.join(id);
+    info!(
+        "{peer} joined the chat as {name} ({})",
+        count_members(members)
+    );
     let (mut rd, mut wr) = tokio::io::split(conn.stream);
     let listing = if present.is_empty() {
         "nobody".to_string()
