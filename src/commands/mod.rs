@@ -2,6 +2,7 @@
 //! library runs, and the outcome is reported.
 
 mod fernet;
+mod serve;
 mod tcp;
 mod udp;
 
@@ -14,7 +15,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Tcp(a) => tcp::run(a).await,
         Command::Udp(a) => udp::run(a).await,
         Command::Resolve(a) => crate::net::resolve::run(a).await,
-        Command::Serve(a) => crate::http::server::run(a, &cli.global).await,
+        Command::Serve(a) => serve::run(a, &cli.global).await,
         Command::Cert(a) => crate::tls::cert::run(a),
         Command::Tls(a) => crate::tls::inspect::run(a).await,
         Command::Fernet(a) => fernet::run(a),

@@ -3,8 +3,8 @@
 //! writes the access-log line once the body is done.
 
 use crate::http::server::access_log::Entry;
-use crate::http::server::conn::Activity;
-use crate::http::server::conn::splice::{self, Splice, Splices};
+use crate::http::server::conn::activity::Activity;
+use crate::http::server::conn::splice::{self, Splice, Splices, shrank};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -34,11 +34,6 @@ impl Body {
     pub fn bytes(b: impl Into<Bytes>) -> Body {
         Body::Full(Some(b.into()))
     }
-}
-
-/// The error for a file that ended before the length its response announced.
-pub fn shrank() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
 }
 
 /// One piece of a file response: literal bytes (multipart headers) or a byte range of the file.

@@ -10,9 +10,11 @@
 //! picks up where the old one stopped. nginx frees its buffers on idle keep-alive
 //! connections the same way; bench/serve.sh measures the effect.
 
-pub mod splice;
+pub(crate) mod activity;
+pub(crate) mod splice;
 
 use crate::http::server::body::Logged;
+use activity::{Activity, clock_ms};
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -25,9 +27,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
@@ -49,57 +51,6 @@ const LINGER_MAX: Duration = Duration::from_secs(30);
 const LINGER_QUIET: Duration = Duration::from_secs(5);
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Requests in flight, the time of the last response and whether a write is
-/// waiting for the client, shared by a connection's driver, its stream and its
-/// response bodies.
-pub struct Activity {
-    /// The client.
-    pub peer: SocketAddr,
-    /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
-    pub splices: Option<Splices>,
-    in_flight: AtomicU32,
-    /// When the last response finished (or the connection began), by [`clock_ms`].
-    last_ms: AtomicU64,
-    /// The last write to the client could not finish (its socket buffer is full).
-    /// A response is "finished" when hyper has taken its last bytes, not when they
-    /// are sent; parking then would drop what hyper has not sent yet.
-    write_blocked: AtomicBool,
-}
-
-impl Activity {
-    fn new(peer: SocketAddr, splices: Option<Splices>) -> Activity {
-        Activity {
-            peer,
-            splices,
-            in_flight: AtomicU32::new(0),
-            last_ms: AtomicU64::new(clock_ms()),
-            write_blocked: AtomicBool::new(false),
-        }
-    }
-    pub fn begin(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn end(&self) {
-        self.last_ms.store(clock_ms(), Ordering::Relaxed);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-    /// How long the connection has been without a request, if it is idle.
-    fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 || self.write_blocked.load(Ordering::Relaxed)
-        {
-            return None;
-        }
-        let last = self.last_ms.load(Ordering::Relaxed);
-        Some(Duration::from_millis(clock_ms().saturating_sub(last)))
-    }
-}
-
-/// Milliseconds since the first call (plus one second, so 0 means "never").
-fn clock_ms() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000
-}
 
 /// When the heap was last trimmed ([`clock_ms`]).
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);

@@ -43,6 +43,11 @@ fn is_placeholder(buf: &[u8]) -> bool {
     !buf.is_empty() && p >= start && p < start + MAX
 }
 
+/// The error for a file that ended before the length its response announced.
+pub(crate) fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
 /// A piece of a file waiting to be sent in place of a placeholder chunk.
 pub struct Splice {
     pub file: Arc<File>,
@@ -117,7 +122,7 @@ pub fn poll_write(
     }
     let n = std::task::ready!(tap.poll_sendfile(cx, &splice.file, splice.offset, splice.len))?;
     if n == 0 {
-        return Poll::Ready(Err(crate::http::server::body::shrank()));
+        return Poll::Ready(Err(shrank()));
     }
     splice.offset += n as u64;
     splice.len -= n;

@@ -3,11 +3,12 @@
 //! for compressible types.
 
 use crate::http::server::body::{Body, FileBody};
+use crate::http::server::files::resolve::link_inside;
 use async_compression::Level;
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use std::path::{Path, PathBuf};
@@ -39,22 +40,6 @@ impl Encoding {
             Encoding::Gzip => "gz",
         }
     }
-}
-
-/// Types that shrink: text, scripts, JSON, XML, SVG, wasm.
-pub fn compressible(ctype: &HeaderValue) -> bool {
-    let t = ctype.to_str().unwrap_or("");
-    let essence = t.split(';').next().unwrap_or("").trim();
-    essence.starts_with("text/")
-        || matches!(
-            essence,
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "application/manifest+json"
-                | "application/wasm"
-                | "image/svg+xml"
-        )
 }
 
 /// The encodings the client accepts, best first (by q, then br > zstd > gzip).
@@ -105,9 +90,7 @@ fn sibling(path: &Path, enc: Encoding) -> PathBuf {
 fn sibling_allowed(sib: &Path, root: Option<&Path>) -> bool {
     match (root, std::fs::symlink_metadata(sib)) {
         (_, Err(_)) => false,
-        (Some(root), Ok(md)) if md.file_type().is_symlink() => {
-            std::fs::canonicalize(sib).is_ok_and(|real| real.starts_with(root))
-        }
+        (Some(root), Ok(md)) if md.file_type().is_symlink() => link_inside(sib, root),
         _ => true,
     }
 }

@@ -2,11 +2,13 @@
 //! upload form with --upload; no JavaScript) or JSON for `Accept: application/json`
 //! and `?format=json`.
 
-use crate::http::server::body::Body;
-use crate::http::server::{Config, error_page};
+use crate::http::server::config::Config;
+use crate::http::server::error::{Reply, ServeError};
+use crate::http::server::files::resolve::link_inside;
+use crate::http::server::response::sized;
+use http::Method;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
-use http::{Method, Response, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -41,11 +43,8 @@ pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
         // stat by full path, and the same thing for anything but a symlink.
         let md = if ft.is_symlink() {
             let path = item.path();
-            if !cfg.follow_symlinks {
-                match std::fs::canonicalize(&path) {
-                    Ok(real) if real.starts_with(&cfg.root) => {}
-                    _ => continue,
-                }
+            if !cfg.follow_symlinks && !link_inside(&path, &cfg.root) {
+                continue;
             }
             std::fs::metadata(&path)
         } else {
@@ -81,11 +80,10 @@ fn wants_json(req: &Parts) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-pub fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Response<Body> {
-    let list = match entries(cfg, dir) {
-        Ok(l) => l,
-        Err(_) => return error_page(StatusCode::FORBIDDEN, "this folder cannot be read"),
-    };
+/// The listing of `dir` (the folder `req` names), as HTML or JSON.
+pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
+    let list =
+        entries(cfg, dir).map_err(|_| ServeError::Forbidden("this folder cannot be read"))?;
     let url_path = req.uri.path();
     let (body, ctype) = if wants_json(req) {
         (json(url_path, &list), "application/json")
@@ -95,15 +93,14 @@ pub fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Response<Body> {
             "text/html; charset=utf-8",
         )
     };
-    let mut resp = Response::new(Body::Empty);
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if req.method != Method::HEAD {
-        *resp.body_mut() = Body::text(body);
-    }
-    resp
+    let mut resp = sized(
+        body,
+        HeaderValue::from_static(ctype),
+        req.method == Method::HEAD,
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
 }
 
 pub fn escape_html(s: &str) -> String {
