@@ -169,6 +169,7 @@ pub fn encode_bytes(enc: Encoding, data: Bytes) -> Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn negotiation() {
