@@ -104,7 +104,9 @@ const CLF: &[time::format_description::BorrowedFormatItem<'static>] = time::macr
 /// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
 pub(crate) fn clf_time(t: SystemTime) -> String {
     // Formatting fails only for items the value lacks; a UTC date-time has them all.
-    time::OffsetDateTime::from(t).format(CLF).unwrap_or_default()
+    time::OffsetDateTime::from(t)
+        .format(CLF)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub(crate) mod listing;
 pub(crate) mod meta;
 pub(crate) mod ranges;
 pub(crate) mod resolve;
+#[cfg(test)]
+mod tests;
 
 use crate::http::server::body::{Body, FileBody, Segment};
 use crate::http::server::config::Config;
