@@ -40,6 +40,7 @@ Examples:
   wirekit serve --upload --auth me:secret   accept uploads behind Basic auth
   wirekit serve --httpbin               httpbin-style endpoints for testing clients";
 
+/// The flags of `wirekit serve`.
 #[derive(Debug, Args)]
 #[command(after_help = ROUTE_HELP)]
 pub struct ServeArgs {
@@ -119,10 +120,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_access_log: bool,
 
+    /// The shared listener's flags.
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// `--tls` and its certificate flags.
     #[command(flatten)]
     pub tls: TlsServerArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
 }

@@ -18,9 +18,9 @@ use std::task::{Context, Poll};
 
 /// Bytes read from a file per frame: 512 KiB, for fewer syscalls per byte (server CPU
 /// per 1 MiB response measured 11% below 256 KiB's; 128 KiB was slower).
-pub const CHUNK: usize = 512 * 1024;
+pub(crate) const CHUNK: usize = 512 * 1024;
 
-pub enum Body {
+pub(crate) enum Body {
     Empty,
     Full(Option<Bytes>),
     File(FileBody),
@@ -28,16 +28,16 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn text(s: impl Into<String>) -> Body {
+    pub(crate) fn text(s: impl Into<String>) -> Body {
         Body::Full(Some(Bytes::from(s.into())))
     }
-    pub fn bytes(b: impl Into<Bytes>) -> Body {
+    pub(crate) fn bytes(b: impl Into<Bytes>) -> Body {
         Body::Full(Some(b.into()))
     }
 }
 
 /// One piece of a file response: literal bytes (multipart headers) or a byte range of the file.
-pub enum Segment {
+pub(crate) enum Segment {
     Bytes(Bytes),
     File { offset: u64, len: u64 },
 }
@@ -49,7 +49,7 @@ pub enum Segment {
 /// done inline rather than through `spawn_blocking`: a page-cache read of at most
 /// 512 KiB takes microseconds, while a hand-off to the blocking pool and back costs
 /// two thread wake-ups per chunk (the benchmark pins the server to one CPU).
-pub struct FileBody {
+pub(crate) struct FileBody {
     file: Arc<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
@@ -57,7 +57,7 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    pub fn new(file: File, segments: Vec<Segment>) -> FileBody {
+    pub(crate) fn new(file: File, segments: Vec<Segment>) -> FileBody {
         let remaining = segments
             .iter()
             .map(|s| match s {
@@ -74,7 +74,7 @@ impl FileBody {
     }
 
     /// The whole of a file of `len` bytes.
-    pub fn whole(file: File, len: u64) -> FileBody {
+    pub(crate) fn whole(file: File, len: u64) -> FileBody {
         FileBody::new(file, vec![Segment::File { offset: 0, len }])
     }
 
@@ -177,12 +177,12 @@ impl http_body::Body for Body {
 
 /// A response body that counts what was sent and writes the access-log line
 /// when it is dropped (after the last byte, or when the client went away).
-pub struct Logged {
-    pub inner: Body,
-    pub sent: u64,
-    pub entry: Option<Box<Entry>>,
+pub(crate) struct Logged {
+    pub(crate) inner: Body,
+    pub(crate) sent: u64,
+    pub(crate) entry: Option<Box<Entry>>,
     /// Told when the response is done, so an idle connection can be parked.
-    pub activity: Option<Arc<Activity>>,
+    pub(crate) activity: Option<Arc<Activity>>,
 }
 
 impl http_body::Body for Logged {

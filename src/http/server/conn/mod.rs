@@ -39,11 +39,11 @@ use crate::net::stream::read_chunk;
 /// A keep-alive connection quiet for this long is parked (hyper's buffers freed).
 /// Short, so that few connections hold buffers at once: un-parking costs only a
 /// new hyper connection object.
-pub const PARK_AFTER: Duration = Duration::from_millis(250);
+pub(crate) const PARK_AFTER: Duration = Duration::from_millis(250);
 /// A connection parked this long triggers a (rate-limited) heap trim.
 const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// A parked connection that stays silent this long is closed (nginx: 75 s).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(120);
 
 /// A closed connection waits at most this long for the client's own close, and
 /// at most [`LINGER_QUIET`] without hearing from it (nginx: 30 s and 5 s).
@@ -92,7 +92,7 @@ fn trim_heap(since: u64) -> bool {
 
 /// A stream with bytes already read from it put back in front, and placeholder
 /// bytes of file bodies replaced by `sendfile` (see [`crate::http::server::conn::splice`]).
-pub struct Prefixed {
+pub(crate) struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
     /// The connection (HTTP/1.1): told when writes block; its splices, if any,
@@ -159,14 +159,14 @@ impl AsyncWrite for Prefixed {
 }
 
 /// Protocol settings, fixed at start-up.
-pub struct Protocols {
-    pub h1: http1::Builder,
-    pub h2: http2::Builder<TokioExecutor>,
-    pub header_timeout: Duration,
+pub(crate) struct Protocols {
+    pub(crate) h1: http1::Builder,
+    pub(crate) h2: http2::Builder<TokioExecutor>,
+    pub(crate) header_timeout: Duration,
 }
 
 impl Protocols {
-    pub fn new(header_timeout: Duration, max_head: u64) -> Protocols {
+    pub(crate) fn new(header_timeout: Duration, max_head: u64) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
         // each body chunk reaching the stream as it was given.
@@ -188,10 +188,10 @@ impl Protocols {
 }
 
 /// The future of one request's response.
-pub type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
 /// What answers a connection's requests: the request and the connection's [`Activity`].
-pub type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -250,7 +250,7 @@ enum H1End {
 /// The work of each phase runs in its own boxed future, so that the task of a
 /// parked connection holds only the small parking state (measured: the task
 /// future fell from 1,448 to ~990 bytes, and 10,000 idle keep-alive clients from ~50 MB to ~37–39 MB RSS).
-pub async fn drive(
+pub(crate) async fn drive(
     protocols: Arc<Protocols>,
     peer: SocketAddr,
     mut io: BoxStream,

@@ -19,14 +19,14 @@ use tokio_util::io::ReaderStream;
 const MIN_LEN: u64 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     Br,
     Zstd,
     Gzip,
 }
 
 impl Encoding {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Encoding::Br => "br",
             Encoding::Zstd => "zstd",
@@ -43,7 +43,7 @@ impl Encoding {
 }
 
 /// The encodings the client accepts, best first (by q, then br > zstd > gzip).
-pub fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
+pub(crate) fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
     let mut out: Vec<(Encoding, u32)> = Vec::new();
     for value in headers.get_all(header::ACCEPT_ENCODING) {
         let Ok(value) = value.to_str() else { continue };
@@ -71,11 +71,11 @@ pub fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
 }
 
 /// A compressed representation of a file.
-pub struct Compressed {
-    pub encoding: &'static str,
-    pub body: Body,
+pub(crate) struct Compressed {
+    pub(crate) encoding: &'static str,
+    pub(crate) body: Body,
     /// Known for precompressed siblings; unknown (chunked) on the fly.
-    pub len: Option<u64>,
+    pub(crate) len: Option<u64>,
 }
 
 fn sibling(path: &Path, enc: Encoding) -> PathBuf {
@@ -97,7 +97,7 @@ fn sibling_allowed(sib: &Path, root: Option<&Path>) -> bool {
 
 /// Choose a compressed representation of `path`, if the client accepts one that
 /// we can give. `root`: the served folder, when symlinks must stay inside it.
-pub fn for_file(
+pub(crate) fn for_file(
     headers: &HeaderMap,
     path: &Path,
     root: Option<&Path>,
@@ -147,7 +147,7 @@ pub fn for_file(
 }
 
 /// A streaming body of `reader`'s bytes compressed with `enc`.
-pub fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
+pub(crate) fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
     enc: Encoding,
     reader: R,
 ) -> Body {
@@ -162,7 +162,7 @@ pub fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
 }
 
 /// Compress bytes in memory (for small generated bodies such as httpbin's /gzip).
-pub fn encode_bytes(enc: Encoding, data: Bytes) -> Body {
+pub(crate) fn encode_bytes(enc: Encoding, data: Bytes) -> Body {
     encode(enc, std::io::Cursor::new(data))
 }
 

@@ -21,16 +21,16 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-pub struct Entry {
-    pub name: String,
-    pub is_dir: bool,
-    pub size: u64,
-    pub modified: Option<SystemTime>,
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) is_dir: bool,
+    pub(crate) size: u64,
+    pub(crate) modified: Option<SystemTime>,
 }
 
 /// The visible entries of `dir`: no dotfiles unless --hidden, no symlinks out of
 /// the root unless --follow-symlinks; folders first, then by name.
-pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
+pub(crate) fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let Ok(item) = item else { continue };
@@ -103,7 +103,7 @@ pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
     Ok(resp)
 }
 
-pub fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_escaped(&mut out, s);
     out
@@ -155,7 +155,7 @@ fn push_time(out: &mut String, scratch: &mut String, t: Option<SystemTime>) {
     }
 }
 
-pub fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
+pub(crate) fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
     let segs = decoded_segments(url_path);
     let title = format!("/{}", segs.join("/"));
     let mut s = String::with_capacity(512 + list.len() * 200);
@@ -223,7 +223,7 @@ nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"displa
     s
 }
 
-pub fn json(url_path: &str, list: &[Entry]) -> String {
+pub(crate) fn json(url_path: &str, list: &[Entry]) -> String {
     let entries: Vec<serde_json::Value> = list
         .iter()
         .map(|e| {
