@@ -17,16 +17,27 @@ pub enum Format {
 
 /// What the log line says about one request; filled in as the request is handled.
 pub(crate) struct Entry {
+    /// The line's format.
     pub(crate) format: Format,
+    /// The client's address.
     pub(crate) peer: IpAddr,
+    /// The Basic-auth user, if any.
     pub(crate) user: Option<String>,
+    /// The request method.
     pub(crate) method: String,
+    /// Path and query as requested.
     pub(crate) target: String,
+    /// `HTTP/1.1` and the like.
     pub(crate) version: &'static str,
+    /// The Referer header.
     pub(crate) referer: Option<String>,
+    /// The User-Agent header.
     pub(crate) user_agent: Option<String>,
+    /// The response status.
     pub(crate) status: u16,
+    /// When the response began.
     pub(crate) time: SystemTime,
+    /// When the request arrived, for the duration.
     pub(crate) started: Instant,
 }
 

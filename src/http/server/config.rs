@@ -100,7 +100,8 @@ impl Default for ServeOptions {
     }
 }
 
-/// Everything a request needs to know, fixed at start-up.
+/// Everything a request needs to know, fixed at start-up. The fields not
+/// described here are those of [`ServeOptions`], checked and parsed.
 pub(crate) struct Config {
     /// The served folder, canonical (symlinks resolved) so containment checks are exact.
     pub(crate) root: PathBuf,

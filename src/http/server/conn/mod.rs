@@ -160,12 +160,16 @@ impl AsyncWrite for Prefixed {
 
 /// Protocol settings, fixed at start-up.
 pub(crate) struct Protocols {
+    /// HTTP/1.1 settings: header timeout, largest head, keep-alive.
     pub(crate) h1: http1::Builder,
+    /// HTTP/2 settings: largest header list, concurrent streams.
     pub(crate) h2: http2::Builder<TokioExecutor>,
+    /// How long a new connection may take to send its first bytes.
     pub(crate) header_timeout: Duration,
 }
 
 impl Protocols {
+    /// Settings for a header timeout and a largest request head of `max_head` bytes.
     pub(crate) fn new(header_timeout: Duration, max_head: u64) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
@@ -188,7 +192,8 @@ impl Protocols {
 }
 
 /// The future of one request's response.
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
+pub(crate) type BoxFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
 /// What answers a connection's requests: the request and the connection's [`Activity`].
 pub(crate) type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;

@@ -50,8 +50,11 @@ pub(crate) fn shrank() -> io::Error {
 
 /// A piece of a file waiting to be sent in place of a placeholder chunk.
 pub(crate) struct Splice {
+    /// The open file.
     pub(crate) file: Arc<File>,
+    /// Where the next byte to send is.
     pub(crate) offset: u64,
+    /// Bytes still to send; equal to the placeholder's length.
     pub(crate) len: usize,
 }
 
@@ -62,6 +65,7 @@ pub(crate) struct Splices {
 }
 
 impl Splices {
+    /// Queue the piece for the placeholder just handed to hyper.
     pub(crate) fn push(&self, s: Splice) {
         self.lock().push_back(s);
     }

@@ -19,13 +19,18 @@ use tokio_util::io::ReaderStream;
 const MIN_LEN: u64 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A content coding that `serve` speaks, best first.
 pub(crate) enum Encoding {
+    /// Brotli.
     Br,
+    /// Zstandard.
     Zstd,
+    /// gzip.
     Gzip,
 }
 
 impl Encoding {
+    /// Its name in Accept-Encoding and Content-Encoding.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Encoding::Br => "br",
@@ -72,7 +77,9 @@ pub(crate) fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
 
 /// A compressed representation of a file.
 pub(crate) struct Compressed {
+    /// The Content-Encoding value.
     pub(crate) encoding: &'static str,
+    /// The encoded bytes (nothing for HEAD).
     pub(crate) body: Body,
     /// Known for precompressed siblings; unknown (chunked) on the fly.
     pub(crate) len: Option<u64>,

@@ -21,10 +21,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// One row of a listing.
 pub(crate) struct Entry {
+    /// The file name (lossy UTF-8).
     pub(crate) name: String,
+    /// A folder (shown first, with a trailing `/`).
     pub(crate) is_dir: bool,
+    /// Bytes; 0 for folders.
     pub(crate) size: u64,
+    /// Last modification, when known.
     pub(crate) modified: Option<SystemTime>,
 }
 
@@ -103,6 +108,7 @@ pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
     Ok(resp)
 }
 
+/// `s` with the characters that mean something in HTML escaped.
 pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_escaped(&mut out, s);
@@ -155,6 +161,7 @@ fn push_time(out: &mut String, scratch: &mut String, t: Option<SystemTime>) {
     }
 }
 
+/// The HTML page for `list` at `url_path`, with the upload form when `upload`.
 pub(crate) fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
     let segs = decoded_segments(url_path);
     let title = format!("/{}", segs.join("/"));
@@ -223,6 +230,7 @@ nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"displa
     s
 }
 
+/// The JSON listing: `{"path", "entries": [{name, type, size, modified, url}]}`.
 pub(crate) fn json(url_path: &str, list: &[Entry]) -> String {
     let entries: Vec<serde_json::Value> = list
         .iter()

@@ -47,8 +47,11 @@ pub(crate) fn compressible(ctype: &HeaderValue) -> bool {
 /// Validators of a file: a strong ETag from mtime and size, and Last-Modified,
 /// as ready header values.
 pub(crate) struct Validators {
+    /// The strong ETag.
     pub(crate) etag: HeaderValue,
+    /// Modification time in whole seconds, as If-Modified-Since compares it.
     pub(crate) mtime_secs: u64,
+    /// Last-Modified, when the file system gives a time.
     pub(crate) last_modified: Option<HeaderValue>,
 }
 

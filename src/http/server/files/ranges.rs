@@ -9,6 +9,7 @@ use bytes::Bytes;
 const MAX_RANGES: usize = 32;
 
 #[derive(Debug, PartialEq, Eq)]
+/// What a Range header asks of a file of known length.
 pub(crate) enum Ranges {
     /// No usable Range header: send the whole file.
     Ignore,
