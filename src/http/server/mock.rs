@@ -329,59 +329,63 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Route>> {
         RoutesFile::Wrapped { routes } => routes,
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let culprit = format!("{} {} in {}", spec.method, spec.path, path.display());
-        let (body, mut content_type) = match (&spec.body, &spec.file) {
-            (Some(_), Some(_)) => {
-                return Err(usage(format!(
-                    "route {culprit}: give either \"body\" or \"file\", not both"
-                )));
-            }
-            (_, Some(f)) => read_body_file(f, base, &culprit)?,
-            (Some(serde_json::Value::String(s)), None) => {
-                let b = Bytes::from(s.clone());
-                let ct = inline_type(&b);
-                (b, ct)
-            }
-            (Some(v), None) => (
-                Bytes::from(v.to_string()),
-                HeaderValue::from_static("application/json"),
-            ),
-            (None, None) => (
-                Bytes::new(),
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-        };
-        if let Some(ct) = &spec.content_type {
-            content_type = HeaderValue::from_str(ct)
-                .map_err(|_| usage(format!("route {culprit}: invalid content_type '{ct}'")))?;
+    specs
+        .into_iter()
+        .map(|spec| from_spec(spec, base, path))
+        .collect()
+}
+
+/// One route of the routes file `file`; its body file is relative to `base`.
+fn from_spec(spec: RouteSpec, base: &Path, file: &Path) -> Result<Route> {
+    let culprit = format!("{} {} in {}", spec.method, spec.path, file.display());
+    let (body, mut content_type) = match (&spec.body, &spec.file) {
+        (Some(_), Some(_)) => {
+            return Err(usage(format!(
+                "route {culprit}: give either \"body\" or \"file\", not both"
+            )));
         }
-        let headers = spec
-            .headers
-            .iter()
-            .map(|(k, v)| header::pair(k, v).map_err(|e| usage(format!("route {culprit}: {e}"))))
-            .collect::<Result<Vec<_>>>()?;
-        let status = match spec.status {
-            None => StatusCode::OK,
-            Some(n) => route_status(n).ok_or_else(|| {
-                usage(format!(
-                    "route {culprit}: {n} is not a status from 100 to 599"
-                ))
-            })?,
-        };
-        out.push(Route {
-            method: parse_method(&spec.method, &culprit)?,
-            segs: parse_path(&spec.path, &culprit)?,
-            path: spec.path,
-            status,
-            template: body.windows(2).any(|w| w == b"{{"),
-            body,
-            content_type,
-            headers,
-        });
+        (_, Some(f)) => read_body_file(f, base, &culprit)?,
+        (Some(serde_json::Value::String(s)), None) => {
+            let b = Bytes::from(s.clone());
+            let ct = inline_type(&b);
+            (b, ct)
+        }
+        (Some(v), None) => (
+            Bytes::from(v.to_string()),
+            HeaderValue::from_static("application/json"),
+        ),
+        (None, None) => (
+            Bytes::new(),
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ),
+    };
+    if let Some(ct) = &spec.content_type {
+        content_type = HeaderValue::from_str(ct)
+            .map_err(|_| usage(format!("route {culprit}: invalid content_type '{ct}'")))?;
     }
-    Ok(out)
+    let headers = spec
+        .headers
+        .iter()
+        .map(|(k, v)| header::pair(k, v).map_err(|e| usage(format!("route {culprit}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let status = match spec.status {
+        None => StatusCode::OK,
+        Some(n) => route_status(n).ok_or_else(|| {
+            usage(format!(
+                "route {culprit}: {n} is not a status from 100 to 599"
+            ))
+        })?,
+    };
+    Ok(Route {
+        method: parse_method(&spec.method, &culprit)?,
+        segs: parse_path(&spec.path, &culprit)?,
+        path: spec.path,
+        status,
+        template: body.windows(2).any(|w| w == b"{{"),
+        body,
+        content_type,
+        headers,
+    })
 }
 
 impl std::fmt::Display for Route {
