@@ -1,8 +1,10 @@
 //! `wirekit serve`: files and a mock API over HTTP/1.1 and h2c, or h2 over TLS.
 
 use super::net::{DumpArgs, ListenArgs, TlsServerArgs};
+use crate::http::header;
 use crate::units::{parse_duration, parse_size};
 use clap::Args;
+use http::header::{HeaderName, HeaderValue};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +40,7 @@ Examples:
   wirekit serve --upload --auth me:secret   accept uploads behind Basic auth
   wirekit serve --httpbin               httpbin-style endpoints for testing clients";
 
+/// The flags of `wirekit serve`.
 #[derive(Debug, Args)]
 #[command(after_help = ROUTE_HELP)]
 pub struct ServeArgs {
@@ -98,11 +101,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub cors: bool,
     /// Add a header to every response: 'Name: value' (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "HEADER")]
-    pub headers: Vec<String>,
+    #[arg(long = "header", short = 'H', value_name = "HEADER", value_parser = header::line)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Cache-Control value for files, e.g. 'max-age=3600' or 'no-cache'.
-    #[arg(long, value_name = "VALUE")]
-    pub cache_control: Option<String>,
+    #[arg(long, value_name = "VALUE", value_parser = header_value)]
+    pub cache_control: Option<HeaderValue>,
     /// Never compress responses (by default gzip, br or zstd as the client accepts).
     #[arg(long)]
     pub no_compress: bool,
@@ -117,10 +120,19 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_access_log: bool,
 
+    /// The shared listener's flags.
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// `--tls` and its certificate flags.
     #[command(flatten)]
     pub tls: TlsServerArgs,
+    /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+}
+
+/// A header value as typed, refused when it holds characters a header cannot carry.
+fn header_value(text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text)
+        .map_err(|_| format!("'{text}' has characters a header cannot carry"))
 }

@@ -7,6 +7,7 @@ mod fetch;
 mod http;
 pub mod logging;
 mod resolve;
+mod serve;
 mod tcp;
 mod tls;
 mod udp;
@@ -20,7 +21,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Tcp(a) => tcp::run(a).await,
         Command::Udp(a) => udp::run(a).await,
         Command::Resolve(a) => resolve::run(a).await,
-        Command::Serve(a) => crate::http::server::run(a, &cli.global).await,
+        Command::Serve(a) => serve::run(a, &cli.global).await,
         Command::Cert(a) => cert::run(a),
         Command::Tls(a) => tls::run(a).await,
         Command::Fernet(a) => fernet::run(a),

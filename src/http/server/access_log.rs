@@ -4,32 +4,46 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
+/// How each access-log line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// The combined log format (Apache, nginx) with the duration in seconds appended.
     Combined,
+    /// One JSON object per line.
     Json,
 }
 
 /// What the log line says about one request; filled in as the request is handled.
-pub struct Entry {
-    pub format: Format,
-    pub peer: IpAddr,
-    pub user: Option<String>,
-    pub method: String,
-    pub target: String,
-    pub version: &'static str,
-    pub referer: Option<String>,
-    pub user_agent: Option<String>,
-    pub status: u16,
-    pub time: SystemTime,
-    pub started: Instant,
+pub(crate) struct Entry {
+    /// The line's format.
+    pub(crate) format: Format,
+    /// The client's address.
+    pub(crate) peer: IpAddr,
+    /// The Basic-auth user, if any.
+    pub(crate) user: Option<String>,
+    /// The request method.
+    pub(crate) method: String,
+    /// Path and query as requested.
+    pub(crate) target: String,
+    /// `HTTP/1.1` and the like.
+    pub(crate) version: &'static str,
+    /// The Referer header.
+    pub(crate) referer: Option<String>,
+    /// The User-Agent header.
+    pub(crate) user_agent: Option<String>,
+    /// The response status.
+    pub(crate) status: u16,
+    /// When the response began.
+    pub(crate) time: SystemTime,
+    /// When the request arrived, for the duration.
+    pub(crate) started: Instant,
 }
 
 impl Entry {
     /// Write the line: one `write` to unbuffered stderr, so lines never interleave.
-    pub fn write(&self, bytes: u64) {
+    pub(crate) fn write(&self, bytes: u64) {
         let secs = self.started.elapsed().as_secs_f64();
         let line = match self.format {
             Format::Combined => {
@@ -93,48 +107,33 @@ fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
-pub fn clf_time(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
+/// The common log format's time: `[day]/[month]/[year]:[hour]:[minute]:[second] +0000`.
+const CLF: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+);
 
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
+pub(crate) fn clf_time(t: SystemTime) -> String {
+    // Formatting fails only for items the value lacks; a UTC date-time has them all.
+    time::OffsetDateTime::from(t)
+        .format(CLF)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn clf() {
         let t = UNIX_EPOCH + Duration::from_secs(971_186_136);
         assert_eq!(clf_time(t), "10/Oct/2000:13:55:36 +0000");
         assert_eq!(clf_time(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
+        // A leap day, a late hour, a single-digit day.
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_251_199);
+        assert_eq!(clf_time(t), "29/Feb/2024:23:59:59 +0000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_783_036_800 + 5 * 86_400 + 3_723);
+        assert_eq!(clf_time(t), "08/Jul/2026:01:02:03 +0000");
     }
 }

@@ -2,34 +2,35 @@
 //! compared in constant time.
 
 use crate::error::usage;
-use crate::http::server::body::Body;
-use crate::http::server::error_page;
+use crate::http::server::error::ServeError;
 use anyhow::Result;
 use base64::Engine;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// What a Basic password is compared with.
 enum Secret {
     Plain(Vec<u8>),
     Sha256([u8; 32]),
 }
 
-pub struct Auth {
+/// The credentials a server accepts: Basic, a bearer token, or either.
+pub(crate) struct Auth {
     basic: Option<(Vec<u8>, Secret)>,
     token: Option<Vec<u8>>,
 }
 
 /// Who passed: the Basic user name, or `None` for a bearer token.
-pub type User = Option<String>;
+pub(crate) type User = Option<String>;
 
 /// Missing or wrong credentials.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Denied;
+pub(crate) struct Denied;
 
 impl Auth {
-    pub fn new(auth: Option<&str>, token: Option<&str>) -> Result<Option<Auth>> {
+    /// From `--auth USER:PASS` (or `USER:sha256:HEX`) and `--token`; `None` when neither is given.
+    pub(crate) fn new(auth: Option<&str>, token: Option<&str>) -> Result<Option<Auth>> {
         if auth.is_none() && token.is_none() {
             return Ok(None);
         }
@@ -65,7 +66,7 @@ impl Auth {
     }
 
     /// `Ok(user)` when the request carries valid credentials.
-    pub fn check(&self, headers: &HeaderMap) -> Result<User, Denied> {
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<User, Denied> {
         let Some(value) = headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes)
@@ -73,7 +74,7 @@ impl Auth {
             return Err(Denied);
         };
         let (scheme, cred) = match value.iter().position(|&b| b == b' ') {
-            Some(i) => (&value[..i], trim(&value[i + 1..])),
+            Some(i) => (&value[..i], value[i + 1..].trim_ascii()),
             None => return Err(Denied),
         };
         if scheme.eq_ignore_ascii_case(b"bearer") {
@@ -105,38 +106,17 @@ impl Auth {
         Err(Denied)
     }
 
-    /// 401 with a challenge for each accepted scheme.
-    pub fn challenge(&self) -> Response<Body> {
-        let mut r = error_page(StatusCode::UNAUTHORIZED, "credentials needed");
-        let h = r.headers_mut();
-        if self.basic.is_some() {
-            h.append(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"wirekit\", charset=\"UTF-8\""),
-            );
+    /// The 401 that asks for each accepted scheme.
+    pub(crate) fn challenge(&self) -> ServeError {
+        ServeError::Unauthorized {
+            basic: self.basic.is_some(),
+            bearer: self.token.is_some(),
         }
-        if self.token.is_some() {
-            h.append(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"wirekit\""),
-            );
-        }
-        r
     }
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
-}
-
+/// 32 bytes written as 64 hex digits. No hex crate is in the dependency tree,
+/// and one loop does not justify adding one.
 fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim();
     if hex.len() != 64 {

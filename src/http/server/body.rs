@@ -3,8 +3,8 @@
 //! writes the access-log line once the body is done.
 
 use crate::http::server::access_log::Entry;
-use crate::http::server::conn::Activity;
-use crate::http::server::conn::splice::{self, Splice, Splices};
+use crate::http::server::conn::activity::Activity;
+use crate::http::server::conn::splice::{self, Splice, Splices, shrank};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -18,33 +18,43 @@ use std::task::{Context, Poll};
 
 /// Bytes read from a file per frame: 512 KiB, for fewer syscalls per byte (server CPU
 /// per 1 MiB response measured 11% below 256 KiB's; 128 KiB was slower).
-pub const CHUNK: usize = 512 * 1024;
+pub(crate) const CHUNK: usize = 512 * 1024;
 
-pub enum Body {
+/// A response body of `serve`: one enum, so the hot path neither boxes nor
+/// dispatches dynamically (only compression streams are boxed).
+pub(crate) enum Body {
+    /// No bytes (HEAD, 204, 304).
     Empty,
+    /// Bytes in memory, taken on the first poll.
     Full(Option<Bytes>),
+    /// Pieces of an open file.
     File(FileBody),
+    /// Anything else, e.g. a compressor's output.
     Stream(UnsyncBoxBody<Bytes, io::Error>),
 }
 
 impl Body {
-    pub fn text(s: impl Into<String>) -> Body {
+    /// A body of text.
+    pub(crate) fn text(s: impl Into<String>) -> Body {
         Body::Full(Some(Bytes::from(s.into())))
     }
-    pub fn bytes(b: impl Into<Bytes>) -> Body {
+    /// A body of bytes already in memory.
+    pub(crate) fn bytes(b: impl Into<Bytes>) -> Body {
         Body::Full(Some(b.into()))
     }
 }
 
-/// The error for a file that ended before the length its response announced.
-pub fn shrank() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
-}
-
 /// One piece of a file response: literal bytes (multipart headers) or a byte range of the file.
-pub enum Segment {
+pub(crate) enum Segment {
+    /// Literal bytes.
     Bytes(Bytes),
-    File { offset: u64, len: u64 },
+    /// `len` bytes of the file from `offset`.
+    File {
+        /// Where the piece starts in the file.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
 }
 
 /// Segments of one open file, read with `pread` on the runtime thread.
@@ -54,7 +64,7 @@ pub enum Segment {
 /// done inline rather than through `spawn_blocking`: a page-cache read of at most
 /// 512 KiB takes microseconds, while a hand-off to the blocking pool and back costs
 /// two thread wake-ups per chunk (the benchmark pins the server to one CPU).
-pub struct FileBody {
+pub(crate) struct FileBody {
     file: Arc<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
@@ -62,7 +72,8 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    pub fn new(file: File, segments: Vec<Segment>) -> FileBody {
+    /// `segments` of `file`, in order.
+    pub(crate) fn new(file: File, segments: Vec<Segment>) -> FileBody {
         let remaining = segments
             .iter()
             .map(|s| match s {
@@ -79,7 +90,7 @@ impl FileBody {
     }
 
     /// The whole of a file of `len` bytes.
-    pub fn whole(file: File, len: u64) -> FileBody {
+    pub(crate) fn whole(file: File, len: u64) -> FileBody {
         FileBody::new(file, vec![Segment::File { offset: 0, len }])
     }
 
@@ -145,6 +156,22 @@ impl FileBody {
     }
 }
 
+impl Body {
+    /// The next frame; with `splices`, large file pieces go out by `sendfile`.
+    fn poll_next(
+        &mut self,
+        splices: Option<&Splices>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match self {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::File(f) => Poll::Ready(f.next_chunk(splices).map(|r| r.map(Frame::data))),
+            Body::Stream(s) => http_body::Body::poll_frame(Pin::new(s), cx),
+        }
+    }
+}
+
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = io::Error;
@@ -153,12 +180,7 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        match &mut *self {
-            Body::Empty => Poll::Ready(None),
-            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Body::File(f) => Poll::Ready(f.next_chunk(None).map(|r| r.map(Frame::data))),
-            Body::Stream(s) => Pin::new(s).poll_frame(cx),
-        }
+        self.poll_next(None, cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -182,12 +204,15 @@ impl http_body::Body for Body {
 
 /// A response body that counts what was sent and writes the access-log line
 /// when it is dropped (after the last byte, or when the client went away).
-pub struct Logged {
-    pub inner: Body,
-    pub sent: u64,
-    pub entry: Option<Box<Entry>>,
+pub(crate) struct Logged {
+    /// The response's own body.
+    pub(crate) inner: Body,
+    /// Bytes handed to hyper so far, for the log line.
+    pub(crate) sent: u64,
+    /// The access-log line to write at the end, when the log is on.
+    pub(crate) entry: Option<Box<Entry>>,
     /// Told when the response is done, so an idle connection can be parked.
-    pub activity: Option<Arc<Activity>>,
+    pub(crate) activity: Option<Arc<Activity>>,
 }
 
 impl http_body::Body for Logged {
@@ -200,10 +225,7 @@ impl http_body::Body for Logged {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
         let splices = this.activity.as_ref().and_then(|a| a.splices.as_ref());
-        let polled = match &mut this.inner {
-            Body::File(f) => Poll::Ready(f.next_chunk(splices).map(|r| r.map(Frame::data))),
-            inner => Pin::new(inner).poll_frame(cx),
-        };
+        let polled = this.inner.poll_next(splices, cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {

@@ -3,9 +3,12 @@
 //! /headers, /ip, /user-agent, /bytes/:n, /stream/:n, /redirect/:n,
 //! /basic-auth/:user/:pass, /gzip), mounted under --httpbin-prefix.
 
+use crate::http::server::auth::Auth;
 use crate::http::server::body::Body;
+use crate::http::server::config::Config;
+use crate::http::server::error::{Reply, ServeError};
 use crate::http::server::files::compress::{Encoding, encode_bytes};
-use crate::http::server::{Config, error_page};
+use crate::http::server::response::{empty, redirect, sized};
 use bytes::Bytes;
 use futures_util::stream;
 use http::header::{self, HeaderValue};
@@ -39,7 +42,7 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 /// The endpoint path under the prefix when the request is for httpbin.
-pub fn owns<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
+pub(crate) fn owns<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
     let rest = path.strip_prefix(prefix.trim_end_matches('/'))?;
     if !rest.starts_with('/') {
         return None;
@@ -51,17 +54,8 @@ pub fn owns<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
 fn json_response(status: StatusCode, v: &Value, head: bool) -> Response<Body> {
     let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
     text.push('\n');
-    let mut r = Response::new(Body::Empty);
+    let mut r = sized(text, HeaderValue::from_static("application/json"), head);
     *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
-    if !head {
-        *r.body_mut() = Body::text(text);
-    }
     r
 }
 
@@ -142,23 +136,23 @@ fn base(req: &Parts, peer: SocketAddr) -> Map<String, Value> {
     m
 }
 
+/// `/post`, `/put`, ... and `/anything`: the request echoed, its body read up to `max_body`.
 async fn with_body(
     cfg: &Config,
     req: &Parts,
     body: Incoming,
     peer: SocketAddr,
     method: bool,
-) -> Response<Body> {
+) -> Reply {
     let data = match Limited::new(body, cfg.max_body as usize).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return error_page(StatusCode::PAYLOAD_TOO_LARGE, "the body is over --max-body");
+            return Err(ServeError::TooLarge { limit: None });
         }
         Err(e) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                &format!("reading the body failed: {e}"),
-            );
+            return Err(ServeError::BadRequest(
+                format!("reading the body failed: {e}").into(),
+            ));
         }
     };
     let ctype = req
@@ -192,194 +186,191 @@ async fn with_body(
     if method {
         m.insert("method".into(), Value::String(req.method.to_string()));
     }
-    json_response(
+    Ok(json_response(
         StatusCode::OK,
         &Value::Object(m),
         req.method == Method::HEAD,
-    )
+    ))
 }
 
-fn method_is(req: &Parts, m: &Method) -> Option<Response<Body>> {
+/// 405 unless the request's method is `m` (HEAD counts as GET).
+fn method_is(req: &Parts, m: &Method) -> Result<(), ServeError> {
     if req.method == *m || (*m == Method::GET && req.method == Method::HEAD) {
-        return None;
+        return Ok(());
     }
-    let mut r = error_page(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "wrong method for this endpoint",
-    );
-    if let Ok(v) = HeaderValue::from_str(m.as_str()) {
-        r.headers_mut().insert(header::ALLOW, v);
-    }
-    Some(r)
+    Err(ServeError::MethodNotAllowed {
+        message: "wrong method for this endpoint",
+        allow: HeaderValue::from_str(m.as_str()).ok(),
+    })
 }
 
-fn number(s: Option<&&str>) -> Option<u64> {
-    s.and_then(|s| s.parse().ok())
+/// A count in a path segment, or 400 saying what to give.
+fn count(s: &str, what: &'static str) -> Result<u64, ServeError> {
+    s.parse().map_err(|_| ServeError::BadRequest(what.into()))
 }
 
 /// Answer one httpbin endpoint; `rest` is the path below the prefix.
-pub async fn handle(
+pub(crate) async fn handle(
     cfg: &Config,
     prefix: &str,
     peer: SocketAddr,
     req: &Parts,
     body: Incoming,
     rest: &str,
-) -> Response<Body> {
+) -> Reply {
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let head = req.method == Method::HEAD;
-    let not_found = || error_page(StatusCode::NOT_FOUND, "no such httpbin endpoint");
     let prefix = prefix.trim_end_matches('/');
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v, head));
     match segs.as_slice() {
-        ["get"] => method_is(req, &Method::GET).unwrap_or_else(|| {
-            json_response(StatusCode::OK, &Value::Object(base(req, peer)), head)
-        }),
+        ["get"] => {
+            method_is(req, &Method::GET)?;
+            ok(Value::Object(base(req, peer)))
+        }
         [m @ ("post" | "put" | "patch" | "delete")] => {
             let want =
                 Method::from_bytes(m.to_ascii_uppercase().as_bytes()).unwrap_or(Method::POST);
-            match method_is(req, &want) {
-                Some(r) => r,
-                None => with_body(cfg, req, body, peer, false).await,
-            }
+            method_is(req, &want)?;
+            with_body(cfg, req, body, peer, false).await
         }
         ["anything", ..] => with_body(cfg, req, body, peer, true).await,
-        ["headers"] => json_response(
-            StatusCode::OK,
-            &json!({ "headers": headers_json(req) }),
-            head,
-        ),
-        ["ip"] => json_response(
-            StatusCode::OK,
-            &json!({ "origin": peer.ip().to_canonical().to_string() }),
-            head,
-        ),
+        ["headers"] => ok(json!({ "headers": headers_json(req) })),
+        ["ip"] => ok(json!({ "origin": peer.ip().to_canonical().to_string() })),
         ["user-agent"] => {
             let ua = req
                 .headers
                 .get(header::USER_AGENT)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            json_response(StatusCode::OK, &json!({ "user-agent": ua }), head)
+            ok(json!({ "user-agent": ua }))
         }
-        ["status", code] => match code
-            .parse::<u16>()
-            .ok()
-            .and_then(|c| StatusCode::from_u16(c).ok())
-        {
-            Some(s) if s.as_u16() >= 200 => {
-                let mut r = Response::new(Body::Empty);
-                *r.status_mut() = s;
-                if s.is_redirection()
-                    && let Ok(v) = HeaderValue::from_str(&format!("{prefix}/redirect/1"))
-                {
-                    r.headers_mut().insert(header::LOCATION, v);
-                }
-                if s == StatusCode::UNAUTHORIZED {
-                    r.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"Fake Realm\""),
-                    );
-                }
-                r
-            }
-            _ => error_page(
-                StatusCode::BAD_REQUEST,
-                "give a status code from 200 to 599",
-            ),
-        },
+        ["status", code] => status(prefix, code),
         ["delay", secs] => {
-            let Ok(s) = secs.parse::<f64>() else {
-                return error_page(StatusCode::BAD_REQUEST, "give a delay in seconds");
-            };
+            let s = secs
+                .parse::<f64>()
+                .map_err(|_| ServeError::BadRequest("give a delay in seconds".into()))?;
             tokio::time::sleep(Duration::from_secs_f64(s.clamp(0.0, 10.0))).await;
-            json_response(StatusCode::OK, &Value::Object(base(req, peer)), head)
+            ok(Value::Object(base(req, peer)))
         }
-        ["bytes", n] => {
-            let Some(n) = number(Some(n)) else {
-                return error_page(StatusCode::BAD_REQUEST, "give a byte count");
-            };
-            let n = n.min(10 * 1024 * 1024) as usize;
-            let mut rng = fastrand::Rng::new();
-            let mut data = vec![0u8; n];
-            rng.fill(&mut data);
-            let mut r = Response::new(if head { Body::Empty } else { Body::bytes(data) });
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
-            r
-        }
-        ["stream", n] => {
-            let Some(n) = number(Some(n)) else {
-                return error_page(StatusCode::BAD_REQUEST, "give a line count");
-            };
-            let n = n.min(100);
-            let mut m = base(req, peer);
-            let lines: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..n)
-                .map(|i| {
-                    m.insert("id".into(), json!(i));
-                    let mut line = Value::Object(m.clone()).to_string();
-                    line.push('\n');
-                    Ok(Frame::data(Bytes::from(line)))
-                })
-                .collect();
-            let mut r = Response::new(if head {
-                Body::Empty
-            } else {
-                Body::Stream(StreamBody::new(stream::iter(lines)).boxed_unsync())
-            });
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        ["bytes", n] => Ok(random_bytes(count(n, "give a byte count")?, head)),
+        ["stream", n] => Ok(stream_lines(
+            req,
+            peer,
+            count(n, "give a line count")?,
+            head,
+        )),
         ["redirect", n] => {
-            let Some(n) = number(Some(n)).filter(|&n| n >= 1) else {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "give a redirect count of at least 1",
-                );
-            };
+            let n = count(n, "give a redirect count of at least 1")?;
+            if n == 0 {
+                return Err(ServeError::BadRequest(
+                    "give a redirect count of at least 1".into(),
+                ));
+            }
             let to = if n == 1 {
                 format!("{prefix}/get")
             } else {
                 format!("{prefix}/redirect/{}", n - 1)
             };
-            crate::http::server::files::redirect(StatusCode::FOUND, &to)
+            Ok(redirect(StatusCode::FOUND, &to))
         }
-        ["basic-auth", user, pass] => {
-            let expected =
-                crate::http::server::auth::Auth::new(Some(&format!("{user}:{pass}")), None);
-            match expected {
-                Ok(Some(a)) if a.check(&req.headers).is_ok() => json_response(
-                    StatusCode::OK,
-                    &json!({ "authenticated": true, "user": user }),
-                    head,
-                ),
-                Ok(Some(a)) => a.challenge(),
-                _ => not_found(),
-            }
-        }
-        ["gzip"] => {
-            let mut m = base(req, peer);
-            m.insert("gzipped".into(), json!(true));
-            m.insert("method".into(), Value::String(req.method.to_string()));
-            let text = serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default();
-            let mut r = Response::new(if head {
-                Body::Empty
-            } else {
-                encode_bytes(Encoding::Gzip, Bytes::from(text))
-            });
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        }
-        _ => not_found(),
+        ["basic-auth", user, pass] => basic_auth(req, user, pass, head),
+        ["gzip"] => Ok(gzip(req, peer, head)),
+        _ => Err(ServeError::NoEndpoint),
     }
+}
+
+/// `/status/:code`: an empty response with that status (a Location for redirects,
+/// a challenge for 401, as httpbin does).
+fn status(prefix: &str, code: &str) -> Reply {
+    let s = code
+        .parse::<u16>()
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|s| s.as_u16() >= 200)
+        .ok_or_else(|| ServeError::BadRequest("give a status code from 200 to 599".into()))?;
+    let mut r = empty(s);
+    if s.is_redirection()
+        && let Ok(v) = HeaderValue::from_str(&format!("{prefix}/redirect/1"))
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if s == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Fake Realm\""),
+        );
+    }
+    Ok(r)
+}
+
+/// `/bytes/:n`: n random bytes (at most 10 MiB).
+fn random_bytes(n: u64, head: bool) -> Response<Body> {
+    let n = n.min(10 * 1024 * 1024) as usize;
+    let mut rng = fastrand::Rng::new();
+    let mut data = vec![0u8; n];
+    rng.fill(&mut data);
+    let mut r = Response::new(if head { Body::Empty } else { Body::bytes(data) });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    r
+}
+
+/// `/stream/:n`: n JSON lines (at most 100), each the request with its `id`.
+fn stream_lines(req: &Parts, peer: SocketAddr, n: u64, head: bool) -> Response<Body> {
+    let n = n.min(100);
+    let mut m = base(req, peer);
+    let lines: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..n)
+        .map(|i| {
+            m.insert("id".into(), json!(i));
+            let mut line = Value::Object(m.clone()).to_string();
+            line.push('\n');
+            Ok(Frame::data(Bytes::from(line)))
+        })
+        .collect();
+    let mut r = Response::new(if head {
+        Body::Empty
+    } else {
+        Body::Stream(StreamBody::new(stream::iter(lines)).boxed_unsync())
+    });
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// `/basic-auth/:user/:pass`: 200 with those credentials, else the challenge.
+fn basic_auth(req: &Parts, user: &str, pass: &str, head: bool) -> Reply {
+    match Auth::new(Some(&format!("{user}:{pass}")), None) {
+        Ok(Some(a)) if a.check(&req.headers).is_ok() => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "authenticated": true, "user": user }),
+            head,
+        )),
+        Ok(Some(a)) => Err(a.challenge()),
+        _ => Err(ServeError::NoEndpoint),
+    }
+}
+
+/// `/gzip`: the request echoed as gzip-encoded JSON.
+fn gzip(req: &Parts, peer: SocketAddr, head: bool) -> Response<Body> {
+    let mut m = base(req, peer);
+    m.insert("gzipped".into(), json!(true));
+    m.insert("method".into(), Value::String(req.method.to_string()));
+    let text = serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default();
+    let mut r = Response::new(if head {
+        Body::Empty
+    } else {
+        encode_bytes(Encoding::Gzip, Bytes::from(text))
+    });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    r
 }

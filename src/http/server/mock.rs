@@ -2,10 +2,12 @@
 //! (the seed's Flask `jsonify` example without writing Python).
 
 use crate::error::usage;
+use crate::http::header;
 use crate::http::server::body::Body;
+use crate::http::server::files::meta::content_type;
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use std::path::Path;
@@ -18,8 +20,9 @@ enum Seg {
     Rest,
 }
 
+/// One mock route: what it matches and what it answers.
 #[derive(Debug, Clone)]
-pub struct Route {
+pub(crate) struct Route {
     /// `None` for `*` (any method).
     method: Option<Method>,
     path: String,
@@ -32,10 +35,13 @@ pub struct Route {
     template: bool,
 }
 
-pub enum Match<'a> {
+/// What the routes say about a request.
+pub(crate) enum Match<'a> {
+    /// This route answers, with these `:name` (and `*`) values.
     Hit(&'a Route, Vec<(String, String)>),
     /// The path is a route's, the method is not: 405 with these methods.
     WrongMethod(Vec<String>),
+    /// No route has this path.
     Miss,
 }
 
@@ -73,6 +79,13 @@ fn parse_method(m: &str, culprit: &str) -> Result<Option<Method>> {
         .map_err(|_| usage(format!("route '{culprit}': '{m}' is not an HTTP method")))
 }
 
+/// A status a route may answer with: 100 to 599.
+fn route_status(n: u16) -> Option<StatusCode> {
+    StatusCode::from_u16(n)
+        .ok()
+        .filter(|s| (100..600).contains(&s.as_u16()))
+}
+
 /// Content type of an inline body: JSON when it parses as JSON.
 fn inline_type(body: &[u8]) -> HeaderValue {
     if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
@@ -90,13 +103,13 @@ fn read_body_file(file: &str, base: &Path, culprit: &str) -> Result<(Bytes, Head
             path.display()
         ))
     })?;
-    let ctype = crate::http::server::files::content_type(&path);
+    let ctype = content_type(&path);
     Ok((Bytes::from(data), ctype))
 }
 
 impl Route {
     /// Parse `METHOD PATH [STATUS] [BODY|@FILE]`; `@FILE` is relative to `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<Route> {
+    pub(crate) fn parse(text: &str, base: &Path) -> Result<Route> {
         let t = text.trim();
         let mut rest = t;
         let mut next_word = || {
@@ -125,8 +138,7 @@ impl Route {
             status = first
                 .parse::<u16>()
                 .ok()
-                .and_then(|n| StatusCode::from_u16(n).ok())
-                .filter(|s| (100..600).contains(&s.as_u16()))
+                .and_then(route_status)
                 .ok_or_else(|| {
                     usage(format!(
                         "route '{text}': {first} is not a status from 100 to 599"
@@ -192,7 +204,8 @@ impl Route {
         }
     }
 
-    pub fn respond(&self, params: &[(String, String)], head: bool) -> Response<Body> {
+    /// The response, `{{name}}` placeholders filled from `params`.
+    pub(crate) fn respond(&self, params: &[(String, String)], head: bool) -> Response<Body> {
         let body = if self.template && !params.is_empty() {
             let json = self
                 .content_type
@@ -220,8 +233,8 @@ impl Route {
             || self.status.is_informational();
         let h = resp.headers_mut();
         if !no_body {
-            h.insert(header::CONTENT_TYPE, self.content_type.clone());
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            h.insert(CONTENT_TYPE, self.content_type.clone());
+            h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         for (k, v) in &self.headers {
             h.insert(k.clone(), v.clone());
@@ -234,7 +247,7 @@ impl Route {
 }
 
 /// Find the route for a request path (raw, still percent-encoded).
-pub fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
+pub(crate) fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
     if routes.is_empty() {
         return Match::Miss;
     }
@@ -289,7 +302,7 @@ fn default_method() -> String {
 
 /// Load routes from a JSON file (or TOML, by its `.toml` extension); `file`
 /// bodies are relative to the file's folder.
-pub fn load(path: &Path) -> Result<Vec<Route>> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Route>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read routes file {}", path.display()))
         .map_err(|e| usage(crate::error::one_line(&e)))?;
@@ -316,65 +329,63 @@ pub fn load(path: &Path) -> Result<Vec<Route>> {
         RoutesFile::Wrapped { routes } => routes,
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let culprit = format!("{} {} in {}", spec.method, spec.path, path.display());
-        let (body, mut content_type) = match (&spec.body, &spec.file) {
-            (Some(_), Some(_)) => {
-                return Err(usage(format!(
-                    "route {culprit}: give either \"body\" or \"file\", not both"
-                )));
-            }
-            (_, Some(f)) => read_body_file(f, base, &culprit)?,
-            (Some(serde_json::Value::String(s)), None) => {
-                let b = Bytes::from(s.clone());
-                let ct = inline_type(&b);
-                (b, ct)
-            }
-            (Some(v), None) => (
-                Bytes::from(v.to_string()),
-                HeaderValue::from_static("application/json"),
-            ),
-            (None, None) => (
-                Bytes::new(),
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-        };
-        if let Some(ct) = &spec.content_type {
-            content_type = HeaderValue::from_str(ct)
-                .map_err(|_| usage(format!("route {culprit}: invalid content_type '{ct}'")))?;
+    specs
+        .into_iter()
+        .map(|spec| from_spec(spec, base, path))
+        .collect()
+}
+
+/// One route of the routes file `file`; its body file is relative to `base`.
+fn from_spec(spec: RouteSpec, base: &Path, file: &Path) -> Result<Route> {
+    let culprit = format!("{} {} in {}", spec.method, spec.path, file.display());
+    let (body, mut content_type) = match (&spec.body, &spec.file) {
+        (Some(_), Some(_)) => {
+            return Err(usage(format!(
+                "route {culprit}: give either \"body\" or \"file\", not both"
+            )));
         }
-        let mut headers = Vec::new();
-        for (k, v) in &spec.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| usage(format!("route {culprit}: invalid header name '{k}'")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| usage(format!("route {culprit}: invalid value for header {k}")))?;
-            headers.push((name, value));
+        (_, Some(f)) => read_body_file(f, base, &culprit)?,
+        (Some(serde_json::Value::String(s)), None) => {
+            let b = Bytes::from(s.clone());
+            let ct = inline_type(&b);
+            (b, ct)
         }
-        let status = match spec.status {
-            None => StatusCode::OK,
-            Some(n) => StatusCode::from_u16(n)
-                .ok()
-                .filter(|s| (100..600).contains(&s.as_u16()))
-                .ok_or_else(|| {
-                    usage(format!(
-                        "route {culprit}: {n} is not a status from 100 to 599"
-                    ))
-                })?,
-        };
-        out.push(Route {
-            method: parse_method(&spec.method, &culprit)?,
-            segs: parse_path(&spec.path, &culprit)?,
-            path: spec.path,
-            status,
-            template: body.windows(2).any(|w| w == b"{{"),
-            body,
-            content_type,
-            headers,
-        });
+        (Some(v), None) => (
+            Bytes::from(v.to_string()),
+            HeaderValue::from_static("application/json"),
+        ),
+        (None, None) => (
+            Bytes::new(),
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ),
+    };
+    if let Some(ct) = &spec.content_type {
+        content_type = HeaderValue::from_str(ct)
+            .map_err(|_| usage(format!("route {culprit}: invalid content_type '{ct}'")))?;
     }
-    Ok(out)
+    let headers = spec
+        .headers
+        .iter()
+        .map(|(k, v)| header::pair(k, v).map_err(|e| usage(format!("route {culprit}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let status = match spec.status {
+        None => StatusCode::OK,
+        Some(n) => route_status(n).ok_or_else(|| {
+            usage(format!(
+                "route {culprit}: {n} is not a status from 100 to 599"
+            ))
+        })?,
+    };
+    Ok(Route {
+        method: parse_method(&spec.method, &culprit)?,
+        segs: parse_path(&spec.path, &culprit)?,
+        path: spec.path,
+        status,
+        template: body.windows(2).any(|w| w == b"{{"),
+        body,
+        content_type,
+        headers,
+    })
 }
 
 impl std::fmt::Display for Route {

@@ -3,12 +3,11 @@
 //! are renamed into place only when complete; nothing is overwritten without
 //! --overwrite, and nothing beyond --max-body is kept.
 
-// The `Err` of a few helpers is the response to send: the rare path, moved once.
-#![allow(clippy::result_large_err)]
-
 use crate::http::server::body::Body;
-use crate::http::server::files::{self, Deny};
-use crate::http::server::{Config, error_page};
+use crate::http::server::config::Config;
+use crate::http::server::error::{Reply, ServeError};
+use crate::http::server::files::resolve::{resolve, segments};
+use crate::http::server::response::redirect;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::header::{self, HeaderValue};
@@ -37,53 +36,43 @@ impl Drop for TempFile {
     }
 }
 
-enum Failure {
-    TooLarge,
-    Io(io::Error),
-    Client(String),
-}
-
-impl Failure {
-    fn response(self, cfg: &Config) -> Response<Body> {
-        match self {
-            Failure::TooLarge => error_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "the body is over the limit of {} bytes (--max-body)",
-                    cfg.max_body
-                ),
-            ),
-            Failure::Io(e) => error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("cannot save the upload: {e}"),
-            ),
-            Failure::Client(msg) => error_page(StatusCode::BAD_REQUEST, &msg),
-        }
+/// The body is over `max_body`.
+fn too_large(cfg: &Config) -> ServeError {
+    ServeError::TooLarge {
+        limit: Some(cfg.max_body),
     }
 }
 
-fn too_large_by_header(cfg: &Config, req: &Parts) -> bool {
-    req.headers
+/// Saving failed on the server's side.
+fn save_failed(source: io::Error) -> ServeError {
+    ServeError::Io {
+        what: "cannot save the upload",
+        source,
+    }
+}
+
+/// Refuse early a body whose announced length is over `max_body`.
+fn check_length(cfg: &Config, req: &Parts) -> Result<(), ServeError> {
+    let announced = req
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > cfg.max_body)
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(n) if n > cfg.max_body => Err(too_large(cfg)),
+        _ => Ok(()),
+    }
 }
 
 /// Where the upload may go, or why not.
-fn target(cfg: &Config, dir: &Path, name: &OsStr) -> Result<PathBuf, Response<Body>> {
+fn target(cfg: &Config, dir: &Path, name: &OsStr) -> Result<PathBuf, ServeError> {
     let path = dir.join(name);
     match std::fs::symlink_metadata(&path) {
-        Ok(md) if md.is_dir() => Err(error_page(
-            StatusCode::CONFLICT,
-            "a folder of that name exists",
-        )),
-        Ok(md) if md.file_type().is_symlink() => Err(error_page(
-            StatusCode::CONFLICT,
-            "a symlink of that name exists",
-        )),
-        Ok(_) if !cfg.overwrite => Err(error_page(
-            StatusCode::CONFLICT,
+        Ok(md) if md.is_dir() => Err(ServeError::Conflict("a folder of that name exists")),
+        Ok(md) if md.file_type().is_symlink() => {
+            Err(ServeError::Conflict("a symlink of that name exists"))
+        }
+        Ok(_) if !cfg.overwrite => Err(ServeError::Conflict(
             "a file of that name exists; start the server with --overwrite to allow replacing it",
         )),
         _ => Ok(path),
@@ -92,17 +81,14 @@ fn target(cfg: &Config, dir: &Path, name: &OsStr) -> Result<PathBuf, Response<Bo
 
 /// Put `tmp` in place at `dest`: without --overwrite by hard link (which fails
 /// if `dest` appeared meanwhile) so a file is never replaced.
-fn finish(tmp: &mut TempFile, dest: &Path, overwrite: bool) -> Result<(), Response<Body>> {
+fn finish(tmp: &mut TempFile, dest: &Path, overwrite: bool) -> Result<(), ServeError> {
     let result = if overwrite {
         std::fs::rename(&tmp.path, dest)
     } else {
         match std::fs::hard_link(&tmp.path, dest) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(error_page(
-                    StatusCode::CONFLICT,
-                    "a file of that name exists",
-                ));
+                return Err(ServeError::Conflict("a file of that name exists"));
             }
             // File systems without hard links: check, then rename.
             Err(_) if !dest.exists() => std::fs::rename(&tmp.path, dest),
@@ -116,10 +102,7 @@ fn finish(tmp: &mut TempFile, dest: &Path, overwrite: bool) -> Result<(), Respon
             }
             Ok(())
         }
-        Err(e) => Err(error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("cannot save the upload: {e}"),
-        )),
+        Err(e) => Err(save_failed(e)),
     }
 }
 
@@ -132,11 +115,11 @@ fn temp_path(dir: &Path, name: &OsStr) -> PathBuf {
 
 /// Stream chunks into a new temporary file; `total` counts across a request.
 async fn write_chunks<S, E>(
+    cfg: &Config,
     tmp: &Path,
     mut chunks: S,
     total: &mut u64,
-    max: u64,
-) -> Result<u64, Failure>
+) -> Result<u64, ServeError>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -146,21 +129,21 @@ where
         .create_new(true)
         .open(tmp)
         .await
-        .map_err(Failure::Io)?;
+        .map_err(save_failed)?;
     let mut n = 0u64;
     while let Some(chunk) = chunks
         .try_next()
         .await
-        .map_err(|e| Failure::Client(format!("reading the body failed: {e}")))?
+        .map_err(|e| ServeError::BadRequest(format!("reading the body failed: {e}").into()))?
     {
         n += chunk.len() as u64;
         *total += chunk.len() as u64;
-        if *total > max {
-            return Err(Failure::TooLarge);
+        if *total > cfg.max_body {
+            return Err(too_large(cfg));
         }
-        file.write_all(&chunk).await.map_err(Failure::Io)?;
+        file.write_all(&chunk).await.map_err(save_failed)?;
     }
-    file.flush().await.map_err(Failure::Io)?;
+    file.flush().await.map_err(save_failed)?;
     Ok(n)
 }
 
@@ -182,36 +165,29 @@ fn created(url: &str, bytes: u64, replaced: bool) -> Response<Body> {
     r
 }
 
+/// A 405 for an upload to the wrong kind of path.
+fn wrong_target(message: &'static str) -> ServeError {
+    ServeError::MethodNotAllowed {
+        message,
+        allow: None,
+    }
+}
+
 /// PUT /path/name: the body becomes DIR/path/name.
-pub async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
-    let segs = match files::segments(req.uri.path(), cfg.hidden) {
-        Ok(s) => s,
-        Err(d) => return d.response(),
-    };
+pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
+    let segs = segments(req.uri.path(), cfg.hidden)?;
     let Some((name, parent)) = segs.split_last() else {
-        return error_page(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "PUT needs a file name in the path",
-        );
+        return Err(wrong_target("PUT needs a file name in the path"));
     };
     if req.uri.path().ends_with('/') {
-        return error_page(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "PUT needs a file name, not a folder",
-        );
+        return Err(wrong_target("PUT needs a file name, not a folder"));
     }
-    let dir = match files::resolve(cfg, parent) {
-        Ok((p, md)) if md.is_dir() => p,
-        Ok(_) => return Deny::NotFound.response(),
-        Err(d) => return d.response(),
+    let dir = match resolve(cfg, parent)? {
+        (p, md) if md.is_dir() => p,
+        _ => return Err(ServeError::NotFound),
     };
-    if too_large_by_header(cfg, req) {
-        return Failure::TooLarge.response(cfg);
-    }
-    let dest = match target(cfg, &dir, name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    check_length(cfg, req)?;
+    let dest = target(cfg, &dir, name)?;
     let replaced = dest.exists();
     let mut tmp = TempFile {
         path: temp_path(&dir, name),
@@ -219,31 +195,17 @@ pub async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
     };
     let chunks = BodyStream::new(body).try_filter_map(|f| async move { Ok(f.into_data().ok()) });
     let mut total = 0;
-    let n = match write_chunks(&tmp.path, Box::pin(chunks), &mut total, cfg.max_body).await {
-        Ok(n) => n,
-        Err(f) => return f.response(cfg),
-    };
-    if let Err(r) = finish(&mut tmp, &dest, cfg.overwrite) {
-        return r;
-    }
-    created(req.uri.path(), n, replaced)
+    let n = write_chunks(cfg, &tmp.path, Box::pin(chunks), &mut total).await?;
+    finish(&mut tmp, &dest, cfg.overwrite)?;
+    Ok(created(req.uri.path(), n, replaced))
 }
 
 /// POST multipart/form-data to a folder: every file field is saved there.
-pub async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
-    let segs = match files::segments(req.uri.path(), cfg.hidden) {
-        Ok(s) => s,
-        Err(d) => return d.response(),
-    };
-    let dir = match files::resolve(cfg, &segs) {
-        Ok((p, md)) if md.is_dir() => p,
-        Ok(_) => {
-            return error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "POST uploads go to a folder",
-            );
-        }
-        Err(d) => return d.response(),
+pub(crate) async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
+    let segs = segments(req.uri.path(), cfg.hidden)?;
+    let dir = match resolve(cfg, &segs)? {
+        (p, md) if md.is_dir() => p,
+        _ => return Err(wrong_target("POST uploads go to a folder")),
     };
     let boundary = req
         .headers
@@ -251,24 +213,51 @@ pub async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .and_then(|ct| multer::parse_boundary(ct).ok());
     let Some(boundary) = boundary else {
-        return error_page(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        return Err(ServeError::UnsupportedMediaType(
             "POST uploads must be multipart/form-data (curl -F file=@name)",
-        );
+        ));
     };
-    if too_large_by_header(cfg, req) {
-        return Failure::TooLarge.response(cfg);
+    check_length(cfg, req)?;
+    let saved = save_fields(
+        cfg,
+        &dir,
+        multer::Multipart::new(body.into_data_stream(), boundary),
+    )
+    .await?;
+    let browser = req
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if browser {
+        return Ok(redirect(StatusCode::SEE_OTHER, req.uri.path()));
     }
-    let stream = body.into_data_stream();
-    let mut form = multer::Multipart::new(stream, boundary);
+    let mut text = String::new();
+    for (name, n) in &saved {
+        text.push_str(&format!("saved {n} bytes to {}{}\n", req.uri.path(), name));
+    }
+    let mut r = Response::new(Body::text(text));
+    *r.status_mut() = StatusCode::CREATED;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+/// Save every file field of `form` in `dir`; the names and sizes saved (at least one).
+async fn save_fields(
+    cfg: &Config,
+    dir: &Path,
+    mut form: multer::Multipart<'_>,
+) -> Result<Vec<(String, u64)>, ServeError> {
     let mut total = 0u64;
     let mut saved = Vec::new();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Failure::Client(format!("bad multipart body: {e}")).response(cfg),
-        };
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ServeError::BadRequest(format!("bad multipart body: {e}").into()))?
+    {
         let Some(raw_name) = field.file_name().map(str::to_string) else {
             continue; // a plain form field
         };
@@ -285,47 +274,22 @@ pub async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Response<Body> {
             max_chars: None,
         };
         let Some(name) = crate::disk::safe_file_name(&raw_name, &rules) else {
-            return Failure::Client(format!("'{raw_name}' is not an allowed file name"))
-                .response(cfg);
+            return Err(ServeError::BadRequest(
+                format!("'{raw_name}' is not an allowed file name").into(),
+            ));
         };
         let name = OsStr::from_bytes(name.as_bytes()).to_owned();
-        let dest = match target(cfg, &dir, &name) {
-            Ok(p) => p,
-            Err(r) => return r,
-        };
+        let dest = target(cfg, dir, &name)?;
         let mut tmp = TempFile {
-            path: temp_path(&dir, &name),
+            path: temp_path(dir, &name),
             keep: false,
         };
-        let n = match write_chunks(&tmp.path, Box::pin(field), &mut total, cfg.max_body).await {
-            Ok(n) => n,
-            Err(f) => return f.response(cfg),
-        };
-        if let Err(r) = finish(&mut tmp, &dest, cfg.overwrite) {
-            return r;
-        }
+        let n = write_chunks(cfg, &tmp.path, Box::pin(field), &mut total).await?;
+        finish(&mut tmp, &dest, cfg.overwrite)?;
         saved.push((name.to_string_lossy().into_owned(), n));
     }
     if saved.is_empty() {
-        return Failure::Client("the form had no file".into()).response(cfg);
+        return Err(ServeError::BadRequest("the form had no file".into()));
     }
-    let browser = req
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if browser {
-        return files::redirect(StatusCode::SEE_OTHER, req.uri.path());
-    }
-    let mut text = String::new();
-    for (name, n) in &saved {
-        text.push_str(&format!("saved {n} bytes to {}{}\n", req.uri.path(), name));
-    }
-    let mut r = Response::new(Body::text(text));
-    *r.status_mut() = StatusCode::CREATED;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    Ok(saved)
 }

@@ -10,9 +10,11 @@
 //! picks up where the old one stopped. nginx frees its buffers on idle keep-alive
 //! connections the same way; bench/serve.sh measures the effect.
 
-pub mod splice;
+pub(crate) mod activity;
+pub(crate) mod splice;
 
 use crate::http::server::body::Logged;
+use activity::{Activity, clock_ms};
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -25,9 +27,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
@@ -37,11 +39,11 @@ use crate::net::stream::read_chunk;
 /// A keep-alive connection quiet for this long is parked (hyper's buffers freed).
 /// Short, so that few connections hold buffers at once: un-parking costs only a
 /// new hyper connection object.
-pub const PARK_AFTER: Duration = Duration::from_millis(250);
+pub(crate) const PARK_AFTER: Duration = Duration::from_millis(250);
 /// A connection parked this long triggers a (rate-limited) heap trim.
 const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// A parked connection that stays silent this long is closed (nginx: 75 s).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(120);
 
 /// A closed connection waits at most this long for the client's own close, and
 /// at most [`LINGER_QUIET`] without hearing from it (nginx: 30 s and 5 s).
@@ -49,57 +51,6 @@ const LINGER_MAX: Duration = Duration::from_secs(30);
 const LINGER_QUIET: Duration = Duration::from_secs(5);
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Requests in flight, the time of the last response and whether a write is
-/// waiting for the client, shared by a connection's driver, its stream and its
-/// response bodies.
-pub struct Activity {
-    /// The client.
-    pub peer: SocketAddr,
-    /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
-    pub splices: Option<Splices>,
-    in_flight: AtomicU32,
-    /// When the last response finished (or the connection began), by [`clock_ms`].
-    last_ms: AtomicU64,
-    /// The last write to the client could not finish (its socket buffer is full).
-    /// A response is "finished" when hyper has taken its last bytes, not when they
-    /// are sent; parking then would drop what hyper has not sent yet.
-    write_blocked: AtomicBool,
-}
-
-impl Activity {
-    fn new(peer: SocketAddr, splices: Option<Splices>) -> Activity {
-        Activity {
-            peer,
-            splices,
-            in_flight: AtomicU32::new(0),
-            last_ms: AtomicU64::new(clock_ms()),
-            write_blocked: AtomicBool::new(false),
-        }
-    }
-    pub fn begin(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn end(&self) {
-        self.last_ms.store(clock_ms(), Ordering::Relaxed);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-    /// How long the connection has been without a request, if it is idle.
-    fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 || self.write_blocked.load(Ordering::Relaxed)
-        {
-            return None;
-        }
-        let last = self.last_ms.load(Ordering::Relaxed);
-        Some(Duration::from_millis(clock_ms().saturating_sub(last)))
-    }
-}
-
-/// Milliseconds since the first call (plus one second, so 0 means "never").
-fn clock_ms() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000
-}
 
 /// When the heap was last trimmed ([`clock_ms`]).
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
@@ -141,7 +92,7 @@ fn trim_heap(since: u64) -> bool {
 
 /// A stream with bytes already read from it put back in front, and placeholder
 /// bytes of file bodies replaced by `sendfile` (see [`crate::http::server::conn::splice`]).
-pub struct Prefixed {
+pub(crate) struct Prefixed {
     prefix: Bytes,
     inner: BoxStream,
     /// The connection (HTTP/1.1): told when writes block; its splices, if any,
@@ -200,14 +151,18 @@ impl AsyncWrite for Prefixed {
 }
 
 /// Protocol settings, fixed at start-up.
-pub struct Protocols {
-    pub h1: http1::Builder,
-    pub h2: http2::Builder<TokioExecutor>,
-    pub header_timeout: Duration,
+pub(crate) struct Protocols {
+    /// HTTP/1.1 settings: header timeout, largest head, keep-alive.
+    pub(crate) h1: http1::Builder,
+    /// HTTP/2 settings: largest header list, concurrent streams.
+    pub(crate) h2: http2::Builder<TokioExecutor>,
+    /// How long a new connection may take to send its first bytes.
+    pub(crate) header_timeout: Duration,
 }
 
 impl Protocols {
-    pub fn new(header_timeout: Duration, max_head: u64) -> Protocols {
+    /// Settings for a header timeout and a largest request head of `max_head` bytes.
+    pub(crate) fn new(header_timeout: Duration, max_head: u64) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
         // each body chunk reaching the stream as it was given.
@@ -229,10 +184,11 @@ impl Protocols {
 }
 
 /// The future of one request's response.
-pub type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
+pub(crate) type BoxFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
 /// What answers a connection's requests: the request and the connection's [`Activity`].
-pub type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -291,7 +247,7 @@ enum H1End {
 /// The work of each phase runs in its own boxed future, so that the task of a
 /// parked connection holds only the small parking state (measured: the task
 /// future fell from 1,448 to ~990 bytes, and 10,000 idle keep-alive clients from ~50 MB to ~37–39 MB RSS).
-pub async fn drive(
+pub(crate) async fn drive(
     protocols: Arc<Protocols>,
     peer: SocketAddr,
     mut io: BoxStream,

@@ -24,16 +24,16 @@ use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
 /// The largest placeholder chunk (one `sendfile` call at most).
-pub const MAX: usize = 1 << 20;
+pub(crate) const MAX: usize = 1 << 20;
 /// File pieces smaller than this are read and written as usual: for them a
 /// copy costs less than the extra system call.
-pub const MIN: u64 = 64 * 1024;
+pub(crate) const MIN: u64 = 64 * 1024;
 
 /// Never read: its address marks bytes that `sendfile` sends instead.
 static PLACEHOLDER: [u8; MAX] = [0; MAX];
 
 /// The placeholder for `len` bytes (at most [`MAX`]).
-pub fn placeholder(len: usize) -> bytes::Bytes {
+pub(crate) fn placeholder(len: usize) -> bytes::Bytes {
     bytes::Bytes::from_static(&PLACEHOLDER[..len.min(MAX)])
 }
 
@@ -43,26 +43,35 @@ fn is_placeholder(buf: &[u8]) -> bool {
     !buf.is_empty() && p >= start && p < start + MAX
 }
 
+/// The error for a file that ended before the length its response announced.
+pub(crate) fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
 /// A piece of a file waiting to be sent in place of a placeholder chunk.
-pub struct Splice {
-    pub file: Arc<File>,
-    pub offset: u64,
-    pub len: usize,
+pub(crate) struct Splice {
+    /// The open file.
+    pub(crate) file: Arc<File>,
+    /// Where the next byte to send is.
+    pub(crate) offset: u64,
+    /// Bytes still to send; equal to the placeholder's length.
+    pub(crate) len: usize,
 }
 
 /// The splices of one connection, in the order their placeholders were handed to hyper.
 #[derive(Default)]
-pub struct Splices {
+pub(crate) struct Splices {
     queue: Mutex<VecDeque<Splice>>,
 }
 
 impl Splices {
-    pub fn push(&self, s: Splice) {
+    /// Queue the piece for the placeholder just handed to hyper.
+    pub(crate) fn push(&self, s: Splice) {
         self.lock().push_back(s);
     }
 
     /// Forget pieces of a response that will never be written (a new hyper connection).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.lock().clear();
     }
 
@@ -78,7 +87,7 @@ fn tcp(io: &mut BoxStream) -> Option<&mut Tap<TcpStream>> {
 }
 
 /// Whether `io` is a plain TCP stream that `sendfile` can write to (no TLS, no dump).
-pub fn supported(io: &BoxStream) -> bool {
+pub(crate) fn supported(io: &BoxStream) -> bool {
     io.is_write_vectored()
         && (&**io as &dyn Any)
             .downcast_ref::<Tap<TcpStream>>()
@@ -87,7 +96,7 @@ pub fn supported(io: &BoxStream) -> bool {
 
 /// Write `bufs` to `io`: ordinary slices as they are, placeholder slices by
 /// `sendfile` from the splice queued for them.
-pub fn poll_write(
+pub(crate) fn poll_write(
     io: &mut BoxStream,
     splices: &Splices,
     cx: &mut Context<'_>,
@@ -117,7 +126,7 @@ pub fn poll_write(
     }
     let n = std::task::ready!(tap.poll_sendfile(cx, &splice.file, splice.offset, splice.len))?;
     if n == 0 {
-        return Poll::Ready(Err(crate::http::server::body::shrank()));
+        return Poll::Ready(Err(shrank()));
     }
     splice.offset += n as u64;
     splice.len -= n;

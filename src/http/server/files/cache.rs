@@ -9,8 +9,7 @@
 //! file written twice within one tick could keep its times: as git does with
 //! "racily clean" entries, files changed less than [`SETTLE`] ago are not cached.
 
-use crate::http::server::files::compress;
-use crate::http::server::files::{Validators, content_type};
+use crate::http::server::files::meta::{Validators, compressible, content_type};
 use bytes::Bytes;
 use http::HeaderValue;
 use std::collections::HashMap;
@@ -22,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Files up to this size are kept in memory.
-pub const MAX_FILE: u64 = 64 * 1024;
+pub(crate) const MAX_FILE: u64 = 64 * 1024;
 /// File content kept at most; when it would be exceeded, the cache starts over.
 const MAX_BYTES: usize = 16 << 20;
 /// Entries kept at most (descriptions of large files count too).
@@ -65,13 +64,16 @@ impl Stamp {
 }
 
 /// What a response needs to know about one version of a file.
-pub struct FileInfo {
+pub(crate) struct FileInfo {
     stamp: Stamp,
-    pub ctype: HeaderValue,
-    pub compressible: bool,
-    pub validators: Validators,
+    /// Its `Content-Type`.
+    pub(crate) ctype: HeaderValue,
+    /// Whether its type is worth compressing.
+    pub(crate) compressible: bool,
+    /// ETag and Last-Modified.
+    pub(crate) validators: Validators,
     /// The whole content, for settled files up to [`MAX_FILE`].
-    pub data: Option<Bytes>,
+    pub(crate) data: Option<Bytes>,
 }
 
 impl FileInfo {
@@ -79,7 +81,7 @@ impl FileInfo {
         let ctype = content_type(path);
         FileInfo {
             stamp,
-            compressible: compress::compressible(&ctype),
+            compressible: compressible(&ctype),
             ctype,
             validators: Validators::of(md),
             data,
@@ -100,13 +102,13 @@ struct Entries {
 
 /// Descriptions of the files served lately, keyed by path.
 #[derive(Default)]
-pub struct FileCache {
+pub(crate) struct FileCache {
     entries: Mutex<Entries>,
 }
 
 impl FileCache {
     /// What is known about `path`, whose metadata (just read) is `md`.
-    pub fn get(&self, path: &Path, md: &Metadata) -> Arc<FileInfo> {
+    pub(crate) fn get(&self, path: &Path, md: &Metadata) -> Arc<FileInfo> {
         let stamp = Stamp::of(md);
         {
             let entries = self.lock();

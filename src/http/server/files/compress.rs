@@ -3,11 +3,12 @@
 //! for compressible types.
 
 use crate::http::server::body::{Body, FileBody};
+use crate::http::server::files::resolve::link_inside;
 use async_compression::Level;
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use std::path::{Path, PathBuf};
@@ -18,14 +19,19 @@ use tokio_util::io::ReaderStream;
 const MIN_LEN: u64 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+/// A content coding that `serve` speaks, best first.
+pub(crate) enum Encoding {
+    /// Brotli.
     Br,
+    /// Zstandard.
     Zstd,
+    /// gzip.
     Gzip,
 }
 
 impl Encoding {
-    pub fn name(self) -> &'static str {
+    /// Its name in Accept-Encoding and Content-Encoding.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Encoding::Br => "br",
             Encoding::Zstd => "zstd",
@@ -41,24 +47,8 @@ impl Encoding {
     }
 }
 
-/// Types that shrink: text, scripts, JSON, XML, SVG, wasm.
-pub fn compressible(ctype: &HeaderValue) -> bool {
-    let t = ctype.to_str().unwrap_or("");
-    let essence = t.split(';').next().unwrap_or("").trim();
-    essence.starts_with("text/")
-        || matches!(
-            essence,
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "application/manifest+json"
-                | "application/wasm"
-                | "image/svg+xml"
-        )
-}
-
 /// The encodings the client accepts, best first (by q, then br > zstd > gzip).
-pub fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
+pub(crate) fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
     let mut out: Vec<(Encoding, u32)> = Vec::new();
     for value in headers.get_all(header::ACCEPT_ENCODING) {
         let Ok(value) = value.to_str() else { continue };
@@ -86,11 +76,13 @@ pub fn accepted(headers: &HeaderMap) -> Vec<Encoding> {
 }
 
 /// A compressed representation of a file.
-pub struct Compressed {
-    pub encoding: &'static str,
-    pub body: Body,
+pub(crate) struct Compressed {
+    /// The Content-Encoding value.
+    pub(crate) encoding: &'static str,
+    /// The encoded bytes (nothing for HEAD).
+    pub(crate) body: Body,
     /// Known for precompressed siblings; unknown (chunked) on the fly.
-    pub len: Option<u64>,
+    pub(crate) len: Option<u64>,
 }
 
 fn sibling(path: &Path, enc: Encoding) -> PathBuf {
@@ -105,16 +97,14 @@ fn sibling(path: &Path, enc: Encoding) -> PathBuf {
 fn sibling_allowed(sib: &Path, root: Option<&Path>) -> bool {
     match (root, std::fs::symlink_metadata(sib)) {
         (_, Err(_)) => false,
-        (Some(root), Ok(md)) if md.file_type().is_symlink() => {
-            std::fs::canonicalize(sib).is_ok_and(|real| real.starts_with(root))
-        }
+        (Some(root), Ok(md)) if md.file_type().is_symlink() => link_inside(sib, root),
         _ => true,
     }
 }
 
 /// Choose a compressed representation of `path`, if the client accepts one that
 /// we can give. `root`: the served folder, when symlinks must stay inside it.
-pub fn for_file(
+pub(crate) fn for_file(
     headers: &HeaderMap,
     path: &Path,
     root: Option<&Path>,
@@ -164,7 +154,7 @@ pub fn for_file(
 }
 
 /// A streaming body of `reader`'s bytes compressed with `enc`.
-pub fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
+pub(crate) fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
     enc: Encoding,
     reader: R,
 ) -> Body {
@@ -179,13 +169,14 @@ pub fn encode<R: tokio::io::AsyncBufRead + Send + Unpin + 'static>(
 }
 
 /// Compress bytes in memory (for small generated bodies such as httpbin's /gzip).
-pub fn encode_bytes(enc: Encoding, data: Bytes) -> Body {
+pub(crate) fn encode_bytes(enc: Encoding, data: Bytes) -> Body {
     encode(enc, std::io::Cursor::new(data))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn negotiation() {

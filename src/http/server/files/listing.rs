@@ -2,11 +2,13 @@
 //! upload form with --upload; no JavaScript) or JSON for `Accept: application/json`
 //! and `?format=json`.
 
-use crate::http::server::body::Body;
-use crate::http::server::{Config, error_page};
+use crate::http::server::config::Config;
+use crate::http::server::error::{Reply, ServeError};
+use crate::http::server::files::resolve::link_inside;
+use crate::http::server::response::sized;
+use http::Method;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
-use http::{Method, Response, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,16 +21,21 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-pub struct Entry {
-    pub name: String,
-    pub is_dir: bool,
-    pub size: u64,
-    pub modified: Option<SystemTime>,
+/// One row of a listing.
+pub(crate) struct Entry {
+    /// The file name (lossy UTF-8).
+    pub(crate) name: String,
+    /// A folder (shown first, with a trailing `/`).
+    pub(crate) is_dir: bool,
+    /// Bytes; 0 for folders.
+    pub(crate) size: u64,
+    /// Last modification, when known.
+    pub(crate) modified: Option<SystemTime>,
 }
 
 /// The visible entries of `dir`: no dotfiles unless --hidden, no symlinks out of
 /// the root unless --follow-symlinks; folders first, then by name.
-pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
+pub(crate) fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let Ok(item) = item else { continue };
@@ -41,11 +48,8 @@ pub fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
         // stat by full path, and the same thing for anything but a symlink.
         let md = if ft.is_symlink() {
             let path = item.path();
-            if !cfg.follow_symlinks {
-                match std::fs::canonicalize(&path) {
-                    Ok(real) if real.starts_with(&cfg.root) => {}
-                    _ => continue,
-                }
+            if !cfg.follow_symlinks && !link_inside(&path, &cfg.root) {
+                continue;
             }
             std::fs::metadata(&path)
         } else {
@@ -81,11 +85,10 @@ fn wants_json(req: &Parts) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-pub fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Response<Body> {
-    let list = match entries(cfg, dir) {
-        Ok(l) => l,
-        Err(_) => return error_page(StatusCode::FORBIDDEN, "this folder cannot be read"),
-    };
+/// The listing of `dir` (the folder `req` names), as HTML or JSON.
+pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
+    let list =
+        entries(cfg, dir).map_err(|_| ServeError::Forbidden("this folder cannot be read"))?;
     let url_path = req.uri.path();
     let (body, ctype) = if wants_json(req) {
         (json(url_path, &list), "application/json")
@@ -95,18 +98,18 @@ pub fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Response<Body> {
             "text/html; charset=utf-8",
         )
     };
-    let mut resp = Response::new(Body::Empty);
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if req.method != Method::HEAD {
-        *resp.body_mut() = Body::text(body);
-    }
-    resp
+    let mut resp = sized(
+        body,
+        HeaderValue::from_static(ctype),
+        req.method == Method::HEAD,
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
 }
 
-pub fn escape_html(s: &str) -> String {
+/// `s` with the characters that mean something in HTML escaped.
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_escaped(&mut out, s);
     out
@@ -158,7 +161,8 @@ fn push_time(out: &mut String, scratch: &mut String, t: Option<SystemTime>) {
     }
 }
 
-pub fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
+/// The HTML page for `list` at `url_path`, with the upload form when `upload`.
+pub(crate) fn html(url_path: &str, list: &[Entry], upload: bool) -> String {
     let segs = decoded_segments(url_path);
     let title = format!("/{}", segs.join("/"));
     let mut s = String::with_capacity(512 + list.len() * 200);
@@ -226,7 +230,8 @@ nav a{{font-weight:bold}}</style></head><body>\n<h1>Index of <nav style=\"displa
     s
 }
 
-pub fn json(url_path: &str, list: &[Entry]) -> String {
+/// The JSON listing: `{"path", "entries": [{name, type, size, modified, url}]}`.
+pub(crate) fn json(url_path: &str, list: &[Entry]) -> String {
     let entries: Vec<serde_json::Value> = list
         .iter()
         .map(|e| {

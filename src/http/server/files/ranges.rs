@@ -9,7 +9,8 @@ use bytes::Bytes;
 const MAX_RANGES: usize = 32;
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Ranges {
+/// What a Range header asks of a file of known length.
+pub(crate) enum Ranges {
     /// No usable Range header: send the whole file.
     Ignore,
     /// Syntactically fine but none overlaps the file: 416.
@@ -19,7 +20,7 @@ pub enum Ranges {
 }
 
 /// Parse a `Range` header value against a file of `len` bytes.
-pub fn parse(header: &str, len: u64) -> Ranges {
+pub(crate) fn parse(header: &str, len: u64) -> Ranges {
     let Some(spec) = header.trim().strip_prefix("bytes=") else {
         return Ranges::Ignore;
     };
@@ -81,7 +82,7 @@ pub fn parse(header: &str, len: u64) -> Ranges {
 }
 
 /// The segments and total length of a multipart/byteranges body.
-pub fn multipart(
+pub(crate) fn multipart(
     ranges: &[(u64, u64)],
     len: u64,
     content_type: &str,

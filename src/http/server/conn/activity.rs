@@ -1,0 +1,63 @@
+//! What a connection's driver, its writer and its response bodies share: the
+//! client, requests in flight, the time of the last response, whether a write
+//! is blocked, and the file pieces waiting for `sendfile`. The driver reads it
+//! to decide when an idle connection may be parked.
+
+use super::splice::Splices;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Requests in flight, the time of the last response and whether a write is
+/// waiting for the client, shared by a connection's driver, its stream and its
+/// response bodies.
+pub(crate) struct Activity {
+    /// The client.
+    pub(crate) peer: SocketAddr,
+    /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
+    pub(crate) splices: Option<Splices>,
+    in_flight: AtomicU32,
+    /// When the last response finished (or the connection began), by [`clock_ms`].
+    last_ms: AtomicU64,
+    /// The last write to the client could not finish (its socket buffer is full).
+    /// A response is "finished" when hyper has taken its last bytes, not when they
+    /// are sent; parking then would drop what hyper has not sent yet.
+    pub(super) write_blocked: AtomicBool,
+}
+
+impl Activity {
+    /// A connection from `peer` that has done nothing yet.
+    pub(super) fn new(peer: SocketAddr, splices: Option<Splices>) -> Activity {
+        Activity {
+            peer,
+            splices,
+            in_flight: AtomicU32::new(0),
+            last_ms: AtomicU64::new(clock_ms()),
+            write_blocked: AtomicBool::new(false),
+        }
+    }
+    /// A request has arrived.
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A response is done (sent, or given up).
+    pub(crate) fn end(&self) {
+        self.last_ms.store(clock_ms(), Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// How long the connection has been without a request, if it is idle.
+    pub(super) fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) != 0 || self.write_blocked.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Some(Duration::from_millis(clock_ms().saturating_sub(last)))
+    }
+}
+
+/// Milliseconds since the first call (plus one second, so 0 means "never").
+pub(super) fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000
+}

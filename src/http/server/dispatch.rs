@@ -1,0 +1,173 @@
+//! The request pipeline: CORS preflight → auth → mock routes → httpbin →
+//! uploads → files; then the headers every response gets, and the access-log entry.
+
+use crate::http::server::access_log::Entry;
+use crate::http::server::body::{Body, Logged};
+use crate::http::server::config::Config;
+use crate::http::server::error::{Reply, ServeError, respond};
+use crate::http::server::response::empty;
+use crate::http::server::{files, httpbin, mock, upload};
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+fn allow_value(cfg: &Config) -> HeaderValue {
+    HeaderValue::from_static(if cfg.upload {
+        "GET, HEAD, PUT, POST, OPTIONS"
+    } else {
+        "GET, HEAD, OPTIONS"
+    })
+}
+
+fn preflight(req: &Parts) -> Response<Body> {
+    let mut r = empty(StatusCode::NO_CONTENT);
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    if let Some(v) = req.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+/// The answer to one request, before the headers every response gets.
+pub(crate) async fn dispatch(
+    cfg: &Config,
+    peer: SocketAddr,
+    req: &Parts,
+    body: Incoming,
+    user: &mut Option<String>,
+) -> Reply {
+    if cfg.cors
+        && req.method == Method::OPTIONS
+        && req
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return Ok(preflight(req));
+    }
+    if let Some(auth) = &cfg.auth {
+        *user = auth.check(&req.headers).map_err(|_| auth.challenge())?;
+    }
+    let head = req.method == Method::HEAD;
+    match mock::find(&cfg.routes, &req.method, req.uri.path()) {
+        mock::Match::Hit(route, params) => return Ok(route.respond(&params, head)),
+        mock::Match::WrongMethod(allowed) => {
+            return Err(ServeError::MethodNotAllowed {
+                message: "no route for this method",
+                allow: HeaderValue::from_str(&allowed.join(", ")).ok(),
+            });
+        }
+        mock::Match::Miss => {}
+    }
+    if let Some(prefix) = &cfg.httpbin
+        && let Some(rest) = httpbin::owns(prefix, req.uri.path())
+    {
+        return httpbin::handle(cfg, prefix, peer, req, body, rest).await;
+    }
+    match req.method {
+        Method::GET | Method::HEAD => files::get(cfg, req),
+        Method::PUT if cfg.upload => upload::put(cfg, req, body).await,
+        Method::POST if cfg.upload => upload::post(cfg, req, body).await,
+        Method::OPTIONS => {
+            let mut r = empty(StatusCode::NO_CONTENT);
+            r.headers_mut().insert(header::ALLOW, allow_value(cfg));
+            Ok(r)
+        }
+        _ => Err(ServeError::MethodNotAllowed {
+            message: if cfg.upload {
+                "this method is not served here"
+            } else {
+                "this method is not served here (uploads need --upload)"
+            },
+            allow: Some(allow_value(cfg)),
+        }),
+    }
+}
+
+fn version_text(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn header_text(req: &Parts, name: header::HeaderName) -> Option<String> {
+    req.headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// What the access log says about `parts`, answered with `status`.
+fn log_entry(
+    cfg: &Config,
+    peer: SocketAddr,
+    parts: &Parts,
+    user: Option<String>,
+    status: StatusCode,
+    started: Instant,
+) -> Option<Box<Entry>> {
+    cfg.log.map(|format| {
+        Box::new(Entry {
+            format,
+            peer: peer.ip().to_canonical(),
+            user,
+            method: parts.method.to_string(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.to_string(), |p| p.to_string()),
+            version: version_text(parts.version),
+            referer: header_text(parts, header::REFERER),
+            user_agent: header_text(parts, header::USER_AGENT),
+            status: status.as_u16(),
+            time: SystemTime::now(),
+            started,
+        })
+    })
+}
+
+/// One request, start to finish.
+pub(crate) async fn handle(
+    cfg: &Config,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Logged> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut user = None;
+    let mut resp = respond(dispatch(cfg, peer, &parts, body, &mut user).await);
+    let h = resp.headers_mut();
+    if cfg.cors {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+    }
+    for (k, v) in &cfg.headers {
+        h.insert(k.clone(), v.clone());
+    }
+    let entry = log_entry(cfg, peer, &parts, user, resp.status(), started);
+    resp.map(|inner| Logged {
+        inner,
+        sent: 0,
+        entry,
+        activity: None,
+    })
+}

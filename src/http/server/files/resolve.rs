@@ -1,0 +1,80 @@
+//! The one path resolver: a URL path becomes a file or folder under the root,
+//! and everything that would leave the root (or show what is hidden) is refused.
+//! Every file `serve` touches (GET, uploads, listings, precompressed siblings)
+//! goes through here.
+
+use crate::http::server::config::Config;
+use crate::http::server::error::ServeError;
+use percent_encoding::percent_decode_str;
+use std::ffi::OsString;
+use std::fs::Metadata;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+/// Split a raw URL path into decoded segments, refusing any that could climb out
+/// of the root ([`ServeError::ForbiddenPath`]) or that names a dotfile while
+/// they are hidden ([`ServeError::NotFound`]).
+pub(crate) fn segments(raw: &str, hidden: bool) -> Result<Vec<OsString>, ServeError> {
+    let mut out = Vec::new();
+    for seg in raw.split('/') {
+        if seg.is_empty() {
+            continue;
+        }
+        let bytes: Vec<u8> = percent_decode_str(seg).collect();
+        if bytes == b"." {
+            continue;
+        }
+        if bytes == b".." || bytes.iter().any(|&b| b == b'/' || b == b'\\' || b == 0) {
+            return Err(ServeError::ForbiddenPath);
+        }
+        if !hidden && bytes.first() == Some(&b'.') {
+            return Err(ServeError::NotFound);
+        }
+        out.push(OsString::from_vec(bytes));
+    }
+    Ok(out)
+}
+
+/// Whether the symlink at `path` resolves to something inside `root`.
+pub(crate) fn link_inside(path: &Path, root: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(root))
+}
+
+/// The file or folder that `segs` names under the root, with its metadata.
+/// Without `follow_symlinks`, a symlink anywhere on the way must resolve inside the root.
+pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metadata), ServeError> {
+    let mut path = cfg.base.clone();
+    if cfg.follow_symlinks {
+        for s in segs {
+            path.push(s);
+        }
+        return stat(path);
+    }
+    let mut last = None;
+    for (i, s) in segs.iter().enumerate() {
+        path.push(s);
+        let md = std::fs::symlink_metadata(&path).map_err(|_| ServeError::NotFound)?;
+        if md.file_type().is_symlink() {
+            for rest in &segs[i + 1..] {
+                path.push(rest);
+            }
+            let real = std::fs::canonicalize(&path).map_err(|_| ServeError::NotFound)?;
+            if !real.starts_with(&cfg.root) {
+                return Err(ServeError::ForbiddenPath);
+            }
+            return stat(real);
+        }
+        last = Some(md);
+    }
+    match last {
+        Some(md) => Ok((path, md)),
+        None => stat(path),
+    }
+}
+
+/// `path` with its metadata (symlinks followed), or 404.
+fn stat(path: PathBuf) -> Result<(PathBuf, Metadata), ServeError> {
+    std::fs::metadata(&path)
+        .map(|m| (path, m))
+        .map_err(|_| ServeError::NotFound)
+}
