@@ -1,8 +1,13 @@
 //! The wirekit binary: parse, set up logging, run, map the outcome to an exit code.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod commands;
+
 use clap::Parser;
+use cli::{Cli, Command};
 use std::process::ExitCode;
-use wirekit::cli::{Cli, Command};
 use wirekit::error::{exit_code, one_line};
 
 fn main() -> ExitCode {
@@ -12,7 +17,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Http(_)) {
         log_args.verbose = 0;
     }
-    wirekit::commands::logging::init(&log_args);
+    commands::logging::init(&log_args);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -20,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(wirekit::commands::run(&cli));
+    let result = runtime.block_on(commands::run(&cli));
     // A thread blocked on stdin must not keep the process alive.
     runtime.shutdown_background();
     match result {

@@ -28,7 +28,7 @@ pub struct FetchArgs {
     #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
     pub method: String,
     /// Extra request header 'Name: value' (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = crate::http::header::line)]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = wirekit::http::header::line)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Save each body under DIR (file named after the URL) and add "file" to its line.
     #[arg(short = 'o', long, value_name = "DIR")]

@@ -1,19 +1,19 @@
 //! `wirekit http`: an xh/HTTPie-like client, and the client flags `fetch` shares.
 //! The value parsers here turn flag text into the client library's own types.
 
-use crate::http::client::print::{Parts, Pretty};
-use crate::http::client::{
-    Auth, ClientOptions, HttpVersion, Proxy, ProxyScheme, RetryPolicy, Verify,
-};
-use crate::http::credentials::split_user_pass;
 use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+use wirekit::http::client::print::{Parts, Pretty};
+use wirekit::http::client::{
+    Auth, ClientOptions, HttpVersion, Proxy, ProxyScheme, RetryPolicy, Verify,
+};
+use wirekit::http::credentials::split_user_pass;
 
 fn duration(text: &str) -> Result<Duration, String> {
-    crate::units::parse_duration(text)
+    wirekit::units::parse_duration(text)
 }
 
 /// `--verify yes|no|CAFILE`; the file itself is read when the client is built.

@@ -13,15 +13,9 @@ mod tls;
 mod udp;
 
 pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
-pub use fernet::{
-    FernetArgs, FernetCommand, FernetDecryptArgs, FernetGenkeyArgs, FernetIoArgs, FernetKeyArgs,
-};
+pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;
-pub use http::{ClientArgs, HttpArgs};
-pub use net::{
-    AccessArgs, BufferArgs, ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs,
-    parse_cidr,
-};
+pub use http::HttpArgs;
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};

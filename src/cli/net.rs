@@ -1,15 +1,15 @@
 //! Flag groups shared by every server and client.
 
-use crate::net::addr::parse_source;
-use crate::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
-use crate::tls::{TlsClientOptions, TlsServerOptions};
-use crate::units::{parse_duration, parse_size};
 use anyhow::Result;
 use clap::Args;
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use wirekit::net::addr::parse_source;
+use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
+use wirekit::tls::{TlsClientOptions, TlsServerOptions};
+use wirekit::units::{parse_duration, parse_size};
 
 /// Kernel buffer sizes for any socket, TCP or UDP, server or client.
 #[derive(Debug, Clone, Default, Args)]

@@ -1,12 +1,12 @@
 //! `wirekit serve`: files and a mock API over HTTP/1.1 and h2c, or h2 over TLS.
 
 use super::net::{DumpArgs, ListenArgs, TlsServerArgs};
-use crate::http::header;
-use crate::units::{parse_duration, parse_size};
 use clap::Args;
 use http::header::{HeaderName, HeaderValue};
 use std::path::PathBuf;
 use std::time::Duration;
+use wirekit::http::header;
+use wirekit::units::{parse_duration, parse_size};
 
 const ROUTE_HELP: &str = "\
 Routes (--route, repeatable; they win over files):

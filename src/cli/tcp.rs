@@ -1,8 +1,8 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
 use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
-use crate::units::parse_size;
 use clap::{Args, Subcommand};
+use wirekit::units::parse_size;
 
 /// `wirekit tcp`: a subcommand.
 #[derive(Debug, Args)]

@@ -1,9 +1,9 @@
 //! `wirekit udp`: listen and send datagrams.
 
 use super::net::{AccessArgs, BufferArgs, DumpArgs};
-use crate::units::parse_duration;
 use clap::{Args, Subcommand};
 use std::time::Duration;
+use wirekit::units::parse_duration;
 
 /// `wirekit udp`: a subcommand.
 #[derive(Debug, Args)]
@@ -76,7 +76,7 @@ pub struct UdpSendArgs {
     #[arg(long)]
     pub raw: bool,
     /// Bind the local end to this address (`IP` or `IP:PORT`).
-    #[arg(long, value_name = "ADDR", value_parser = crate::net::addr::parse_source)]
+    #[arg(long, value_name = "ADDR", value_parser = wirekit::net::addr::parse_source)]
     pub source: Option<std::net::SocketAddr>,
     /// Kernel buffer sizes.
     #[command(flatten)]

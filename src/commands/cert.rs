@@ -2,13 +2,13 @@
 //! `tls::cert` makes the certificates; the report names what was written.
 
 use crate::cli::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
-use crate::error::usage;
-use crate::tls::cert::{Ca, Made, new_ca, self_signed_leaf};
-use crate::tls::fingerprint;
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 use std::path::Path;
 use time::OffsetDateTime;
+use wirekit::error::usage;
+use wirekit::tls::cert::{Ca, Made, new_ca, self_signed_leaf};
+use wirekit::tls::fingerprint;
 
 /// Run `cert new` or `cert ca`.
 pub(crate) fn run(args: &CertArgs) -> Result<()> {

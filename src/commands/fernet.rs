@@ -7,12 +7,12 @@
 //! a failure then leaves no output file behind.
 
 use crate::cli::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
-use crate::disk::write_atomic;
-use crate::fernet::keys::{self, KeySources};
-use crate::fernet::{Fernet, MultiFernet};
 use anyhow::{Context, Result};
 use std::io::{self, Read, Write};
 use std::path::Path;
+use wirekit::disk::write_atomic;
+use wirekit::fernet::keys::{self, KeySources};
+use wirekit::fernet::{Fernet, MultiFernet};
 
 /// Run `fernet genkey`, `encrypt`, `decrypt` or `rotate`.
 pub(crate) fn run(a: &FernetArgs) -> Result<()> {

@@ -2,10 +2,6 @@
 //! writes one JSON line per URL, the progress bar and the summary.
 
 use crate::cli::{FetchArgs, GlobalArgs};
-use crate::error::{exit_with, usage};
-use crate::http::client::build_client;
-use crate::http::client::errors::io_reason;
-use crate::http::client::fetch::{FetchOptions, Summary, fetch_all};
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,6 +9,10 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
+use wirekit::error::{exit_with, usage};
+use wirekit::http::client::build_client;
+use wirekit::http::client::errors::io_reason;
+use wirekit::http::client::fetch::{FetchOptions, Summary, fetch_all};
 
 /// The URLs to fetch: the arguments, then `-i FILE` (or `-i -`), else stdin when piped.
 fn read_urls(args: &FetchArgs) -> Result<Vec<String>> {

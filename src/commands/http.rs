@@ -2,15 +2,15 @@
 //! the library sends it and prints it (or saves the body).
 
 use crate::cli::{ColorChoice, GlobalArgs, HttpArgs};
-use crate::error::usage;
-use crate::http::client::download::{self, DownloadOptions};
-use crate::http::client::errors::check_status;
-use crate::http::client::exchange::{self, ExchangeOptions};
-use crate::http::client::print::{Parts, Pretty, Printer};
-use crate::http::client::to_curl::curl_command;
-use crate::http::client::{RequestOptions, Verify, build_client, prepare};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
+use wirekit::error::usage;
+use wirekit::http::client::download::{self, DownloadOptions};
+use wirekit::http::client::errors::check_status;
+use wirekit::http::client::exchange::{self, ExchangeOptions};
+use wirekit::http::client::print::{Parts, Pretty, Printer};
+use wirekit::http::client::to_curl::curl_command;
+use wirekit::http::client::{RequestOptions, Verify, build_client, prepare};
 
 /// Which parts to print, from -p, -b, --headers, -v and whether stdout is a terminal.
 fn print_parts(args: &HttpArgs, verbose: u8, tty: bool) -> Result<Parts> {

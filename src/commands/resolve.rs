@@ -2,12 +2,12 @@
 //! the answers as text or JSON, fail when any lookup failed.
 
 use crate::cli::ResolveArgs;
-use crate::error::one_line;
-use crate::net::resolve::{LocalHost, local_host, lookup, reverse};
 use anyhow::{Result, anyhow};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use tracing::warn;
+use wirekit::error::one_line;
+use wirekit::net::resolve::{LocalHost, local_host, lookup, reverse};
 
 /// Run `resolve`.
 pub(crate) async fn run(a: &ResolveArgs) -> Result<()> {

@@ -2,10 +2,10 @@
 //! "Serving DIR on URL" line goes to stdout, then it serves until stopped.
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
-use crate::http::server::{AccessLogFormat, ServeOptions, Server};
-use crate::net::HostPort;
 use anyhow::{Context, Result};
 use std::io::Write;
+use wirekit::http::server::{AccessLogFormat, ServeOptions, Server};
+use wirekit::net::HostPort;
 
 /// The library's options for these flags.
 fn options(args: &ServeArgs, global: &GlobalArgs) -> Result<ServeOptions> {

@@ -2,19 +2,21 @@
 //! transfer summaries, scan lines and per-connection events.
 
 use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
-use crate::error::{exit_with, one_line, usage};
-use crate::net::addr::parse_port_range;
-use crate::net::stdio::{StdoutWriter, to_crlf};
-use crate::net::{HostPort, Listener};
-use crate::tcp::{Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer};
-use crate::tls;
-use crate::units::{format_bitrate, format_bytes};
 use anyhow::Result;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::io::{self, Write};
 use tokio::sync::{mpsc, oneshot};
+use wirekit::error::{exit_with, one_line, usage};
+use wirekit::net::addr::parse_port_range;
+use wirekit::net::stdio::{StdoutWriter, to_crlf};
+use wirekit::net::{HostPort, Listener};
+use wirekit::tcp::{
+    Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer,
+};
+use wirekit::tls;
+use wirekit::units::{format_bitrate, format_bytes};
 
 /// Run `tcp connect` or `tcp listen`.
 pub(crate) async fn run(args: &TcpArgs) -> Result<()> {
@@ -55,7 +57,7 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         output,
         keep_open: a.no_shutdown || a.recv_only,
     };
-    let done = crate::tcp::connect(&target, &options).await?;
+    let done = wirekit::tcp::connect(&target, &options).await?;
     if a.json {
         print_transfer_json(&done);
     } else if a.zero_source.is_some() {
@@ -83,7 +85,7 @@ fn print_transfer_json(t: &Transfer) {
 async fn scan(a: &TcpConnectArgs) -> Result<()> {
     let (host, ports) = parse_port_range(&a.addr)?;
     let options = a.connect.options();
-    let mut results = crate::tcp::scan(&host, ports.clone(), &options);
+    let mut results = wirekit::tcp::scan(&host, ports.clone(), &options);
     let mut open = 0;
     while let Some((target, result)) = results.next().await {
         let is_open = result.is_ok();
@@ -166,7 +168,7 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
         keep_open: a.keep_open,
         crlf: a.crlf,
     };
-    let result = crate::tcp::serve(listener, &options, Some(tx)).await;
+    let result = wirekit::tcp::serve(listener, &options, Some(tx)).await;
     let _ = stop.send(());
     let _ = printing.await;
     result

@@ -2,9 +2,9 @@
 //! inspect the handshake, print the report (text or JSON).
 
 use crate::cli::{TlsArgs, TlsCommand, TlsInspectArgs};
-use crate::net::{self, HostPort};
-use crate::tls::inspect::{InspectOptions, Inspector, Report};
 use anyhow::Result;
+use wirekit::net::{self, HostPort};
+use wirekit::tls::inspect::{InspectOptions, Inspector, Report};
 
 /// Run `tls inspect`.
 pub(crate) async fn run(args: &TlsArgs) -> Result<()> {

@@ -2,15 +2,15 @@
 //! each datagram with its sender (the seed's format), as JSON, or raw.
 
 use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
-use crate::error::usage;
-use crate::net::HostPort;
-use crate::net::bind_udp;
-use crate::udp::{Answer, MAX_DATAGRAM, UdpListenOptions, UdpSendOptions};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use serde_json::json;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use wirekit::error::usage;
+use wirekit::net::HostPort;
+use wirekit::net::bind_udp;
+use wirekit::udp::{Answer, MAX_DATAGRAM, UdpListenOptions, UdpSendOptions};
 
 /// Run `udp listen` or `udp send`.
 pub(crate) async fn run(args: &UdpArgs) -> Result<()> {
@@ -66,7 +66,7 @@ async fn listen(a: &UdpListenArgs) -> Result<()> {
         json: a.json,
         raw: a.raw,
     };
-    crate::udp::serve(socket, &options, |peer, data| {
+    wirekit::udp::serve(socket, &options, |peer, data| {
         match printer.print(peer, data) {
             Ok(()) => Ok(true),
             // A reader that went away (`| head`) ends the server quietly.
@@ -115,7 +115,7 @@ async fn send(a: &UdpSendArgs) -> Result<()> {
         json: a.json,
         raw: a.raw,
     };
-    crate::udp::send(&target, &data, &options, |peer, reply| {
+    wirekit::udp::send(&target, &data, &options, |peer, reply| {
         printer.print(peer, reply).context("writing stdout")
     })
     .await
