@@ -52,10 +52,19 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// One line for the user: the error and its causes joined with ": ".
 pub fn one_line(err: &anyhow::Error) -> String {
+    join_causes(err.chain())
+}
+
+/// The same line for any error: its message and every `source()` below it.
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    join_causes(std::iter::successors(Some(err), |e| e.source()))
+}
+
+/// Messages joined with ": ", each once: context chains often repeat the inner message.
+fn join_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
+    for cause in chain {
         let text = cause.to_string();
-        // anyhow context chains often repeat the inner message; keep each once.
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }

@@ -2,8 +2,9 @@
 //! timeouts, redirects, HTTP version, TLS (the shared rustls config of `crate::tls`),
 //! proxies and fixed addresses for host names.
 
+use crate::error::chain_text;
 use crate::error::usage;
-use crate::http::client::errors::{chain_text, io_reason};
+use crate::http::client::errors::io_reason;
 use crate::http::client::retry::RetryPolicy;
 use anyhow::{Result, anyhow};
 use base64::Engine;

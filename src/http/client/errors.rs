@@ -1,23 +1,10 @@
 //! Error sentences of the HTTP client: what failed, with which host, and what to do.
 //! The leaf of `http/client/`: every other client module words its errors here.
 
+use crate::error::chain_text;
 use crate::error::exit_with;
 use anyhow::Result;
 use reqwest::StatusCode;
-
-/// Every message in an error's chain, each once, joined with ": ".
-pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let t = err.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
-}
 
 /// The kind of the I/O error somewhere in the chain (refused, reset...), if any.
 fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {

@@ -2,9 +2,9 @@
 //! `[METHOD] URL [ITEM...]`, the body the items make (JSON, form, multipart, raw, stdin)
 //! and the default headers. No network.
 
+use crate::error::chain_text;
 use crate::error::usage;
 use crate::http::client::builder::Auth;
-use crate::http::client::errors::chain_text;
 use crate::http::client::items::{self, Item};
 use anyhow::{Context, Result};
 use reqwest::header::{
