@@ -199,6 +199,48 @@ fn serve_files_listing_and_head() {
     assert_eq!(status(&[&url(port, "/sub/")]), "200");
 }
 
+/// Every way serve picks a file goes through the one resolver: a folder's index.html
+/// or the `--spa` index that is a symlink out of DIR is refused (403) and never sent,
+/// over HTTP/1.1, h2c and with a Range request alike; an index inside DIR still works.
+#[test]
+fn serve_refuses_index_symlinks_out_of_the_root() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("docs")).expect("mkdir");
+    std::fs::create_dir_all(root.join("ok")).expect("mkdir");
+    std::fs::write(outer.path().join("passwd"), "root:x:0:0:TOP SECRET\n").expect("write");
+    std::fs::write(root.join("real.html"), "<h1>inside</h1>\n").expect("write");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    std::os::unix::fs::symlink(outer.path().join("passwd"), root.join("docs/index.html"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(root.join("real.html"), root.join("ok/index.html"))
+        .expect("symlink");
+    let (_p, port) = serve(&root, &[]);
+    for extra in [
+        &[][..],
+        &["--http2-prior-knowledge"][..],
+        &["-r", "0-10"][..],
+    ] {
+        let mut args = extra.to_vec();
+        args.extend(["-w", "\n%{http_code}"]);
+        let docs = url(port, "/docs/");
+        args.push(&docs);
+        let text = stdout(&curl(&args));
+        assert!(!text.contains("SECRET"), "{extra:?} leaked: {text}");
+        assert_eq!(text.rsplit('\n').next(), Some("403"), "{extra:?}: {text}");
+    }
+    assert_eq!(stdout(&curl(&[&url(port, "/ok/")])), "<h1>inside</h1>\n");
+    still_answers(port);
+    drop(_p);
+    // --spa's fallback index is chosen the same way.
+    std::os::unix::fs::symlink(outer.path().join("passwd"), root.join("index.html"))
+        .expect("symlink");
+    let (_p, port) = serve(&root, &["--spa"]);
+    let text = stdout(&curl(&["-w", "\n%{http_code}", &url(port, "/some/route")]));
+    assert!(!text.contains("SECRET"), "--spa leaked: {text}");
+    assert_eq!(text.rsplit('\n').next(), Some("403"), "--spa: {text}");
+}
+
 #[test]
 fn serve_refuses_traversal() {
     let outer = tempfile::tempdir().expect("tempdir");

@@ -27,8 +27,8 @@ use std::path::Path;
 /// GET or HEAD of a URL path under the root.
 pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     let raw = req.uri.path();
-    let found = segments(raw, cfg.hidden).and_then(|segs| resolve(cfg, &segs));
-    let (path, md) = match found {
+    let mut segs = segments(raw, cfg.hidden)?;
+    let (path, md) = match resolve(cfg, &segs) {
         Ok(found) => found,
         Err(ServeError::NotFound) if cfg.spa => return spa_index(cfg, req),
         Err(e) => return Err(e),
@@ -43,11 +43,13 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
             }
             return Ok(redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
-        let index = path.join("index.html");
-        if let Ok(imd) = std::fs::metadata(&index)
-            && imd.is_file()
-        {
-            return file(cfg, req, &index, &imd);
+        // The index goes through the resolver like any request path: a symlink
+        // named index.html that leads out of the root is refused, not served.
+        segs.push("index.html".into());
+        match resolve(cfg, &segs) {
+            Ok((index, imd)) if imd.is_file() => return file(cfg, req, &index, &imd),
+            Ok(_) | Err(ServeError::NotFound) => {}
+            Err(e) => return Err(e),
         }
         if !cfg.listing {
             return Err(ServeError::Forbidden(
@@ -62,11 +64,12 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     file(cfg, req, &path, &md)
 }
 
+/// The root's index.html for `--spa`, through the resolver like any request path.
 fn spa_index(cfg: &Config, req: &Parts) -> Reply {
-    let index = cfg.base.join("index.html");
-    match std::fs::metadata(&index) {
-        Ok(md) if md.is_file() => file(cfg, req, &index, &md),
-        _ => Err(ServeError::NotFound),
+    match resolve(cfg, &["index.html".into()]) {
+        Ok((index, md)) if md.is_file() => file(cfg, req, &index, &md),
+        Ok(_) => Err(ServeError::NotFound),
+        Err(e) => Err(e),
     }
 }
 
