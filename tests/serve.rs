@@ -271,6 +271,56 @@ fn serve_refuses_traversal() {
 }
 
 #[test]
+fn serve_refuses_index_and_spa_symlinks_out_of_the_root() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("docs")).expect("mkdir");
+    std::fs::create_dir_all(root.join("ok")).expect("mkdir");
+    std::fs::write(outer.path().join("outside.txt"), "TOP SECRET OUTSIDE\n").expect("write");
+    std::fs::write(root.join("real.html"), "inside page\n").expect("write");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    let outside = outer.path().join("outside.txt");
+    std::os::unix::fs::symlink(&outside, root.join("docs/index.html")).expect("symlink");
+    std::os::unix::fs::symlink(root.join("real.html"), root.join("ok/index.html"))
+        .expect("symlink");
+    // The folder index, over HTTP/1.1, h2c and with a Range: 403, never the file.
+    let (p, port) = serve(&root, &[]);
+    for extra in [
+        &[][..],
+        &["--http2-prior-knowledge"][..],
+        &["-r", "0-3"][..],
+        &["--http2-prior-knowledge", "-r", "0-3"][..],
+    ] {
+        let mut args = vec!["-w", "\n%{http_code}"];
+        args.extend_from_slice(extra);
+        let u = url(port, "/docs/");
+        args.push(&u);
+        let text = stdout(&curl(&args));
+        assert!(text.ends_with("\n403"), "{extra:?}: {text}");
+        assert!(!text.contains("SECRET"), "{extra:?} leaked: {text}");
+    }
+    // An index symlink that stays inside the root is served.
+    assert_eq!(stdout(&curl(&[&url(port, "/ok/")])), "inside page\n");
+    still_answers(port);
+    drop(p);
+    // The --spa fallback index is a symlink out of the root: 403 as well.
+    std::os::unix::fs::symlink(&outside, root.join("index.html")).expect("symlink");
+    let (_p, port) = serve(&root, &["--spa"]);
+    for path in ["/", "/app/route"] {
+        let text = stdout(&curl(&["-w", "\n%{http_code}", &url(port, path)]));
+        assert!(text.ends_with("\n403"), "{path}: {text}");
+        assert!(!text.contains("SECRET"), "{path} leaked: {text}");
+    }
+    drop(_p);
+    // Opted in with --follow-symlinks, the index is served.
+    let (_p, port) = serve(&root, &["--follow-symlinks"]);
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/docs/")])),
+        "TOP SECRET OUTSIDE\n"
+    );
+}
+
+#[test]
 fn serve_ranges_and_conditional_requests() {
     let d = tempfile::tempdir().expect("tempdir");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();

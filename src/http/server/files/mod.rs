@@ -43,11 +43,10 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
             }
             return Ok(redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
-        let index = path.join("index.html");
-        if let Ok(imd) = std::fs::metadata(&index)
-            && imd.is_file()
-        {
-            return file(cfg, req, &index, &imd);
+        match resolve::entry(cfg, &path, "index.html") {
+            Ok((index, imd)) if imd.is_file() => return file(cfg, req, &index, &imd),
+            Err(ServeError::ForbiddenPath) => return Err(ServeError::ForbiddenPath),
+            _ => {}
         }
         if !cfg.listing {
             return Err(ServeError::Forbidden(
@@ -63,10 +62,10 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
 }
 
 fn spa_index(cfg: &Config, req: &Parts) -> Reply {
-    let index = cfg.base.join("index.html");
-    match std::fs::metadata(&index) {
-        Ok(md) if md.is_file() => file(cfg, req, &index, &md),
-        _ => Err(ServeError::NotFound),
+    match resolve::entry(cfg, &cfg.base, "index.html") {
+        Ok((index, md)) if md.is_file() => file(cfg, req, &index, &md),
+        Ok(_) => Err(ServeError::NotFound),
+        Err(e) => Err(e),
     }
 }
 
