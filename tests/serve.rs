@@ -321,6 +321,39 @@ fn serve_refuses_index_and_spa_symlinks_out_of_the_root() {
 }
 
 #[test]
+fn serve_httpbin_delay_refuses_non_numbers_and_files_say_nosniff() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &["--httpbin"]);
+    for bad in ["nan", "NaN", "inf", "-inf", "-1", "1e400", "x"] {
+        let text = stdout(&curl(&[
+            "-w",
+            "\n%{http_code}",
+            &url(port, &format!("/delay/{bad}")),
+        ]));
+        assert!(text.ends_with("\n400"), "/delay/{bad}: {text}");
+        assert!(
+            text.contains("give a delay in seconds"),
+            "/delay/{bad}: {text}"
+        );
+    }
+    assert_eq!(status(&[&url(port, "/delay/0")]), "200");
+    // A file response tells browsers not to guess its type.
+    let head = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &url(port, "/hello.txt"),
+    ]));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff\r\n"),
+        "{head}"
+    );
+    still_answers(port);
+}
+
+#[test]
 fn serve_ranges_and_conditional_requests() {
     let d = tempfile::tempdir().expect("tempdir");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();

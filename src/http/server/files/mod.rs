@@ -87,6 +87,10 @@ pub(crate) fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Rep
     let mut resp = Response::new(Body::Empty);
     let h = resp.headers_mut();
     h.insert(header::ETAG, validators.etag.clone());
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Some(lm) = &validators.last_modified {
         h.insert(header::LAST_MODIFIED, lm.clone());
     }
