@@ -826,6 +826,17 @@ fn serve_httpbin_h2c_spa_and_json_log() {
         stdout(&curl(&[&url(port, "/some/route")])),
         "<h1>app</h1>\n"
     );
+    // ...but only navigations: a missing asset is 404, unless the client asks for HTML.
+    assert_eq!(status(&[&url(port, "/assets/x.js")]), "404");
+    assert_eq!(status(&[&url(port, "/favicon.ico")]), "404");
+    assert_eq!(
+        stdout(&curl(&[
+            "-H",
+            "Accept: text/html,*/*",
+            &url(port, "/page.v2")
+        ])),
+        "<h1>app</h1>\n"
+    );
     let out = proc.terminate(T);
     assert_eq!(code(&out), 0);
     let log = stderr(&out);

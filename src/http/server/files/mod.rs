@@ -30,7 +30,7 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     let found = segments(raw, cfg.hidden).and_then(|segs| resolve(cfg, &segs));
     let (path, md) = match found {
         Ok(found) => found,
-        Err(ServeError::NotFound) if cfg.spa => return spa_index(cfg, req),
+        Err(ServeError::NotFound) if cfg.spa && navigation(req) => return spa_index(cfg, req),
         Err(e) => return Err(e),
     };
     if md.is_dir() {
@@ -59,6 +59,20 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
         return Err(ServeError::NotFound);
     }
     file(cfg, req, &path, &md)
+}
+
+/// Whether a request that found nothing is a browser navigation, which --spa
+/// answers with index.html: its last segment has no file extension, or it
+/// asks for HTML. A missing asset (`/assets/x.js`) stays 404.
+fn navigation(req: &Parts) -> bool {
+    let last = req.uri.path().rsplit('/').next().unwrap_or("");
+    let no_extension = !last.contains('.');
+    let wants_html = req
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("text/html")));
+    no_extension || wants_html
 }
 
 fn spa_index(cfg: &Config, req: &Parts) -> Reply {
