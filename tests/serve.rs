@@ -199,48 +199,6 @@ fn serve_files_listing_and_head() {
     assert_eq!(status(&[&url(port, "/sub/")]), "200");
 }
 
-/// Every way serve picks a file goes through the one resolver: a folder's index.html
-/// or the `--spa` index that is a symlink out of DIR is refused (403) and never sent,
-/// over HTTP/1.1, h2c and with a Range request alike; an index inside DIR still works.
-#[test]
-fn serve_refuses_index_symlinks_out_of_the_root() {
-    let outer = tempfile::tempdir().expect("tempdir");
-    let root = outer.path().join("root");
-    std::fs::create_dir_all(root.join("docs")).expect("mkdir");
-    std::fs::create_dir_all(root.join("ok")).expect("mkdir");
-    std::fs::write(outer.path().join("passwd"), "root:x:0:0:TOP SECRET\n").expect("write");
-    std::fs::write(root.join("real.html"), "<h1>inside</h1>\n").expect("write");
-    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
-    std::os::unix::fs::symlink(outer.path().join("passwd"), root.join("docs/index.html"))
-        .expect("symlink");
-    std::os::unix::fs::symlink(root.join("real.html"), root.join("ok/index.html"))
-        .expect("symlink");
-    let (_p, port) = serve(&root, &[]);
-    for extra in [
-        &[][..],
-        &["--http2-prior-knowledge"][..],
-        &["-r", "0-10"][..],
-    ] {
-        let mut args = extra.to_vec();
-        args.extend(["-w", "\n%{http_code}"]);
-        let docs = url(port, "/docs/");
-        args.push(&docs);
-        let text = stdout(&curl(&args));
-        assert!(!text.contains("SECRET"), "{extra:?} leaked: {text}");
-        assert_eq!(text.rsplit('\n').next(), Some("403"), "{extra:?}: {text}");
-    }
-    assert_eq!(stdout(&curl(&[&url(port, "/ok/")])), "<h1>inside</h1>\n");
-    still_answers(port);
-    drop(_p);
-    // --spa's fallback index is chosen the same way.
-    std::os::unix::fs::symlink(outer.path().join("passwd"), root.join("index.html"))
-        .expect("symlink");
-    let (_p, port) = serve(&root, &["--spa"]);
-    let text = stdout(&curl(&["-w", "\n%{http_code}", &url(port, "/some/route")]));
-    assert!(!text.contains("SECRET"), "--spa leaked: {text}");
-    assert_eq!(text.rsplit('\n').next(), Some("403"), "--spa: {text}");
-}
-
 #[test]
 fn serve_refuses_traversal() {
     let outer = tempfile::tempdir().expect("tempdir");
@@ -310,6 +268,89 @@ fn serve_refuses_traversal() {
         status(&["--path-as-is", &url(port, "/../outside.txt")]),
         "403"
     );
+}
+
+#[test]
+fn serve_refuses_index_and_spa_symlinks_out_of_the_root() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("docs")).expect("mkdir");
+    std::fs::create_dir_all(root.join("ok")).expect("mkdir");
+    std::fs::write(outer.path().join("outside.txt"), "TOP SECRET OUTSIDE\n").expect("write");
+    std::fs::write(root.join("real.html"), "inside page\n").expect("write");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    let outside = outer.path().join("outside.txt");
+    std::os::unix::fs::symlink(&outside, root.join("docs/index.html")).expect("symlink");
+    std::os::unix::fs::symlink(root.join("real.html"), root.join("ok/index.html"))
+        .expect("symlink");
+    // The folder index, over HTTP/1.1, h2c and with a Range: 403, never the file.
+    let (p, port) = serve(&root, &[]);
+    for extra in [
+        &[][..],
+        &["--http2-prior-knowledge"][..],
+        &["-r", "0-3"][..],
+        &["--http2-prior-knowledge", "-r", "0-3"][..],
+    ] {
+        let mut args = vec!["-w", "\n%{http_code}"];
+        args.extend_from_slice(extra);
+        let u = url(port, "/docs/");
+        args.push(&u);
+        let text = stdout(&curl(&args));
+        assert!(text.ends_with("\n403"), "{extra:?}: {text}");
+        assert!(!text.contains("SECRET"), "{extra:?} leaked: {text}");
+    }
+    // An index symlink that stays inside the root is served.
+    assert_eq!(stdout(&curl(&[&url(port, "/ok/")])), "inside page\n");
+    still_answers(port);
+    drop(p);
+    // The --spa fallback index is a symlink out of the root: 403 as well.
+    std::os::unix::fs::symlink(&outside, root.join("index.html")).expect("symlink");
+    let (_p, port) = serve(&root, &["--spa"]);
+    for path in ["/", "/app/route"] {
+        let text = stdout(&curl(&["-w", "\n%{http_code}", &url(port, path)]));
+        assert!(text.ends_with("\n403"), "{path}: {text}");
+        assert!(!text.contains("SECRET"), "{path} leaked: {text}");
+    }
+    drop(_p);
+    // Opted in with --follow-symlinks, the index is served.
+    let (_p, port) = serve(&root, &["--follow-symlinks"]);
+    assert_eq!(
+        stdout(&curl(&[&url(port, "/docs/")])),
+        "TOP SECRET OUTSIDE\n"
+    );
+}
+
+#[test]
+fn serve_httpbin_delay_refuses_non_numbers_and_files_say_nosniff() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &["--httpbin"]);
+    for bad in ["nan", "NaN", "inf", "-inf", "-1", "1e400", "x"] {
+        let text = stdout(&curl(&[
+            "-w",
+            "\n%{http_code}",
+            &url(port, &format!("/delay/{bad}")),
+        ]));
+        assert!(text.ends_with("\n400"), "/delay/{bad}: {text}");
+        assert!(
+            text.contains("give a delay in seconds"),
+            "/delay/{bad}: {text}"
+        );
+    }
+    assert_eq!(status(&[&url(port, "/delay/0")]), "200");
+    // A file response tells browsers not to guess its type.
+    let head = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &url(port, "/hello.txt"),
+    ]));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff\r\n"),
+        "{head}"
+    );
+    still_answers(port);
 }
 
 #[test]
@@ -783,6 +824,17 @@ fn serve_httpbin_h2c_spa_and_json_log() {
     // --spa: unknown paths get index.html.
     assert_eq!(
         stdout(&curl(&[&url(port, "/some/route")])),
+        "<h1>app</h1>\n"
+    );
+    // ...but only navigations: a missing asset is 404, unless the client asks for HTML.
+    assert_eq!(status(&[&url(port, "/assets/x.js")]), "404");
+    assert_eq!(status(&[&url(port, "/favicon.ico")]), "404");
+    assert_eq!(
+        stdout(&curl(&[
+            "-H",
+            "Accept: text/html,*/*",
+            &url(port, "/page.v2")
+        ])),
         "<h1>app</h1>\n"
     );
     let out = proc.terminate(T);

@@ -63,7 +63,8 @@ pub struct ServeArgs {
     /// Follow symlinks that point outside DIR (refused by default).
     #[arg(long)]
     pub follow_symlinks: bool,
-    /// Serve DIR/index.html for unknown paths (single-page apps with history routing).
+    /// Serve DIR/index.html for unknown paths a browser navigates to (no file
+    /// extension, or Accept: text/html); missing assets stay 404 (single-page apps).
     #[arg(long)]
     pub spa: bool,
 

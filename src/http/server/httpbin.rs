@@ -245,10 +245,18 @@ pub(crate) async fn handle(
         }
         ["status", code] => status(prefix, code),
         ["delay", secs] => {
+            // NaN, infinities and negatives are refused (Duration would panic on them);
+            // a finite delay beyond 10 s waits 10 s, as httpbin does.
             let s = secs
                 .parse::<f64>()
-                .map_err(|_| ServeError::BadRequest("give a delay in seconds".into()))?;
-            tokio::time::sleep(Duration::from_secs_f64(s.clamp(0.0, 10.0))).await;
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    ServeError::BadRequest(
+                        "give a delay in seconds, a number from 0 to 10 (like /delay/2.5)".into(),
+                    )
+                })?;
+            tokio::time::sleep(Duration::from_secs_f64(s.min(10.0))).await;
             ok(Value::Object(base(req, peer)))
         }
         ["bytes", n] => Ok(random_bytes(count(n, "give a byte count")?, head)),

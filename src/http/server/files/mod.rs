@@ -27,10 +27,10 @@ use std::path::Path;
 /// GET or HEAD of a URL path under the root.
 pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     let raw = req.uri.path();
-    let mut segs = segments(raw, cfg.hidden)?;
-    let (path, md) = match resolve(cfg, &segs) {
+    let found = segments(raw, cfg.hidden).and_then(|segs| resolve(cfg, &segs));
+    let (path, md) = match found {
         Ok(found) => found,
-        Err(ServeError::NotFound) if cfg.spa => return spa_index(cfg, req),
+        Err(ServeError::NotFound) if cfg.spa && navigation(req) => return spa_index(cfg, req),
         Err(e) => return Err(e),
     };
     if md.is_dir() {
@@ -43,13 +43,10 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
             }
             return Ok(redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
-        // The index goes through the resolver like any request path: a symlink
-        // named index.html that leads out of the root is refused, not served.
-        segs.push("index.html".into());
-        match resolve(cfg, &segs) {
+        match resolve::entry(cfg, &path, "index.html") {
             Ok((index, imd)) if imd.is_file() => return file(cfg, req, &index, &imd),
-            Ok(_) | Err(ServeError::NotFound) => {}
-            Err(e) => return Err(e),
+            Err(ServeError::ForbiddenPath) => return Err(ServeError::ForbiddenPath),
+            _ => {}
         }
         if !cfg.listing {
             return Err(ServeError::Forbidden(
@@ -64,9 +61,22 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     file(cfg, req, &path, &md)
 }
 
-/// The root's index.html for `--spa`, through the resolver like any request path.
+/// Whether a request that found nothing is a browser navigation, which --spa
+/// answers with index.html: its last segment has no file extension, or it
+/// asks for HTML. A missing asset (`/assets/x.js`) stays 404.
+fn navigation(req: &Parts) -> bool {
+    let last = req.uri.path().rsplit('/').next().unwrap_or("");
+    let no_extension = !last.contains('.');
+    let wants_html = req
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("text/html")));
+    no_extension || wants_html
+}
+
 fn spa_index(cfg: &Config, req: &Parts) -> Reply {
-    match resolve(cfg, &["index.html".into()]) {
+    match resolve::entry(cfg, &cfg.base, "index.html") {
         Ok((index, md)) if md.is_file() => file(cfg, req, &index, &md),
         Ok(_) => Err(ServeError::NotFound),
         Err(e) => Err(e),
@@ -91,6 +101,10 @@ pub(crate) fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Rep
     let mut resp = Response::new(Body::Empty);
     let h = resp.headers_mut();
     h.insert(header::ETAG, validators.etag.clone());
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Some(lm) = &validators.last_modified {
         h.insert(header::LAST_MODIFIED, lm.clone());
     }

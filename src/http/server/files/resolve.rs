@@ -72,6 +72,24 @@ pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metad
     }
 }
 
+/// The entry `name` of `dir`, a folder [`resolve`] already let through (a
+/// folder's index.html, the --spa fallback): the same rule as for a request
+/// path, so a symlink out of the root is refused (403) unless --follow-symlinks.
+pub(crate) fn entry(
+    cfg: &Config,
+    dir: &Path,
+    name: &str,
+) -> Result<(PathBuf, Metadata), ServeError> {
+    let path = dir.join(name);
+    if !cfg.follow_symlinks {
+        let md = std::fs::symlink_metadata(&path).map_err(|_| ServeError::NotFound)?;
+        if md.file_type().is_symlink() && !link_inside(&path, &cfg.root) {
+            return Err(ServeError::ForbiddenPath);
+        }
+    }
+    stat(path)
+}
+
 /// `path` with its metadata (symlinks followed), or 404.
 fn stat(path: PathBuf) -> Result<(PathBuf, Metadata), ServeError> {
     std::fs::metadata(&path)
