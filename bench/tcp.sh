@@ -64,7 +64,7 @@ for _ in $(seq 1 "$ROUNDS"); do
   wait "$ip" 2>/dev/null || true
   ig=$(python3 -c "print(max($ig, $g))")
   port=$(free_port)
-  "$WIREKIT" -q tcp listen "127.0.0.1:$port" --discard --json > /tmp/wirekit-discard.json & dp=$!
+  "$WIREKIT" -q tcp listen "127.0.0.1:$port" --discard --json > /tmp/wirekit-discard.json 2>/dev/null & dp=$!
   wait_listen "$port"
   # Sized to run about as long as iperf3 did.
   zbytes=$(python3 -c "print(int($g * 1e9 / 8 * $IPERF_SECS))")
@@ -78,7 +78,7 @@ echo "| --zero-source → --discard vs iperf3 single stream (Gbit/s) | $dg | –
 # RSS holding $IDLE idle connections.
 ulimit -n "$(ulimit -Hn)"  # 10,000 each side fits under the usual 20,000
 port=$(free_port)
-/usr/bin/time -v -o /tmp/wirekit-idle.time "$WIREKIT" -q tcp listen "127.0.0.1:$port" -k --shutdown-timeout 1s > /dev/null & tp=$!
+/usr/bin/time -v -o /tmp/wirekit-idle.time "$WIREKIT" -q tcp listen "127.0.0.1:$port" -k --shutdown-timeout 1s > /dev/null 2>/dev/null & tp=$!
 wait_listen "$port"
 python3 - "$port" "$IDLE" <<'PY'
 import socket, sys, time, resource
