@@ -1079,3 +1079,56 @@ print("ok")
     );
     python_ok(&early);
 }
+
+/// Issue 10 item 2: a client that sends its request and then shuts its side
+/// (SHUT_WR) gets the whole answer, every time, for a file, a listing and a route.
+#[test]
+fn serve_half_closed_clients_get_the_answer() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &["--route", "GET /r routed-body"]);
+
+    // ncat: stdin ends after the request, so ncat half-closes.
+    let mut n = Command::new("ncat");
+    n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
+    let out = run(
+        n,
+        Some(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Duration::from_secs(15),
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "ncat got: {text:?}"
+    );
+    assert!(
+        text.ends_with("\r\n\r\nhello, world\n"),
+        "ncat got: {text:?}"
+    );
+
+    let py = format!(
+        r#"
+import socket
+def fetch(path):
+    s = socket.create_connection(("127.0.0.1", {port}))
+    s.settimeout(10)
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return got
+for path, want in ((b"/hello.txt", b"hello, world\n"), (b"/docs/", b"a b&amp;c.txt"), (b"/r", b"routed-body")):
+    for i in range(10):
+        got = fetch(path)
+        assert got.startswith(b"HTTP/1.1 200 OK\r\n"), (path, i, got[:200])
+        assert want in got.split(b"\r\n\r\n", 1)[1], (path, i, got[:400])
+print("ok")
+"#
+    );
+    python_ok(&py);
+    still_answers(port);
+}

@@ -170,7 +170,10 @@ impl Protocols {
         h1.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(max_head as usize)
-            .keep_alive(true);
+            .keep_alive(true)
+            // A client that has sent its request and shut its side (SHUT_WR) still
+            // gets the whole answer: read EOF ends the connection only once idle.
+            .half_close(true);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_header_list_size(max_head.min(u32::MAX as u64) as u32)
