@@ -1132,3 +1132,87 @@ print("ok")
     python_ok(&py);
     still_answers(port);
 }
+
+/// Issue 10 item 3: HTTP/2 (h2c) connections are held to the header timeout
+/// (a HEADERS frame without END_HEADERS, then nothing) and to the idle timeout.
+#[test]
+fn serve_h2_header_and_idle_timeouts() {
+    let d = site();
+    // No --idle-timeout here: only the header timeout can close this one early.
+    let (_h, hport) = serve(d.path(), &["--header-timeout", "1s"]);
+    let (_p, port) = serve(
+        d.path(),
+        &["--header-timeout", "1s", "--idle-timeout", "2s"],
+    );
+    let py = format!(
+        r#"
+import socket, time
+import h2.connection, h2.config, h2.events, h2.exceptions
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    s.sendall(c.data_to_send())
+    return s, c
+def closed_after(s, c, reply=True):
+    start = time.monotonic()
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return time.monotonic() - start
+        if not reply:
+            continue  # any frame but CONTINUATION would break the connection itself
+        try:
+            c.receive_data(data)  # GOAWAY, then hyper's PING after it
+            s.sendall(c.data_to_send())
+        except h2.exceptions.ProtocolError:
+            pass
+
+# A request head that never ends: HEADERS without END_HEADERS.
+s, c = connect({hport})
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+frames = c.data_to_send()
+# The HEADERS frame is the last one: clear its END_HEADERS flag (0x4).
+i = len(frames)
+j = 0
+while j < len(frames):
+    n = int.from_bytes(frames[j:j+3], "big")
+    if frames[j+3] == 1:
+        i = j
+    j += 9 + n
+assert i < len(frames), "no HEADERS frame"
+frames = bytearray(frames)
+frames[i+4] &= ~0x4
+s.sendall(bytes(frames))
+took = closed_after(s, c, reply=False)
+assert 0.5 < took < 4, "header timeout: closed after %.1f s" % took
+
+# An idle connection that was served once closes after --idle-timeout.
+s, c = connect({port})
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+s.sendall(c.data_to_send())
+body = b""
+status = None
+done = False
+while not done:
+    data = s.recv(65536)
+    assert data, "closed before the answer"
+    for e in c.receive_data(data):
+        if isinstance(e, h2.events.ResponseReceived):
+            status = dict(e.headers)[b":status"]
+        if isinstance(e, h2.events.DataReceived):
+            body += e.data
+            c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+        if isinstance(e, h2.events.StreamEnded):
+            done = True
+    s.sendall(c.data_to_send())
+assert status == b"200" and body == b"hello, world\n", (status, body)
+took = closed_after(s, c)
+assert 1.5 < took < 5, "idle timeout: closed after %.1f s" % took
+print("ok")
+"#
+    );
+    python_ok(&py);
+    still_answers(port);
+}
