@@ -1216,3 +1216,36 @@ print("ok")
     python_ok(&py);
     still_answers(port);
 }
+
+/// Issue 10 item 6: a request head that arrives slowly is answered without
+/// `Connection: close`, and the connection goes on serving (RFC 9112 §9.6).
+#[test]
+fn serve_slow_head_keeps_the_connection_honestly() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    let py = format!(
+        r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", {port}))
+s.settimeout(10)
+def answer():
+    got = b""
+    while not got.endswith(b"hello, world\n"):
+        chunk = s.recv(4096)
+        assert chunk, ("closed", got)
+        got += chunk
+    return got
+s.sendall(b"GET /hello.txt HTTP/1.1\r\n")
+time.sleep(0.6)  # longer than the parking delay (250 ms)
+s.sendall(b"Host: x\r\n\r\n")
+first = answer()
+assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
+assert b"connection: close" not in first.lower(), first
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+second = answer()
+assert second.startswith(b"HTTP/1.1 200 OK\r\n"), second
+print("ok")
+"#
+    );
+    python_ok(&py);
+}

@@ -131,9 +131,19 @@ impl AsyncRead for Prefixed {
             let n = self.prefix.len().min(buf.remaining());
             let head = self.prefix.split_to(n);
             buf.put_slice(&head);
+            if let Some(a) = &self.activity {
+                a.reading.store(true, Ordering::Relaxed);
+            }
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Some(a) = &self.activity
+            && buf.filled().len() > before
+        {
+            a.reading.store(true, Ordering::Relaxed);
+        }
+        polled
     }
 }
 
