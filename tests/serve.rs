@@ -1296,3 +1296,23 @@ print("ok")
     python_ok(&py);
     still_answers(port);
 }
+
+/// Issue 10 item 7 (part): the header-count limit is `--max-headers` (100 by default).
+#[test]
+fn serve_max_headers_flag() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &["--max-headers", "150"]);
+    let many = |n: usize| {
+        let mut r = String::from("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        for i in 0..n {
+            r.push_str(&format!("X-{i}: v\r\n"));
+        }
+        r.push_str("\r\n");
+        r
+    };
+    let ok = String::from_utf8_lossy(&raw(port, many(120).as_bytes())).to_string();
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    let cut = String::from_utf8_lossy(&raw(port, many(160).as_bytes())).to_string();
+    assert!(cut.starts_with("HTTP/1.1 431 "), "{cut}");
+    still_answers(port);
+}

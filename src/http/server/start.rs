@@ -45,6 +45,7 @@ fn protocols(opts: &ServeOptions) -> Result<Protocols> {
     Ok(Protocols::new(
         opts.header_timeout,
         opts.max_header_size,
+        opts.max_headers.max(1),
         opts.listen.idle_timeout.unwrap_or(KEEP_ALIVE),
     ))
 }

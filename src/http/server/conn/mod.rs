@@ -184,6 +184,7 @@ impl Protocols {
     pub(crate) fn new(
         header_timeout: Duration,
         max_head: u64,
+        max_headers: usize,
         idle_timeout: Duration,
     ) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
@@ -193,6 +194,7 @@ impl Protocols {
         h1.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(max_head as usize)
+            .max_headers(max_headers)
             .keep_alive(true)
             // A client that has sent its request and shut its side (SHUT_WR) still
             // gets the whole answer: read EOF ends the connection only once idle.
