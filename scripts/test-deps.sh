@@ -22,3 +22,9 @@ if ! python3 -c 'import requests, cryptography' 2>/dev/null; then
   python3 -m pip install -q requests cryptography \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-requests python3-cryptography >/dev/null
 fi
+
+# h2: a raw HTTP/2 client for the h2c limit tests (tests/serve.rs).
+if ! python3 -c 'import h2' 2>/dev/null; then
+  python3 -m pip install -q h2 \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
+fi

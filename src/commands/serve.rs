@@ -43,6 +43,7 @@ fn options(args: &ServeArgs, global: &GlobalArgs) -> Result<ServeOptions> {
         }),
         header_timeout: args.header_timeout,
         max_header_size: args.max_header_size,
+        max_headers: args.max_headers,
         listen: args.listen.options(),
         tls: args.tls.options(),
         dump: args.dump.open()?,

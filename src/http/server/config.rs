@@ -58,6 +58,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Largest request head in bytes; at least 8 KiB.
     pub max_header_size: u64,
+    /// Most header fields in an HTTP/1.1 request; 431 beyond.
+    pub max_headers: usize,
     /// The shared listener's limits, access rules and timeouts.
     pub listen: ListenOptions,
     /// Serve TLS (HTTP/2 by ALPN) with these settings.
@@ -93,6 +95,7 @@ impl Default for ServeOptions {
             access_log: None,
             header_timeout: Duration::from_secs(10),
             max_header_size: 16 * 1024,
+            max_headers: 100,
             listen: ListenOptions::default(),
             tls: None,
             dump: None,

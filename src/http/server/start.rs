@@ -3,7 +3,7 @@
 
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
-use crate::http::server::conn::{BoxFuture, Handler, Protocols, drive};
+use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
 use crate::http::server::dispatch::handle;
 use crate::net::{Conn, Dump, HostPort, ListenOptions, Listener};
 use crate::tls::{self, TlsAcceptor};
@@ -42,7 +42,12 @@ fn protocols(opts: &ServeOptions) -> Result<Protocols> {
             opts.max_header_size
         )));
     }
-    Ok(Protocols::new(opts.header_timeout, opts.max_header_size))
+    Ok(Protocols::new(
+        opts.header_timeout,
+        opts.max_header_size,
+        opts.max_headers.max(1),
+        opts.listen.idle_timeout.unwrap_or(KEEP_ALIVE),
+    ))
 }
 
 impl Server {

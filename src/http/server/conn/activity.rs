@@ -17,6 +17,12 @@ pub(crate) struct Activity {
     /// Pieces of files waiting to be sent by `sendfile` (plain HTTP/1.1 only).
     pub(crate) splices: Option<Splices>,
     in_flight: AtomicU32,
+    /// A request has arrived at some point.
+    served: AtomicBool,
+    /// Bytes have been read since the last request began or ended: a request
+    /// head may be on its way. Parking then would make hyper answer it with
+    /// `Connection: close` and yet keep the connection (RFC 9112 §9.6).
+    pub(super) reading: AtomicBool,
     /// When the last response finished (or the connection began), by [`clock_ms`].
     last_ms: AtomicU64,
     /// The last write to the client could not finish (its socket buffer is full).
@@ -32,6 +38,8 @@ impl Activity {
             peer,
             splices,
             in_flight: AtomicU32::new(0),
+            served: AtomicBool::new(false),
+            reading: AtomicBool::new(false),
             last_ms: AtomicU64::new(clock_ms()),
             write_blocked: AtomicBool::new(false),
         }
@@ -39,15 +47,26 @@ impl Activity {
     /// A request has arrived.
     pub(crate) fn begin(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.reading.store(false, Ordering::Relaxed);
+        if !self.served.load(Ordering::Relaxed) {
+            self.served.store(true, Ordering::Relaxed);
+        }
     }
     /// A response is done (sent, or given up).
     pub(crate) fn end(&self) {
         self.last_ms.store(clock_ms(), Ordering::Relaxed);
+        self.reading.store(false, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// Whether a request has ever arrived on the connection.
+    pub(super) fn served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
     }
     /// How long the connection has been without a request, if it is idle.
     pub(super) fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 || self.write_blocked.load(Ordering::Relaxed)
+        if self.in_flight.load(Ordering::Relaxed) != 0
+            || self.write_blocked.load(Ordering::Relaxed)
+            || self.reading.load(Ordering::Relaxed)
         {
             return None;
         }

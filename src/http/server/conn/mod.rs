@@ -42,13 +42,18 @@ use crate::net::stream::read_chunk;
 pub(crate) const PARK_AFTER: Duration = Duration::from_millis(250);
 /// A connection parked this long triggers a (rate-limited) heap trim.
 const TRIM_AFTER: Duration = Duration::from_secs(1);
-/// A parked connection that stays silent this long is closed (nginx: 75 s).
+
+/// A connection without a request this long is closed, unless `--idle-timeout`
+/// says otherwise (nginx: 75 s).
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(120);
 
 /// A closed connection waits at most this long for the client's own close, and
 /// at most [`LINGER_QUIET`] without hearing from it (nginx: 30 s and 5 s).
 const LINGER_MAX: Duration = Duration::from_secs(30);
 const LINGER_QUIET: Duration = Duration::from_secs(5);
+
+/// Concurrent streams an HTTP/2 client may open on one connection (nginx: 128).
+const MAX_STREAMS: u32 = 100;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -126,9 +131,19 @@ impl AsyncRead for Prefixed {
             let n = self.prefix.len().min(buf.remaining());
             let head = self.prefix.split_to(n);
             buf.put_slice(&head);
+            if let Some(a) = &self.activity {
+                a.reading.store(true, Ordering::Relaxed);
+            }
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Some(a) = &self.activity
+            && buf.filled().len() > before
+        {
+            a.reading.store(true, Ordering::Relaxed);
+        }
+        polled
     }
 }
 
@@ -156,13 +171,22 @@ pub(crate) struct Protocols {
     pub(crate) h1: http1::Builder,
     /// HTTP/2 settings: largest header list, concurrent streams.
     pub(crate) h2: http2::Builder<TokioExecutor>,
-    /// How long a new connection may take to send its first bytes.
+    /// How long a new connection may take to send its first bytes (and an
+    /// HTTP/2 connection its first complete request head).
     pub(crate) header_timeout: Duration,
+    /// A connection without a request for this long is closed (default 120 s;
+    /// nginx: 75 s).
+    pub(crate) idle_timeout: Duration,
 }
 
 impl Protocols {
     /// Settings for a header timeout and a largest request head of `max_head` bytes.
-    pub(crate) fn new(header_timeout: Duration, max_head: u64) -> Protocols {
+    pub(crate) fn new(
+        header_timeout: Duration,
+        max_head: u64,
+        max_headers: usize,
+        idle_timeout: Duration,
+    ) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
         // each body chunk reaching the stream as it was given.
@@ -170,15 +194,20 @@ impl Protocols {
         h1.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(max_head as usize)
-            .keep_alive(true);
+            .max_headers(max_headers)
+            .keep_alive(true)
+            // A client that has sent its request and shut its side (SHUT_WR) still
+            // gets the whole answer: read EOF ends the connection only once idle.
+            .half_close(true);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_header_list_size(max_head.min(u32::MAX as u64) as u32)
-            .max_concurrent_streams(250);
+            .max_concurrent_streams(MAX_STREAMS);
         Protocols {
             h1,
             h2,
             header_timeout,
+            idle_timeout,
         }
     }
 }
@@ -285,7 +314,7 @@ pub(crate) async fn drive(
             H1End::Idle(sock) => {
                 // Stable text (-v shows it): the tests check that parking happens.
                 tracing::debug!("parked connection from {peer}");
-                match park(sock, &mut shutdown).await {
+                match park(sock, protocols.idle_timeout, &mut shutdown).await {
                     Some(next) => next,
                     None => return Ok(()),
                 }
@@ -301,6 +330,7 @@ async fn serve_h2(
     shutdown: &mut watch::Receiver<bool>,
     svc: Svc,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let svc_activity = svc.activity.clone();
     let mut conn = std::pin::pin!(protocols.h2.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
@@ -309,12 +339,34 @@ async fn serve_h2(
         }),
         svc
     ));
-    tokio::select! {
-        r = conn.as_mut() => return Ok(r?),
-        () = stopped(shutdown) => {}
+    // hyper has no header timeout or idle close for HTTP/2: a connection whose
+    // first request head is not complete within the header timeout, or that has
+    // had no request for the idle timeout, is closed (GOAWAY, then the socket).
+    let activity = svc_activity;
+    let mut limit = protocols.header_timeout;
+    let mut check = std::pin::pin!(tokio::time::sleep(limit));
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return Ok(r?),
+            () = stopped(shutdown) => break,
+            _ = &mut check => {
+                if activity.served() {
+                    limit = protocols.idle_timeout;
+                }
+                match activity.idle_for() {
+                    Some(idle) if idle >= limit => break,
+                    Some(idle) => check.as_mut().reset(tokio::time::Instant::now() + (limit - idle)),
+                    None => check.as_mut().reset(tokio::time::Instant::now() + limit),
+                }
+            }
+        }
     }
     conn.as_mut().graceful_shutdown();
-    Ok(conn.await?)
+    // A client that ignores GOAWAY is not waited for longer than the header timeout.
+    match tokio::time::timeout(protocols.header_timeout, conn).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Let hyper serve HTTP/1.1 requests until the connection closes or has been
@@ -360,7 +412,7 @@ async fn serve_h1(
                         // Closes hyper's side at once when it is between requests.
                         parking = true;
                         Pin::new(&mut conn).graceful_shutdown();
-                        check.as_mut().reset(tokio::time::Instant::now() + KEEP_ALIVE);
+                        check.as_mut().reset(tokio::time::Instant::now() + protocols.idle_timeout);
                     }
                     Some(idle) => check.as_mut().reset(tokio::time::Instant::now() + PARK_AFTER - idle),
                     None => check.as_mut().reset(tokio::time::Instant::now() + PARK_AFTER),
@@ -414,9 +466,10 @@ async fn linger(mut sock: BoxStream, shutdown: &mut watch::Receiver<bool>) {
 
 /// Wait for the next request with nothing but the socket held; the bytes that
 /// arrive and the socket, or `None` when the client left, stayed silent for
-/// [`KEEP_ALIVE`], or the server is stopping.
+/// `idle`, or the server is stopping.
 async fn park(
     mut sock: BoxStream,
+    idle: Duration,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(Bytes, BoxStream)> {
     let parked_at = tokio::time::Instant::now();
@@ -436,7 +489,7 @@ async fn park(
                 // Parked a while: a good moment to hand freed pages back.
                 trimmed = trim_heap(parked_ms);
                 let next = if trimmed {
-                    parked_at + KEEP_ALIVE
+                    parked_at + idle
                 } else {
                     tokio::time::Instant::now() + TRIM_AFTER
                 };
