@@ -712,3 +712,49 @@ fn timeouts_are_retried() {
     assert_eq!(err.matches("retrying").count(), 1, "{err}");
     assert!(err.contains("timed out"), "{err}");
 }
+
+/// Every duration flag refuses values that would overflow (1e300 panicked once),
+/// NaN, infinity and negatives: exit 2, the value named, no panic.
+#[test]
+fn duration_flags_reject_out_of_range() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["http", "--connect-timeout", "1e300", "http://127.0.0.1:1/"],
+            "1e300",
+            "too long",
+        ),
+        (
+            &["http", "--timeout", "nan", "http://127.0.0.1:1/"],
+            "nan",
+            "not a duration",
+        ),
+        (
+            &["http", "--timeout", "inf", "http://127.0.0.1:1/"],
+            "inf",
+            "not a duration",
+        ),
+        (
+            &["http", "--timeout=-1", "http://127.0.0.1:1/"],
+            "-1",
+            "negative",
+        ),
+        (
+            &["http", "--timeout", "400d", "http://127.0.0.1:1/"],
+            "400d",
+            "too long",
+        ),
+        (
+            &["fetch", "--connect-timeout", "1e300", "http://127.0.0.1:1/"],
+            "1e300",
+            "too long",
+        ),
+    ];
+    for (args, value, why) in cases {
+        let out = run(wirekit(args), None, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(&format!("'{value}'")), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
