@@ -758,3 +758,30 @@ fn duration_flags_reject_out_of_range() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Global flags sit under their own "Global options" heading in every command's
+/// help, and http's -v says it prints the exchange.
+#[test]
+fn help_puts_global_flags_under_their_own_heading() {
+    for cmd in ["http", "fetch", "serve", "tcp", "resolve"] {
+        let out = run(wirekit(&[cmd, "--help"]), None, LIMIT);
+        assert_eq!(code(&out), 0, "{cmd}");
+        let text = stdout(&out);
+        let at = text
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{cmd} --help has no Global options heading:\n{text}"));
+        let (own, global) = text.split_at(at);
+        for flag in ["--verbose", "--quiet", "--log-format", "--color"] {
+            assert!(
+                global.contains(flag),
+                "{cmd}: {flag} not under Global options"
+            );
+            assert!(
+                !own.contains(flag),
+                "{cmd}: {flag} mixed into the command's own flags"
+            );
+        }
+    }
+    let text = stdout(&run(wirekit(&["http", "--help"]), None, LIMIT));
+    assert!(text.contains("print the whole exchange"), "{text}");
+}
