@@ -152,4 +152,44 @@ mod tests {
             "1.00 Gbit/s"
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn duration_never_panics(text in "\\PC{0,24}") {
+                let _ = parse_duration(&text);
+            }
+
+            #[test]
+            fn duration_numbers_never_panic(secs in proptest::num::f64::ANY) {
+                let got = parse_duration(&secs.to_string());
+                if secs.is_finite() && secs >= 0.0 && secs <= MAX_DURATION.as_secs_f64() {
+                    prop_assert!(got.is_ok());
+                } else {
+                    prop_assert!(got.is_err());
+                }
+            }
+
+            #[test]
+            fn duration_round_trips(ms in 0u64..31_622_400_000) {
+                prop_assert_eq!(parse_duration(&format!("{ms}ms")), Ok(Duration::from_millis(ms)));
+                let secs = ms / 1000;
+                prop_assert_eq!(parse_duration(&format!("{secs}")), Ok(Duration::from_secs(secs)));
+            }
+
+            #[test]
+            fn size_never_panics(text in "\\PC{0,24}") {
+                let _ = parse_size(&text);
+            }
+
+            #[test]
+            fn size_round_trips(n in 0u64..(1 << 40)) {
+                prop_assert_eq!(parse_size(&n.to_string()), Ok(n));
+                prop_assert_eq!(parse_size(&format!("{n}K")), Ok(n << 10));
+            }
+        }
+    }
 }
