@@ -2,18 +2,43 @@
 
 use std::time::Duration;
 
+/// The longest duration any flag accepts: 366 days. Longer values would
+/// overflow deadline arithmetic and are never what a user means.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Parse `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds (`1.5`).
+///
+/// Negative, NaN, infinite and out-of-range values (beyond [`MAX_DURATION`])
+/// are rejected with a message naming the value and the accepted form.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
+    let parsed = match t.parse::<f64>() {
+        Ok(secs) if secs.is_nan() || secs.is_infinite() => {
+            return Err(format!(
+                "'{text}' is not a duration; write a finite number of seconds like 1.5, or 500ms, 30s, 5m"
+            ));
+        }
+        Ok(secs) if secs < 0.0 => {
+            return Err(format!(
+                "'{text}' is negative; a duration must be 0 or more, like 500ms, 30s or 5m"
+            ));
+        }
+        Ok(secs) => Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX),
+        Err(_) => humantime::parse_duration(t).map_err(|e| {
+            let why = e.to_string();
+            if why.contains("overflow") || why.contains("too big") {
+                format!("'{text}' is too long; the longest duration is 366d")
+            } else {
+                format!("'{text}' is not a duration; write it like 500ms, 30s, 5m or 1.5 (seconds)")
+            }
+        })?,
+    };
+    if parsed > MAX_DURATION {
+        return Err(format!(
+            "'{text}' is too long; the longest duration is 366d (31622400 seconds)"
+        ));
     }
-    humantime::parse_duration(t).map_err(|_| {
-        format!("'{text}' is not a duration; write it like 500ms, 30s, 5m or 1.5 (seconds)")
-    })
+    Ok(parsed)
 }
 
 /// Parse a byte size: `1024`, `64K`, `256KiB`, `4M`, `1G`, `1.5GB`.
@@ -89,6 +114,22 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1").is_err());
+        for bad in [
+            "1e300",
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "-0.5",
+            "400d",
+            "99999999999999999999y",
+        ] {
+            let err = parse_duration(bad).expect_err(bad);
+            assert!(err.contains(bad), "{err}");
+        }
+        assert!(parse_duration("1e300").unwrap_err().contains("too long"));
+        assert!(parse_duration("-3").unwrap_err().contains("negative"));
+        assert_eq!(parse_duration("366d"), Ok(MAX_DURATION));
     }
 
     #[test]
@@ -110,5 +151,45 @@ mod tests {
             format_bitrate(1_000_000_000, Duration::from_secs(8)),
             "1.00 Gbit/s"
         );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn duration_never_panics(text in "\\PC{0,24}") {
+                let _ = parse_duration(&text);
+            }
+
+            #[test]
+            fn duration_numbers_never_panic(secs in proptest::num::f64::ANY) {
+                let got = parse_duration(&secs.to_string());
+                if secs.is_finite() && secs >= 0.0 && secs <= MAX_DURATION.as_secs_f64() {
+                    prop_assert!(got.is_ok());
+                } else {
+                    prop_assert!(got.is_err());
+                }
+            }
+
+            #[test]
+            fn duration_round_trips(ms in 0u64..31_622_400_000) {
+                prop_assert_eq!(parse_duration(&format!("{ms}ms")), Ok(Duration::from_millis(ms)));
+                let secs = ms / 1000;
+                prop_assert_eq!(parse_duration(&format!("{secs}")), Ok(Duration::from_secs(secs)));
+            }
+
+            #[test]
+            fn size_never_panics(text in "\\PC{0,24}") {
+                let _ = parse_size(&text);
+            }
+
+            #[test]
+            fn size_round_trips(n in 0u64..(1 << 40)) {
+                prop_assert_eq!(parse_size(&n.to_string()), Ok(n));
+                prop_assert_eq!(parse_size(&format!("{n}K")), Ok(n << 10));
+            }
+        }
     }
 }

@@ -712,3 +712,76 @@ fn timeouts_are_retried() {
     assert_eq!(err.matches("retrying").count(), 1, "{err}");
     assert!(err.contains("timed out"), "{err}");
 }
+
+/// Every duration flag refuses values that would overflow (1e300 panicked once),
+/// NaN, infinity and negatives: exit 2, the value named, no panic.
+#[test]
+fn duration_flags_reject_out_of_range() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["http", "--connect-timeout", "1e300", "http://127.0.0.1:1/"],
+            "1e300",
+            "too long",
+        ),
+        (
+            &["http", "--timeout", "nan", "http://127.0.0.1:1/"],
+            "nan",
+            "not a duration",
+        ),
+        (
+            &["http", "--timeout", "inf", "http://127.0.0.1:1/"],
+            "inf",
+            "not a duration",
+        ),
+        (
+            &["http", "--timeout=-1", "http://127.0.0.1:1/"],
+            "-1",
+            "negative",
+        ),
+        (
+            &["http", "--timeout", "400d", "http://127.0.0.1:1/"],
+            "400d",
+            "too long",
+        ),
+        (
+            &["fetch", "--connect-timeout", "1e300", "http://127.0.0.1:1/"],
+            "1e300",
+            "too long",
+        ),
+    ];
+    for (args, value, why) in cases {
+        let out = run(wirekit(args), None, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(&format!("'{value}'")), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// Global flags sit under their own "Global options" heading in every command's
+/// help, and http's -v says it prints the exchange.
+#[test]
+fn help_puts_global_flags_under_their_own_heading() {
+    for cmd in ["http", "fetch", "serve", "tcp", "resolve"] {
+        let out = run(wirekit(&[cmd, "--help"]), None, LIMIT);
+        assert_eq!(code(&out), 0, "{cmd}");
+        let text = stdout(&out);
+        let at = text
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{cmd} --help has no Global options heading:\n{text}"));
+        let (own, global) = text.split_at(at);
+        for flag in ["--verbose", "--quiet", "--log-format", "--color"] {
+            assert!(
+                global.contains(flag),
+                "{cmd}: {flag} not under Global options"
+            );
+            assert!(
+                !own.contains(flag),
+                "{cmd}: {flag} mixed into the command's own flags"
+            );
+        }
+    }
+    let text = stdout(&run(wirekit(&["http", "--help"]), None, LIMIT));
+    assert!(text.contains("print the whole exchange"), "{text}");
+}

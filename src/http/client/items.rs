@@ -527,4 +527,20 @@ mod tests {
     fn form() {
         assert_eq!(form_body(&items(&["a=1", "b=x y&z"])), "a=1&b=x+y%26z");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parse_item_never_panics(text in "[a-z\\\\\\[\\]:=@ ]{0,16}") {
+                if let Ok(item) = parse_item(&text) {
+                    let list = vec![(text.clone(), item)];
+                    let _ = json_body(&list);
+                    let _ = form_body(&list);
+                }
+            }
+        }
+    }
 }
