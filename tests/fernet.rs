@@ -547,3 +547,35 @@ print("ok")
     let want: Vec<u8> = (0..4).flat_map(|_| 0..=255u8).collect();
     assert_eq!(out.stdout, want);
 }
+
+/// Issue 11, defect 2: `genkey -o` refuses to replace an existing key unless --force.
+#[test]
+fn genkey_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("key.txt");
+    std::fs::write(&key, "old key\n").expect("write");
+    let path = key.to_str().expect("utf-8 path");
+    let out = run(
+        wirekit(&["fernet", "genkey", "-o", path]),
+        None,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{path} already exists"))
+            && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&key).expect("read"), "old key\n");
+    let out = run(
+        wirekit(&["fernet", "genkey", "-o", path, "--force"]),
+        None,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&key).expect("read").trim().len(),
+        44
+    );
+}
