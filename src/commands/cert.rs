@@ -35,6 +35,14 @@ fn new(a: &CertNewArgs) -> Result<()> {
     let stem = file_stem(&a.names);
     let cert_path = a.out.join(format!("{stem}.pem"));
     let key_path = a.out.join(format!("{stem}-key.pem"));
+    if !a.force
+        && let Some(existing) = [&cert_path, &key_path].into_iter().find(|p| p.exists())
+    {
+        return Err(anyhow!(
+            "{} already exists; choose another --out directory, or replace it with --force",
+            existing.display()
+        ));
+    }
     made.write(&cert_path, &key_path)?;
     report(
         a.json,
