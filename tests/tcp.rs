@@ -804,3 +804,35 @@ fn sh_exec_reply_arrives_despite_unread_input() {
         assert_eq!(stdout(&out), "REPLY\n", "round {round}: {}", stderr(&out));
     }
 }
+
+/// Issue 11, defect 4: `tcp connect --json` keeps stdout for the peer's bytes
+/// and writes the report to stderr.
+#[test]
+fn connect_json_report_goes_to_stderr_when_stdout_has_data() {
+    let port = free_port();
+    let server = format!(
+        r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', {port}))
+s.listen(1)
+c, _ = s.accept()
+c.sendall(b'payload')
+c.close()
+"#
+    );
+    let _server = python_server(&server, port, false);
+    let out = run(
+        wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}"), "--json"]),
+        Some(b""),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "payload");
+    let report = stderr(&out)
+        .lines()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .expect("a JSON report on stderr");
+    assert_eq!(report["received"], 7, "{report}");
+}
