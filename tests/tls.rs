@@ -827,3 +827,30 @@ fn cert_new_refuses_to_overwrite_without_force() {
     let o = run(openssl, None, T);
     assert!(stdout(&o).contains("x.test"), "{}", stderr(&o));
 }
+
+/// Issue 11, defect 5: a validity past year 9999 is bad usage, not a panic,
+/// and `cert ca` leaves no folder behind.
+#[test]
+fn cert_days_past_year_9999_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("certs");
+    let out_s = out.to_str().expect("utf-8 path");
+    let o = run(
+        wirekit(&["cert", "new", "x.test", "--days", "2913000", "--out", out_s]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--days 2913000 is too long"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        wirekit(&["cert", "ca", "--days", "3000000", "--out", out_s]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!out.exists(), "cert ca left {out_s} behind");
+}
