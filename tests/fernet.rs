@@ -579,3 +579,30 @@ fn genkey_refuses_to_overwrite_without_force() {
         44
     );
 }
+
+/// Issue 11, defect 5: a Python-made token dated year 10000 with --ttl is a
+/// one-line refusal (exit 1), not a panic.
+#[test]
+fn ttl_on_year_10000_token_is_refused_not_panicking() {
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from cryptography.fernet import Fernet\nk=Fernet.generate_key()\nprint(k.decode())\nprint(Fernet(k).encrypt_at_time(b'hi', 253402300800).decode())",
+        ])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&made.stdout).to_string();
+    let mut lines = text.lines();
+    let (key, token) = (lines.next().expect("key"), lines.next().expect("token"));
+    let out = run(
+        wirekit(&["fernet", "decrypt", "--key", key, "--ttl", "10"]),
+        Some(token.as_bytes()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("far-future timestamp (253402300800 s after 1970 (after year 9999)"),
+        "{}",
+        stderr(&out)
+    );
+}
