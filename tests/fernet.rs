@@ -547,3 +547,62 @@ print("ok")
     let want: Vec<u8> = (0..4).flat_map(|_| 0..=255u8).collect();
     assert_eq!(out.stdout, want);
 }
+
+/// Issue 11, defect 2: `genkey -o` refuses to replace an existing key unless --force.
+#[test]
+fn genkey_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("key.txt");
+    std::fs::write(&key, "old key\n").expect("write");
+    let path = key.to_str().expect("utf-8 path");
+    let out = run(
+        wirekit(&["fernet", "genkey", "-o", path]),
+        None,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{path} already exists"))
+            && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&key).expect("read"), "old key\n");
+    let out = run(
+        wirekit(&["fernet", "genkey", "-o", path, "--force"]),
+        None,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&key).expect("read").trim().len(),
+        44
+    );
+}
+
+/// Issue 11, defect 5: a Python-made token dated year 10000 with --ttl is a
+/// one-line refusal (exit 1), not a panic.
+#[test]
+fn ttl_on_year_10000_token_is_refused_not_panicking() {
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from cryptography.fernet import Fernet\nk=Fernet.generate_key()\nprint(k.decode())\nprint(Fernet(k).encrypt_at_time(b'hi', 253402300800).decode())",
+        ])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&made.stdout).to_string();
+    let mut lines = text.lines();
+    let (key, token) = (lines.next().expect("key"), lines.next().expect("token"));
+    let out = run(
+        wirekit(&["fernet", "decrypt", "--key", key, "--ttl", "10"]),
+        Some(token.as_bytes()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("far-future timestamp (253402300800 s after 1970 (after year 9999)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -746,3 +746,93 @@ fn keep_open_pipe_mode_prints_every_client() {
         .count();
     assert_eq!(closes, 3, "{}", stderr(&out));
 }
+
+/// Issue 11, defect 1: a server that reads a little, answers and closes while
+/// the client is still sending: the answer reaches stdout every time.
+#[test]
+fn early_answer_survives_failed_write() {
+    let port = free_port();
+    let server = format!(
+        r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', {port}))
+s.listen(16)
+for _ in range(10):
+    c, _ = s.accept()
+    c.recv(100)
+    c.sendall(b'413 too large, goodbye\n')
+    c.close()
+"#
+    );
+    let _server = python_server(&server, port, false);
+    let input = vec![b'x'; 1 << 20];
+    for round in 0..10 {
+        let out = run(
+            wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}")]),
+            Some(&input),
+            T,
+        );
+        assert_eq!(
+            stdout(&out),
+            "413 too large, goodbye\n",
+            "round {round}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Issue 11, defect 1: `--sh-exec "echo REPLY"` with 256 bytes of stdin.
+#[test]
+fn sh_exec_reply_arrives_despite_unread_input() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--sh-exec",
+        "echo REPLY",
+    ]);
+    let input = vec![b'y'; 256];
+    for round in 0..10 {
+        let out = run(
+            wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}")]),
+            Some(&input),
+            T,
+        );
+        assert_eq!(stdout(&out), "REPLY\n", "round {round}: {}", stderr(&out));
+    }
+}
+
+/// Issue 11, defect 4: `tcp connect --json` keeps stdout for the peer's bytes
+/// and writes the report to stderr.
+#[test]
+fn connect_json_report_goes_to_stderr_when_stdout_has_data() {
+    let port = free_port();
+    let server = format!(
+        r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', {port}))
+s.listen(1)
+c, _ = s.accept()
+c.sendall(b'payload')
+c.close()
+"#
+    );
+    let _server = python_server(&server, port, false);
+    let out = run(
+        wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}"), "--json"]),
+        Some(b""),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "payload");
+    let report = stderr(&out)
+        .lines()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .expect("a JSON report on stderr");
+    assert_eq!(report["received"], 7, "{report}");
+}

@@ -37,7 +37,7 @@ impl Pki {
         let out = self.dir.path().to_str().expect("utf-8 path").to_string();
         let mut args = vec!["cert", "new"];
         args.extend_from_slice(names);
-        args.extend_from_slice(&["--out", &out, "--json"]);
+        args.extend_from_slice(&["--out", &out, "--json", "--force"]);
         let (ca, ca_key) = (self.p("ca.pem"), self.p("ca-key.pem"));
         if signed {
             args.extend_from_slice(&["--ca", &ca, "--ca-key", &ca_key]);
@@ -788,4 +788,69 @@ fn serve_over_tls_speaks_h2_by_alpn_and_http1() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello over tls");
     drop(server);
+}
+
+/// Issue 11, defect 2: `cert new` keeps an existing certificate unless --force;
+/// the kept file is still the one openssl reads.
+#[test]
+fn cert_new_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let first = run(wirekit(&["cert", "new", "x.test", "--out", out]), None, T);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let pem = dir.path().join("x.test.pem");
+    let before = std::fs::read(&pem).expect("read");
+    let again = run(wirekit(&["cert", "new", "x.test", "--out", out]), None, T);
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains(&format!("{} already exists", pem.display()))
+            && stderr(&again).contains("--force"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(std::fs::read(&pem).expect("read"), before);
+    let forced = run(
+        wirekit(&["cert", "new", "x.test", "--out", out, "--force"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+    assert_ne!(std::fs::read(&pem).expect("read"), before);
+    let mut openssl = std::process::Command::new("openssl");
+    openssl.args([
+        "x509",
+        "-noout",
+        "-subject",
+        "-in",
+        pem.to_str().expect("utf-8"),
+    ]);
+    let o = run(openssl, None, T);
+    assert!(stdout(&o).contains("x.test"), "{}", stderr(&o));
+}
+
+/// Issue 11, defect 5: a validity past year 9999 is bad usage, not a panic,
+/// and `cert ca` leaves no folder behind.
+#[test]
+fn cert_days_past_year_9999_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("certs");
+    let out_s = out.to_str().expect("utf-8 path");
+    let o = run(
+        wirekit(&["cert", "new", "x.test", "--days", "2913000", "--out", out_s]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--days 2913000 is too long"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        wirekit(&["cert", "ca", "--days", "3000000", "--out", out_s]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!out.exists(), "cert ca left {out_s} behind");
 }

@@ -38,6 +38,9 @@ pub struct CertNewArgs {
     /// Private key (PEM) of --ca.
     #[arg(long, value_name = "CA.key", requires = "ca")]
     pub ca_key: Option<PathBuf>,
+    /// Overwrite an existing NAME.pem / NAME-key.pem in DIR.
+    #[arg(long)]
+    pub force: bool,
     /// Report the files written as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -75,4 +75,7 @@ pub struct FernetGenkeyArgs {
     /// Write the key to FILE (atomically, mode 0600) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace an existing key file (tokens made with the old key become unreadable).
+    #[arg(long)]
+    pub force: bool,
 }

@@ -18,9 +18,18 @@ pub(crate) fn run(args: &CertArgs) -> Result<()> {
     }
 }
 
+/// The longest validity `--days` accepts (about 2,700 years).
+const MAX_DAYS: u32 = 1_000_000;
+
 fn check_days(days: u32) -> Result<()> {
     if days == 0 {
         return Err(usage("--days must be at least 1"));
+    }
+    // X.509 dates end at year 9999; this bound stays far inside it.
+    if days > MAX_DAYS {
+        return Err(usage(format!(
+            "--days {days} is too long: certificate dates end at year 9999; use at most {MAX_DAYS}"
+        )));
     }
     Ok(())
 }
@@ -35,6 +44,14 @@ fn new(a: &CertNewArgs) -> Result<()> {
     let stem = file_stem(&a.names);
     let cert_path = a.out.join(format!("{stem}.pem"));
     let key_path = a.out.join(format!("{stem}-key.pem"));
+    if !a.force
+        && let Some(existing) = [&cert_path, &key_path].into_iter().find(|p| p.exists())
+    {
+        return Err(anyhow!(
+            "{} already exists; choose another --out directory, or replace it with --force",
+            existing.display()
+        ));
+    }
     made.write(&cert_path, &key_path)?;
     report(
         a.json,

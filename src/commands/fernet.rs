@@ -18,6 +18,16 @@ use wirekit::fernet::{Fernet, MultiFernet};
 pub(crate) fn run(a: &FernetArgs) -> Result<()> {
     match &a.command {
         FernetCommand::Genkey(g) => {
+            if let Some(path) = g.output.as_deref()
+                && !g.force
+                && path.exists()
+            {
+                anyhow::bail!(
+                    "{} already exists and may hold a key that tokens depend on; \
+                     choose another file, or pass --force to replace it",
+                    path.display()
+                );
+            }
             let key = format!("{}\n", Fernet::generate_key());
             emit(g.output.as_deref(), key.as_bytes())
         }

@@ -57,9 +57,11 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         output,
         keep_open: a.no_shutdown || a.recv_only,
     };
+    // Whether the peer's bytes go to stdout: then the report must not join them.
+    let stdout_carries_data = output == Output::Stdout;
     let done = wirekit::tcp::connect(&target, &options).await?;
     if a.json {
-        print_transfer_json(&done);
+        print_transfer_json(&done, stdout_carries_data);
     } else if a.zero_source.is_some() {
         eprintln!(
             "sent {} in {:.3} s ({})",
@@ -71,14 +73,18 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_transfer_json(t: &Transfer) {
+/// The transfer report: on stderr when stdout carries the peer's bytes, as
+/// `tcp listen` does, so data and report never mix.
+fn print_transfer_json(t: &Transfer, to_stderr: bool) {
     let secs = t.elapsed.as_secs_f64();
-    println!(
-        "{}",
-        json!({"peer": t.peer.to_string(), "sent": t.sent, "received": t.received,
-               "duration_ms": secs * 1000.0,
-               "send_bits_per_second": t.sent as f64 * 8.0 / secs.max(1e-9)})
-    );
+    let line = json!({"peer": t.peer.to_string(), "sent": t.sent, "received": t.received,
+           "duration_ms": secs * 1000.0,
+           "send_bits_per_second": t.sent as f64 * 8.0 / secs.max(1e-9)});
+    if to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// `-z`: which ports accept a connection. Exit 0 when any is open.

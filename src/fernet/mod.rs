@@ -111,7 +111,13 @@ pub enum FernetError {
     NoKeys,
 }
 
+/// The first second of year 10000, which RFC 3339 cannot write.
+const YEAR_10000: u64 = 253_402_300_800;
+
 fn rfc3339(secs: u64) -> String {
+    if secs >= YEAR_10000 {
+        return format!("{secs} s after 1970 (after year 9999)");
+    }
     UNIX_EPOCH
         .checked_add(Duration::from_secs(secs))
         .map(|t| humantime::format_rfc3339_seconds(t).to_string())

@@ -240,3 +240,17 @@ fn malformed_tokens_name_their_cause() {
         Err(FernetError::TooShort(40))
     ));
 }
+
+/// Issue 11, defect 5: a timestamp in year 10000 or later is shown, not a panic.
+#[test]
+fn far_timestamps_display_without_panic() {
+    assert_eq!(
+        super::rfc3339(253_402_300_800),
+        "253402300800 s after 1970 (after year 9999)"
+    );
+    assert_eq!(
+        super::rfc3339(u64::MAX),
+        format!("{} s after 1970 (after year 9999)", u64::MAX)
+    );
+    assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+}

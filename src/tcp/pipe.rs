@@ -48,11 +48,24 @@ pub async fn pipe<S: AsyncStream>(
     let send_only = output == Output::Ignore;
     let interactive = matches!(input, Input::Stdin { .. }) && std::io::stdin().is_terminal();
     let upload = async move {
-        send(&mut wr, input).await?;
-        if !keep_open || send_only {
-            wr.shutdown().await.context("closing the write side")?;
+        if let Err(e) = send(&mut wr, input).await {
+            // The peer stopped reading (EPIPE, reset): what it already sent
+            // may still be on its way, so keep reading, as ncat does.
+            if peer_gone(&e) && !send_only {
+                return anyhow::Ok((wr, Some(e)));
+            }
+            return Err(e);
         }
-        anyhow::Ok(wr)
+        if (!keep_open || send_only)
+            && let Err(e) = wr.shutdown().await
+        {
+            let e = anyhow::Error::new(e).context("closing the write side");
+            if peer_gone(&e) && !send_only {
+                return anyhow::Ok((wr, Some(e)));
+            }
+            return Err(e);
+        }
+        anyhow::Ok((wr, None))
     };
     let download = async move { receive(&mut rd, output).await };
     tokio::pin!(upload, download);
@@ -62,16 +75,42 @@ pub async fn pipe<S: AsyncStream>(
             if interactive {
                 return Ok(());
             }
-            upload.await.map(drop)
+            match upload.await {
+                // The peer answered and closed before taking all the input:
+                // its answer is out; the lost input is reported.
+                Ok((_, Some(e))) => Err(e),
+                Ok((_, None)) => Ok(()),
+                Err(e) => Err(e),
+            }
         }
         sent = &mut upload => {
-            let _write_half = sent?; // kept open until the peer is done
+            let (_write_half, failed) = sent?; // kept open until the peer is done
             if send_only {
                 return Ok(());
             }
-            download.await
+            let received = download.await;
+            match failed {
+                Some(e) => received.and(Err(e)),
+                None => received,
+            }
         }
     }
+}
+
+/// Whether a send failed because the peer is gone (closed or reset), rather
+/// than because of the input.
+fn peer_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::NotConnected
+            )
+        })
+    })
 }
 
 async fn send<W: AsyncWrite + Unpin>(wr: &mut W, input: Input) -> Result<()> {
@@ -110,18 +149,32 @@ async fn receive<R: AsyncRead + Unpin>(rd: &mut R, output: Output) -> Result<()>
         Output::Stdout => {
             let out = StdoutWriter::new();
             let mut buf = BytesMut::with_capacity(CHUNK);
+            let mut read_error = None;
             loop {
                 buf.reserve(CHUNK);
-                if rd.read_buf(&mut buf).await.context("receiving")? == 0 {
+                // A read error (reset) still lets everything received so far
+                // reach stdout before it is reported.
+                let got = match rd.read_buf(&mut buf).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                };
+                if got == 0 {
                     break;
                 }
                 if out.write(buf.split().freeze()).await.is_err() {
                     break; // stdout closed (`| head`): stop quietly, like ncat
                 }
             }
-            match out.finish().await {
+            let finished = match out.finish().await {
                 Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
                 _ => Ok(()),
+            };
+            match read_error {
+                Some(e) => Err(e).context("receiving"),
+                None => finished,
             }
         }
     }
