@@ -747,24 +747,31 @@ fn keep_open_pipe_mode_prints_every_client() {
     assert_eq!(closes, 3, "{}", stderr(&out));
 }
 
+/// A Python TCP server bound to 127.0.0.1:`port` as `s`, then `rest`.
+fn listening_python(port: u16, rest: &str) -> String {
+    format!(
+        "import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', {port}))
+{rest}
+"
+    )
+}
+
 /// Issue 11, defect 1: a server that reads a little, answers and closes while
 /// the client is still sending: the answer reaches stdout every time.
 #[test]
 fn early_answer_survives_failed_write() {
     let port = free_port();
-    let server = format!(
-        r#"
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', {port}))
-s.listen(16)
+    let server = listening_python(
+        port,
+        "s.listen(16)
 for _ in range(10):
     c, _ = s.accept()
     c.recv(100)
-    c.sendall(b'413 too large, goodbye\n')
-    c.close()
-"#
+    c.sendall(b'413 too large, goodbye\\n')
+    c.close()",
     );
     let _server = python_server(&server, port, false);
     let input = vec![b'x'; 1 << 20];
@@ -810,17 +817,12 @@ fn sh_exec_reply_arrives_despite_unread_input() {
 #[test]
 fn connect_json_report_goes_to_stderr_when_stdout_has_data() {
     let port = free_port();
-    let server = format!(
-        r#"
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', {port}))
-s.listen(1)
+    let server = listening_python(
+        port,
+        "s.listen(1)
 c, _ = s.accept()
 c.sendall(b'payload')
-c.close()
-"#
+c.close()",
     );
     let _server = python_server(&server, port, false);
     let out = run(
