@@ -364,22 +364,27 @@ fn path_str(p: &Path) -> String {
     p.to_str().expect("utf-8 path").to_string()
 }
 
-#[test]
-fn expired_certificate_is_refused_and_named() {
-    let pki = Pki::new();
-    let (cert, key) = expired_cert(&pki);
-    let (_server, port) = Proc::server(&[
+/// `tcp listen -k --tls --echo` with this certificate and key, and its port.
+fn tls_echo_server(cert: &str, key: &str) -> (Proc, u16) {
+    Proc::server(&[
         "tcp",
         "listen",
         "127.0.0.1:0",
         "-k",
         "--tls",
         "--cert",
-        &cert,
+        cert,
         "--key",
-        &key,
+        key,
         "--echo",
-    ]);
+    ])
+}
+
+#[test]
+fn expired_certificate_is_refused_and_named() {
+    let pki = Pki::new();
+    let (cert, key) = expired_cert(&pki);
+    let (_server, port) = tls_echo_server(&cert, &key);
     let o = tls_connect(
         &format!("localhost:{port}"),
         &pki.p("ca.pem"),
@@ -396,18 +401,7 @@ fn expired_certificate_is_refused_and_named() {
 fn wrong_host_name_is_refused_and_named() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf(&["other.test"], true);
-    let (_server, port) = Proc::server(&[
-        "tcp",
-        "listen",
-        "127.0.0.1:0",
-        "-k",
-        "--tls",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--echo",
-    ]);
+    let (_server, port) = tls_echo_server(&cert, &key);
     let ca = pki.p("ca.pem");
     let o = tls_connect(&addr(port), &ca, &["--send", "x"]);
     assert_eq!(code(&o), 1);
