@@ -81,6 +81,7 @@ mod forward;
 pub mod http;
 pub mod net;
 pub mod tcp;
+pub mod text;
 pub mod tls;
 pub mod udp;
 pub mod units;
