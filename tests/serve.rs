@@ -1410,3 +1410,168 @@ fn serve_max_headers_flag() {
     assert!(cut.starts_with("HTTP/1.1 431 "), "{cut}");
     still_answers(port);
 }
+
+/// curl with `input` on its stdin (for `-T -`).
+fn curl_in(args: &[&str], input: &[u8]) -> Output {
+    let mut c = Command::new("curl");
+    c.args(["-s", "--max-time", "20"]).args(args);
+    run(c, Some(input), T)
+}
+
+/// The value of header `name` (lower case) in curl's `-D -` output.
+fn header_in(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// The final status line of curl's `-D -` output (after any `100 Continue`), without the line end.
+fn status_line(head: &str) -> String {
+    head.lines()
+        .rfind(|l| l.starts_with("HTTP/") && !l.starts_with("HTTP/1.1 100 "))
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn serve_conditional_requests_guard_writes_and_reads() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let file = d.path().join("doc.txt");
+    std::fs::write(&file, "version one\n").expect("write");
+    let text: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(d.path().join("big.txt"), &text).expect("write");
+    let (_p, port) = serve(
+        d.path(),
+        &["--upload", "--overwrite", "--cache-control", "max-age=60"],
+    );
+    let u = url(port, "/doc.txt");
+    let put = |headers: &[&str], target: &str| {
+        let mut a = vec!["-D", "-", "-o", "/dev/null", "-T", "-"];
+        for h in headers {
+            a.extend(["-H", *h]);
+        }
+        a.push(target);
+        status_line(&stdout(&curl_in(&a, b"version two\n")))
+    };
+    let on_disk = || std::fs::read_to_string(&file).expect("read");
+    let failed = "HTTP/1.1 412 Precondition Failed";
+    // Writes guarded by a false precondition are refused, the file untouched.
+    assert_eq!(put(&["If-Match: \"wrong\""], &u), failed);
+    assert_eq!(put(&["If-None-Match: *"], &u), failed);
+    assert_eq!(
+        put(&["If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT"], &u),
+        failed
+    );
+    assert_eq!(on_disk(), "version one\n");
+    // If-Match on a missing file: 412, nothing created; If-None-Match: * creates.
+    assert_eq!(put(&["If-Match: *"], &url(port, "/new.txt")), failed);
+    assert!(!d.path().join("new.txt").exists());
+    assert_eq!(
+        put(&["If-None-Match: *"], &url(port, "/new.txt")),
+        "HTTP/1.1 201 Created"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("new.txt")).expect("read"),
+        "version two\n"
+    );
+    // The right ETag lets the write through.
+    let head = stdout(&curl(&["-I", &u]));
+    let etag = header_in(&head, "etag").expect("etag");
+    assert_eq!(put(&[&format!("If-Match: {etag}")], &u), "HTTP/1.1 200 OK");
+    assert_eq!(on_disk(), "version two\n");
+    assert_eq!(
+        put(&[&format!("If-Match: {etag}")], &u),
+        failed,
+        "stale now"
+    );
+
+    // Reads: If-Match and If-Unmodified-Since (curl -z -DATE) give 412, as nginx does.
+    assert_eq!(status(&["-H", "If-Match: \"wrong\"", &u]), "412");
+    assert_eq!(status(&["-z", "-Thu, 01 Jan 1998 00:00:00 GMT", &u]), "412");
+    assert_eq!(status(&["-H", "If-Match: *", &u]), "200");
+    // curl -z DATE (If-Modified-Since) with the file's own date: 304.
+    let head = stdout(&curl(&["-I", &u]));
+    let lm2 = header_in(&head, "last-modified").expect("last-modified");
+    assert_eq!(status(&["-z", &lm2, &u]), "304");
+    assert_eq!(status(&["-z", "Thu, 01 Jan 1998 00:00:00 GMT", &u]), "200");
+    // If-Match wins over If-None-Match (RFC 9110 §13.2.2).
+    let etag2 = header_in(&head, "etag").expect("etag");
+    assert_eq!(
+        status(&[
+            "-H",
+            "If-Match: \"wrong\"",
+            "-H",
+            &format!("If-None-Match: {etag2}"),
+            &u
+        ]),
+        "412"
+    );
+
+    // A 304 for a compressed 200 carries that 200's ETag, Vary and Cache-Control.
+    let big = url(port, "/big.txt");
+    let full = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Accept-Encoding: gzip",
+        &big,
+    ]));
+    assert_eq!(
+        header_in(&full, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    let weak = header_in(&full, "etag").expect("etag");
+    assert!(weak.starts_with("W/\""), "{full}");
+    let not_modified = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Accept-Encoding: gzip",
+        "-H",
+        &format!("If-None-Match: {weak}"),
+        &big,
+    ]));
+    assert_eq!(status_line(&not_modified), "HTTP/1.1 304 Not Modified");
+    for name in ["etag", "vary", "cache-control", "last-modified"] {
+        assert_eq!(
+            header_in(&not_modified, name),
+            header_in(&full, name),
+            "{name}: {not_modified}"
+        );
+    }
+    assert_eq!(
+        header_in(&not_modified, "vary").as_deref(),
+        Some("accept-encoding")
+    );
+    // The identity 200's strong ETag gets a 304 with the strong ETag.
+    let plain = stdout(&curl(&["-I", &big]));
+    let strong = header_in(&plain, "etag").expect("etag");
+    assert_eq!(format!("W/{strong}"), weak);
+    let nm = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        &format!("If-None-Match: {strong}"),
+        &big,
+    ]));
+    assert_eq!(status_line(&nm), "HTTP/1.1 304 Not Modified");
+    assert_eq!(header_in(&nm, "etag"), Some(strong));
+    assert_eq!(header_in(&nm, "vary").as_deref(), Some("accept-encoding"));
+    still_answers_at(port, "/big.txt");
+}
+
+fn still_answers_at(port: u16, path: &str) {
+    assert_eq!(
+        status(&[&url(port, path)]),
+        "200",
+        "the server stopped answering"
+    );
+}

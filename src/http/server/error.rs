@@ -35,6 +35,11 @@ pub(crate) enum ServeError {
         /// The value of `Allow`, when it can be written.
         allow: Option<HeaderValue>,
     },
+    /// If-Match, If-Unmodified-Since or If-None-Match say no: 412.
+    #[error(
+        "a precondition of the request is false (If-Match, If-None-Match or If-Unmodified-Since)"
+    )]
+    PreconditionFailed,
     /// The upload would replace something it may not: 409.
     #[error("{0}")]
     Conflict(&'static str),
@@ -89,6 +94,7 @@ impl ServeError {
             ServeError::NotFound | ServeError::NoEndpoint => StatusCode::NOT_FOUND,
             ServeError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServeError::Conflict(_) => StatusCode::CONFLICT,
+            ServeError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServeError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ServeError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
