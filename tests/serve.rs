@@ -623,7 +623,7 @@ fn serve_bad_input_keeps_serving() {
     let (_p, port) = serve(d.path(), &[]);
     let reply = String::from_utf8_lossy(&raw(port, b"GARBAGE\r\n\r\n")).to_string();
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
-    let mut big = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    let mut big = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 64 * 1024));
     big.extend_from_slice(b"\r\n\r\n");
     let reply = String::from_utf8_lossy(&raw(port, &big)).to_string();
@@ -644,7 +644,7 @@ fn serve_bad_input_keeps_serving() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
         .expect("write");
     let mut buf = Vec::new();
     let started = std::time::Instant::now();
@@ -657,7 +657,7 @@ fn serve_bad_input_keeps_serving() {
     drop(_p);
     // A denied address gets nothing at all.
     let (_p, port) = serve(d.path(), &["--deny", "127.0.0.1"]);
-    let got = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let got = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert!(got.is_empty(), "denied client got {got:?}");
     drop(_p);
     // Bad usage: exit 2 with the culprit named.
@@ -967,7 +967,7 @@ print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
-    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .expect("write");
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
@@ -1082,7 +1082,7 @@ print("ok")
 import socket, os
 s = socket.create_connection(("127.0.0.1", {port}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # small enough to hold the server back, large enough to be quick
-s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
 got = s.recv(65536)
 os.truncate("{path}", 1000)
 s.settimeout(10)
@@ -1119,7 +1119,7 @@ s = socket.create_connection(("127.0.0.1", {port}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.settimeout(10)
 def response():
-    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
     got = b""
     while b"\r\n\r\n" not in got:
         got += s.recv(65536)
@@ -1133,7 +1133,7 @@ def response():
         time.sleep(0.03)  # ~2 MB/s: the last MiB waits for room far longer than 250 ms
     assert total == length, (total, length)
 response()
-s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 got = b""
 while not got.endswith(b"hello, world\n"):
     chunk = s.recv(4096)
@@ -1155,7 +1155,7 @@ import socket, time
 s = socket.create_connection(("127.0.0.1", {rport}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.settimeout(10)
-s.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+s.sendall(b"POST /early HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n")
 got = b""
 while b"\r\n\r\n" not in got:
     got += s.recv(65536)
@@ -1186,7 +1186,7 @@ fn serve_half_closed_clients_get_the_answer() {
     n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
     let out = run(
         n,
-        Some(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Some(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
         Duration::from_secs(15),
     );
     let text = stdout(&out);
@@ -1205,7 +1205,7 @@ import socket
 def fetch(path):
     s = socket.create_connection(("127.0.0.1", {port}))
     s.settimeout(10)
-    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
     s.shutdown(socket.SHUT_WR)
     got = b""
     while True:
@@ -1265,7 +1265,7 @@ def closed_after(s, c, reply=True):
 
 # A request head that never ends: HEADERS without END_HEADERS.
 s, c = connect({hport})
-c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "localhost")], end_stream=True)
 frames = c.data_to_send()
 # The HEADERS frame is the last one: clear its END_HEADERS flag (0x4).
 i = len(frames)
@@ -1284,7 +1284,7 @@ assert 0.5 < took < 4, "header timeout: closed after %.1f s" % took
 
 # An idle connection that was served once closes after --idle-timeout.
 s, c = connect({port})
-c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "localhost")], end_stream=True)
 s.sendall(c.data_to_send())
 body = b""
 status = None
@@ -1331,11 +1331,11 @@ def answer():
     return got
 s.sendall(b"GET /hello.txt HTTP/1.1\r\n")
 time.sleep(0.6)  # longer than the parking delay (250 ms)
-s.sendall(b"Host: x\r\n\r\n")
+s.sendall(b"Host: localhost\r\n\r\n")
 first = answer()
 assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
 assert b"connection: close" not in first.lower(), first
-s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 second = answer()
 assert second.startswith(b"HTTP/1.1 200 OK\r\n"), second
 print("ok")
@@ -1356,19 +1356,19 @@ fn serve_malformed_request_corpus() {
         r#"
 import socket, sys
 port = {port}
-S = b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
+S = b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"
 cases = {{
- "cl+te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + S,
- "te+cl": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + S,
- "dup-cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + S,
- "list-cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 40\r\n\r\nabc" + S,
- "chunked-identity": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + S,
- "big-chunk": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n" + S,
- "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n" + S,
- "nul-header": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n" + S,
- "ctl-line": b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n" + S,
+ "cl+te": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + S,
+ "te+cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + S,
+ "dup-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + S,
+ "list-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3, 40\r\n\r\nabc" + S,
+ "chunked-identity": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + S,
+ "big-chunk": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n" + S,
+ "obs-fold": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n" + S,
+ "nul-header": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n" + S,
+ "ctl-line": b"GET /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n" + S,
  "http09": b"GET /\r\n\r\n" + S,
- "http20": b"GET / HTTP/2.0\r\nHost: x\r\n\r\n" + S,
+ "http20": b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n" + S,
 }}
 for name, data in cases.items():
     s = socket.create_connection(("127.0.0.1", port)); s.settimeout(3)
@@ -1397,7 +1397,8 @@ fn serve_max_headers_flag() {
     let d = site();
     let (_p, port) = serve(d.path(), &["--max-headers", "150"]);
     let many = |n: usize| {
-        let mut r = String::from("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        let mut r =
+            String::from("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         for i in 0..n {
             r.push_str(&format!("X-{i}: v\r\n"));
         }
@@ -1574,4 +1575,206 @@ fn still_answers_at(port: u16, path: &str) {
         "200",
         "the server stopped answering"
     );
+}
+
+/// Send `request` with ncat (which half-closes when its stdin ends) and return what came back.
+fn ncat(port: u16, request: &[u8]) -> String {
+    let mut n = Command::new("ncat");
+    n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
+    stdout(&run(n, Some(request), Duration::from_secs(15)))
+}
+
+#[test]
+fn serve_refuses_rebinding_hosts_and_cross_site_writes() {
+    let d = site();
+    let up = tempfile::tempdir().expect("tempdir");
+    let f = up.path().join("note.txt");
+    std::fs::write(&f, "uploaded\n").expect("write");
+    let form = format!("file=@{}", f.display());
+    let (_p, port) = serve(d.path(), &["--upload"]);
+    let u = url(port, "/hello.txt");
+    // DNS rebinding: a foreign Host is refused with a page that names the flag.
+    let out = curl(&["-D", "-", "-H", "Host: rebind.attacker.example", &u]);
+    let text = stdout(&out);
+    assert_eq!(
+        status_line(&text),
+        "HTTP/1.1 421 Misdirected Request",
+        "{text}"
+    );
+    assert!(
+        text.contains("not for Host 'rebind.attacker.example'")
+            && text.contains("--allowed-host NAME"),
+        "{text}"
+    );
+    assert!(!text.contains("hello, world"), "{text}");
+    for host in [
+        format!("localhost:{port}"),
+        "app.localhost".to_string(),
+        format!("127.0.0.1:{port}"),
+        "127.9.9.9".to_string(),
+        format!("[::1]:{port}"),
+    ] {
+        assert_eq!(
+            status(&["-H", &format!("Host: {host}"), &u]),
+            "200",
+            "{host}"
+        );
+    }
+    assert_eq!(status(&["-H", "Host: 10.0.0.1", &u]), "421");
+    // The same over HTTP/2 (h2c prior knowledge): the :authority is checked.
+    assert_eq!(
+        status(&[
+            "--http2-prior-knowledge",
+            "-H",
+            "Host: rebind.attacker.example",
+            &u
+        ]),
+        "421"
+    );
+    assert_eq!(status(&["--http2-prior-knowledge", &u]), "200");
+
+    // Cross-site writes are refused and nothing is written.
+    let post = |extra: &[&str]| {
+        let mut a = vec!["-F", form.as_str()];
+        a.extend_from_slice(extra);
+        let target = url(port, "/docs/");
+        a.push(&target);
+        status(&a)
+    };
+    let saved = d.path().join("docs/note.txt");
+    assert_eq!(post(&["-H", "Origin: http://evil.example"]), "403");
+    assert_eq!(post(&["-H", "Sec-Fetch-Site: cross-site"]), "403");
+    assert_eq!(post(&["-H", "Origin: null"]), "403");
+    assert_eq!(
+        post(&["-H", &format!("Origin: http://localhost:{}", port ^ 1)]),
+        "403"
+    );
+    let page = stdout(&curl(&[
+        "-F",
+        &form,
+        "-H",
+        "Origin: http://evil.example",
+        &url(port, "/docs/"),
+    ]));
+    assert!(
+        page.contains("cross-site POST") && page.contains("--cors"),
+        "{page}"
+    );
+    assert_eq!(
+        status(&[
+            "-T",
+            f.to_str().expect("utf-8"),
+            "-H",
+            "Origin: http://evil.example",
+            &url(port, "/docs/note.txt")
+        ]),
+        "403"
+    );
+    assert!(!saved.exists(), "a cross-site write was saved");
+    // Same origin: saved.
+    assert_eq!(
+        post(&[
+            "-H",
+            &format!("Origin: http://127.0.0.1:{port}"),
+            "-H",
+            "Sec-Fetch-Site: same-origin"
+        ]),
+        "201"
+    );
+    assert_eq!(std::fs::read_to_string(&saved).expect("read"), "uploaded\n");
+    // Reads from other sites are fine (a cross-site GET changes nothing).
+    assert_eq!(status(&["-H", "Origin: http://evil.example", &u]), "200");
+    drop(_p);
+
+    // --allowed-host admits that name (still only that one); --cors lets other origins write.
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--upload",
+            "--cors",
+            "--allowed-host",
+            "rebind.attacker.example",
+        ],
+    );
+    let u = url(port, "/hello.txt");
+    assert_eq!(status(&["-H", "Host: rebind.attacker.example", &u]), "200");
+    assert_eq!(
+        status(&["-H", "Host: REBIND.attacker.example:80", &u]),
+        "200"
+    );
+    assert_eq!(status(&["-H", "Host: other.example", &u]), "421");
+    std::fs::remove_file(&saved).expect("rm");
+    assert_eq!(
+        status(&[
+            "-F",
+            &form,
+            "-H",
+            "Origin: http://evil.example",
+            &url(port, "/docs/")
+        ]),
+        "201"
+    );
+    assert!(saved.exists());
+    drop(_p);
+    let (_p, port) = serve(d.path(), &["--allowed-host", "*"]);
+    assert_eq!(
+        status(&["-H", "Host: anything.example", &url(port, "/hello.txt")]),
+        "200"
+    );
+    let bad = wirekit(&["serve", "-p", "0", "--allowed-host", "http://x.example"])
+        .output()
+        .expect("run");
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("--allowed-host 'http://x.example' is not a host name"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn serve_host_and_request_target_validation() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    let bad = "HTTP/1.1 400 Bad Request\r\n";
+    let no_host = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert!(no_host.starts_with(bad), "{no_host:?}");
+    assert!(no_host.contains("needs a Host header"), "{no_host:?}");
+    let two = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(two.starts_with(bad), "{two:?}");
+    assert!(two.contains("more than one Host header"), "{two:?}");
+    let relative = ncat(
+        port,
+        b"GET hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(relative.starts_with(bad), "{relative:?}");
+    assert!(
+        !relative.to_lowercase().contains("location:"),
+        "{relative:?}"
+    );
+    let garbage_host = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+    );
+    assert!(garbage_host.starts_with(bad), "{garbage_host:?}");
+    // HTTP/1.0 needs no Host; absolute-form uses its own authority; OPTIONS * is fine.
+    let old = ncat(port, b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    assert!(old.starts_with("HTTP/1.0 200 OK\r\n"), "{old:?}");
+    let absolute = ncat(
+        port,
+        format!("GET http://127.0.0.1:{port}/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(absolute.starts_with("HTTP/1.1 200 OK\r\n"), "{absolute:?}");
+    let star = ncat(
+        port,
+        b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(star.starts_with("HTTP/1.1 204 No Content\r\n"), "{star:?}");
+    still_answers(port);
 }
