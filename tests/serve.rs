@@ -1778,3 +1778,81 @@ fn serve_host_and_request_target_validation() {
     assert!(star.starts_with("HTTP/1.1 204 No Content\r\n"), "{star:?}");
     still_answers(port);
 }
+
+/// Issue 10 item 1, the other ways a file is chosen: a precompressed sibling, a
+/// listing entry and an upload target that are symlinks out of DIR are never
+/// served, listed or written through (the index and --spa fallback are above).
+#[test]
+fn serve_siblings_listings_and_uploads_through_the_resolver() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("up")).expect("mkdir");
+    let secret = outer.path().join("secret.txt");
+    std::fs::write(&secret, "TOP SECRET OUTSIDE\n").expect("write");
+    std::fs::create_dir(outer.path().join("secretdir")).expect("mkdir");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    std::fs::write(root.join("app.js"), "console.log('inside');\n").expect("write");
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, root.join(name)).expect("symlink")
+    };
+    link(&secret, "app.js.gz");
+    link(&secret, "leakfile.txt");
+    link(&outer.path().join("secretdir"), "leakdir");
+    link(&root.join("hello.txt"), "inlink.txt");
+    link(&secret, "up/victim.txt");
+    link(&root.join("hello.txt"), "up/inside.txt");
+
+    let (_p, port) = serve(&root, &["--upload", "--overwrite"]);
+    // A precompressed sibling out of DIR: not chosen; the file itself is sent.
+    for extra in [&[][..], &["--http2-prior-knowledge"][..]] {
+        let mut a = vec!["-D", "-", "-H", "Accept-Encoding: gzip"];
+        a.extend_from_slice(extra);
+        let u = url(port, "/app.js");
+        a.push(&u);
+        let text = stdout(&curl(&a));
+        assert!(
+            text.contains(" 200") && text.ends_with("\r\n\r\nconsole.log('inside');\n"),
+            "{extra:?}: {text}"
+        );
+        assert!(
+            !text.contains("SECRET") && header_in(&text, "content-encoding").is_none(),
+            "{text}"
+        );
+    }
+    // Listing entries: links out of DIR are left out, a link inside is listed.
+    for q in ["/", "/?format=json"] {
+        let page = stdout(&curl(&[&url(port, q)]));
+        assert!(
+            page.contains("hello.txt") && page.contains("inlink.txt"),
+            "{q}: {page}"
+        );
+        assert!(
+            !page.contains("leakfile") && !page.contains("leakdir") && !page.contains("SECRET"),
+            "{q}: {page}"
+        );
+    }
+    // Upload targets: PUT and a form onto a link out of DIR are 403, the outside file unchanged.
+    let src = outer.path().join("payload.txt");
+    std::fs::write(&src, "overwritten!\n").expect("write");
+    let srcs = src.to_str().expect("utf-8");
+    assert_eq!(status(&["-T", srcs, &url(port, "/up/victim.txt")]), "403");
+    let form = format!("file=@{srcs};filename=victim.txt");
+    assert_eq!(status(&["-F", &form, &url(port, "/up/")]), "403");
+    assert_eq!(
+        std::fs::read_to_string(&secret).expect("read"),
+        "TOP SECRET OUTSIDE\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(root.join("up/victim.txt"))
+            .expect("still there")
+            .file_type()
+            .is_symlink()
+    );
+    // A link inside DIR is not replaced either (409), and its target is untouched.
+    assert_eq!(status(&["-T", srcs, &url(port, "/up/inside.txt")]), "409");
+    assert_eq!(
+        std::fs::read_to_string(root.join("hello.txt")).expect("read"),
+        "hello, world\n"
+    );
+    still_answers(port);
+}
