@@ -1566,6 +1566,44 @@ fn serve_conditional_requests_guard_writes_and_reads() {
     assert_eq!(status_line(&nm), "HTTP/1.1 304 Not Modified");
     assert_eq!(header_in(&nm, "etag"), Some(strong));
     assert_eq!(header_in(&nm, "vary").as_deref(), Some("accept-encoding"));
+    // The file changes while a guarded PUT's body is still coming in: 412, the
+    // other writer's version stays (the condition is asked again before the rename).
+    let race = d.path().join("race.txt");
+    std::fs::write(&race, "first\n").expect("write");
+    let py = format!(
+        r#"
+import http.client, socket
+c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
+c.request("HEAD", "/race.txt")
+etag = c.getresponse().getheader("ETag")
+s = socket.create_connection(("127.0.0.1", {port}), timeout=10)
+s.sendall(("PUT /race.txt HTTP/1.1\r\nHost: localhost\r\nIf-Match: " + etag + "\r\nContent-Length: 10\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").encode())
+# The server asks for the body (100 Continue) only once the first check has passed.
+got = b""
+while b"\r\n\r\n" not in got:
+    chunk = s.recv(65536)
+    assert chunk, got
+    got += chunk
+assert got.startswith(b"HTTP/1.1 100 Continue\r\n"), got
+with open("{path}", "w") as f:
+    f.write("theirs, longer\n")
+s.sendall(b"mine-mine\n")
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+assert got.startswith(b"HTTP/1.1 412 Precondition Failed\r\n"), got[:300]
+print("ok")
+"#,
+        path = race.display()
+    );
+    python_ok(&py);
+    assert_eq!(
+        std::fs::read_to_string(&race).expect("read"),
+        "theirs, longer\n"
+    );
     still_answers_at(port, "/big.txt");
 }
 

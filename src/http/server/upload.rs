@@ -181,6 +181,28 @@ fn wrong_target(message: &'static str) -> ServeError {
     }
 }
 
+/// If-Match, If-None-Match (`*`) and If-Unmodified-Since guard a write: 412
+/// when false for the file that is there (`existing`) or for its absence.
+fn preconditions(req: &Parts, existing: Option<&Metadata>) -> Result<(), ServeError> {
+    let validators = existing.map(Validators::of);
+    let current = validators.as_ref().map(|v| v.current(false));
+    match conditional::evaluate(&req.headers, current, false) {
+        Verdict::Proceed => Ok(()),
+        _ => Err(ServeError::PreconditionFailed),
+    }
+}
+
+/// Whether the request has a precondition that a write must honour.
+fn guarded(req: &Parts) -> bool {
+    [
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|h| req.headers.contains_key(h))
+}
+
 /// PUT /path/name: the body becomes DIR/path/name.
 pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     let segs = segments(req.uri.path(), cfg.hidden)?;
@@ -196,12 +218,7 @@ pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     };
     check_length(cfg, req)?;
     let (dest, existing) = target(cfg, &dir, name)?;
-    // If-Match, If-None-Match: * and If-Unmodified-Since guard the write (412).
-    let validators = existing.as_ref().map(Validators::of);
-    let current = validators.as_ref().map(|v| v.current(false));
-    if conditional::evaluate(&req.headers, current, false) != Verdict::Proceed {
-        return Err(ServeError::PreconditionFailed);
-    }
+    preconditions(req, existing.as_ref())?;
     let replaced = existing.is_some();
     let mut tmp = TempFile {
         path: temp_path(&dir, name),
@@ -210,6 +227,11 @@ pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     let chunks = BodyStream::new(body).try_filter_map(|f| async move { Ok(f.into_data().ok()) });
     let mut total = 0;
     let n = write_chunks(cfg, &tmp.path, Box::pin(chunks), &mut total).await?;
+    if guarded(req) {
+        // The file may have changed while the body came in: ask again just before replacing it.
+        let (_, now) = target(cfg, &dir, name)?;
+        preconditions(req, now.as_ref())?;
+    }
     finish(&mut tmp, &dest, cfg.overwrite)?;
     Ok(created(req.uri.path(), n, replaced))
 }
