@@ -53,11 +53,7 @@ pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metad
             for rest in &segs[i + 1..] {
                 path.push(rest);
             }
-            let real = std::fs::canonicalize(&path).map_err(|_| ServeError::NotFound)?;
-            if !real.starts_with(&cfg.root) {
-                return Err(ServeError::ForbiddenPath);
-            }
-            return stat(real);
+            return stat(real_inside(cfg, &path)?);
         }
         last = Some(md);
     }
@@ -124,12 +120,18 @@ fn checked_name(name: &OsStr) -> Result<&OsStr, ServeError> {
 /// root (403 if not, 404 if it dangles). The name stays the link's (its
 /// extension gives the content type).
 fn inside(cfg: &Config, path: PathBuf) -> Result<(PathBuf, Metadata), ServeError> {
-    let real = std::fs::canonicalize(&path).map_err(|_| ServeError::NotFound)?;
+    let (_, md) = stat(real_inside(cfg, &path)?)?;
+    Ok((path, md))
+}
+
+/// The real path of `path` (every symlink resolved), if it is inside the root:
+/// the one containment check (403 outside, 404 when it dangles).
+fn real_inside(cfg: &Config, path: &Path) -> Result<PathBuf, ServeError> {
+    let real = std::fs::canonicalize(path).map_err(|_| ServeError::NotFound)?;
     if !real.starts_with(&cfg.root) {
         return Err(ServeError::ForbiddenPath);
     }
-    let md = std::fs::metadata(&real).map_err(|_| ServeError::NotFound)?;
-    Ok((path, md))
+    Ok(real)
 }
 
 /// `path` with its metadata (symlinks followed), or 404.
