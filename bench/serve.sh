@@ -182,7 +182,7 @@ hold() { # port -> prints nothing; holds until killed
   python3 - "$1" "$IDLE" <<'PY' &
 import socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
-req = b"GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+req = b"GET /1k.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
 socks = []
 for _ in range(n):
     s = socket.create_connection(("127.0.0.1", port))

@@ -623,7 +623,7 @@ fn serve_bad_input_keeps_serving() {
     let (_p, port) = serve(d.path(), &[]);
     let reply = String::from_utf8_lossy(&raw(port, b"GARBAGE\r\n\r\n")).to_string();
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
-    let mut big = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    let mut big = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 64 * 1024));
     big.extend_from_slice(b"\r\n\r\n");
     let reply = String::from_utf8_lossy(&raw(port, &big)).to_string();
@@ -644,7 +644,7 @@ fn serve_bad_input_keeps_serving() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
         .expect("write");
     let mut buf = Vec::new();
     let started = std::time::Instant::now();
@@ -657,7 +657,7 @@ fn serve_bad_input_keeps_serving() {
     drop(_p);
     // A denied address gets nothing at all.
     let (_p, port) = serve(d.path(), &["--deny", "127.0.0.1"]);
-    let got = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let got = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert!(got.is_empty(), "denied client got {got:?}");
     drop(_p);
     // Bad usage: exit 2 with the culprit named.
@@ -967,7 +967,7 @@ print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
-    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /docs/a%20b%26c.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .expect("write");
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
@@ -1082,7 +1082,7 @@ print("ok")
 import socket, os
 s = socket.create_connection(("127.0.0.1", {port}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # small enough to hold the server back, large enough to be quick
-s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
 got = s.recv(65536)
 os.truncate("{path}", 1000)
 s.settimeout(10)
@@ -1119,7 +1119,7 @@ s = socket.create_connection(("127.0.0.1", {port}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.settimeout(10)
 def response():
-    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
     got = b""
     while b"\r\n\r\n" not in got:
         got += s.recv(65536)
@@ -1133,7 +1133,7 @@ def response():
         time.sleep(0.03)  # ~2 MB/s: the last MiB waits for room far longer than 250 ms
     assert total == length, (total, length)
 response()
-s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 got = b""
 while not got.endswith(b"hello, world\n"):
     chunk = s.recv(4096)
@@ -1155,7 +1155,7 @@ import socket, time
 s = socket.create_connection(("127.0.0.1", {rport}))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.settimeout(10)
-s.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+s.sendall(b"POST /early HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n")
 got = b""
 while b"\r\n\r\n" not in got:
     got += s.recv(65536)
@@ -1186,7 +1186,7 @@ fn serve_half_closed_clients_get_the_answer() {
     n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
     let out = run(
         n,
-        Some(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Some(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
         Duration::from_secs(15),
     );
     let text = stdout(&out);
@@ -1205,7 +1205,7 @@ import socket
 def fetch(path):
     s = socket.create_connection(("127.0.0.1", {port}))
     s.settimeout(10)
-    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
     s.shutdown(socket.SHUT_WR)
     got = b""
     while True:
@@ -1265,7 +1265,7 @@ def closed_after(s, c, reply=True):
 
 # A request head that never ends: HEADERS without END_HEADERS.
 s, c = connect({hport})
-c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "localhost")], end_stream=True)
 frames = c.data_to_send()
 # The HEADERS frame is the last one: clear its END_HEADERS flag (0x4).
 i = len(frames)
@@ -1284,7 +1284,7 @@ assert 0.5 < took < 4, "header timeout: closed after %.1f s" % took
 
 # An idle connection that was served once closes after --idle-timeout.
 s, c = connect({port})
-c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+c.send_headers(1, [(":method", "GET"), (":path", "/hello.txt"), (":scheme", "http"), (":authority", "localhost")], end_stream=True)
 s.sendall(c.data_to_send())
 body = b""
 status = None
@@ -1331,11 +1331,11 @@ def answer():
     return got
 s.sendall(b"GET /hello.txt HTTP/1.1\r\n")
 time.sleep(0.6)  # longer than the parking delay (250 ms)
-s.sendall(b"Host: x\r\n\r\n")
+s.sendall(b"Host: localhost\r\n\r\n")
 first = answer()
 assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
 assert b"connection: close" not in first.lower(), first
-s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 second = answer()
 assert second.startswith(b"HTTP/1.1 200 OK\r\n"), second
 print("ok")
@@ -1356,19 +1356,19 @@ fn serve_malformed_request_corpus() {
         r#"
 import socket, sys
 port = {port}
-S = b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
+S = b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"
 cases = {{
- "cl+te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + S,
- "te+cl": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + S,
- "dup-cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + S,
- "list-cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 40\r\n\r\nabc" + S,
- "chunked-identity": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + S,
- "big-chunk": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n" + S,
- "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n" + S,
- "nul-header": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n" + S,
- "ctl-line": b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n" + S,
+ "cl+te": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + S,
+ "te+cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + S,
+ "dup-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + S,
+ "list-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3, 40\r\n\r\nabc" + S,
+ "chunked-identity": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + S,
+ "big-chunk": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n" + S,
+ "obs-fold": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n" + S,
+ "nul-header": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n" + S,
+ "ctl-line": b"GET /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n" + S,
  "http09": b"GET /\r\n\r\n" + S,
- "http20": b"GET / HTTP/2.0\r\nHost: x\r\n\r\n" + S,
+ "http20": b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n" + S,
 }}
 for name, data in cases.items():
     s = socket.create_connection(("127.0.0.1", port)); s.settimeout(3)
@@ -1397,7 +1397,8 @@ fn serve_max_headers_flag() {
     let d = site();
     let (_p, port) = serve(d.path(), &["--max-headers", "150"]);
     let many = |n: usize| {
-        let mut r = String::from("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        let mut r =
+            String::from("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         for i in 0..n {
             r.push_str(&format!("X-{i}: v\r\n"));
         }
@@ -1408,5 +1409,488 @@ fn serve_max_headers_flag() {
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
     let cut = String::from_utf8_lossy(&raw(port, many(160).as_bytes())).to_string();
     assert!(cut.starts_with("HTTP/1.1 431 "), "{cut}");
+    still_answers(port);
+}
+
+/// curl with `input` on its stdin (for `-T -`).
+fn curl_in(args: &[&str], input: &[u8]) -> Output {
+    let mut c = Command::new("curl");
+    c.args(["-s", "--max-time", "20"]).args(args);
+    run(c, Some(input), T)
+}
+
+/// The value of header `name` (lower case) in curl's `-D -` output.
+fn header_in(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// The final status line of curl's `-D -` output (after any `100 Continue`), without the line end.
+fn status_line(head: &str) -> String {
+    head.lines()
+        .rfind(|l| l.starts_with("HTTP/") && !l.starts_with("HTTP/1.1 100 "))
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn serve_conditional_requests_guard_writes_and_reads() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let file = d.path().join("doc.txt");
+    std::fs::write(&file, "version one\n").expect("write");
+    let text: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(d.path().join("big.txt"), &text).expect("write");
+    let (_p, port) = serve(
+        d.path(),
+        &["--upload", "--overwrite", "--cache-control", "max-age=60"],
+    );
+    let u = url(port, "/doc.txt");
+    let put = |headers: &[&str], target: &str| {
+        let mut a = vec!["-D", "-", "-o", "/dev/null", "-T", "-"];
+        for h in headers {
+            a.extend(["-H", *h]);
+        }
+        a.push(target);
+        status_line(&stdout(&curl_in(&a, b"version two\n")))
+    };
+    let on_disk = || std::fs::read_to_string(&file).expect("read");
+    let failed = "HTTP/1.1 412 Precondition Failed";
+    // Writes guarded by a false precondition are refused, the file untouched.
+    assert_eq!(put(&["If-Match: \"wrong\""], &u), failed);
+    assert_eq!(put(&["If-None-Match: *"], &u), failed);
+    assert_eq!(
+        put(&["If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT"], &u),
+        failed
+    );
+    assert_eq!(on_disk(), "version one\n");
+    // If-Match on a missing file: 412, nothing created; If-None-Match: * creates.
+    assert_eq!(put(&["If-Match: *"], &url(port, "/new.txt")), failed);
+    assert!(!d.path().join("new.txt").exists());
+    assert_eq!(
+        put(&["If-None-Match: *"], &url(port, "/new.txt")),
+        "HTTP/1.1 201 Created"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("new.txt")).expect("read"),
+        "version two\n"
+    );
+    // The right ETag lets the write through.
+    let head = stdout(&curl(&["-I", &u]));
+    let etag = header_in(&head, "etag").expect("etag");
+    assert_eq!(put(&[&format!("If-Match: {etag}")], &u), "HTTP/1.1 200 OK");
+    assert_eq!(on_disk(), "version two\n");
+    assert_eq!(
+        put(&[&format!("If-Match: {etag}")], &u),
+        failed,
+        "stale now"
+    );
+
+    // Reads: If-Match and If-Unmodified-Since (curl -z -DATE) give 412, as nginx does.
+    assert_eq!(status(&["-H", "If-Match: \"wrong\"", &u]), "412");
+    assert_eq!(status(&["-z", "-Thu, 01 Jan 1998 00:00:00 GMT", &u]), "412");
+    assert_eq!(status(&["-H", "If-Match: *", &u]), "200");
+    // curl -z DATE (If-Modified-Since) with the file's own date: 304.
+    let head = stdout(&curl(&["-I", &u]));
+    let lm2 = header_in(&head, "last-modified").expect("last-modified");
+    assert_eq!(status(&["-z", &lm2, &u]), "304");
+    assert_eq!(status(&["-z", "Thu, 01 Jan 1998 00:00:00 GMT", &u]), "200");
+    // If-Match wins over If-None-Match (RFC 9110 §13.2.2).
+    let etag2 = header_in(&head, "etag").expect("etag");
+    assert_eq!(
+        status(&[
+            "-H",
+            "If-Match: \"wrong\"",
+            "-H",
+            &format!("If-None-Match: {etag2}"),
+            &u
+        ]),
+        "412"
+    );
+
+    // A 304 for a compressed 200 carries that 200's ETag, Vary and Cache-Control.
+    let big = url(port, "/big.txt");
+    let full = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Accept-Encoding: gzip",
+        &big,
+    ]));
+    assert_eq!(
+        header_in(&full, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    let weak = header_in(&full, "etag").expect("etag");
+    assert!(weak.starts_with("W/\""), "{full}");
+    let not_modified = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Accept-Encoding: gzip",
+        "-H",
+        &format!("If-None-Match: {weak}"),
+        &big,
+    ]));
+    assert_eq!(status_line(&not_modified), "HTTP/1.1 304 Not Modified");
+    for name in ["etag", "vary", "cache-control", "last-modified"] {
+        assert_eq!(
+            header_in(&not_modified, name),
+            header_in(&full, name),
+            "{name}: {not_modified}"
+        );
+    }
+    assert_eq!(
+        header_in(&not_modified, "vary").as_deref(),
+        Some("accept-encoding")
+    );
+    // The identity 200's strong ETag gets a 304 with the strong ETag.
+    let plain = stdout(&curl(&["-I", &big]));
+    let strong = header_in(&plain, "etag").expect("etag");
+    assert_eq!(format!("W/{strong}"), weak);
+    let nm = stdout(&curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        &format!("If-None-Match: {strong}"),
+        &big,
+    ]));
+    assert_eq!(status_line(&nm), "HTTP/1.1 304 Not Modified");
+    assert_eq!(header_in(&nm, "etag"), Some(strong));
+    assert_eq!(header_in(&nm, "vary").as_deref(), Some("accept-encoding"));
+    // The file changes while a guarded PUT's body is still coming in: 412, the
+    // other writer's version stays (the condition is asked again before the rename).
+    let race = d.path().join("race.txt");
+    std::fs::write(&race, "first\n").expect("write");
+    let py = format!(
+        r#"
+import http.client, socket
+c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
+c.request("HEAD", "/race.txt")
+etag = c.getresponse().getheader("ETag")
+s = socket.create_connection(("127.0.0.1", {port}), timeout=10)
+s.sendall(("PUT /race.txt HTTP/1.1\r\nHost: localhost\r\nIf-Match: " + etag + "\r\nContent-Length: 10\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").encode())
+# The server asks for the body (100 Continue) only once the first check has passed.
+got = b""
+while b"\r\n\r\n" not in got:
+    chunk = s.recv(65536)
+    assert chunk, got
+    got += chunk
+assert got.startswith(b"HTTP/1.1 100 Continue\r\n"), got
+with open("{path}", "w") as f:
+    f.write("theirs, longer\n")
+s.sendall(b"mine-mine\n")
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+assert got.startswith(b"HTTP/1.1 412 Precondition Failed\r\n"), got[:300]
+print("ok")
+"#,
+        path = race.display()
+    );
+    python_ok(&py);
+    assert_eq!(
+        std::fs::read_to_string(&race).expect("read"),
+        "theirs, longer\n"
+    );
+    still_answers_at(port, "/big.txt");
+}
+
+fn still_answers_at(port: u16, path: &str) {
+    assert_eq!(
+        status(&[&url(port, path)]),
+        "200",
+        "the server stopped answering"
+    );
+}
+
+/// Send `request` with ncat (which half-closes when its stdin ends) and return what came back.
+fn ncat(port: u16, request: &[u8]) -> String {
+    let mut n = Command::new("ncat");
+    n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
+    stdout(&run(n, Some(request), Duration::from_secs(15)))
+}
+
+#[test]
+fn serve_refuses_rebinding_hosts_and_cross_site_writes() {
+    let d = site();
+    let up = tempfile::tempdir().expect("tempdir");
+    let f = up.path().join("note.txt");
+    std::fs::write(&f, "uploaded\n").expect("write");
+    let form = format!("file=@{}", f.display());
+    let (_p, port) = serve(d.path(), &["--upload"]);
+    let u = url(port, "/hello.txt");
+    // DNS rebinding: a foreign Host is refused with a page that names the flag.
+    let out = curl(&["-D", "-", "-H", "Host: rebind.attacker.example", &u]);
+    let text = stdout(&out);
+    assert_eq!(
+        status_line(&text),
+        "HTTP/1.1 421 Misdirected Request",
+        "{text}"
+    );
+    assert!(
+        text.contains("not for Host 'rebind.attacker.example'")
+            && text.contains("--allowed-host NAME"),
+        "{text}"
+    );
+    assert!(!text.contains("hello, world"), "{text}");
+    for host in [
+        format!("localhost:{port}"),
+        "app.localhost".to_string(),
+        format!("127.0.0.1:{port}"),
+        "127.9.9.9".to_string(),
+        format!("[::1]:{port}"),
+    ] {
+        assert_eq!(
+            status(&["-H", &format!("Host: {host}"), &u]),
+            "200",
+            "{host}"
+        );
+    }
+    assert_eq!(status(&["-H", "Host: 10.0.0.1", &u]), "421");
+    // The same over HTTP/2 (h2c prior knowledge): the :authority is checked.
+    assert_eq!(
+        status(&[
+            "--http2-prior-knowledge",
+            "-H",
+            "Host: rebind.attacker.example",
+            &u
+        ]),
+        "421"
+    );
+    assert_eq!(status(&["--http2-prior-knowledge", &u]), "200");
+
+    // Cross-site writes are refused and nothing is written.
+    let post = |extra: &[&str]| {
+        let mut a = vec!["-F", form.as_str()];
+        a.extend_from_slice(extra);
+        let target = url(port, "/docs/");
+        a.push(&target);
+        status(&a)
+    };
+    let saved = d.path().join("docs/note.txt");
+    assert_eq!(post(&["-H", "Origin: http://evil.example"]), "403");
+    assert_eq!(post(&["-H", "Sec-Fetch-Site: cross-site"]), "403");
+    assert_eq!(post(&["-H", "Origin: null"]), "403");
+    assert_eq!(
+        post(&["-H", &format!("Origin: http://localhost:{}", port ^ 1)]),
+        "403"
+    );
+    let page = stdout(&curl(&[
+        "-F",
+        &form,
+        "-H",
+        "Origin: http://evil.example",
+        &url(port, "/docs/"),
+    ]));
+    assert!(
+        page.contains("cross-site POST") && page.contains("--cors"),
+        "{page}"
+    );
+    assert_eq!(
+        status(&[
+            "-T",
+            f.to_str().expect("utf-8"),
+            "-H",
+            "Origin: http://evil.example",
+            &url(port, "/docs/note.txt")
+        ]),
+        "403"
+    );
+    assert!(!saved.exists(), "a cross-site write was saved");
+    // Same origin: saved.
+    assert_eq!(
+        post(&[
+            "-H",
+            &format!("Origin: http://127.0.0.1:{port}"),
+            "-H",
+            "Sec-Fetch-Site: same-origin"
+        ]),
+        "201"
+    );
+    assert_eq!(std::fs::read_to_string(&saved).expect("read"), "uploaded\n");
+    // Reads from other sites are fine (a cross-site GET changes nothing).
+    assert_eq!(status(&["-H", "Origin: http://evil.example", &u]), "200");
+    drop(_p);
+
+    // --allowed-host admits that name (still only that one); --cors lets other origins write.
+    let (_p, port) = serve(
+        d.path(),
+        &[
+            "--upload",
+            "--cors",
+            "--allowed-host",
+            "rebind.attacker.example",
+        ],
+    );
+    let u = url(port, "/hello.txt");
+    assert_eq!(status(&["-H", "Host: rebind.attacker.example", &u]), "200");
+    assert_eq!(
+        status(&["-H", "Host: REBIND.attacker.example:80", &u]),
+        "200"
+    );
+    assert_eq!(status(&["-H", "Host: other.example", &u]), "421");
+    std::fs::remove_file(&saved).expect("rm");
+    assert_eq!(
+        status(&[
+            "-F",
+            &form,
+            "-H",
+            "Origin: http://evil.example",
+            &url(port, "/docs/")
+        ]),
+        "201"
+    );
+    assert!(saved.exists());
+    drop(_p);
+    let (_p, port) = serve(d.path(), &["--allowed-host", "*"]);
+    assert_eq!(
+        status(&["-H", "Host: anything.example", &url(port, "/hello.txt")]),
+        "200"
+    );
+    let bad = wirekit(&["serve", "-p", "0", "--allowed-host", "http://x.example"])
+        .output()
+        .expect("run");
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("--allowed-host 'http://x.example' is not a host name"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn serve_host_and_request_target_validation() {
+    let d = site();
+    let (_p, port) = serve(d.path(), &[]);
+    let bad = "HTTP/1.1 400 Bad Request\r\n";
+    let no_host = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert!(no_host.starts_with(bad), "{no_host:?}");
+    assert!(no_host.contains("needs a Host header"), "{no_host:?}");
+    let two = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(two.starts_with(bad), "{two:?}");
+    assert!(two.contains("more than one Host header"), "{two:?}");
+    let relative = ncat(
+        port,
+        b"GET hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(relative.starts_with(bad), "{relative:?}");
+    assert!(
+        !relative.to_lowercase().contains("location:"),
+        "{relative:?}"
+    );
+    let garbage_host = ncat(
+        port,
+        b"GET /hello.txt HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+    );
+    assert!(garbage_host.starts_with(bad), "{garbage_host:?}");
+    // HTTP/1.0 needs no Host; absolute-form uses its own authority; OPTIONS * is fine.
+    let old = ncat(port, b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    assert!(old.starts_with("HTTP/1.0 200 OK\r\n"), "{old:?}");
+    let absolute = ncat(
+        port,
+        format!("GET http://127.0.0.1:{port}/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(absolute.starts_with("HTTP/1.1 200 OK\r\n"), "{absolute:?}");
+    let star = ncat(
+        port,
+        b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(star.starts_with("HTTP/1.1 204 No Content\r\n"), "{star:?}");
+    still_answers(port);
+}
+
+/// Issue 10 item 1, the other ways a file is chosen: a precompressed sibling, a
+/// listing entry and an upload target that are symlinks out of DIR are never
+/// served, listed or written through (the index and --spa fallback are above).
+#[test]
+fn serve_siblings_listings_and_uploads_through_the_resolver() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("up")).expect("mkdir");
+    let secret = outer.path().join("secret.txt");
+    std::fs::write(&secret, "TOP SECRET OUTSIDE\n").expect("write");
+    std::fs::create_dir(outer.path().join("secretdir")).expect("mkdir");
+    std::fs::write(root.join("hello.txt"), "hello, world\n").expect("write");
+    std::fs::write(root.join("app.js"), "console.log('inside');\n").expect("write");
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, root.join(name)).expect("symlink")
+    };
+    link(&secret, "app.js.gz");
+    link(&secret, "leakfile.txt");
+    link(&outer.path().join("secretdir"), "leakdir");
+    link(&root.join("hello.txt"), "inlink.txt");
+    link(&secret, "up/victim.txt");
+    link(&root.join("hello.txt"), "up/inside.txt");
+
+    let (_p, port) = serve(&root, &["--upload", "--overwrite"]);
+    // A precompressed sibling out of DIR: not chosen; the file itself is sent.
+    for extra in [&[][..], &["--http2-prior-knowledge"][..]] {
+        let mut a = vec!["-D", "-", "-H", "Accept-Encoding: gzip"];
+        a.extend_from_slice(extra);
+        let u = url(port, "/app.js");
+        a.push(&u);
+        let text = stdout(&curl(&a));
+        assert!(
+            text.contains(" 200") && text.ends_with("\r\n\r\nconsole.log('inside');\n"),
+            "{extra:?}: {text}"
+        );
+        assert!(
+            !text.contains("SECRET") && header_in(&text, "content-encoding").is_none(),
+            "{text}"
+        );
+    }
+    // Listing entries: links out of DIR are left out, a link inside is listed.
+    for q in ["/", "/?format=json"] {
+        let page = stdout(&curl(&[&url(port, q)]));
+        assert!(
+            page.contains("hello.txt") && page.contains("inlink.txt"),
+            "{q}: {page}"
+        );
+        assert!(
+            !page.contains("leakfile") && !page.contains("leakdir") && !page.contains("SECRET"),
+            "{q}: {page}"
+        );
+    }
+    // Upload targets: PUT and a form onto a link out of DIR are 403, the outside file unchanged.
+    let src = outer.path().join("payload.txt");
+    std::fs::write(&src, "overwritten!\n").expect("write");
+    let srcs = src.to_str().expect("utf-8");
+    assert_eq!(status(&["-T", srcs, &url(port, "/up/victim.txt")]), "403");
+    let form = format!("file=@{srcs};filename=victim.txt");
+    assert_eq!(status(&["-F", &form, &url(port, "/up/")]), "403");
+    assert_eq!(
+        std::fs::read_to_string(&secret).expect("read"),
+        "TOP SECRET OUTSIDE\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(root.join("up/victim.txt"))
+            .expect("still there")
+            .file_type()
+            .is_symlink()
+    );
+    // A link inside DIR is not replaced either (409), and its target is untouched.
+    assert_eq!(status(&["-T", srcs, &url(port, "/up/inside.txt")]), "409");
+    assert_eq!(
+        std::fs::read_to_string(root.join("hello.txt")).expect("read"),
+        "hello, world\n"
+    );
     still_answers(port);
 }

@@ -98,9 +98,15 @@ pub struct ServeArgs {
     #[arg(long, requires = "upload")]
     pub overwrite: bool,
 
-    /// Allow cross-origin requests from any origin (CORS headers and preflight answers).
+    /// Allow cross-origin requests from any origin (CORS headers and preflight answers),
+    /// writes (POST, PUT, DELETE, PATCH) from other sites included; without it they get 403.
     #[arg(long)]
     pub cors: bool,
+    /// When bound to loopback, also answer requests whose Host is NAME (repeatable;
+    /// '*' for any). Only localhost, *.localhost, 127.0.0.0/8 and [::1] are answered
+    /// otherwise (421), so a web page cannot reach the server by DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
     /// Add a header to every response: 'Name: value' (repeatable).
     #[arg(long = "header", short = 'H', value_name = "HEADER", value_parser = header::line)]
     pub headers: Vec<(HeaderName, HeaderValue)>,

@@ -34,6 +34,7 @@ fn options(args: &ServeArgs, global: &GlobalArgs) -> Result<ServeOptions> {
         overwrite: args.overwrite,
         max_body: args.max_body,
         cors: args.cors,
+        allowed_hosts: args.allowed_hosts.clone(),
         headers: args.headers.clone(),
         cache_control: args.cache_control.clone(),
         compress: !args.no_compress,
@@ -48,6 +49,11 @@ fn options(args: &ServeArgs, global: &GlobalArgs) -> Result<ServeOptions> {
         tls: args.tls.options(),
         dump: args.dump.open()?,
     })
+}
+
+/// Whether uploads are on, without credentials, on an address other machines reach: warn.
+fn open_uploads(bound: std::net::IpAddr, upload: bool, credentials: bool) -> bool {
+    upload && !credentials && !bound.is_loopback()
 }
 
 /// Run `wirekit serve` until SIGINT/SIGTERM.
@@ -71,5 +77,33 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         .and_then(|_| out.flush())
         .context("writing to stdout")?;
     }
+    if open_uploads(
+        server.local_addr().ip(),
+        args.upload,
+        args.auth.is_some() || args.token.is_some(),
+    ) {
+        tracing::warn!(
+            "uploads are on and {} is reachable from other machines without credentials: anyone who can reach it can write to {}; add --auth USER:PASS or --token TOKEN, or bind 127.0.0.1",
+            server.local_addr(),
+            server.root().display()
+        );
+    }
     server.run().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_uploads;
+
+    #[test]
+    fn warns_only_for_uploads_open_to_other_machines() {
+        let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let lo6: std::net::IpAddr = "::1".parse().unwrap();
+        assert!(open_uploads(any, true, false));
+        assert!(!open_uploads(any, true, true));
+        assert!(!open_uploads(any, false, false));
+        assert!(!open_uploads(lo, true, false));
+        assert!(!open_uploads(lo6, true, false));
+    }
 }

@@ -44,8 +44,12 @@ pub struct ServeOptions {
     pub overwrite: bool,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: u64,
-    /// CORS headers on every response, and answers to preflights.
+    /// CORS headers on every response, and answers to preflights; also lets
+    /// other origins write (POST, PUT, DELETE, PATCH), which is refused otherwise.
     pub cors: bool,
+    /// Host names (or addresses) accepted in `Host` besides the loopback ones,
+    /// when bound to a loopback address; `*` accepts any.
+    pub allowed_hosts: Vec<String>,
     /// Headers added to every response.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Cache-Control for files.
@@ -89,6 +93,7 @@ impl Default for ServeOptions {
             overwrite: false,
             max_body: 1 << 30,
             cors: false,
+            allowed_hosts: Vec::new(),
             headers: Vec::new(),
             cache_control: None,
             compress: true,
@@ -101,6 +106,54 @@ impl Default for ServeOptions {
             dump: None,
         }
     }
+}
+
+/// Which `Host` values are answered.
+pub(crate) enum Hosts {
+    /// Any (bound to a non-loopback address, or `--allowed-host '*'`).
+    Any,
+    /// Loopback names and addresses, and these names (a server bound to
+    /// loopback must not answer a page that rebinds its own name to 127.0.0.1).
+    Loopback(Vec<String>),
+}
+
+impl Hosts {
+    /// The rule for a server bound to `bind` with `--allowed-host` values `allowed`.
+    fn new(bind: &str, allowed: &[String]) -> Result<Hosts> {
+        for a in allowed {
+            if a != "*" && (a.is_empty() || a.contains([':', '/', ' ', '[', ']'])) {
+                return Err(usage(format!(
+                    "--allowed-host '{a}' is not a host name or IPv4 address; give a name like dev.example, without port or scheme"
+                )));
+            }
+        }
+        if allowed.iter().any(|a| a == "*") || !loopback_bind(bind) {
+            return Ok(Hosts::Any);
+        }
+        let mut names: Vec<String> = allowed.to_vec();
+        // The name the server was told to bind is its own name too.
+        if bind.parse::<std::net::IpAddr>().is_err() {
+            names.push(bind.to_string());
+        }
+        Ok(Hosts::Loopback(names))
+    }
+}
+
+/// Whether `bind` (an address or a name) means loopback only: a loopback
+/// address, localhost, or a name that resolves to loopback addresses only.
+fn loopback_bind(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = bind.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let lower = bind.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return true;
+    }
+    // A one-time look-up at start-up; the listener resolves the name the same way.
+    (bind, 0)
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
 }
 
 /// Everything a request needs to know, fixed at start-up. The fields not
@@ -123,6 +176,8 @@ pub(crate) struct Config {
     pub(crate) max_body: u64,
     pub(crate) overwrite: bool,
     pub(crate) cors: bool,
+    /// Which Host values are answered (421 otherwise).
+    pub(crate) hosts: Hosts,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) cache_control: Option<HeaderValue>,
     pub(crate) compress: bool,
@@ -180,12 +235,22 @@ impl Config {
             max_body: opts.max_body,
             overwrite: opts.overwrite,
             cors: opts.cors,
+            hosts: Hosts::new(&opts.bind.host, &opts.allowed_hosts)?,
             headers: opts.headers.clone(),
             cache_control: opts.cache_control.clone(),
             compress: opts.compress,
             log: opts.access_log,
             cache: FileCache::default(),
         })
+    }
+
+    /// The Host rule for `bind` and `--allowed-host` values.
+    #[cfg(test)]
+    pub(crate) fn hosts_for(bind: &str, allowed: &[&str]) -> Result<Hosts> {
+        Hosts::new(
+            bind,
+            &allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        )
     }
 
     /// A configuration over `root` with everything else at its default, for
@@ -198,5 +263,35 @@ impl Config {
         };
         #[allow(clippy::expect_used)] // tests pass an existing folder
         Config::new(&opts).expect("a test root")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_rule_follows_the_bind_address() {
+        let names = |h: Hosts| match h {
+            Hosts::Loopback(n) => Some(n),
+            Hosts::Any => None,
+        };
+        assert_eq!(
+            names(Config::hosts_for("127.0.0.1", &[]).unwrap()),
+            Some(vec![])
+        );
+        assert_eq!(
+            names(Config::hosts_for("::1", &["dev.example"]).unwrap()),
+            Some(vec!["dev.example".to_string()])
+        );
+        assert_eq!(
+            names(Config::hosts_for("localhost", &[]).unwrap()),
+            Some(vec!["localhost".to_string()])
+        );
+        assert_eq!(names(Config::hosts_for("0.0.0.0", &[]).unwrap()), None);
+        assert_eq!(names(Config::hosts_for("::", &[]).unwrap()), None);
+        assert_eq!(names(Config::hosts_for("127.0.0.1", &["*"]).unwrap()), None);
+        assert!(Config::hosts_for("127.0.0.1", &["x.example:80"]).is_err());
+        assert!(Config::hosts_for("127.0.0.1", &[""]).is_err());
     }
 }

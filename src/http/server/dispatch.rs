@@ -1,4 +1,4 @@
-//! The request pipeline: CORS preflight → auth → mock routes → httpbin →
+//! The request pipeline: target, Host and cross-site checks → CORS preflight → auth → mock routes → httpbin →
 //! uploads → files; then the headers every response gets, and the access-log entry.
 
 use crate::http::server::access_log::Entry;
@@ -6,7 +6,7 @@ use crate::http::server::body::{Body, Logged};
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError, respond};
 use crate::http::server::response::empty;
-use crate::http::server::{files, httpbin, mock, upload};
+use crate::http::server::{checks, files, httpbin, mock, upload};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
@@ -47,6 +47,7 @@ pub(crate) async fn dispatch(
     body: Incoming,
     user: &mut Option<String>,
 ) -> Reply {
+    checks::request(cfg, req)?;
     if cfg.cors
         && req.method == Method::OPTIONS
         && req

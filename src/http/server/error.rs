@@ -35,6 +35,21 @@ pub(crate) enum ServeError {
         /// The value of `Allow`, when it can be written.
         allow: Option<HeaderValue>,
     },
+    /// A Host this server does not answer for (DNS rebinding): 421, naming the flag.
+    #[error(
+        "this server, bound to a loopback address, answers only for localhost, *.localhost, 127.0.0.0/8 and [::1], not for Host '{0}'; if that name is meant to reach it, start it with --allowed-host NAME"
+    )]
+    MisdirectedHost(String),
+    /// A write (this method) from another site: 403, naming the flag.
+    #[error(
+        "refusing a cross-site {0}: its Origin (or Sec-Fetch-Site) is another site; start the server with --cors to let other origins write"
+    )]
+    CrossSite(String),
+    /// If-Match, If-Unmodified-Since or If-None-Match say no: 412.
+    #[error(
+        "a precondition of the request is false (If-Match, If-None-Match or If-Unmodified-Since)"
+    )]
+    PreconditionFailed,
     /// The upload would replace something it may not: 409.
     #[error("{0}")]
     Conflict(&'static str),
@@ -85,10 +100,14 @@ impl ServeError {
     /// The status code this error is answered with.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            ServeError::ForbiddenPath | ServeError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServeError::ForbiddenPath | ServeError::Forbidden(_) | ServeError::CrossSite(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ServeError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ServeError::NotFound | ServeError::NoEndpoint => StatusCode::NOT_FOUND,
             ServeError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServeError::Conflict(_) => StatusCode::CONFLICT,
+            ServeError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServeError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ServeError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,

@@ -430,4 +430,92 @@ mod tests {
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert!(r.body.is_empty());
     }
+
+    mod props {
+        use super::*;
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        use proptest::prelude::*;
+
+        /// A pattern segment: a literal, a `:name`, or (last only) `*`.
+        #[derive(Debug, Clone)]
+        enum Gen {
+            Lit(String),
+            Param(String),
+        }
+
+        fn seg() -> impl Strategy<Value = Gen> {
+            prop_oneof![
+                "[a-z0-9._~-]{1,6}"
+                    .prop_filter("not * or a dot segment", |s| s != "." && s != "..")
+                    .prop_map(Gen::Lit),
+                "[a-z]{1,6}".prop_map(Gen::Param),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn parse_and_find_never_panic(
+                text in prop_oneof![
+                    "\\PC{0,60}",
+                    "(GET|\\*|post|X|DELETE) /[a-z:*/%0-9{}]{0,20}( [0-9]{3})?( \\PC{0,20})?",
+                ],
+                path in prop_oneof!["\\PC{0,40}", "/[a-z:*/%0-9.]{0,20}"],
+            ) {
+                if let Ok(r) = Route::parse(&text, Path::new(".")) {
+                    let routes = vec![r];
+                    for m in [Method::GET, Method::POST, Method::HEAD] {
+                        if let Match::Hit(r, p) = find(&routes, &m, &path) {
+                            let _ = r.respond(&p, false);
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn a_pattern_matches_what_it_was_built_from(
+                segs in prop::collection::vec(seg(), 0..6),
+                values in prop::collection::vec("\\PC{1,8}", 6),
+                rest in prop::option::of(prop::collection::vec("[a-z0-9]{1,4}", 0..3)),
+            ) {
+                let mut pattern = String::new();
+                let mut path = String::new();
+                let mut want = Vec::new();
+                for (i, s) in segs.iter().enumerate() {
+                    match s {
+                        Gen::Lit(l) => {
+                            pattern.push_str(&format!("/{l}"));
+                            path.push_str(&format!("/{}", utf8_percent_encode(l, NON_ALPHANUMERIC)));
+                        }
+                        Gen::Param(n) => {
+                            pattern.push_str(&format!("/:{n}"));
+                            path.push_str(&format!("/{}", utf8_percent_encode(&values[i], NON_ALPHANUMERIC)));
+                            want.push((n.clone(), values[i].clone()));
+                        }
+                    }
+                }
+                if let Some(rest) = &rest {
+                    pattern.push_str("/*");
+                    for r in rest {
+                        path.push_str(&format!("/{r}"));
+                    }
+                    want.push(("*".to_string(), rest.join("/")));
+                }
+                if pattern.is_empty() {
+                    pattern.push('/');
+                }
+                if path.is_empty() {
+                    path.push('/');
+                }
+                let route = Route::parse(&format!("PUT {pattern} 201 {{\"ok\": \"{{{{x}}}}\"}}"), Path::new("."));
+                prop_assert!(route.is_ok(), "{pattern}: {:?}", route.err());
+                let routes = vec![route.unwrap()];
+                match find(&routes, &Method::PUT, &path) {
+                    Match::Hit(_, got) => prop_assert_eq!(got, want, "{} {}", pattern, path),
+                    _ => prop_assert!(false, "{pattern} does not match {path}"),
+                }
+                let wrong_method = matches!(find(&routes, &Method::GET, &path), Match::WrongMethod(_));
+                prop_assert!(wrong_method);
+            }
+        }
+    }
 }

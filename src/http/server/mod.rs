@@ -6,6 +6,7 @@
 mod access_log;
 mod auth;
 mod body;
+mod checks;
 mod config;
 mod conn;
 mod dispatch;

@@ -6,7 +6,9 @@
 use crate::http::server::body::Body;
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError};
-use crate::http::server::files::resolve::{resolve, segments};
+use crate::http::server::files::conditional::{self, Verdict};
+use crate::http::server::files::meta::Validators;
+use crate::http::server::files::resolve::{self, resolve, segments};
 use crate::http::server::response::redirect;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
@@ -16,6 +18,7 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, BodyStream};
 use hyper::body::Incoming;
 use std::ffi::OsStr;
+use std::fs::Metadata;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -64,18 +67,23 @@ fn check_length(cfg: &Config, req: &Parts) -> Result<(), ServeError> {
     }
 }
 
-/// Where the upload may go, or why not.
-fn target(cfg: &Config, dir: &Path, name: &OsStr) -> Result<PathBuf, ServeError> {
-    let path = dir.join(name);
-    match std::fs::symlink_metadata(&path) {
-        Ok(md) if md.is_dir() => Err(ServeError::Conflict("a folder of that name exists")),
-        Ok(md) if md.file_type().is_symlink() => {
-            Err(ServeError::Conflict("a symlink of that name exists"))
-        }
-        Ok(_) if !cfg.overwrite => Err(ServeError::Conflict(
+/// Where the upload may go, or why not: the one resolver decides (a symlink
+/// out of the root is 403), then what is there (a folder or a link: 409; a
+/// file: 409 without --overwrite). The metadata of the file it would replace.
+fn target(
+    cfg: &Config,
+    dir: &Path,
+    name: &OsStr,
+) -> Result<(PathBuf, Option<Metadata>), ServeError> {
+    let (path, md) = resolve::target(cfg, dir, name)?;
+    let link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+    match md {
+        Some(md) if md.is_dir() => Err(ServeError::Conflict("a folder of that name exists")),
+        Some(_) if link => Err(ServeError::Conflict("a symlink of that name exists")),
+        Some(_) if !cfg.overwrite => Err(ServeError::Conflict(
             "a file of that name exists; start the server with --overwrite to allow replacing it",
         )),
-        _ => Ok(path),
+        md => Ok((path, md)),
     }
 }
 
@@ -173,6 +181,28 @@ fn wrong_target(message: &'static str) -> ServeError {
     }
 }
 
+/// If-Match, If-None-Match (`*`) and If-Unmodified-Since guard a write: 412
+/// when false for the file that is there (`existing`) or for its absence.
+fn preconditions(req: &Parts, existing: Option<&Metadata>) -> Result<(), ServeError> {
+    let validators = existing.map(Validators::of);
+    let current = validators.as_ref().map(|v| v.current(false));
+    match conditional::evaluate(&req.headers, current, false) {
+        Verdict::Proceed => Ok(()),
+        _ => Err(ServeError::PreconditionFailed),
+    }
+}
+
+/// Whether the request has a precondition that a write must honour.
+fn guarded(req: &Parts) -> bool {
+    [
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|h| req.headers.contains_key(h))
+}
+
 /// PUT /path/name: the body becomes DIR/path/name.
 pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     let segs = segments(req.uri.path(), cfg.hidden)?;
@@ -187,8 +217,9 @@ pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
         _ => return Err(ServeError::NotFound),
     };
     check_length(cfg, req)?;
-    let dest = target(cfg, &dir, name)?;
-    let replaced = dest.exists();
+    let (dest, existing) = target(cfg, &dir, name)?;
+    preconditions(req, existing.as_ref())?;
+    let replaced = existing.is_some();
     let mut tmp = TempFile {
         path: temp_path(&dir, name),
         keep: false,
@@ -196,6 +227,11 @@ pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     let chunks = BodyStream::new(body).try_filter_map(|f| async move { Ok(f.into_data().ok()) });
     let mut total = 0;
     let n = write_chunks(cfg, &tmp.path, Box::pin(chunks), &mut total).await?;
+    if guarded(req) {
+        // The file may have changed while the body came in: ask again just before replacing it.
+        let (_, now) = target(cfg, &dir, name)?;
+        preconditions(req, now.as_ref())?;
+    }
     finish(&mut tmp, &dest, cfg.overwrite)?;
     Ok(created(req.uri.path(), n, replaced))
 }
@@ -279,7 +315,7 @@ async fn save_fields(
             ));
         };
         let name = OsStr::from_bytes(name.as_bytes()).to_owned();
-        let dest = target(cfg, dir, &name)?;
+        let (dest, _) = target(cfg, dir, &name)?;
         let mut tmp = TempFile {
             path: temp_path(dir, &name),
             keep: false,

@@ -3,7 +3,8 @@
 //! for compressible types.
 
 use crate::http::server::body::{Body, FileBody};
-use crate::http::server::files::resolve::link_inside;
+use crate::http::server::config::Config;
+use crate::http::server::files::resolve;
 use async_compression::Level;
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use bytes::Bytes;
@@ -85,72 +86,95 @@ pub(crate) struct Compressed {
     pub(crate) len: Option<u64>,
 }
 
-fn sibling(path: &Path, enc: Encoding) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".");
-    s.push(enc.suffix());
-    PathBuf::from(s)
+/// The representation of a file that [`choose`] picked: a precompressed
+/// sibling of known length, or the file compressed on the fly.
+pub(crate) enum Choice {
+    /// `x.js.br` and the like, as it is on disk.
+    Sibling {
+        /// Its coding.
+        enc: Encoding,
+        /// The sibling, as the resolver found it.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// The file itself, compressed as it is sent.
+    OnTheFly(Encoding),
 }
 
-/// A precompressed sibling may be a symlink; without --follow-symlinks (`root`
-/// given) it must resolve inside the root, like any served path.
-fn sibling_allowed(sib: &Path, root: Option<&Path>) -> bool {
-    match (root, std::fs::symlink_metadata(sib)) {
-        (_, Err(_)) => false,
-        (Some(root), Ok(md)) if md.file_type().is_symlink() => link_inside(sib, root),
-        _ => true,
-    }
-}
-
-/// Choose a compressed representation of `path`, if the client accepts one that
-/// we can give. `root`: the served folder, when symlinks must stay inside it.
-pub(crate) fn for_file(
+/// Choose a compressed representation of `path` (of `len` bytes), if the
+/// client accepts one that we can give; nothing is opened yet, so a 304 or 412
+/// decided afterwards costs no more than the `statx` of the siblings.
+/// Siblings are found through the one resolver ([`resolve::entry`]): a sibling
+/// that is a symlink out of the root is never chosen.
+pub(crate) fn choose(
+    cfg: &Config,
     headers: &HeaderMap,
     path: &Path,
-    root: Option<&Path>,
     compressible: bool,
     len: u64,
-    head: bool,
-) -> Option<Compressed> {
+) -> Option<Choice> {
     let accepted = accepted(headers);
     if accepted.is_empty() {
         return None;
     }
-    for &enc in &accepted {
-        let sib = sibling(path, enc);
-        if sibling_allowed(&sib, root)
-            && let Ok(md) = std::fs::metadata(&sib)
-            && md.is_file()
-        {
-            let body = if head {
-                Body::Empty
-            } else {
-                let file = std::fs::File::open(&sib).ok()?;
-                Body::File(FileBody::whole(file, md.len()))
-            };
-            return Some(Compressed {
-                encoding: enc.name(),
-                body,
-                len: Some(md.len()),
-            });
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        for &enc in &accepted {
+            let mut sib = name.to_owned();
+            sib.push(".");
+            sib.push(enc.suffix());
+            if let Ok((path, md)) = resolve::entry(cfg, dir, &sib)
+                && md.is_file()
+            {
+                return Some(Choice::Sibling {
+                    enc,
+                    path,
+                    len: md.len(),
+                });
+            }
         }
     }
     if !compressible || len < MIN_LEN {
         return None;
     }
-    let enc = accepted[0];
-    let body = if head {
-        Body::Empty
-    } else {
-        let file = std::fs::File::open(path).ok()?;
-        let reader = BufReader::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
-        encode(enc, reader)
-    };
-    Some(Compressed {
-        encoding: enc.name(),
-        body,
-        len: None,
-    })
+    Some(Choice::OnTheFly(accepted[0]))
+}
+
+impl Choice {
+    /// The coding chosen.
+    pub(crate) fn encoding(&self) -> Encoding {
+        match self {
+            Choice::Sibling { enc, .. } | Choice::OnTheFly(enc) => *enc,
+        }
+    }
+
+    /// The compressed representation of `file`, ready to send (nothing to
+    /// read for HEAD); `None` if it cannot be opened.
+    pub(crate) fn open(self, file: &Path, head: bool) -> Option<Compressed> {
+        let encoding = self.encoding().name();
+        match self {
+            Choice::Sibling { path, len, .. } => Some(Compressed {
+                encoding,
+                body: if head {
+                    Body::Empty
+                } else {
+                    Body::File(FileBody::whole(std::fs::File::open(path).ok()?, len))
+                },
+                len: Some(len),
+            }),
+            Choice::OnTheFly(enc) => Some(Compressed {
+                encoding,
+                body: if head {
+                    Body::Empty
+                } else {
+                    let f = std::fs::File::open(file).ok()?;
+                    let reader = BufReader::with_capacity(64 * 1024, tokio::fs::File::from_std(f));
+                    encode(enc, reader)
+                },
+                len: None,
+            }),
+        }
+    }
 }
 
 /// A streaming body of `reader`'s bytes compressed with `enc`.

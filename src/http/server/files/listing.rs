@@ -4,7 +4,7 @@
 
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError};
-use crate::http::server::files::resolve::link_inside;
+use crate::http::server::files::resolve;
 use crate::http::server::response::sized;
 use http::Method;
 use http::header::{self, HeaderValue};
@@ -46,16 +46,15 @@ pub(crate) fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
         let Ok(ft) = item.file_type() else { continue };
         // A DirEntry's metadata is an fstatat on the open folder: cheaper than a
         // stat by full path, and the same thing for anything but a symlink.
+        // A symlink goes through the one resolver, which refuses links out of the root.
         let md = if ft.is_symlink() {
-            let path = item.path();
-            if !cfg.follow_symlinks && !link_inside(&path, &cfg.root) {
-                continue;
-            }
-            std::fs::metadata(&path)
+            resolve::entry(cfg, dir, &item.file_name())
+                .map(|(_, md)| md)
+                .ok()
         } else {
-            item.metadata()
+            item.metadata().ok()
         };
-        let Ok(md) = md else { continue };
+        let Some(md) = md else { continue };
         if !md.is_dir() && !md.is_file() {
             continue;
         }

@@ -1,8 +1,8 @@
 //! What a response says about a file before any byte of it: its content type,
-//! whether it compresses, and its validators (ETag, Last-Modified) with the
-//! conditional-request checks they answer.
+//! whether it compresses, and its validators (ETag, Last-Modified).
 
-use http::header::{self, HeaderMap, HeaderValue};
+use crate::http::server::files::conditional::Current;
+use http::header::HeaderValue;
 use std::fs::Metadata;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -77,34 +77,13 @@ impl Validators {
         }
     }
 
-    /// Whether If-None-Match / If-Modified-Since say the client's copy is current.
-    pub(crate) fn not_modified(&self, headers: &HeaderMap) -> bool {
-        if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
-            let Ok(inm) = inm.to_str() else { return false };
-            return inm
-                .split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag);
-        }
-        if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE)
-            && let Some(since) = ims
-                .to_str()
-                .ok()
-                .and_then(|s| httpdate::parse_http_date(s).ok())
-        {
-            let since = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            return self.mtime_secs <= since;
-        }
-        false
-    }
-
-    /// Whether If-Range (absent, a strong ETag, or the exact Last-Modified date) lets a range apply.
-    pub(crate) fn range_applies(&self, headers: &HeaderMap) -> bool {
-        match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-            None => true,
-            Some(v) if v.starts_with('"') => v == self.etag,
-            Some(v) if v.starts_with("W/") => false,
-            Some(v) => self.last_modified.as_ref().is_some_and(|lm| lm == v),
+    /// The representation these validators describe, for the conditional-request
+    /// evaluator; `weak` for a compressed variant (`ETag: W/"..."`).
+    pub(crate) fn current(&self, weak: bool) -> Current<'_> {
+        Current {
+            tag: self.etag.as_bytes(),
+            weak,
+            mtime_secs: self.last_modified.as_ref().map(|_| self.mtime_secs),
         }
     }
 }

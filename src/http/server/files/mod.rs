@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod compress;
+pub(crate) mod conditional;
 pub(crate) mod listing;
 pub(crate) mod meta;
 pub(crate) mod ranges;
@@ -24,6 +25,9 @@ use resolve::{resolve, segments};
 use std::fs::{File, Metadata};
 use std::path::Path;
 
+/// The file that stands for a folder.
+const INDEX: &str = "index.html";
+
 /// GET or HEAD of a URL path under the root.
 pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
     let raw = req.uri.path();
@@ -43,7 +47,7 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
             }
             return Ok(redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
-        match resolve::entry(cfg, &path, "index.html") {
+        match resolve::entry(cfg, &path, INDEX.as_ref()) {
             Ok((index, imd)) if imd.is_file() => return file(cfg, req, &index, &imd),
             Err(ServeError::ForbiddenPath) => return Err(ServeError::ForbiddenPath),
             _ => {}
@@ -76,7 +80,7 @@ fn navigation(req: &Parts) -> bool {
 }
 
 fn spa_index(cfg: &Config, req: &Parts) -> Reply {
-    match resolve::entry(cfg, &cfg.base, "index.html") {
+    match resolve::entry(cfg, &cfg.base, INDEX.as_ref()) {
         Ok((index, md)) if md.is_file() => file(cfg, req, &index, &md),
         Ok(_) => Err(ServeError::NotFound),
         Err(e) => Err(e),
@@ -93,11 +97,31 @@ fn open(path: &Path) -> Result<File, ServeError> {
     })
 }
 
-/// A file: 304, 206 (one range or multipart/byteranges), 416, compressed or plain 200.
+/// A file: 304, 412, 206 (one range or multipart/byteranges), 416, compressed or plain 200.
 pub(crate) fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Reply {
     let len = md.len();
     let info = cfg.cache.get(path, md);
     let validators = &info.validators;
+    let head = req.method == Method::HEAD;
+    let range = req
+        .headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| {
+            conditional::range_applies(
+                &req.headers,
+                validators.current(false),
+                validators.last_modified.as_ref().map(HeaderValue::as_bytes),
+            )
+        })
+        .map(|r| ranges::parse(r, len));
+    // The representation is chosen first: a 304 stands for it (its ETag, its Vary).
+    let choice = if range.is_none() && cfg.compress {
+        compress::choose(cfg, &req.headers, path, info.compressible, len)
+    } else {
+        None
+    };
+
     let mut resp = Response::new(Body::Empty);
     let h = resp.headers_mut();
     h.insert(header::ETAG, validators.etag.clone());
@@ -111,32 +135,43 @@ pub(crate) fn file(cfg: &Config, req: &Parts, path: &Path, md: &Metadata) -> Rep
     if let Some(cc) = &cfg.cache_control {
         h.insert(header::CACHE_CONTROL, cc.clone());
     }
-    if validators.not_modified(&req.headers) {
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        return Ok(resp);
+    if choice.is_some() {
+        // The encoded bytes differ from the file's: the validator becomes weak, as nginx does.
+        if let Ok(v) = HeaderValue::from_bytes(&[b"W/", validators.etag.as_bytes()].concat()) {
+            h.insert(header::ETAG, v);
+        }
     }
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let head = req.method == Method::HEAD;
-
-    let range = req
-        .headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| validators.range_applies(&req.headers))
-        .map(|r| ranges::parse(r, len));
-
-    if range.is_none() && cfg.compress {
-        let root = (!cfg.follow_symlinks).then_some(cfg.root.as_path());
-        if let Some(c) = compress::for_file(&req.headers, path, root, info.compressible, len, head)
-        {
-            compressed(&mut resp, &info, c);
+    if choice.is_some() || (range.is_none() && cfg.compress && info.compressible) {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    match conditional::evaluate(
+        &req.headers,
+        Some(validators.current(choice.is_some())),
+        true,
+    ) {
+        conditional::Verdict::Proceed => {}
+        conditional::Verdict::NotModified => {
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
             return Ok(resp);
         }
-        if info.compressible {
-            resp.headers_mut()
-                .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        conditional::Verdict::Failed => return Err(ServeError::PreconditionFailed),
+    }
+
+    if let Some(choice) = choice {
+        match choice.open(path, head) {
+            Some(c) => {
+                compressed(&mut resp, &info, c);
+                return Ok(resp);
+            }
+            // Gone since it was chosen: the file as it is, under its strong tag.
+            None => {
+                resp.headers_mut()
+                    .insert(header::ETAG, validators.etag.clone());
+            }
         }
     }
+    resp.headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
     match range {
         Some(Ranges::Unsatisfiable) => Err(ServeError::RangeNotSatisfiable { len }),
@@ -192,11 +227,6 @@ fn compressed(resp: &mut Response<Body>, info: &FileInfo, c: compress::Compresse
         HeaderValue::from_static(c.encoding),
     );
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.remove(header::ACCEPT_RANGES);
-    // The encoded bytes differ from the file's: the validator becomes weak, as nginx does.
-    if let Ok(v) = HeaderValue::from_bytes(&[b"W/", info.validators.etag.as_bytes()].concat()) {
-        h.insert(header::ETAG, v);
-    }
     if let Some(n) = c.len {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }

@@ -64,7 +64,7 @@ pub(crate) fn parse(header: &str, len: u64) -> Ranges {
             }
         };
         if let Some(r) = range {
-            total += r.1 - r.0 + 1;
+            total = total.saturating_add(r.1 - r.0 + 1);
             out.push(r);
         }
         if out.len() > MAX_RANGES {
@@ -128,5 +128,61 @@ mod tests {
         assert_eq!(parse("items=0-1", 100), Ranges::Ignore);
         assert_eq!(parse("bytes=x-1", 100), Ranges::Ignore);
         assert_eq!(parse("bytes=0-99,0-99", 100), Ranges::Ignore);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One range spec: `a-b`, `a-`, `-n`, with numbers near the file's end and huge ones.
+        fn spec() -> impl Strategy<Value = String> {
+            let n = prop_oneof![0u64..300, Just(u64::MAX), any::<u64>()];
+            (prop::option::of(n.clone()), prop::option::of(n), "[ ]{0,2}").prop_map(
+                |(a, b, pad)| match (a, b) {
+                    (Some(a), Some(b)) => format!("{pad}{a}-{b}"),
+                    (Some(a), None) => format!("{a}-{pad}"),
+                    (None, Some(b)) => format!("-{b}"),
+                    (None, None) => "-".to_string(),
+                },
+            )
+        }
+
+        fn check(r: &Ranges, len: u64) -> Result<(), TestCaseError> {
+            if let Ranges::Some(list) = r {
+                prop_assert!(!list.is_empty() && list.len() <= MAX_RANGES);
+                for &(first, last) in list {
+                    prop_assert!(first <= last && last < len, "{first}-{last} of {len}");
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn never_panics_and_stays_inside(text in "\\PC{0,40}", len in prop_oneof![0u64..300, any::<u64>()]) {
+                let r = parse(&text, len);
+                check(&r, len)?;
+                let r = parse(&format!("bytes={text}"), len);
+                check(&r, len)?;
+            }
+
+            #[test]
+            fn well_formed_lists_stay_inside(
+                specs in prop::collection::vec(spec(), 1..40),
+                len in prop_oneof![0u64..300, Just(u64::MAX), any::<u64>()],
+            ) {
+                let header = format!("bytes={}", specs.join(","));
+                let r = parse(&header, len);
+                check(&r, len)?;
+                // A single satisfiable a-b within the file is exactly that.
+                if specs.len() == 1
+                    && let Some((a, b)) = specs[0].trim().split_once('-')
+                    && let (Ok(a), Ok(b)) = (a.trim().parse::<u64>(), b.trim().parse::<u64>())
+                    && a <= b && b < len
+                {
+                    prop_assert_eq!(r, Ranges::Some(vec![(a, b)]));
+                }
+            }
+        }
     }
 }

@@ -6,9 +6,9 @@
 use crate::http::server::config::Config;
 use crate::http::server::error::ServeError;
 use percent_encoding::percent_decode_str;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Split a raw URL path into decoded segments, refusing any that could climb out
@@ -35,11 +35,6 @@ pub(crate) fn segments(raw: &str, hidden: bool) -> Result<Vec<OsString>, ServeEr
     Ok(out)
 }
 
-/// Whether the symlink at `path` resolves to something inside `root`.
-pub(crate) fn link_inside(path: &Path, root: &Path) -> bool {
-    std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(root))
-}
-
 /// The file or folder that `segs` names under the root, with its metadata.
 /// Without `follow_symlinks`, a symlink anywhere on the way must resolve inside the root.
 pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metadata), ServeError> {
@@ -58,11 +53,7 @@ pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metad
             for rest in &segs[i + 1..] {
                 path.push(rest);
             }
-            let real = std::fs::canonicalize(&path).map_err(|_| ServeError::NotFound)?;
-            if !real.starts_with(&cfg.root) {
-                return Err(ServeError::ForbiddenPath);
-            }
-            return stat(real);
+            return stat(real_inside(cfg, &path)?);
         }
         last = Some(md);
     }
@@ -73,21 +64,74 @@ pub(crate) fn resolve(cfg: &Config, segs: &[OsString]) -> Result<(PathBuf, Metad
 }
 
 /// The entry `name` of `dir`, a folder [`resolve`] already let through (a
-/// folder's index.html, the --spa fallback): the same rule as for a request
-/// path, so a symlink out of the root is refused (403) unless --follow-symlinks.
+/// folder's index.html, the --spa fallback, a precompressed sibling, a listing
+/// entry, an upload target): the same rule as for a request path, so a symlink
+/// out of the root is refused (403) unless --follow-symlinks. A name that could
+/// climb (`..`, a slash, NUL) is refused too.
 pub(crate) fn entry(
     cfg: &Config,
     dir: &Path,
-    name: &str,
+    name: &OsStr,
 ) -> Result<(PathBuf, Metadata), ServeError> {
-    let path = dir.join(name);
+    let path = dir.join(checked_name(name)?);
     if !cfg.follow_symlinks {
         let md = std::fs::symlink_metadata(&path).map_err(|_| ServeError::NotFound)?;
-        if md.file_type().is_symlink() && !link_inside(&path, &cfg.root) {
-            return Err(ServeError::ForbiddenPath);
+        if md.file_type().is_symlink() {
+            return inside(cfg, path);
         }
+        return Ok((path, md));
     }
     stat(path)
+}
+
+/// Where a new file `name` in `dir` would be (an upload target): refused like
+/// [`entry`] if something is there already that leads out of the root; `None`
+/// for the metadata when nothing is there.
+pub(crate) fn target(
+    cfg: &Config,
+    dir: &Path,
+    name: &OsStr,
+) -> Result<(PathBuf, Option<Metadata>), ServeError> {
+    let path = dir.join(checked_name(name)?);
+    match std::fs::symlink_metadata(&path) {
+        Err(_) => Ok((path, None)),
+        // A dangling link, or one out of the root, is not a place to write through.
+        Ok(md) if md.file_type().is_symlink() && !cfg.follow_symlinks => {
+            inside(cfg, path).map(|(p, md)| (p, Some(md)))
+        }
+        Ok(md) if md.file_type().is_symlink() => {
+            let md = std::fs::metadata(&path).ok();
+            Ok((path, md))
+        }
+        Ok(md) => Ok((path, Some(md))),
+    }
+}
+
+/// A single path component: no `..`, `.`, slash or NUL.
+fn checked_name(name: &OsStr) -> Result<&OsStr, ServeError> {
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.iter().any(|&c| c == b'/' || c == 0) {
+        return Err(ServeError::ForbiddenPath);
+    }
+    Ok(name)
+}
+
+/// The symlink `path` with its target's metadata, if the target is inside the
+/// root (403 if not, 404 if it dangles). The name stays the link's (its
+/// extension gives the content type).
+fn inside(cfg: &Config, path: PathBuf) -> Result<(PathBuf, Metadata), ServeError> {
+    let (_, md) = stat(real_inside(cfg, &path)?)?;
+    Ok((path, md))
+}
+
+/// The real path of `path` (every symlink resolved), if it is inside the root:
+/// the one containment check (403 outside, 404 when it dangles).
+fn real_inside(cfg: &Config, path: &Path) -> Result<PathBuf, ServeError> {
+    let real = std::fs::canonicalize(path).map_err(|_| ServeError::NotFound)?;
+    if !real.starts_with(&cfg.root) {
+        return Err(ServeError::ForbiddenPath);
+    }
+    Ok(real)
 }
 
 /// `path` with its metadata (symlinks followed), or 404.

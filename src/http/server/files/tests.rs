@@ -272,3 +272,102 @@ fn error_pages_carry_their_headers() {
         "the body is over the limit of 10 bytes (--max-body)"
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// One served folder for every case (kept for the whole run): files, a
+    /// folder, links in and out (to a file and a folder outside, and `sub/up`
+    /// to `../..`), a dotfile; its config, and the canonical folder outside.
+    fn shared() -> (&'static Config, &'static Path) {
+        static SITE: OnceLock<(Site, Config, std::path::PathBuf)> = OnceLock::new();
+        let (_, c, outside) = SITE.get_or_init(|| {
+            let s = site();
+            let d = s.dir.path();
+            std::os::unix::fs::symlink(s.outside.path(), d.join("outdir")).unwrap();
+            std::os::unix::fs::symlink(d.join("sub"), d.join("indir")).unwrap();
+            std::os::unix::fs::symlink("../..", d.join("sub/up")).unwrap();
+            let c = cfg(d);
+            let outside = std::fs::canonicalize(s.outside.path()).unwrap();
+            (s, c, outside)
+        });
+        (c, outside)
+    }
+
+    /// Path pieces that try every way out: dot segments plain and encoded,
+    /// encoded slashes and backslashes, NUL, links out and back.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "",
+            ".",
+            "..",
+            "%2e",
+            "%2e%2e",
+            "%2E.",
+            ".%2e",
+            "%2f",
+            "%2F",
+            "..%2f",
+            "%5c",
+            "\\",
+            "..\\",
+            "%00",
+            "\0",
+            "a%00b",
+            "hello.txt",
+            "sub",
+            "a.txt",
+            "out",
+            "in",
+            "outdir",
+            "indir",
+            "up",
+            ".secret",
+            "%2esecret",
+            "passwd",
+            "nothing",
+            "%252e%252e",
+            "~",
+        ])
+    }
+
+    /// Whether `p` (a path the resolver returned) really is inside the root.
+    fn contained(root: &Path, p: &Path) -> bool {
+        std::fs::canonicalize(p).is_ok_and(|real| real.starts_with(root))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_request_path_resolves_outside_the_root(
+            pieces in prop::collection::vec(piece(), 0..8),
+            hidden in any::<bool>(),
+        ) {
+            let (c, outside) = shared();
+            let raw = format!("/{}", pieces.join("/"));
+            if let Ok((path, md)) = segments(&raw, hidden).and_then(|s| resolve(c, &s)) {
+                prop_assert!(contained(&c.root, &path), "{raw} -> {}", path.display());
+                prop_assert!(!std::fs::canonicalize(&path).unwrap().starts_with(outside));
+                // What a folder then picks by name stays inside too.
+                if md.is_dir() {
+                    for name in ["index.html", "out", "outdir", "up", "..", "in"] {
+                        if let Ok((p, _)) = super::super::resolve::entry(c, &path, name.as_ref()) {
+                            prop_assert!(contained(&c.root, &p), "{raw} + {name}");
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_or_escapes(raw in "\\PC{0,40}") {
+            let (c, _) = shared();
+            if let Ok((path, _)) = segments(&raw, true).and_then(|s| resolve(c, &s)) {
+                prop_assert!(contained(&c.root, &path), "{raw}");
+            }
+        }
+    }
+}
