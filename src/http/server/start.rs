@@ -47,6 +47,7 @@ fn protocols(opts: &ServeOptions) -> Result<Protocols> {
         opts.max_header_size,
         opts.max_headers.max(1),
         opts.listen.idle_timeout.unwrap_or(KEEP_ALIVE),
+        opts.access_log,
     ))
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct Activity {
     /// head may be on its way. Parking then would make hyper answer it with
     /// `Connection: close` and yet keep the connection (RFC 9112 §9.6).
     pub(super) reading: AtomicBool,
+    /// When `reading` last became true ([`clock_ms`]): the start of the head
+    /// being read, for the log line of one that never becomes a request.
+    head_ms: AtomicU64,
     /// When the last response finished (or the connection began), by [`clock_ms`].
     last_ms: AtomicU64,
     /// The last write to the client could not finish (its socket buffer is full).
@@ -40,6 +43,7 @@ impl Activity {
             in_flight: AtomicU32::new(0),
             served: AtomicBool::new(false),
             reading: AtomicBool::new(false),
+            head_ms: AtomicU64::new(clock_ms()),
             last_ms: AtomicU64::new(clock_ms()),
             write_blocked: AtomicBool::new(false),
         }
@@ -57,6 +61,20 @@ impl Activity {
         self.last_ms.store(clock_ms(), Ordering::Relaxed);
         self.reading.store(false, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// Bytes have been read: the first of a request head, unless one is already on its way.
+    pub(super) fn saw_bytes(&self) {
+        if !self.reading.load(Ordering::Relaxed) {
+            self.head_ms.store(clock_ms(), Ordering::Relaxed);
+            self.reading.store(true, Ordering::Relaxed);
+        }
+    }
+    /// When the head being read began (the connection's start at the latest).
+    pub(super) fn head_started(&self) -> Instant {
+        let ago = clock_ms().saturating_sub(self.head_ms.load(Ordering::Relaxed));
+        Instant::now()
+            .checked_sub(Duration::from_millis(ago))
+            .unwrap_or_else(Instant::now)
     }
     /// Whether a request has ever arrived on the connection.
     pub(super) fn served(&self) -> bool {

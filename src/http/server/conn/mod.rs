@@ -13,6 +13,7 @@
 pub(crate) mod activity;
 pub(crate) mod splice;
 
+use crate::http::server::access_log::{self, Format};
 use crate::http::server::body::Logged;
 use activity::{Activity, clock_ms};
 use bytes::{Bytes, BytesMut};
@@ -54,6 +55,9 @@ const LINGER_QUIET: Duration = Duration::from_secs(5);
 
 /// Concurrent streams an HTTP/2 client may open on one connection (nginx: 128).
 const MAX_STREAMS: u32 = 100;
+
+/// At most this much of a refused request's first line goes into the log.
+const MAX_LOGGED_LINE: usize = 1024;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -132,7 +136,7 @@ impl AsyncRead for Prefixed {
             let head = self.prefix.split_to(n);
             buf.put_slice(&head);
             if let Some(a) = &self.activity {
-                a.reading.store(true, Ordering::Relaxed);
+                a.saw_bytes();
             }
             return Poll::Ready(Ok(()));
         }
@@ -141,7 +145,7 @@ impl AsyncRead for Prefixed {
         if let Some(a) = &self.activity
             && buf.filled().len() > before
         {
-            a.reading.store(true, Ordering::Relaxed);
+            a.saw_bytes();
         }
         polled
     }
@@ -177,6 +181,8 @@ pub(crate) struct Protocols {
     /// A connection without a request for this long is closed (default 120 s;
     /// nginx: 75 s).
     pub(crate) idle_timeout: Duration,
+    /// The access log's format, for requests answered or cut below the handler.
+    pub(crate) log: Option<Format>,
 }
 
 impl Protocols {
@@ -186,6 +192,7 @@ impl Protocols {
         max_head: u64,
         max_headers: usize,
         idle_timeout: Duration,
+        log: Option<Format>,
     ) -> Protocols {
         // Never `pipeline_flush` or `writev(false)`: both make hyper copy body bytes
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
@@ -208,6 +215,7 @@ impl Protocols {
             h2,
             header_timeout,
             idle_timeout,
+            log,
         }
     }
 }
@@ -354,7 +362,19 @@ async fn serve_h2(
                     limit = protocols.idle_timeout;
                 }
                 match activity.idle_for() {
-                    Some(idle) if idle >= limit => break,
+                    Some(idle) if idle >= limit => {
+                        if !activity.served() && let Some(format) = protocols.log {
+                            access_log::protocol_error(
+                                format,
+                                activity.peer.ip().to_canonical(),
+                                None,
+                                None,
+                                activity.head_started(),
+                                "HTTP/2 request head not complete within --header-timeout",
+                            );
+                        }
+                        break;
+                    }
                     Some(idle) => check.as_mut().reset(tokio::time::Instant::now() + (limit - idle)),
                     None => check.as_mut().reset(tokio::time::Instant::now() + limit),
                 }
@@ -393,7 +413,7 @@ async fn serve_h1(
     let mut check = std::pin::pin!(tokio::time::sleep(PARK_AFTER));
     let mut stopping = false;
     let mut parking = false;
-    loop {
+    let ended = loop {
         tokio::select! {
             // Unless parking, hyper ends the connection itself, sending what it still
             // holds first (it may close with a response unsent, e.g. when a request
@@ -402,10 +422,7 @@ async fn serve_h1(
                 conn.poll_without_shutdown(cx)
             } else {
                 Pin::new(&mut conn).poll(cx)
-            }) => {
-                r?;
-                break;
-            }
+            }) => break r,
             _ = &mut check => {
                 match activity.idle_for() {
                     Some(idle) if idle >= PARK_AFTER => {
@@ -423,8 +440,19 @@ async fn serve_h1(
                 Pin::new(&mut conn).graceful_shutdown();
             }
         }
-    }
+    };
     let parts = conn.into_parts();
+    if let Err(e) = ended {
+        // hyper gave up on a request head: it answered (400, 414, 431) or cut it.
+        let answered = log_head_error(protocols.log, &activity, &e, &parts.read_buf);
+        let mut sock = parts.io.into_inner().inner;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut sock).await;
+        if answered {
+            // So that the unread rest of the request does not reset the answer away.
+            linger(sock, shutdown).await;
+        }
+        return Err(e.into());
+    }
     if !parking {
         // hyper ended it (the client closed, asked for close, or broke the
         // protocol; or the server is stopping) and has shut our side down.
@@ -443,6 +471,54 @@ async fn serve_h1(
         return Ok(H1End::Resume(b.freeze(), inner.inner));
     }
     Ok(H1End::Idle(inner.inner))
+}
+
+/// Write the access-log line (with a log) of a request head that hyper refused
+/// or cut before any handler saw it; whether hyper answered it.
+fn log_head_error(
+    log: Option<Format>,
+    activity: &Activity,
+    e: &hyper::Error,
+    read_buf: &[u8],
+) -> bool {
+    let (status, why) = if e.is_parse_too_large() {
+        // hyper's two "too large" kinds: the URI alone (414), or the whole head (431).
+        if e.to_string().contains("URI") {
+            (Some(414), "request URI too long")
+        } else {
+            (
+                Some(431),
+                "request head too large or too many header fields",
+            )
+        }
+    } else if e.is_parse() {
+        (Some(400), "malformed request head")
+    } else if e.is_timeout() {
+        (None, "request head not complete within --header-timeout")
+    } else if e.is_incomplete_message() {
+        (
+            None,
+            "client closed the connection in the middle of a request head",
+        )
+    } else {
+        return false; // not about a head (an I/O error while answering)
+    };
+    if let Some(format) = log {
+        let first = read_buf
+            .split(|&b| b == b'\r' || b == b'\n')
+            .next()
+            .filter(|l| !l.is_empty())
+            .map(|l| String::from_utf8_lossy(&l[..l.len().min(MAX_LOGGED_LINE)]));
+        access_log::protocol_error(
+            format,
+            activity.peer.ip().to_canonical(),
+            first.as_deref(),
+            status,
+            activity.head_started(),
+            why,
+        );
+    }
+    status.is_some()
 }
 
 /// Read and drop what the client still sends after our side is shut down, until
