@@ -62,12 +62,15 @@ impl Activity {
         self.reading.store(false, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
-    /// Bytes have been read: the first of a request head, unless one is already on its way.
-    pub(super) fn saw_bytes(&self) {
-        if !self.reading.load(Ordering::Relaxed) {
-            self.head_ms.store(clock_ms(), Ordering::Relaxed);
-            self.reading.store(true, Ordering::Relaxed);
+    /// Bytes have been read: the first of a request head, unless one is already
+    /// on its way or a request is being answered. True when they begin a head.
+    pub(super) fn saw_bytes(&self) -> bool {
+        if self.reading.load(Ordering::Relaxed) {
+            return false;
         }
+        self.head_ms.store(clock_ms(), Ordering::Relaxed);
+        self.reading.store(true, Ordering::Relaxed);
+        self.in_flight.load(Ordering::Relaxed) == 0
     }
     /// When the head being read began (the connection's start at the latest).
     pub(super) fn head_started(&self) -> Instant {
