@@ -263,3 +263,127 @@ print("ok")
         );
     }
 }
+
+/// A Python h2 client over a plain socket or TLS with ALPN h2 (for
+/// [`serve_h2_limits`]): `connect(port)`, `request(s, c, sid, headers)` that
+/// returns the status (or "reset"), and `closed_after(s, c)`.
+const H2_CLIENT: &str = r#"
+import socket, ssl, time
+import h2.connection, h2.config, h2.events, h2.exceptions
+def connect(port, tls):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+        assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    c.initiate_connection()
+    s.sendall(c.data_to_send())
+    return s, c
+def head(path, extra=()):
+    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "x")] + list(extra)
+def request(s, c, sid, headers):
+    c.send_headers(sid, headers, end_stream=True)
+    s.sendall(c.data_to_send())
+    status = None
+    body = b""
+    while True:
+        data = s.recv(65536)
+        assert data, ("closed before the answer", sid)
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.ResponseReceived) and e.stream_id == sid:
+                status = dict(e.headers)[":status"]
+            if isinstance(e, h2.events.DataReceived):
+                body += e.data
+                c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            if isinstance(e, h2.events.StreamReset) and e.stream_id == sid:
+                return "reset", body
+            if isinstance(e, h2.events.StreamEnded) and e.stream_id == sid:
+                s.sendall(c.data_to_send())
+                return status, body
+        s.sendall(c.data_to_send())
+def closed_after(s, c):
+    start = time.monotonic()
+    while True:
+        try:
+            data = s.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        if not data:
+            return time.monotonic() - start
+        try:
+            c.receive_data(data)
+            s.sendall(c.data_to_send())
+        except (h2.exceptions.ProtocolError, OSError):
+            pass
+def open_head(s, c, sid):
+    # HEADERS without END_HEADERS, its CONTINUATION never sent.
+    c.send_headers(sid, head("/hello.txt"), end_stream=True)
+    frames = bytearray(c.data_to_send())
+    assert frames[3] == 1, "not a HEADERS frame"
+    frames[4] &= ~0x4
+    s.sendall(bytes(frames))
+"#;
+
+/// Issue 10 item 3: HTTP/2, over h2c and over TLS (ALPN h2): a header block
+/// left open after a first complete request is cut at the header timeout (not
+/// the 120 s idle timeout), `--max-headers` bounds the fields (431) and
+/// `--max-header-size` the bytes (431 from h2), the connection going on; an idle one closes
+/// after `--idle-timeout`.
+#[test]
+fn serve_h2_limits() {
+    let d = site();
+    let limits = [
+        "--header-timeout",
+        "1s",
+        "--max-headers",
+        "20",
+        "--max-header-size",
+        "8K",
+    ];
+    let (h2c, h2c_port) = serve(&["--log-format", "json"], d.path(), &limits);
+    let mut tls_args = limits.to_vec();
+    tls_args.push("--tls");
+    let (_tls, tls_port) = serve(&[], d.path(), &tls_args);
+    let mut idle_args = tls_args.clone();
+    idle_args.extend(["--idle-timeout", "2s"]);
+    let (_idle, idle_port) = serve(&[], d.path(), &idle_args);
+    let py = format!(
+        r#"{H2_CLIENT}
+for port, tls in (({h2c_port}, False), ({tls_port}, True)):
+    s, c = connect(port, tls)
+    st, body = request(s, c, 1, head("/hello.txt"))
+    assert st == "200" and body == b"hello, world\n", (tls, st, body)
+    st, _ = request(s, c, 3, head("/hello.txt", [("x-%d" % i, "v") for i in range(19)]))
+    assert st == "200", (tls, "19 fields", st)
+    st, body = request(s, c, 5, head("/hello.txt", [("x-%d" % i, "v") for i in range(21)]))
+    assert st == "431" and body == b"", (tls, "21 fields", st, body)
+    st, _ = request(s, c, 7, head("/hello.txt", [("x-big", "v" * 9000)]))
+    assert st == "431", (tls, "9000-byte field", st)
+    st, _ = request(s, c, 11, head("/hello.txt"))
+    assert st == "200", (tls, "after the 431s", st)
+    open_head(s, c, 13)
+    took = closed_after(s, c)
+    assert 0.5 < took < 4, (tls, "open header block: closed after %.1f s" % took)
+s, c = connect({idle_port}, True)
+st, _ = request(s, c, 1, head("/hello.txt"))
+assert st == "200", st
+took = closed_after(s, c)
+assert 1.5 < took < 5, "TLS idle timeout: closed after %.1f s" % took
+print("ok")
+"#
+    );
+    python_ok(&py);
+    let line = h2c.line(Pipe::Stderr, "\"status\":431");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(v["request"], "GET /hello.txt HTTP/2.0");
+    let cut = h2c.line(Pipe::Stderr, "HTTP/2 request head not complete");
+    let v: serde_json::Value = serde_json::from_str(&cut).expect("json");
+    assert_eq!(v["status"], 0);
+    let ms = v["duration_ms"].as_f64().expect("duration");
+    assert!((900.0..4000.0).contains(&ms), "{cut}");
+}

@@ -1,19 +1,23 @@
 //! Start-up and the accept loop: options become a [`Server`] (settings checked,
 //! TLS ready), which binds the shared listener and then serves until shutdown.
 
+use crate::http::server::access_log::{self, Format as AccessLogFormat};
+use crate::http::server::body::Logged;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
 use crate::http::server::dispatch::handle;
+use crate::http::server::response::empty;
 use crate::net::{Conn, Dump, HostPort, ListenOptions, Listener};
 use crate::tls::{self, TlsAcceptor};
 use anyhow::Result;
-use http::Request;
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 use tracing::{debug, info};
 
 /// A server whose settings are checked, ready to bind ([`Server::bind`]).
@@ -137,6 +141,8 @@ impl Bound {
             info!("httpbin endpoints under {}/", p);
         }
         let cfg = Arc::new(cfg);
+        let max_headers = protocols.max_headers;
+        let log = protocols.log;
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
@@ -144,6 +150,10 @@ impl Bound {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
+                    // h2 bounds a head's bytes itself (max_header_list_size), not its fields.
+                    if req.version() == Version::HTTP_2 && req.headers().len() > max_headers {
+                        return Ok(too_many_headers(&req, max_headers, log, activity));
+                    }
                     let mut resp = handle(&cfg, activity.peer, req).await;
                     resp.body_mut().activity = Some(activity);
                     Ok(resp)
@@ -156,6 +166,36 @@ impl Bound {
             })
             .await
     }
+}
+
+/// The 431 for an HTTP/2 request with more than `--max-headers` fields (empty,
+/// as HTTP/1.1 gets from hyper), logged like the refusals below the handler.
+fn too_many_headers(
+    req: &Request<Incoming>,
+    max: usize,
+    log: Option<AccessLogFormat>,
+    activity: Arc<Activity>,
+) -> Response<Logged> {
+    if let Some(format) = log {
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let line = format!("{} {target} HTTP/2.0", req.method());
+        access_log::protocol_error(
+            format,
+            activity.peer.ip().to_canonical(),
+            Some(&line),
+            Some(431),
+            Instant::now(),
+            "request head too large or too many header fields",
+        );
+    }
+    debug!(peer = %activity.peer, "HTTP/2 request with more than {max} header fields (--max-headers)");
+    // Empty, as hyper's HTTP/1.1 431 and h2's own 431 for a head over its size.
+    empty(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).map(|inner| Logged {
+        inner,
+        sent: 0,
+        entry: None,
+        activity: Some(activity),
+    })
 }
 
 /// Serve `opts` until SIGINT/SIGTERM, announcing nothing.

@@ -26,6 +26,9 @@ pub(crate) struct Activity {
     /// When `reading` last became true ([`clock_ms`]): the start of the head
     /// being read, for the log line of one that never becomes a request.
     head_ms: AtomicU64,
+    /// HTTP/2: since when a header block has been open (a HEADERS frame without
+    /// END_HEADERS whose last CONTINUATION has not come), by [`clock_ms`]; 0: none.
+    h2_head_ms: AtomicU64,
     /// When the last response finished (or the connection began), by [`clock_ms`].
     last_ms: AtomicU64,
     /// The last write to the client could not finish (its socket buffer is full).
@@ -44,6 +47,7 @@ impl Activity {
             served: AtomicBool::new(false),
             reading: AtomicBool::new(false),
             head_ms: AtomicU64::new(clock_ms()),
+            h2_head_ms: AtomicU64::new(0),
             last_ms: AtomicU64::new(clock_ms()),
             write_blocked: AtomicBool::new(false),
         }
@@ -78,6 +82,18 @@ impl Activity {
         Instant::now()
             .checked_sub(Duration::from_millis(ago))
             .unwrap_or_else(Instant::now)
+    }
+    /// HTTP/2: a header block has begun (`true`) or ended (`false`).
+    pub(super) fn h2_head(&self, open: bool) {
+        let now = if open { clock_ms() } else { 0 };
+        self.h2_head_ms.store(now, Ordering::Relaxed);
+    }
+    /// HTTP/2: how long the open header block has been open, if one is.
+    pub(super) fn h2_head_open_for(&self) -> Option<Duration> {
+        match self.h2_head_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(clock_ms().saturating_sub(since))),
+        }
     }
     /// Whether a request has ever arrived on the connection.
     pub(super) fn served(&self) -> bool {

@@ -111,6 +111,64 @@ pub(crate) struct Prefixed {
     head: Option<HeadScan>,
     /// A head had a bare LF (made a NUL, so hyper refuses it).
     bare_lf: bool,
+    /// HTTP/2: the frames read, followed to see when a header block is open.
+    frames: Option<FrameScan>,
+}
+
+/// Follows the frame headers of an HTTP/2 connection as they are read, to tell
+/// the driver when a header block is open (HEADERS without END_HEADERS, and its
+/// CONTINUATIONs not finished): hyper and h2 say nothing about a request until
+/// its head is complete. Only the 9-byte frame headers are looked at; payloads
+/// are skipped by length, so a 16 KiB DATA frame costs one header's parse.
+struct FrameScan {
+    activity: Arc<Activity>,
+    /// Bytes still to skip: the rest of the preface, then of a frame's payload.
+    skip: usize,
+    /// The frame header being read, and how much of it has come.
+    header: [u8; 9],
+    have: usize,
+}
+
+impl FrameScan {
+    fn new(activity: Arc<Activity>) -> FrameScan {
+        FrameScan {
+            activity,
+            skip: H2_PREFACE.len(),
+            header: [0; 9],
+            have: 0,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        const HEADERS: u8 = 0x1;
+        const CONTINUATION: u8 = 0x9;
+        const END_HEADERS: u8 = 0x4;
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (9 - self.have).min(bytes.len());
+            self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
+            self.have += n;
+            bytes = &bytes[n..];
+            if self.have < 9 {
+                return;
+            }
+            self.have = 0;
+            let h = &self.header;
+            self.skip = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+            if h[3] == HEADERS || h[3] == CONTINUATION {
+                let open = h[4] & END_HEADERS == 0;
+                // A block opens with HEADERS only; CONTINUATION can only end it.
+                if h[3] == HEADERS || !open {
+                    self.activity.h2_head(open);
+                }
+            }
+        }
+    }
 }
 
 /// A request head on its way, checked for line ends that are a bare LF.
@@ -196,6 +254,9 @@ impl AsyncRead for Prefixed {
             buf.put_slice(&head);
             Poll::Ready(Ok(()))
         };
+        if let Some(f) = &mut self.frames {
+            f.feed(&buf.filled()[before..]);
+        }
         if let Some(a) = &self.activity
             && buf.filled().len() > before
         {
@@ -245,6 +306,8 @@ pub(crate) struct Protocols {
     pub(crate) idle_timeout: Duration,
     /// The access log's format, for requests answered or cut below the handler.
     pub(crate) log: Option<Format>,
+    /// Most header fields in a request (hyper checks HTTP/1.1; the handler h2).
+    pub(crate) max_headers: usize,
 }
 
 impl Protocols {
@@ -278,6 +341,7 @@ impl Protocols {
             header_timeout,
             idle_timeout,
             log,
+            max_headers,
         }
     }
 }
@@ -408,6 +472,7 @@ async fn serve_h2(
             activity: None,
             head: None,
             bare_lf: false,
+            frames: Some(FrameScan::new(svc.activity.clone())),
         }),
         svc
     ));
@@ -422,26 +487,38 @@ async fn serve_h2(
             r = conn.as_mut() => return Ok(r?),
             () = stopped(shutdown) => break,
             _ = &mut check => {
+                let header_timeout = protocols.header_timeout;
                 if activity.served() {
                     limit = protocols.idle_timeout;
                 }
-                match activity.idle_for() {
-                    Some(idle) if idle >= limit => {
-                        if !activity.served() && let Some(format) = protocols.log {
-                            access_log::protocol_error(
-                                format,
-                                activity.peer.ip().to_canonical(),
-                                None,
-                                None,
-                                activity.head_started(),
-                                "HTTP/2 request head not complete within --header-timeout",
-                            );
-                        }
-                        break;
+                // A header block open too long, or (before the first request) no
+                // complete head within the header timeout: cut, and logged.
+                let (cut, wait) = match (activity.h2_head_open_for(), activity.idle_for()) {
+                    (Some(open), _) if open >= header_timeout => (true, Duration::ZERO),
+                    (Some(open), _) => (false, header_timeout - open),
+                    (None, Some(idle)) if idle >= limit => (!activity.served(), Duration::ZERO),
+                    (None, Some(idle)) => (false, limit - idle),
+                    (None, None) => (false, limit),
+                };
+                if wait.is_zero() {
+                    if cut && let Some(format) = protocols.log {
+                        let started = match activity.h2_head_open_for() {
+                            Some(open) => tokio::time::Instant::now().into_std().checked_sub(open),
+                            None => None,
+                        };
+                        access_log::protocol_error(
+                            format,
+                            activity.peer.ip().to_canonical(),
+                            None,
+                            None,
+                            started.unwrap_or_else(|| activity.head_started()),
+                            "HTTP/2 request head not complete within --header-timeout",
+                        );
                     }
-                    Some(idle) => check.as_mut().reset(tokio::time::Instant::now() + (limit - idle)),
-                    None => check.as_mut().reset(tokio::time::Instant::now() + limit),
+                    break;
                 }
+                // Never later than a header timeout away: a header block may open meanwhile.
+                check.as_mut().reset(tokio::time::Instant::now() + wait.min(header_timeout));
             }
         }
     }
@@ -473,6 +550,7 @@ async fn serve_h1(
             activity: Some(activity.clone()),
             head: None,
             bare_lf: false,
+            frames: None,
         }),
         svc,
     );
