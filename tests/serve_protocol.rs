@@ -387,3 +387,55 @@ print("ok")
     let ms = v["duration_ms"].as_f64().expect("duration");
     assert!((900.0..4000.0).contains(&ms), "{cut}");
 }
+
+/// Issue 10 item 10 (part) and item 8: plain HTTP sent to a `--tls` port gets a
+/// readable 400 page instead of a TLS alert, HTTPS on the same port still works,
+/// and both the plain request and a failed TLS handshake get a log line.
+#[test]
+fn serve_tls_port_answers_plain_http_with_400() {
+    let d = site();
+    let (p, port) = serve(&["--log-format", "json"], d.path(), &["--tls"]);
+    let curl = |args: &[&str]| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "10"]).args(args);
+        run(c, None, Duration::from_secs(15))
+    };
+    let out = curl(&["-i", &format!("http://127.0.0.1:{port}/hello.txt")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let want = format!(
+        "400 Bad Request: plain HTTP request sent to an HTTPS port; use https://127.0.0.1:{port}/\n"
+    );
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{want}",
+            want.len()
+        )
+    );
+    let out = curl(&["-k", &format!("https://127.0.0.1:{port}/hello.txt")]);
+    assert_eq!(stdout(&out), "hello, world\n");
+    // A client that offers only a cipher suite rustls does not have.
+    let mut o = Command::new("openssl");
+    o.args([
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-tls1_3",
+        "-ciphersuites",
+        "TLS_AES_128_CCM_8_SHA256",
+    ]);
+    let out = run(o, Some(b""), Duration::from_secs(15));
+    assert_ne!(code(&out), 0, "the handshake should fail");
+    let plain: serde_json::Value =
+        serde_json::from_str(&p.line(Pipe::Stderr, "plain HTTP sent")).expect("json");
+    assert_eq!(plain["status"], 400);
+    assert_eq!(plain["bytes"], want.len());
+    assert_eq!(plain["request"], "GET /hello.txt HTTP/1.1");
+    assert_eq!(plain["peer"], "127.0.0.1");
+    let failed: serde_json::Value =
+        serde_json::from_str(&p.line(Pipe::Stderr, "TLS handshake failed")).expect("json");
+    assert_eq!(failed["status"], 0);
+    assert_eq!(failed["request"], serde_json::Value::Null);
+    let why = failed["error"].as_str().expect("error");
+    assert!(why.contains("NoCipherSuitesInCommon"), "{why}");
+}

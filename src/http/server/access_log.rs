@@ -68,14 +68,16 @@ impl Entry {
 /// Log a request that never reached the handler: answered below it (400, 414,
 /// 431; `status`) or cut without an answer (`None`: a header timeout, a client
 /// that closed mid-head, a failed TLS handshake). `request` is the first line
-/// of what the client sent, if anything; `error` says what went wrong. No body
-/// was sent, so bytes are 0; the text format shows `-` for a missing status and
-/// the JSON format `0`, with `"request"` and `"error"` fields.
+/// of what the client sent, if anything; `error` says what went wrong; `bytes`
+/// of body were sent (0 but for the plain-HTTP-to-HTTPS page). The text format
+/// shows `-` for a missing status and the JSON format `0`, with `"request"` and
+/// `"error"` fields.
 pub(crate) fn protocol_error(
     format: Format,
     peer: IpAddr,
     request: Option<&str>,
     status: Option<u16>,
+    bytes: u64,
     started: Instant,
     error: &str,
 ) {
@@ -85,7 +87,7 @@ pub(crate) fn protocol_error(
         user: None,
         request: Request::Raw(request),
         status,
-        bytes: 0,
+        bytes,
         referer: None,
         user_agent: None,
         time: SystemTime::now(),

@@ -84,10 +84,13 @@ impl Server {
             tls,
         } = self;
         let secure = tls.is_some();
-        let listener = Listener::bind(&bind, &listen, dump)
+        let mut listener = Listener::bind(&bind, &listen, dump)
             .await?
             .nodelay(true)
             .with_tls(tls);
+        if secure {
+            listener = tls_gate(listener, cfg.log);
+        }
         // Every file named in the options has been read by now. Inside the root,
         // each request's `statx` walks "./a.txt", not the root's whole path again
         // (1 KiB benchmark: ~18 → ~14 µs of server CPU per request).
@@ -116,14 +119,7 @@ impl Bound {
 
     /// The URL of the root: `http://127.0.0.1:8000/`, `https://[::1]:8443/`.
     pub fn url(&self) -> String {
-        let local = self.local_addr();
-        let scheme = if self.tls { "https" } else { "http" };
-        let shown = if local.is_ipv6() {
-            format!("[{}]:{}", local.ip(), local.port())
-        } else {
-            local.to_string()
-        };
-        format!("{scheme}://{shown}/")
+        root_url(self.local_addr(), self.tls)
     }
 
     /// Answer requests until SIGINT/SIGTERM.
@@ -168,6 +164,47 @@ impl Bound {
     }
 }
 
+/// The URL of the root on `local`: `http://127.0.0.1:8000/`, `https://[::1]:8443/`.
+fn root_url(local: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let shown = if local.is_ipv6() {
+        format!("[{}]:{}", local.ip(), local.port())
+    } else {
+        local.to_string()
+    };
+    format!("{scheme}://{shown}/")
+}
+
+/// A TLS listener answers plain HTTP with a readable 400 page (as nginx does)
+/// instead of a TLS alert, and its refused clients get access-log lines.
+fn tls_gate(listener: Listener, log: Option<AccessLogFormat>) -> Listener {
+    let url = root_url(listener.local_addr(), true);
+    let page = format!("400 Bad Request: plain HTTP request sent to an HTTPS port; use {url}\n");
+    let reply = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let listener = listener.plain_text_reply(reply.into_bytes());
+    let sent = page.len() as u64;
+    let Some(format) = log else {
+        return listener;
+    };
+    listener.on_handshake_failure(Arc::new(
+        move |peer: SocketAddr, first: Option<&str>, replied: bool, why: &str, took| {
+            let started = Instant::now()
+                .checked_sub(took)
+                .unwrap_or_else(Instant::now);
+            let (status, bytes) = if replied {
+                (Some(400), sent)
+            } else {
+                (None, 0)
+            };
+            let peer = peer.ip().to_canonical();
+            access_log::protocol_error(format, peer, first, status, bytes, started, why);
+        },
+    ))
+}
+
 /// The 431 for an HTTP/2 request with more than `--max-headers` fields (empty,
 /// as HTTP/1.1 gets from hyper), logged like the refusals below the handler.
 fn too_many_headers(
@@ -184,6 +221,7 @@ fn too_many_headers(
             activity.peer.ip().to_canonical(),
             Some(&line),
             Some(431),
+            0,
             Instant::now(),
             "request head too large or too many header fields",
         );

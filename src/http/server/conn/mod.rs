@@ -511,6 +511,7 @@ async fn serve_h2(
                             activity.peer.ip().to_canonical(),
                             None,
                             None,
+                            0,
                             started.unwrap_or_else(|| activity.head_started()),
                             "HTTP/2 request head not complete within --header-timeout",
                         );
@@ -665,6 +666,7 @@ fn log_head_error(
             activity.peer.ip().to_canonical(),
             first.as_deref(),
             status,
+            0,
             activity.head_started(),
             why,
         );
