@@ -439,3 +439,69 @@ fn serve_tls_port_answers_plain_http_with_400() {
     let why = failed["error"].as_str().expect("error");
     assert!(why.contains("NoCipherSuitesInCommon"), "{why}");
 }
+
+/// Issue 10 item 10 (part): `--httpbin` `/post`, `/put`, `/patch` and
+/// `/anything` fill `form` and `files` from urlencoded and multipart bodies, as
+/// httpbin.org does (and as Python requests' users read them), `data` empty.
+#[test]
+fn serve_httpbin_forms_and_files() {
+    let d = site();
+    std::fs::write(d.path().join("notes.txt"), "line one\nline two\n").expect("write");
+    std::fs::write(d.path().join("blob.bin"), [0xffu8, 0x00, 0xfe]).expect("write");
+    let (_p, port) = serve(&[], d.path(), &["--httpbin"]);
+    let curl = |args: &[&str]| -> serde_json::Value {
+        let mut c = Command::new("curl");
+        c.current_dir(d.path())
+            .args(["-s", "--max-time", "10"])
+            .args(args);
+        let out = run(c, None, Duration::from_secs(15));
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    };
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let v = curl(&[
+        "-F",
+        "a=1",
+        "-F",
+        "a=2",
+        "-F",
+        "f=@notes.txt",
+        &url("/post"),
+    ]);
+    assert_eq!(v["form"], serde_json::json!({"a": ["1", "2"]}));
+    assert_eq!(v["files"], serde_json::json!({"f": "line one\nline two\n"}));
+    assert_eq!(v["data"], "");
+    assert_eq!(v["json"], serde_json::Value::Null);
+    let v = curl(&["-F", "b=@blob.bin", "-X", "PUT", &url("/put")]);
+    assert_eq!(
+        v["files"],
+        serde_json::json!({"b": "data:application/octet-stream;base64,/wD+"})
+    );
+    assert_eq!(v["form"], serde_json::json!({}));
+    let v = curl(&["-d", "a=1", "-d", "b=x%20y", &url("/post")]);
+    assert_eq!(v["form"], serde_json::json!({"a": "1", "b": "x y"}));
+    assert_eq!(v["files"], serde_json::json!({}));
+    assert_eq!(v["data"], "");
+    let v = curl(&["-d", "k=v", "-X", "PATCH", &url("/anything/x")]);
+    assert_eq!(v["form"], serde_json::json!({"k": "v"}));
+    assert_eq!(v["method"], "PATCH");
+    // A raw body still goes to `data`.
+    let v = curl(&["-H", "Content-Type: text/plain", "-d", "a=1", &url("/post")]);
+    assert_eq!(v["data"], "a=1");
+    assert_eq!(v["form"], serde_json::json!({}));
+    // Python requests, as its users check httpbin.
+    python_ok(&format!(
+        r#"
+import requests
+r = requests.post("http://127.0.0.1:{port}/post", data={{"a": "1"}},
+                  files={{"f": ("n.txt", b"hello\n", "text/plain")}}, timeout=10)
+assert r.status_code == 200, r.status_code
+j = r.json()
+assert j["form"] == {{"a": "1"}}, j
+assert j["files"] == {{"f": "hello\n"}}, j
+assert j["data"] == "" and j["json"] is None, j
+r = requests.post("http://127.0.0.1:{port}/post", data={{"x": ["1", "2"]}}, timeout=10)
+assert r.json()["form"] == {{"x": ["1", "2"]}}, r.text
+print("ok")
+"#
+    ));
+}
