@@ -29,3 +29,8 @@ if ! python3 -c 'import h2' 2>/dev/null; then
   python3 -m pip install -q h2 \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
 fi
+
+# ncat: raw requests and half-closing clients in the serve tests.
+if ! command -v ncat >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ncat >/dev/null || echo "please install: ncat" >&2
+fi

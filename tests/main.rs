@@ -7,6 +7,7 @@ mod fetch;
 mod http;
 mod resolve;
 mod serve;
+mod serve_protocol;
 mod tcp;
 mod tls;
 mod udp;

@@ -123,7 +123,7 @@ pub struct ServeArgs {
     /// Largest request head (request line + headers); 431 beyond. At least 8K.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16K")]
     pub max_header_size: u64,
-    /// Most header fields in a request (HTTP/1.1); 431 beyond.
+    /// Most header fields in a request (HTTP/1.1 and HTTP/2); 431 beyond.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_headers: usize,
     /// No access log (it goes to stderr by default; -q also silences it).

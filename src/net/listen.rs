@@ -82,7 +82,25 @@ pub struct Listener {
     tls: Option<TlsAcceptor>,
     /// Set TCP_NODELAY on accepted sockets (request/response protocols such as HTTP).
     nodelay: bool,
+    /// With TLS: what clients that do not speak TLS get, and who hears of failed handshakes.
+    tls_gate: Arc<TlsGate>,
 }
+
+/// How a TLS listener treats clients whose handshake never happens (see
+/// [`Listener::plain_text_reply`] and [`Listener::on_handshake_failure`]).
+#[derive(Default)]
+struct TlsGate {
+    /// Sent, instead of a TLS alert, to a client whose first byte is not a TLS record.
+    plain_reply: Option<Vec<u8>>,
+    /// Told of every client that was not admitted because of TLS.
+    on_failure: Option<HandshakeFailure>,
+}
+
+/// What a server is told of a client that was not admitted because of TLS: the
+/// client, what it sent first if it was not TLS (its first line), whether the
+/// plain-text reply went out, why, and how long it took.
+pub type HandshakeFailure =
+    Arc<dyn Fn(SocketAddr, Option<&str>, bool, &str, Duration) + Send + Sync>;
 
 /// How long a client may take over its TLS handshake (unless --idle-timeout is shorter).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,6 +132,7 @@ impl Listener {
             dump,
             tls: None,
             nodelay: false,
+            tls_gate: Arc::default(),
         })
     }
 
@@ -127,6 +146,25 @@ impl Listener {
     /// Serve TLS with this acceptor (see `tls::acceptor`); `None` keeps plain TCP.
     pub fn with_tls(mut self, tls: Option<TlsAcceptor>) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// With TLS: a client whose first byte is not a TLS handshake record (plain
+    /// HTTP sent to an HTTPS port) gets `reply` and a close instead of a TLS
+    /// alert, as nginx answers it with a 400 page. One `peek` per connection.
+    pub fn plain_text_reply(mut self, reply: Vec<u8>) -> Self {
+        if let Some(gate) = Arc::get_mut(&mut self.tls_gate) {
+            gate.plain_reply = Some(reply);
+        }
+        self
+    }
+
+    /// With TLS: `report` hears of each client not admitted because of TLS (a
+    /// failed or timed-out handshake, plain text), e.g. for an access log.
+    pub fn on_handshake_failure(mut self, report: HandshakeFailure) -> Self {
+        if let Some(gate) = Arc::get_mut(&mut self.tls_gate) {
+            gate.on_failure = Some(report);
+        }
         self
     }
 
@@ -190,9 +228,10 @@ impl Listener {
                     debug!(%peer, id = next_id, "connection from {peer}");
                     let (id, local, shutdown) = (next_id, self.local, shutdown_rx.clone());
                     let (tls, dump, idle) = (self.tls.clone(), self.dump.clone(), self.idle);
+                    let gate = self.tls_gate.clone();
                     let handler = handler.clone();
                     tasks.spawn(async move {
-                        let Some((stream, meter, alpn)) = admit(tcp, peer, tls, dump, idle).await else {
+                        let Some((stream, meter, alpn)) = admit(tcp, peer, tls, dump, idle, gate).await else {
                             return (peer, None);
                         };
                         let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn };
@@ -274,6 +313,7 @@ async fn admit(
     tls: Option<TlsAcceptor>,
     dump: Option<Dump>,
     idle: Option<Duration>,
+    gate: Arc<TlsGate>,
 ) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
     match tls {
         None => {
@@ -284,7 +324,7 @@ async fn admit(
         // Boxed: the handshake's state is large, and every plain connection's task
         // would otherwise carry room for it (measured: 54.8-55.6 MB → 50.3-52.1 MB RSS
         // for 10,000 idle `serve` keep-alive clients).
-        Some(acceptor) => Box::pin(admit_tls(tcp, peer, acceptor, dump, idle)).await,
+        Some(acceptor) => Box::pin(admit_tls(tcp, peer, acceptor, dump, idle, gate)).await,
     }
 }
 
@@ -294,9 +334,30 @@ async fn admit_tls(
     acceptor: TlsAcceptor,
     dump: Option<Dump>,
     idle: Option<Duration>,
+    gate: Arc<TlsGate>,
 ) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
+    let started = Instant::now();
     let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
-    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+    let fail = |first: Option<&str>, replied: bool, why: &str| {
+        if let Some(report) = &gate.on_failure {
+            report(peer, first, replied, why, started.elapsed());
+        }
+    };
+    let mut tcp = tcp;
+    if let Some(reply) = &gate.plain_reply {
+        let mut first = [0u8; 1];
+        // 0x16: a TLS handshake record; anything else is not TLS.
+        if let Ok(Ok(1)) = tokio::time::timeout(limit, tcp.peek(&mut first)).await
+            && first[0] != 0x16
+        {
+            let line = answer_plain_text(&mut tcp, reply).await;
+            debug!(%peer, "{peer} sent plain text to the TLS port: {line:?}");
+            fail(Some(&line), true, "plain HTTP sent to the HTTPS port");
+            return None;
+        }
+    }
+    let left = limit.saturating_sub(started.elapsed());
+    let stream = match tokio::time::timeout(left, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
         Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
             // Port probes and health checks: not worth a warning.
@@ -304,11 +365,14 @@ async fn admit_tls(
             return None;
         }
         Ok(Err(e)) => {
-            warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
+            let why = describe_server_error(&e);
+            warn!(%peer, "TLS handshake with {peer} failed: {why}");
+            fail(None, false, &format!("TLS handshake failed: {why}"));
             return None;
         }
         Err(_) => {
             warn!(%peer, "TLS handshake with {peer} timed out after {limit:?}");
+            fail(None, false, "TLS handshake timed out");
             return None;
         }
     };
@@ -316,6 +380,35 @@ async fn admit_tls(
     let tap = Tap::new(stream, peer, dump, idle);
     let meter = tap.meter();
     Some((Box::new(tap), meter, alpn))
+}
+
+/// Read what a plain-text client sent (a little of it), send `reply`, close, and
+/// drain until the client closes too (at most 2 s), so the reply is not reset
+/// away by unread bytes; the first line the client sent.
+async fn answer_plain_text(tcp: &mut TcpStream, reply: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const QUIET: Duration = Duration::from_secs(2);
+    let mut buf = vec![0u8; 4096];
+    let n = match tokio::time::timeout(QUIET, tcp.read(&mut buf)).await {
+        Ok(Ok(n)) => n,
+        _ => 0,
+    };
+    let line = buf[..n]
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(&l[..l.len().min(1024)]).into_owned())
+        .unwrap_or_default();
+    let _ = tokio::time::timeout(QUIET, async {
+        let _ = tcp.write_all(reply).await;
+        let _ = tcp.shutdown().await;
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    line
 }
 
 async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {

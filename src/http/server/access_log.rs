@@ -44,41 +44,150 @@ pub(crate) struct Entry {
 impl Entry {
     /// Write the line: one `write` to unbuffered stderr, so lines never interleave.
     pub(crate) fn write(&self, bytes: u64) {
-        let secs = self.started.elapsed().as_secs_f64();
+        Line {
+            format: self.format,
+            peer: self.peer,
+            user: self.user.as_deref(),
+            request: Request::Parsed {
+                method: &self.method,
+                target: &self.target,
+                version: self.version,
+            },
+            status: Some(self.status),
+            bytes,
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            time: self.time,
+            secs: self.started.elapsed().as_secs_f64(),
+            error: None,
+        }
+        .write();
+    }
+}
+
+/// Log a request that never reached the handler: answered below it (400, 414,
+/// 431; `status`) or cut without an answer (`None`: a header timeout, a client
+/// that closed mid-head, a failed TLS handshake). `request` is the first line
+/// of what the client sent, if anything; `error` says what went wrong; `bytes`
+/// of body were sent (0 but for the plain-HTTP-to-HTTPS page). The text format
+/// shows `-` for a missing status and the JSON format `0`, with `"request"` and
+/// `"error"` fields.
+pub(crate) fn protocol_error(
+    format: Format,
+    peer: IpAddr,
+    request: Option<&str>,
+    status: Option<u16>,
+    bytes: u64,
+    started: Instant,
+    error: &str,
+) {
+    Line {
+        format,
+        peer,
+        user: None,
+        request: Request::Raw(request),
+        status,
+        bytes,
+        referer: None,
+        user_agent: None,
+        time: SystemTime::now(),
+        secs: started.elapsed().as_secs_f64(),
+        error: Some(error),
+    }
+    .write();
+}
+
+/// What a log line says about the request.
+enum Request<'a> {
+    /// A request hyper parsed.
+    Parsed {
+        method: &'a str,
+        target: &'a str,
+        version: &'a str,
+    },
+    /// The first line of bytes that did not parse as a request, if any.
+    Raw(Option<&'a str>),
+}
+
+/// One access-log line, borrowed from an [`Entry`] or a protocol error: the one
+/// place that renders both formats.
+struct Line<'a> {
+    format: Format,
+    peer: IpAddr,
+    user: Option<&'a str>,
+    request: Request<'a>,
+    /// `None`: no answer was sent.
+    status: Option<u16>,
+    bytes: u64,
+    referer: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    time: SystemTime,
+    secs: f64,
+    /// Why the request never reached the handler.
+    error: Option<&'a str>,
+}
+
+impl Line<'_> {
+    fn write(&self) {
         let line = match self.format {
             Format::Combined => {
                 let mut s = String::with_capacity(200);
+                let _ = write!(
+                    s,
+                    "{} - {} [{}] \"",
+                    self.peer,
+                    self.user.unwrap_or("-"),
+                    clf_time(self.time)
+                );
+                let _ = match &self.request {
+                    Request::Parsed {
+                        method,
+                        target,
+                        version,
+                    } => write!(s, "{method} {} {version}", escape(target)),
+                    Request::Raw(raw) => write!(s, "{}", escape(raw.unwrap_or("-"))),
+                };
+                let _ = s.write_str("\" ");
+                let _ = match self.status {
+                    Some(code) => write!(s, "{code}"),
+                    None => s.write_str("-"),
+                };
                 let _ = writeln!(
                     s,
-                    "{} - {} [{}] \"{} {} {}\" {} {} \"{}\" \"{}\" {:.3}",
-                    self.peer,
-                    self.user.as_deref().unwrap_or("-"),
-                    clf_time(self.time),
-                    self.method,
-                    escape(&self.target),
-                    self.version,
-                    self.status,
-                    bytes,
-                    escape(self.referer.as_deref().unwrap_or("-")),
-                    escape(self.user_agent.as_deref().unwrap_or("-")),
-                    secs
+                    " {} \"{}\" \"{}\" {:.3}",
+                    self.bytes,
+                    escape(self.referer.unwrap_or("-")),
+                    escape(self.user_agent.unwrap_or("-")),
+                    self.secs
                 );
                 s
             }
             Format::Json => {
-                let v = serde_json::json!({
+                let (method, target, version) = match &self.request {
+                    Request::Parsed {
+                        method,
+                        target,
+                        version,
+                    } => (Some(*method), Some(*target), Some(*version)),
+                    Request::Raw(_) => (None, None, None),
+                };
+                let mut v = serde_json::json!({
                     "time": humantime::format_rfc3339_millis(self.time).to_string(),
                     "peer": self.peer.to_string(),
                     "user": self.user,
-                    "method": self.method,
-                    "target": self.target,
-                    "version": self.version,
-                    "status": self.status,
-                    "bytes": bytes,
-                    "duration_ms": (secs * 1e6).round() / 1e3,
+                    "method": method,
+                    "target": target,
+                    "version": version,
+                    "status": self.status.unwrap_or(0),
+                    "bytes": self.bytes,
+                    "duration_ms": (self.secs * 1e6).round() / 1e3,
                     "referer": self.referer,
                     "user_agent": self.user_agent,
                 });
+                if let (Request::Raw(raw), Some(map)) = (&self.request, v.as_object_mut()) {
+                    map.insert("request".into(), serde_json::json!(raw));
+                    map.insert("error".into(), serde_json::json!(self.error));
+                }
                 let mut s = v.to_string();
                 s.push('\n');
                 s

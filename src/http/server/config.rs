@@ -62,7 +62,7 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Largest request head in bytes; at least 8 KiB.
     pub max_header_size: u64,
-    /// Most header fields in an HTTP/1.1 request; 431 beyond.
+    /// Most header fields in a request (HTTP/1.1 and HTTP/2); 431 beyond.
     pub max_headers: usize,
     /// The shared listener's limits, access rules and timeouts.
     pub listen: ListenOptions,

@@ -98,19 +98,52 @@ fn pairs_json(q: &str) -> Value {
     let mut m = Map::new();
     for kv in q.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        let (k, v) = (decode_component(k), Value::String(decode_component(v)));
-        match m.get_mut(&k) {
-            Some(Value::Array(a)) => a.push(v),
-            Some(old) => {
-                let first = old.take();
-                *old = Value::Array(vec![first, v]);
-            }
-            None => {
-                m.insert(k, v);
-            }
-        }
+        push_pair(&mut m, decode_component(k), decode_component(v));
     }
     Value::Object(m)
+}
+
+/// Add `k: v`; a repeated key becomes a list, as httpbin shows it.
+fn push_pair(m: &mut Map<String, Value>, k: String, v: String) {
+    let v = Value::String(v);
+    match m.get_mut(&k) {
+        Some(Value::Array(a)) => a.push(v),
+        Some(old) => {
+            let first = old.take();
+            *old = Value::Array(vec![first, v]);
+        }
+        None => {
+            m.insert(k, v);
+        }
+    }
+}
+
+/// A `multipart/form-data` body as httpbin shows it: fields without a file name
+/// in `form`, files in `files` (their text, or a `data:` URL in base64 when it
+/// is not UTF-8).
+async fn multipart_json(data: Bytes, boundary: String) -> Result<(Value, Value), ServeError> {
+    use base64::Engine;
+    let bad = |e: multer::Error| ServeError::BadRequest(format!("bad multipart body: {e}").into());
+    let body = stream::once(async move { Ok::<Bytes, std::convert::Infallible>(data) });
+    let mut parts = multer::Multipart::new(body, boundary);
+    let (mut form, mut files) = (Map::new(), Map::new());
+    while let Some(field) = parts.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_string();
+        let is_file = field.file_name().is_some();
+        let ctype = field
+            .content_type()
+            .map_or("application/octet-stream".to_string(), |m| m.to_string());
+        let bytes = field.bytes().await.map_err(bad)?;
+        let text = match String::from_utf8(bytes.to_vec()) {
+            Ok(t) => t,
+            Err(_) => format!(
+                "data:{ctype};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            ),
+        };
+        push_pair(if is_file { &mut files } else { &mut form }, name, text);
+    }
+    Ok((Value::Object(form), Value::Object(files)))
 }
 
 fn url(req: &Parts) -> String {
@@ -160,27 +193,35 @@ async fn with_body(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let text = String::from_utf8_lossy(&data).into_owned();
     let mut m = base(req, peer);
-    let form = if ctype.starts_with("application/x-www-form-urlencoded") {
-        pairs_json(&text)
-    } else {
-        json!({})
-    };
     let parsed = if ctype.contains("json") {
         serde_json::from_slice::<Value>(&data).unwrap_or(Value::Null)
     } else {
         Value::Null
     };
-    m.insert(
-        "data".into(),
-        Value::String(if form.as_object().is_some_and(|f| !f.is_empty()) {
-            String::new()
-        } else {
-            text
-        }),
-    );
-    m.insert("files".into(), json!({}));
+    // A form (urlencoded or multipart) fills `form` and `files`, `data` empty.
+    let (text, form, files) = if ctype.starts_with("application/x-www-form-urlencoded") {
+        (
+            String::new(),
+            pairs_json(&String::from_utf8_lossy(&data)),
+            json!({}),
+        )
+    } else if let Some(boundary) = ctype
+        .starts_with("multipart/form-data")
+        .then(|| multer::parse_boundary(ctype).ok())
+        .flatten()
+    {
+        let (form, files) = multipart_json(data, boundary).await?;
+        (String::new(), form, files)
+    } else {
+        (
+            String::from_utf8_lossy(&data).into_owned(),
+            json!({}),
+            json!({}),
+        )
+    };
+    m.insert("data".into(), Value::String(text));
+    m.insert("files".into(), files);
     m.insert("form".into(), form);
     m.insert("json".into(), parsed);
     if method {

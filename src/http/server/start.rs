@@ -1,19 +1,23 @@
 //! Start-up and the accept loop: options become a [`Server`] (settings checked,
 //! TLS ready), which binds the shared listener and then serves until shutdown.
 
+use crate::http::server::access_log::{self, Format as AccessLogFormat};
+use crate::http::server::body::Logged;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
 use crate::http::server::dispatch::handle;
+use crate::http::server::response::empty;
 use crate::net::{Conn, Dump, HostPort, ListenOptions, Listener};
 use crate::tls::{self, TlsAcceptor};
 use anyhow::Result;
-use http::Request;
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 use tracing::{debug, info};
 
 /// A server whose settings are checked, ready to bind ([`Server::bind`]).
@@ -47,6 +51,7 @@ fn protocols(opts: &ServeOptions) -> Result<Protocols> {
         opts.max_header_size,
         opts.max_headers.max(1),
         opts.listen.idle_timeout.unwrap_or(KEEP_ALIVE),
+        opts.access_log,
     ))
 }
 
@@ -79,10 +84,13 @@ impl Server {
             tls,
         } = self;
         let secure = tls.is_some();
-        let listener = Listener::bind(&bind, &listen, dump)
+        let mut listener = Listener::bind(&bind, &listen, dump)
             .await?
             .nodelay(true)
             .with_tls(tls);
+        if secure {
+            listener = tls_gate(listener, cfg.log);
+        }
         // Every file named in the options has been read by now. Inside the root,
         // each request's `statx` walks "./a.txt", not the root's whole path again
         // (1 KiB benchmark: ~18 → ~14 µs of server CPU per request).
@@ -111,14 +119,7 @@ impl Bound {
 
     /// The URL of the root: `http://127.0.0.1:8000/`, `https://[::1]:8443/`.
     pub fn url(&self) -> String {
-        let local = self.local_addr();
-        let scheme = if self.tls { "https" } else { "http" };
-        let shown = if local.is_ipv6() {
-            format!("[{}]:{}", local.ip(), local.port())
-        } else {
-            local.to_string()
-        };
-        format!("{scheme}://{shown}/")
+        root_url(self.local_addr(), self.tls)
     }
 
     /// Answer requests until SIGINT/SIGTERM.
@@ -136,6 +137,8 @@ impl Bound {
             info!("httpbin endpoints under {}/", p);
         }
         let cfg = Arc::new(cfg);
+        let max_headers = protocols.max_headers;
+        let log = protocols.log;
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
@@ -143,6 +146,10 @@ impl Bound {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
+                    // h2 bounds a head's bytes itself (max_header_list_size), not its fields.
+                    if req.version() == Version::HTTP_2 && req.headers().len() > max_headers {
+                        return Ok(too_many_headers(&req, max_headers, log, activity));
+                    }
                     let mut resp = handle(&cfg, activity.peer, req).await;
                     resp.body_mut().activity = Some(activity);
                     Ok(resp)
@@ -155,6 +162,78 @@ impl Bound {
             })
             .await
     }
+}
+
+/// The URL of the root on `local`: `http://127.0.0.1:8000/`, `https://[::1]:8443/`.
+fn root_url(local: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let shown = if local.is_ipv6() {
+        format!("[{}]:{}", local.ip(), local.port())
+    } else {
+        local.to_string()
+    };
+    format!("{scheme}://{shown}/")
+}
+
+/// A TLS listener answers plain HTTP with a readable 400 page (as nginx does)
+/// instead of a TLS alert, and its refused clients get access-log lines.
+fn tls_gate(listener: Listener, log: Option<AccessLogFormat>) -> Listener {
+    let url = root_url(listener.local_addr(), true);
+    let page = format!("400 Bad Request: plain HTTP request sent to an HTTPS port; use {url}\n");
+    let reply = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let listener = listener.plain_text_reply(reply.into_bytes());
+    let sent = page.len() as u64;
+    let Some(format) = log else {
+        return listener;
+    };
+    listener.on_handshake_failure(Arc::new(
+        move |peer: SocketAddr, first: Option<&str>, replied: bool, why: &str, took| {
+            let started = Instant::now()
+                .checked_sub(took)
+                .unwrap_or_else(Instant::now);
+            let (status, bytes) = if replied {
+                (Some(400), sent)
+            } else {
+                (None, 0)
+            };
+            let peer = peer.ip().to_canonical();
+            access_log::protocol_error(format, peer, first, status, bytes, started, why);
+        },
+    ))
+}
+
+/// The 431 for an HTTP/2 request with more than `--max-headers` fields (empty,
+/// as HTTP/1.1 gets from hyper), logged like the refusals below the handler.
+fn too_many_headers(
+    req: &Request<Incoming>,
+    max: usize,
+    log: Option<AccessLogFormat>,
+    activity: Arc<Activity>,
+) -> Response<Logged> {
+    if let Some(format) = log {
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let line = format!("{} {target} HTTP/2.0", req.method());
+        access_log::protocol_error(
+            format,
+            activity.peer.ip().to_canonical(),
+            Some(&line),
+            Some(431),
+            0,
+            Instant::now(),
+            "request head too large or too many header fields",
+        );
+    }
+    debug!(peer = %activity.peer, "HTTP/2 request with more than {max} header fields (--max-headers)");
+    // Empty, as hyper's HTTP/1.1 431 and h2's own 431 for a head over its size.
+    empty(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).map(|inner| Logged {
+        inner,
+        sent: 0,
+        entry: None,
+        activity: Some(activity),
+    })
 }
 
 /// Serve `opts` until SIGINT/SIGTERM, announcing nothing.

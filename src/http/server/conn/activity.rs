@@ -23,6 +23,12 @@ pub(crate) struct Activity {
     /// head may be on its way. Parking then would make hyper answer it with
     /// `Connection: close` and yet keep the connection (RFC 9112 §9.6).
     pub(super) reading: AtomicBool,
+    /// When `reading` last became true ([`clock_ms`]): the start of the head
+    /// being read, for the log line of one that never becomes a request.
+    head_ms: AtomicU64,
+    /// HTTP/2: since when a header block has been open (a HEADERS frame without
+    /// END_HEADERS whose last CONTINUATION has not come), by [`clock_ms`]; 0: none.
+    h2_head_ms: AtomicU64,
     /// When the last response finished (or the connection began), by [`clock_ms`].
     last_ms: AtomicU64,
     /// The last write to the client could not finish (its socket buffer is full).
@@ -40,6 +46,8 @@ impl Activity {
             in_flight: AtomicU32::new(0),
             served: AtomicBool::new(false),
             reading: AtomicBool::new(false),
+            head_ms: AtomicU64::new(clock_ms()),
+            h2_head_ms: AtomicU64::new(0),
             last_ms: AtomicU64::new(clock_ms()),
             write_blocked: AtomicBool::new(false),
         }
@@ -57,6 +65,35 @@ impl Activity {
         self.last_ms.store(clock_ms(), Ordering::Relaxed);
         self.reading.store(false, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// Bytes have been read: the first of a request head, unless one is already
+    /// on its way or a request is being answered. True when they begin a head.
+    pub(super) fn saw_bytes(&self) -> bool {
+        if self.reading.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.head_ms.store(clock_ms(), Ordering::Relaxed);
+        self.reading.store(true, Ordering::Relaxed);
+        self.in_flight.load(Ordering::Relaxed) == 0
+    }
+    /// When the head being read began (the connection's start at the latest).
+    pub(super) fn head_started(&self) -> Instant {
+        let ago = clock_ms().saturating_sub(self.head_ms.load(Ordering::Relaxed));
+        Instant::now()
+            .checked_sub(Duration::from_millis(ago))
+            .unwrap_or_else(Instant::now)
+    }
+    /// HTTP/2: a header block has begun (`true`) or ended (`false`).
+    pub(super) fn h2_head(&self, open: bool) {
+        let now = if open { clock_ms() } else { 0 };
+        self.h2_head_ms.store(now, Ordering::Relaxed);
+    }
+    /// HTTP/2: how long the open header block has been open, if one is.
+    pub(super) fn h2_head_open_for(&self) -> Option<Duration> {
+        match self.h2_head_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(clock_ms().saturating_sub(since))),
+        }
     }
     /// Whether a request has ever arrived on the connection.
     pub(super) fn served(&self) -> bool {

@@ -1,0 +1,507 @@
+//! `wirekit serve`'s connection layer against real peers: what happens below the
+//! request handler (heads refused or cut, HTTP/2 limits, TLS), and the log
+//! lines of those answers.
+
+use crate::util::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// Start `wirekit [GLOBAL...] serve DIR -p 0 ARGS...`.
+fn serve(global: &[&str], dir: &std::path::Path, args: &[&str]) -> (Proc, u16) {
+    let mut all: Vec<&str> = global.to_vec();
+    all.extend(["serve", dir.to_str().expect("utf-8 temp path"), "-p", "0"]);
+    all.extend_from_slice(args);
+    Proc::server(&all)
+}
+
+fn site() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("hello.txt"), "hello, world\n").expect("write");
+    d
+}
+
+/// Send the three heads that never reach the handler: a malformed request line
+/// (ncat, answered 400), a head with too many fields (Python, 431) and a head
+/// that never ends (Python, cut at the 1 s header timeout).
+fn refused_heads(port: u16) {
+    let mut n = Command::new("ncat");
+    n.args(["-w", "5", "-i", "5", "127.0.0.1", &port.to_string()]);
+    let out = run(
+        n,
+        Some(b"GET /bad\x01line HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        Duration::from_secs(15),
+    );
+    assert!(
+        stdout(&out).starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "ncat got: {:?}",
+        stdout(&out)
+    );
+    python_ok(&format!(
+        r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", {port})); s.settimeout(10)
+head = b"GET /many HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(150)) + b"\r\n"
+s.sendall(head)
+got = s.recv(4096)
+assert got.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), got
+s = socket.create_connection(("127.0.0.1", {port})); s.settimeout(10)
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n")
+start = time.monotonic()
+got = s.recv(4096)
+took = time.monotonic() - start
+assert got == b"", got
+assert 0.8 < took < 5, took
+print("ok")
+"#
+    ));
+}
+
+/// Issue 10 item 8: 400s, 431s and header-timeout cuts made below the handler
+/// get an access-log line like any other answer, in the text format...
+#[test]
+fn serve_protocol_errors_are_logged_as_text() {
+    let d = site();
+    let (p, port) = serve(&[], d.path(), &["--header-timeout", "1s"]);
+    refused_heads(port);
+    let bad = p.line(Pipe::Stderr, "/bad");
+    let many = p.line(Pipe::Stderr, "/many");
+    let slow = p.line(Pipe::Stderr, "/slow");
+    // PEER - USER [TIME] "REQUEST" STATUS BYTES "REFERER" "UA" SECONDS
+    let fields = |line: &str| -> (String, String, f64) {
+        let (start, rest) = line.split_once(" [").expect("time");
+        let (_, rest) = rest.split_once("] ").expect("time end");
+        let (rest, secs) = rest.rsplit_once(' ').expect("duration");
+        (
+            start.to_string(),
+            rest.to_string(),
+            secs.parse().expect("seconds"),
+        )
+    };
+    let (who, what, secs) = fields(&bad);
+    assert_eq!(who, "127.0.0.1 - -");
+    assert_eq!(what, r#""GET /bad\x01line HTTP/1.1" 400 0 "-" "-""#);
+    assert!(secs < 1.0, "{bad}");
+    let (who, what, _) = fields(&many);
+    assert_eq!(who, "127.0.0.1 - -");
+    assert_eq!(what, r#""GET /many HTTP/1.1" 431 0 "-" "-""#);
+    let (who, what, secs) = fields(&slow);
+    assert_eq!(who, "127.0.0.1 - -");
+    assert_eq!(what, r#""GET /slow HTTP/1.1" - 0 "-" "-""#);
+    assert!((0.9..5.0).contains(&secs), "{slow}");
+    // The server still answers, and logs that as before.
+    let out = run(
+        {
+            let mut c = Command::new("curl");
+            c.args([
+                "-s",
+                "--max-time",
+                "10",
+                &format!("http://127.0.0.1:{port}/hello.txt"),
+            ]);
+            c
+        },
+        None,
+        Duration::from_secs(15),
+    );
+    assert_eq!(stdout(&out), "hello, world\n");
+    let ok = p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\" 200 13 ");
+    assert!(ok.starts_with("127.0.0.1 - - ["), "{ok}");
+}
+
+/// ...and in the JSON format, with the raw first line and the reason; an HTTP/2
+/// connection cut at the header timeout is logged too.
+#[test]
+fn serve_protocol_errors_are_logged_as_json() {
+    let d = site();
+    let (p, port) = serve(
+        &["--log-format", "json"],
+        d.path(),
+        &["--header-timeout", "1s"],
+    );
+    refused_heads(port);
+    // h2c: the preface and nothing else.
+    python_ok(&format!(
+        r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", {port})); s.settimeout(10)
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+start = time.monotonic()
+while s.recv(4096):
+    pass
+took = time.monotonic() - start
+assert 0.8 < took < 5, took
+print("ok")
+"#
+    ));
+    let json = |needle: &str| -> serde_json::Value {
+        serde_json::from_str(&p.line(Pipe::Stderr, needle)).expect("a JSON log line")
+    };
+    let bad = json("/bad");
+    assert_eq!(bad["peer"], "127.0.0.1");
+    assert_eq!(bad["status"], 400);
+    assert_eq!(bad["bytes"], 0);
+    assert_eq!(bad["request"], "GET /bad\u{1}line HTTP/1.1");
+    assert_eq!(bad["error"], "malformed request head");
+    assert_eq!(bad["method"], serde_json::Value::Null);
+    assert!(bad["duration_ms"].as_f64().expect("duration") < 1000.0);
+    let many = json("/many");
+    assert_eq!(many["status"], 431);
+    assert_eq!(many["request"], "GET /many HTTP/1.1");
+    assert_eq!(
+        many["error"],
+        "request head too large or too many header fields"
+    );
+    let slow = json("/slow");
+    assert_eq!(slow["status"], 0);
+    assert_eq!(slow["bytes"], 0);
+    assert_eq!(
+        slow["error"],
+        "request head not complete within --header-timeout"
+    );
+    let ms = slow["duration_ms"].as_f64().expect("duration");
+    assert!((900.0..5000.0).contains(&ms), "{slow}");
+    let h2 = json("HTTP/2 request head");
+    assert_eq!(h2["peer"], "127.0.0.1");
+    assert_eq!(h2["status"], 0);
+    assert_eq!(h2["request"], serde_json::Value::Null);
+    let ms = h2["duration_ms"].as_f64().expect("duration");
+    assert!((900.0..5000.0).contains(&ms), "{h2}");
+}
+
+/// The malformed-request corpus (issue 10): each form sent raw to one server is
+/// answered with at most one response, never a second (smuggled) one, and a
+/// normal client is served afterwards. Bare-LF line ends get one 400 and a
+/// close (RFC 9112 §2.2). The body-framing forms run again with `--upload`, where
+/// the request reaches a handler that reads the body: CL+TE is then answered as
+/// chunked (RFC 9112 §6.3) and the connection is closed after that one answer.
+#[test]
+fn serve_malformed_request_corpus() {
+    let d = site();
+    let (_p, port) = serve(&[], d.path(), &[]);
+    let (_u, uport) = serve(&[], d.path(), &["--upload"]);
+    let py = format!(
+        r#"
+import socket, sys
+S = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+CL_TE = b"Host: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+TE_CL = b"Host: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"
+BIG = b"Host: localhost\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n"
+cases = {{
+ "cl+te": b"POST / HTTP/1.1\r\n" + CL_TE + S,
+ "te+cl": b"POST / HTTP/1.1\r\n" + TE_CL + S,
+ "dup-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + S,
+ "list-cl": b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3, 40\r\n\r\nabc" + S,
+ "chunked-identity": b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + S,
+ "big-chunk": b"POST / HTTP/1.1\r\n" + BIG + S,
+ "obs-fold": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n" + S,
+ "nul-header": b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n" + S,
+ "ctl-line": b"GET /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n" + S,
+ "http09": b"GET /\r\n\r\n" + S,
+ "http20": b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n" + S,
+ "bare-lf": b"GET /hello.txt HTTP/1.1\nHost: localhost\n\n" + S,
+ "bare-lf-end": b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\n" + S,
+ "bare-lf-header": b"GET /hello.txt HTTP/1.1\r\nHost: localhost\nX-A: b\r\n\r\n" + S,
+}}
+upload = {{
+ "post-cl+te": b"POST / HTTP/1.1\r\n" + CL_TE + S,
+ "post-te+cl": b"POST / HTTP/1.1\r\n" + TE_CL + S,
+ "post-big-chunk": b"POST / HTTP/1.1\r\n" + BIG + S,
+ "put-cl+te": b"PUT /a.txt HTTP/1.1\r\n" + CL_TE + S,
+ "put-te+cl": b"PUT /b.txt HTTP/1.1\r\n" + TE_CL + S,
+ "put-big-chunk": b"PUT /c.txt HTTP/1.1\r\n" + BIG + S,
+}}
+def exchange(port, data):
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(3)
+    s.sendall(data)
+    got = b""
+    closed = False
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                closed = True
+                break
+            got += c
+    except socket.timeout:
+        pass
+    return got, closed
+for port, forms in (({port}, cases), ({uport}, upload)):
+    for name, data in forms.items():
+        got, closed = exchange(port, data)
+        n = got.count(b"HTTP/1.")
+        assert n <= 1, (name, "a second (smuggled) response", got)
+        head = got.split(b"\r\n\r\n", 1)[0].lower()
+        assert n == 0 or got[9:10] == b"4" or (closed and b"connection: close" in head), (name, got[:300])
+        if name.startswith("bare-lf"):
+            assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and closed, (name, got)
+# Bare LF alone, as a hand-typed request: one 400, then the close.
+got, closed = exchange({port}, b"GET /hello.txt HTTP/1.0\n\n")
+assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and closed and got.count(b"HTTP/1.") == 1, got
+print("ok")
+"#
+    );
+    python_ok(&py);
+    for p in [port, uport] {
+        let out = run(
+            {
+                let mut c = Command::new("curl");
+                c.args([
+                    "-s",
+                    "--max-time",
+                    "10",
+                    &format!("http://127.0.0.1:{p}/hello.txt"),
+                ]);
+                c
+            },
+            None,
+            Duration::from_secs(15),
+        );
+        assert_eq!(
+            stdout(&out),
+            "hello, world\n",
+            "the server stopped answering"
+        );
+    }
+}
+
+/// A Python h2 client over a plain socket or TLS with ALPN h2 (for
+/// [`serve_h2_limits`]): `connect(port)`, `request(s, c, sid, headers)` that
+/// returns the status (or "reset"), and `closed_after(s, c)`.
+const H2_CLIENT: &str = r#"
+import socket, ssl, time
+import h2.connection, h2.config, h2.events, h2.exceptions
+def connect(port, tls):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+        assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    c.initiate_connection()
+    s.sendall(c.data_to_send())
+    return s, c
+def head(path, extra=()):
+    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "localhost")] + list(extra)
+def request(s, c, sid, headers):
+    c.send_headers(sid, headers, end_stream=True)
+    s.sendall(c.data_to_send())
+    status = None
+    body = b""
+    while True:
+        data = s.recv(65536)
+        assert data, ("closed before the answer", sid)
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.ResponseReceived) and e.stream_id == sid:
+                status = dict(e.headers)[":status"]
+            if isinstance(e, h2.events.DataReceived):
+                body += e.data
+                c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            if isinstance(e, h2.events.StreamReset) and e.stream_id == sid:
+                return "reset", body
+            if isinstance(e, h2.events.StreamEnded) and e.stream_id == sid:
+                s.sendall(c.data_to_send())
+                return status, body
+        s.sendall(c.data_to_send())
+def closed_after(s, c):
+    start = time.monotonic()
+    while True:
+        try:
+            data = s.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        if not data:
+            return time.monotonic() - start
+        try:
+            c.receive_data(data)
+            s.sendall(c.data_to_send())
+        except (h2.exceptions.ProtocolError, OSError):
+            pass
+def open_head(s, c, sid):
+    # HEADERS without END_HEADERS, its CONTINUATION never sent.
+    c.send_headers(sid, head("/hello.txt"), end_stream=True)
+    frames = bytearray(c.data_to_send())
+    assert frames[3] == 1, "not a HEADERS frame"
+    frames[4] &= ~0x4
+    s.sendall(bytes(frames))
+"#;
+
+/// Issue 10 item 3: HTTP/2, over h2c and over TLS (ALPN h2): a header block
+/// left open after a first complete request is cut at the header timeout (not
+/// the 120 s idle timeout), `--max-headers` bounds the fields (431) and
+/// `--max-header-size` the bytes (431 from h2), the connection going on; an idle one closes
+/// after `--idle-timeout`.
+#[test]
+fn serve_h2_limits() {
+    let d = site();
+    let limits = [
+        "--header-timeout",
+        "1s",
+        "--max-headers",
+        "20",
+        "--max-header-size",
+        "8K",
+    ];
+    let (h2c, h2c_port) = serve(&["--log-format", "json"], d.path(), &limits);
+    let mut tls_args = limits.to_vec();
+    tls_args.push("--tls");
+    let (_tls, tls_port) = serve(&[], d.path(), &tls_args);
+    let mut idle_args = tls_args.clone();
+    idle_args.extend(["--idle-timeout", "2s"]);
+    let (_idle, idle_port) = serve(&[], d.path(), &idle_args);
+    let py = format!(
+        r#"{H2_CLIENT}
+for port, tls in (({h2c_port}, False), ({tls_port}, True)):
+    s, c = connect(port, tls)
+    st, body = request(s, c, 1, head("/hello.txt"))
+    assert st == "200" and body == b"hello, world\n", (tls, st, body)
+    st, _ = request(s, c, 3, head("/hello.txt", [("x-%d" % i, "v") for i in range(19)]))
+    assert st == "200", (tls, "19 fields", st)
+    st, body = request(s, c, 5, head("/hello.txt", [("x-%d" % i, "v") for i in range(21)]))
+    assert st == "431" and body == b"", (tls, "21 fields", st, body)
+    st, _ = request(s, c, 7, head("/hello.txt", [("x-big", "v" * 9000)]))
+    assert st == "431", (tls, "9000-byte field", st)
+    st, _ = request(s, c, 11, head("/hello.txt"))
+    assert st == "200", (tls, "after the 431s", st)
+    open_head(s, c, 13)
+    took = closed_after(s, c)
+    assert 0.5 < took < 4, (tls, "open header block: closed after %.1f s" % took)
+s, c = connect({idle_port}, True)
+st, _ = request(s, c, 1, head("/hello.txt"))
+assert st == "200", st
+took = closed_after(s, c)
+assert 1.5 < took < 5, "TLS idle timeout: closed after %.1f s" % took
+print("ok")
+"#
+    );
+    python_ok(&py);
+    let line = h2c.line(Pipe::Stderr, "\"status\":431");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(v["request"], "GET /hello.txt HTTP/2.0");
+    let cut = h2c.line(Pipe::Stderr, "HTTP/2 request head not complete");
+    let v: serde_json::Value = serde_json::from_str(&cut).expect("json");
+    assert_eq!(v["status"], 0);
+    let ms = v["duration_ms"].as_f64().expect("duration");
+    assert!((900.0..4000.0).contains(&ms), "{cut}");
+}
+
+/// Issue 10 item 10 (part) and item 8: plain HTTP sent to a `--tls` port gets a
+/// readable 400 page instead of a TLS alert, HTTPS on the same port still works,
+/// and both the plain request and a failed TLS handshake get a log line.
+#[test]
+fn serve_tls_port_answers_plain_http_with_400() {
+    let d = site();
+    let (p, port) = serve(&["--log-format", "json"], d.path(), &["--tls"]);
+    let curl = |args: &[&str]| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "10"]).args(args);
+        run(c, None, Duration::from_secs(15))
+    };
+    let out = curl(&["-i", &format!("http://127.0.0.1:{port}/hello.txt")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let want = format!(
+        "400 Bad Request: plain HTTP request sent to an HTTPS port; use https://127.0.0.1:{port}/\n"
+    );
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{want}",
+            want.len()
+        )
+    );
+    let out = curl(&["-k", &format!("https://127.0.0.1:{port}/hello.txt")]);
+    assert_eq!(stdout(&out), "hello, world\n");
+    // A client that offers only a cipher suite rustls does not have.
+    let mut o = Command::new("openssl");
+    o.args([
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-tls1_3",
+        "-ciphersuites",
+        "TLS_AES_128_CCM_8_SHA256",
+    ]);
+    let out = run(o, Some(b""), Duration::from_secs(15));
+    assert_ne!(code(&out), 0, "the handshake should fail");
+    let plain: serde_json::Value =
+        serde_json::from_str(&p.line(Pipe::Stderr, "plain HTTP sent")).expect("json");
+    assert_eq!(plain["status"], 400);
+    assert_eq!(plain["bytes"], want.len());
+    assert_eq!(plain["request"], "GET /hello.txt HTTP/1.1");
+    assert_eq!(plain["peer"], "127.0.0.1");
+    let failed: serde_json::Value =
+        serde_json::from_str(&p.line(Pipe::Stderr, "TLS handshake failed")).expect("json");
+    assert_eq!(failed["status"], 0);
+    assert_eq!(failed["request"], serde_json::Value::Null);
+    let why = failed["error"].as_str().expect("error");
+    assert!(why.contains("NoCipherSuitesInCommon"), "{why}");
+}
+
+/// Issue 10 item 10 (part): `--httpbin` `/post`, `/put`, `/patch` and
+/// `/anything` fill `form` and `files` from urlencoded and multipart bodies, as
+/// httpbin.org does (and as Python requests' users read them), `data` empty.
+#[test]
+fn serve_httpbin_forms_and_files() {
+    let d = site();
+    std::fs::write(d.path().join("notes.txt"), "line one\nline two\n").expect("write");
+    std::fs::write(d.path().join("blob.bin"), [0xffu8, 0x00, 0xfe]).expect("write");
+    let (_p, port) = serve(&[], d.path(), &["--httpbin"]);
+    let curl = |args: &[&str]| -> serde_json::Value {
+        let mut c = Command::new("curl");
+        c.current_dir(d.path())
+            .args(["-s", "--max-time", "10"])
+            .args(args);
+        let out = run(c, None, Duration::from_secs(15));
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    };
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let v = curl(&[
+        "-F",
+        "a=1",
+        "-F",
+        "a=2",
+        "-F",
+        "f=@notes.txt",
+        &url("/post"),
+    ]);
+    assert_eq!(v["form"], serde_json::json!({"a": ["1", "2"]}));
+    assert_eq!(v["files"], serde_json::json!({"f": "line one\nline two\n"}));
+    assert_eq!(v["data"], "");
+    assert_eq!(v["json"], serde_json::Value::Null);
+    let v = curl(&["-F", "b=@blob.bin", "-X", "PUT", &url("/put")]);
+    assert_eq!(
+        v["files"],
+        serde_json::json!({"b": "data:application/octet-stream;base64,/wD+"})
+    );
+    assert_eq!(v["form"], serde_json::json!({}));
+    let v = curl(&["-d", "a=1", "-d", "b=x%20y", &url("/post")]);
+    assert_eq!(v["form"], serde_json::json!({"a": "1", "b": "x y"}));
+    assert_eq!(v["files"], serde_json::json!({}));
+    assert_eq!(v["data"], "");
+    let v = curl(&["-d", "k=v", "-X", "PATCH", &url("/anything/x")]);
+    assert_eq!(v["form"], serde_json::json!({"k": "v"}));
+    assert_eq!(v["method"], "PATCH");
+    // A raw body still goes to `data`.
+    let v = curl(&["-H", "Content-Type: text/plain", "-d", "a=1", &url("/post")]);
+    assert_eq!(v["data"], "a=1");
+    assert_eq!(v["form"], serde_json::json!({}));
+    // Python requests, as its users check httpbin.
+    python_ok(&format!(
+        r#"
+import requests
+r = requests.post("http://127.0.0.1:{port}/post", data={{"a": "1"}},
+                  files={{"f": ("n.txt", b"hello\n", "text/plain")}}, timeout=10)
+assert r.status_code == 200, r.status_code
+j = r.json()
+assert j["form"] == {{"a": "1"}}, j
+assert j["files"] == {{"f": "hello\n"}}, j
+assert j["data"] == "" and j["json"] is None, j
+r = requests.post("http://127.0.0.1:{port}/post", data={{"x": ["1", "2"]}}, timeout=10)
+assert r.json()["form"] == {{"x": ["1", "2"]}}, r.text
+print("ok")
+"#
+    ));
+}
