@@ -8,9 +8,14 @@ use std::path::PathBuf;
 /// Fetch many URLs concurrently; one JSON line per URL on stdout, a summary on stderr.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Each stdout line: {\"url\",\"status\",\"bytes\",\"ms\",\"attempts\",\"error\"}.
-A URL fails on a connection error, a timeout, or a 4xx/5xx answer.
-Exit codes: 0 every URL succeeded, 1 some failed (the count is on stderr), 2 bad usage.")]
+Each stdout line: {\"url\",\"status\",\"bytes\",\"ms\",\"attempts\",\"error\"}, written (and
+flushed) as its URL completes: completion order, not input order.
+A URL fails on a connection error, a timeout, or a 4xx/5xx answer. Every request has a total
+limit of 5m (connect, send, whole body) unless --timeout sets another.
+SIGINT/SIGTERM: no more URLs start; those in flight are cut and get a line with
+\"error\":\"interrupted\",\"interrupted\":true (--resume fetches them again); then the summary.
+Exit codes: 0 every URL succeeded, 1 some failed (the count is on stderr), 2 bad usage,
+130 stopped by SIGINT, 143 stopped by SIGTERM.")]
 pub struct FetchArgs {
     /// URLs to fetch (else read one per line from -i FILE or stdin).
     #[arg(value_name = "URL")]
@@ -33,6 +38,10 @@ pub struct FetchArgs {
     /// Save each body under DIR (file named after the URL) and add "file" to its line.
     #[arg(short = 'o', long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Skip the URLs that already have a line in FILE (an earlier run's output), to continue
+    /// an interrupted run: wirekit fetch -i urls.txt --resume out.jsonl >> out.jsonl
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// Write the summary on stderr as one JSON object.
     #[arg(long)]
     pub json: bool,
