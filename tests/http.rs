@@ -926,3 +926,79 @@ fn sigterm_during_download_exits_143_and_a_timeout_names_the_url() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(sha256_file(&work.join("trickle")), sha256_file(&src));
 }
+
+/// The time limits refuse 0 and the counts of `fetch` refuse what is out of range: exit 2,
+/// the flag and the value named, no panic.
+#[test]
+fn numeric_flags_reject_out_of_range() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["http", "--timeout", "0", "http://127.0.0.1:1/"],
+            "'--timeout <DURATION>'",
+            "would fail every request",
+        ),
+        (
+            &["fetch", "--connect-timeout", "0ms", "http://127.0.0.1:1/"],
+            "'--connect-timeout <DURATION>'",
+            "would fail every request",
+        ),
+        (
+            &["fetch", "-j", "0", "http://127.0.0.1:1/"],
+            "'--jobs <N>'",
+            "'0' is out of range",
+        ),
+        (
+            &["fetch", "--per-host", "100001", "http://127.0.0.1:1/"],
+            "'--per-host <N>'",
+            "from 1 to 100000",
+        ),
+        (
+            &[
+                "fetch",
+                "-j",
+                "99999999999999999999999",
+                "http://127.0.0.1:1/",
+            ],
+            "'--jobs <N>'",
+            "not a count",
+        ),
+        (
+            &["fetch", "--per-host=-3", "http://127.0.0.1:1/"],
+            "'--per-host <N>'",
+            "not a count",
+        ),
+        (
+            &["http", "--retry=-1", "http://127.0.0.1:1/"],
+            "'--retry <N>'",
+            "-1",
+        ),
+        (
+            &["http", "--retry", "99999999999", "http://127.0.0.1:1/"],
+            "'--retry <N>'",
+            "is not in 0..=4294967295",
+        ),
+        (
+            &["fetch", "--max-redirects=-1", "http://127.0.0.1:1/"],
+            "'--max-redirects <N>'",
+            "-1",
+        ),
+        (
+            &["fetch", "--retry-delay", "1e300", "http://127.0.0.1:1/"],
+            "'--retry-delay <DURATION>'",
+            "too long",
+        ),
+        (
+            &["http", "--retry-max-time", "nan", "http://127.0.0.1:1/"],
+            "'--retry-max-time <DURATION>'",
+            "not a duration",
+        ),
+    ];
+    for (args, flag, why) in cases {
+        let out = run(wirekit(args), None, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

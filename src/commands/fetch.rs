@@ -268,9 +268,6 @@ fn stdout_is(path: &Path) -> bool {
 
 /// Run `wirekit fetch`.
 pub(crate) async fn run(args: &FetchArgs, global: &GlobalArgs) -> Result<()> {
-    if args.jobs == 0 {
-        return Err(usage("-j must be at least 1"));
-    }
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| usage(format!("-X '{}' is not an HTTP method", args.method)))?;
     let urls = read_urls(args)?;

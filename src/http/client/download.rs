@@ -368,6 +368,10 @@ pub async fn run(client: &Client, mut request: Request, o: &DownloadOptions) -> 
         _ => Resume::default(),
     };
     let url = request.url().clone();
+    if let (Some(out), false) = (&o.output, o.resume) {
+        // Known before anything is sent: refuse now rather than after the answer.
+        refuse_over_part(out, &url)?;
+    }
     let target = Target::of(&request);
     let started = Instant::now();
     let quiet = o.quiet;
