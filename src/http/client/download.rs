@@ -158,11 +158,12 @@ fn refuse_over_part(target: &Path, url: &Url) -> Result<()> {
     }
 }
 
-/// `name`, or `name-1`, `name-2`... if a finished file has it. An unfinished `name.part`
-/// is not skipped but refused ([`refuse_over_part`]).
+/// `name`, or `name-1`, `name-2`... if a finished file has it. A name with an unfinished
+/// `.part` is not skipped but chosen, to be refused ([`refuse_over_part`]).
 fn unique(name: &str) -> PathBuf {
+    let free = |p: &Path| !p.exists() || part_path(p).exists();
     let first = PathBuf::from(name);
-    if !first.exists() || part_path(&first).exists() {
+    if free(&first) {
         return first;
     }
     let (stem, ext) = match name.rsplit_once('.') {
@@ -171,7 +172,7 @@ fn unique(name: &str) -> PathBuf {
     };
     for n in 1..10_000 {
         let p = PathBuf::from(format!("{stem}-{n}{ext}"));
-        if !p.exists() && !part_path(&p).exists() {
+        if free(&p) {
             return p;
         }
     }

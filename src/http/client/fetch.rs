@@ -89,7 +89,8 @@ pub struct FetchResult {
     pub bytes: u64,
     /// Milliseconds from the first attempt to the end of the body.
     pub ms: f64,
-    /// Attempts made (retries plus one; 0 when no request could be made).
+    /// Attempts made (retries plus one; 0 when no request could be made, or when the
+    /// URL was interrupted).
     pub attempts: u32,
     /// Why it failed to complete (connection, timeout, body), if it did.
     pub error: Option<String>,
