@@ -174,7 +174,7 @@ impl Run {
             .saturating_sub(self.skipped + s.done + s.interrupted)
     }
 
-    /// The sentence's tail: "; 3 skipped (in --resume FILE); stopped by SIGINT: ...".
+    /// The sentence's tail: "; 3 skipped (already in the --resume file); stopped by SIGINT: ...".
     fn tail(&self, s: &Summary) -> String {
         let mut t = String::new();
         if self.skipped > 0 {
