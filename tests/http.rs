@@ -528,11 +528,16 @@ fn network_failures_exit_1_naming_the_host() {
     let (_p, port) = peer(None);
     let out = http(&[
         "--timeout",
-        "300ms",
+        "200ms",
         &format!("http://127.0.0.1:{port}/slow"),
     ]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "wirekit: request to http://127.0.0.1:{port}/slow timed out after 200ms (raise --timeout)\n"
+        )
+    );
 }
 
 #[test]
@@ -784,4 +789,216 @@ fn help_puts_global_flags_under_their_own_heading() {
     }
     let text = stdout(&run(wirekit(&["http", "--help"]), None, LIMIT));
     assert!(text.contains("print the whole exchange"), "{text}");
+}
+
+/// `http -d` of the peer's `/trickle` (a quarter at once, then slowly) in `dir`, stopped by
+/// `signal` once `NAME.part` holds that quarter: the exit code, the stderr, the `.part` size.
+fn stopped_download(
+    dir: &Path,
+    port: u16,
+    extra: &[&str],
+    signal_name: &str,
+) -> (i32, String, u64) {
+    let url = format!("http://127.0.0.1:{port}/trickle");
+    let mut args = vec!["http", "-d"];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    let mut cmd = wirekit(&args);
+    cmd.current_dir(dir);
+    let mut p = Proc::start(cmd);
+    let part = dir.join("trickle.part");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) < (3 << 20) / 4 {
+        assert!(
+            Instant::now() < deadline,
+            "no quarter of the body in {part:?} after 20 s"
+        );
+        assert!(
+            p.alive(),
+            "the download ended early: {}",
+            p.so_far(Pipe::Stderr)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(p.pid(), signal_name);
+    let out = p.wait(Duration::from_secs(20));
+    let size = std::fs::metadata(&part).expect("NAME.part kept").len();
+    (code(&out), stderr(&out), size)
+}
+
+#[test]
+fn ctrl_c_keeps_the_part_file_and_prints_the_resume_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = data_file(dir.path(), 3 << 20);
+    let (_p, port) = peer(Some(&src));
+    let url = format!("http://127.0.0.1:{port}/trickle");
+    let work = dir.path().join("dl");
+    std::fs::create_dir(&work).expect("mkdir");
+    let (exit, err, size) = stopped_download(&work, port, &[], "INT");
+    assert_eq!(exit, 130, "{err}");
+    assert!(((3 << 20) / 4..3 << 20).contains(&size), "{size}");
+    assert_eq!(
+        err,
+        format!(
+            "wirekit: SIGINT: download of {url} stopped after {size} of {} bytes; \
+             the partial data is in 'trickle.part'; resume with: wirekit http -c -o trickle {url}\n",
+            3 << 20
+        )
+    );
+    assert!(!work.join("trickle").exists(), "no file that looks whole");
+
+    // -d again without -c: refused, pointing at -c; the .part stays as it was, no trickle-1.
+    let mut cmd = wirekit(&["http", "-d", &url]);
+    cmd.current_dir(&work);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "'trickle.part' holds {size} bytes of an unfinished download of 'trickle'; \
+             resume it with: wirekit http -c -o trickle {url}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::metadata(work.join("trickle.part"))
+            .expect("part")
+            .len(),
+        size
+    );
+    let names: Vec<_> = std::fs::read_dir(&work)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["trickle.part"]);
+
+    // The hint's command completes it: the file equals the source.
+    let mut cmd = wirekit(&["http", "-c", "-o", "trickle", &url]);
+    cmd.current_dir(&work);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!work.join("trickle.part").exists());
+    assert_eq!(sha256_file(&work.join("trickle")), sha256_file(&src));
+}
+
+#[test]
+fn sigterm_during_download_exits_143_and_a_timeout_names_the_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = data_file(dir.path(), 3 << 20);
+    let (_p, port) = peer(Some(&src));
+    let url = format!("http://127.0.0.1:{port}/trickle");
+    let work = dir.path().join("dl");
+    std::fs::create_dir(&work).expect("mkdir");
+    let (exit, err, size) = stopped_download(&work, port, &["-o", "trickle"], "TERM");
+    assert_eq!(exit, 143, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "wirekit: SIGTERM: download of {url} stopped after {size} of"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("resume with: wirekit http -c -o trickle"),
+        "{err}"
+    );
+    std::fs::remove_file(work.join("trickle.part")).expect("rm");
+
+    // A total timeout that strikes in the body: the URL and the limit are named, and the
+    // partial data is kept for -c.
+    let mut cmd = wirekit(&["http", "--timeout", "1s", "-d", &url]);
+    cmd.current_dir(&work);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "request to {url} timed out after 1s (raise --timeout)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("resume with: wirekit http -c -o trickle"),
+        "{err}"
+    );
+    let mut cmd = wirekit(&["http", "-c", "-o", "trickle", &url]);
+    cmd.current_dir(&work);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sha256_file(&work.join("trickle")), sha256_file(&src));
+}
+
+/// The time limits refuse 0 and the counts of `fetch` refuse what is out of range: exit 2,
+/// the flag and the value named, no panic.
+#[test]
+fn numeric_flags_reject_out_of_range() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["http", "--timeout", "0", "http://127.0.0.1:1/"],
+            "'--timeout <DURATION>'",
+            "would fail every request",
+        ),
+        (
+            &["fetch", "--connect-timeout", "0ms", "http://127.0.0.1:1/"],
+            "'--connect-timeout <DURATION>'",
+            "would fail every request",
+        ),
+        (
+            &["fetch", "-j", "0", "http://127.0.0.1:1/"],
+            "'--jobs <N>'",
+            "'0' is out of range",
+        ),
+        (
+            &["fetch", "--per-host", "100001", "http://127.0.0.1:1/"],
+            "'--per-host <N>'",
+            "from 1 to 100000",
+        ),
+        (
+            &[
+                "fetch",
+                "-j",
+                "99999999999999999999999",
+                "http://127.0.0.1:1/",
+            ],
+            "'--jobs <N>'",
+            "not a count",
+        ),
+        (
+            &["fetch", "--per-host=-3", "http://127.0.0.1:1/"],
+            "'--per-host <N>'",
+            "not a count",
+        ),
+        (
+            &["http", "--retry=-1", "http://127.0.0.1:1/"],
+            "'--retry <N>'",
+            "-1",
+        ),
+        (
+            &["http", "--retry", "99999999999", "http://127.0.0.1:1/"],
+            "'--retry <N>'",
+            "is not in 0..=4294967295",
+        ),
+        (
+            &["fetch", "--max-redirects=-1", "http://127.0.0.1:1/"],
+            "'--max-redirects <N>'",
+            "-1",
+        ),
+        (
+            &["fetch", "--retry-delay", "1e300", "http://127.0.0.1:1/"],
+            "'--retry-delay <DURATION>'",
+            "too long",
+        ),
+        (
+            &["http", "--retry-max-time", "nan", "http://127.0.0.1:1/"],
+            "'--retry-max-time <DURATION>'",
+            "not a duration",
+        ),
+    ];
+    for (args, flag, why) in cases {
+        let out = run(wirekit(args), None, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
 }

@@ -113,7 +113,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if p == "/named":
             return self.send(200, DATA, "application/octet-stream",
                              [("Content-Disposition", 'attachment; filename="report.bin"')])
-        if p in ("/blob", "/half"):
+        if p in ("/blob", "/half", "/trickle"):
             rng = self.headers.get("Range")
             if rng and rng.startswith("bytes="):
                 start = int(rng[6:].split("-")[0])
@@ -133,6 +133,25 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if p == "/trickle":
+                # A quarter at once, then 4 KiB every 0.2 s: a download slow enough to stop.
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(DATA)))
+                self.end_headers()
+                at = len(DATA) // 4
+                try:
+                    self.wfile.write(DATA[:at])
+                    self.wfile.flush()
+                    while at < len(DATA):
+                        time.sleep(0.2)
+                        self.wfile.write(DATA[at:at + 4096])
+                        self.wfile.flush()
+                        at += 4096
+                except OSError:
+                    pass
+                self.close_connection = True
                 return
             return self.send(200, DATA, "application/octet-stream")
         return self.send(404, b"not found", "text/plain")

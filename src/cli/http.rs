@@ -16,6 +16,19 @@ fn duration(text: &str) -> Result<Duration, String> {
     wirekit::units::parse_duration(text)
 }
 
+/// `--timeout`, `--connect-timeout`: a duration above 0 (a 0 limit would fail every
+/// request before it could start).
+pub(crate) fn time_limit(text: &str) -> Result<Duration, String> {
+    let d = duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would fail every request at once; give a limit above 0 like 500ms or 30s \
+             (366d for no practical limit)"
+        ));
+    }
+    Ok(d)
+}
+
 /// `--verify yes|no|CAFILE`; the file itself is read when the client is built.
 fn verify(text: &str) -> Result<Verify, String> {
     Ok(match text {
@@ -108,10 +121,10 @@ fn print_spec(text: &str) -> Result<Parts, String> {
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Give up on the whole request (connect, send, receive) after this long: 30s, 500ms.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = time_limit)]
     pub timeout: Option<Duration>,
     /// Give up on connecting after this long.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = time_limit)]
     pub connect_timeout: Option<Duration>,
     /// Retry up to N times on connection errors, timeouts, 408, 429 and 5xx, with exponential
     /// backoff and jitter; a Retry-After header sets the wait.
@@ -290,5 +303,41 @@ mod tests {
         );
         assert!(bearer("a\nb").is_err());
         assert!(print_spec("Hz").unwrap_err().contains("'z'"));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// The time limits take what parse_duration takes, except 0; never a panic.
+            #[test]
+            fn time_limits_are_positive_and_bounded(secs in proptest::num::f64::ANY) {
+                let text = secs.to_string();
+                let got = time_limit(&text);
+                let fine = secs.is_finite()
+                    && secs >= 0.0
+                    && secs <= wirekit::units::MAX_DURATION.as_secs_f64();
+                match got {
+                    Ok(d) => prop_assert!(fine && !d.is_zero() && d <= wirekit::units::MAX_DURATION),
+                    Err(e) => {
+                        prop_assert!(!fine || Duration::try_from_secs_f64(secs).is_ok_and(|d| d.is_zero()));
+                        prop_assert!(e.contains(&format!("'{text}'")), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn small_time_limits(ms in 0u64..100_000) {
+                let got = time_limit(&format!("{ms}ms"));
+                prop_assert_eq!(got.ok(), (ms > 0).then(|| Duration::from_millis(ms)));
+            }
+
+            #[test]
+            fn duration_flags_never_panic(text in "\\PC{0,24}") {
+                let _ = time_limit(&text);
+                let _ = duration(&text);
+            }
+        }
     }
 }

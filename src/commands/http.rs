@@ -4,13 +4,14 @@
 use crate::cli::{ColorChoice, GlobalArgs, HttpArgs};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
-use wirekit::error::usage;
+use wirekit::error::{exit_with, one_line, usage};
 use wirekit::http::client::download::{self, DownloadOptions};
 use wirekit::http::client::errors::check_status;
 use wirekit::http::client::exchange::{self, ExchangeOptions};
 use wirekit::http::client::print::{Parts, Pretty, Printer};
 use wirekit::http::client::to_curl::curl_command;
 use wirekit::http::client::{RequestOptions, Verify, build_client, prepare};
+use wirekit::net::listen::StopOnSignal;
 
 /// Which parts to print, from -p, -b, --headers, -v and whether stdout is a terminal.
 fn print_parts(args: &HttpArgs, verbose: u8, tty: bool) -> Result<Parts> {
@@ -66,7 +67,9 @@ pub(crate) async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
         raw: args.raw.clone(),
         read_stdin: !args.ignore_stdin && !std::io::stdin().is_terminal(),
     };
-    let prepared = prepare(&request, &client, options.auth.as_ref())?;
+    let mut prepared = prepare(&request, &client, options.auth.as_ref())?;
+    // The request carries its own limit, so that a timeout names it.
+    *prepared.request.timeout_mut() = options.timeout;
     if options.verify == Verify::No && prepared.request.url().scheme() == "https" && !global.quiet {
         let host = prepared.request.url().host_str().unwrap_or("?");
         eprintln!(
@@ -94,6 +97,8 @@ pub(crate) async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
     }
     if downloading {
         drop(out);
+        // SIGINT/SIGTERM stop the download, keeping NAME.part, and name the resume command.
+        let signals = StopOnSignal::install();
         let o = DownloadOptions {
             output: args.output.clone(),
             resume: args.resume,
@@ -103,8 +108,16 @@ pub(crate) async fn run(args: &HttpArgs, global: &GlobalArgs) -> Result<()> {
             show_head: parts.resp_head,
             printer,
             quiet: global.quiet,
+            stop: signals.token.clone(),
         };
-        return download::run(&client, prepared.request, &o).await;
+        let done = download::run(&client, prepared.request, &o).await;
+        return match (done, signals.received()) {
+            (Err(e), Some(signal)) => Err(exit_with(
+                signal.exit_code(),
+                format!("{}: {}", signal.name(), one_line(&e)),
+            )),
+            (done, _) => done,
+        };
     }
     let o = ExchangeOptions {
         parts,

@@ -435,25 +435,101 @@ fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinErro
 
 /// Resolves when SIGINT or SIGTERM arrives.
 pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
+    let _ = stop_signal().await;
+}
+
+/// The signal that asked a command to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl StopSignal {
+    /// Its name: `SIGINT`, `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The exit code of a command it stopped, as shells report it: 128 + the signal number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+        }
+    }
+}
+
+/// Catch SIGINT and SIGTERM from this call on (the handlers are installed at once); the
+/// future resolves with the first that arrives.
+pub fn stop_signal() -> impl std::future::Future<Output = StopSignal> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        async move {
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = int => StopSignal::Interrupt,
+                _ = term => StopSignal::Terminate,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        StopSignal::Interrupt
+    }
+}
+
+/// A stop request that SIGINT/SIGTERM (or the caller) raises: long-running clients
+/// (`fetch`, `http -d`) watch [`StopOnSignal::token`] and the command reports the signal.
+#[derive(Debug, Clone)]
+pub struct StopOnSignal {
+    /// Cancelled when a signal arrives.
+    pub token: tokio_util::sync::CancellationToken,
+    received: Arc<std::sync::OnceLock<StopSignal>>,
+}
+
+impl StopOnSignal {
+    /// Install the handlers now and cancel the token when a signal arrives (needs a runtime).
+    pub fn install() -> StopOnSignal {
+        let stop = StopOnSignal {
+            token: tokio_util::sync::CancellationToken::new(),
+            received: Arc::new(std::sync::OnceLock::new()),
+        };
+        let signal = stop_signal();
+        let (token, received) = (stop.token.clone(), stop.received.clone());
+        tokio::spawn(async move {
+            let s = signal.await;
+            let _ = received.set(s);
+            token.cancel();
+        });
+        stop
+    }
+
+    /// The signal that arrived, if one did.
+    pub fn received(&self) -> Option<StopSignal> {
+        self.received.get().copied()
     }
 }
 

@@ -1,9 +1,14 @@
 //! `wirekit http -d/-o`: save a body to a file, atomically (written to `NAME.part`, renamed
 //! when complete), with a progress bar on a terminal and `-c` to resume with a Range request.
+//! A download that breaks off or is stopped ([`DownloadOptions::stop`], SIGINT/SIGTERM in
+//! the command) keeps `NAME.part` and says how to resume it; a later download to the same
+//! name refuses to start over that `.part` without `-c`.
 
 use crate::disk::{ControlChars, FileNameRules, LeadingDots, safe_file_name};
 use crate::error::{exit_with, usage};
-use crate::http::client::errors::{describe_error, io_reason, status_exit_code, status_text};
+use crate::http::client::errors::{
+    Target, describe_error, io_reason, status_exit_code, status_text,
+};
 use crate::http::client::print::Printer;
 use crate::http::client::retry::{self, RetryPolicy};
 use anyhow::{Result, anyhow};
@@ -15,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
 
 /// How a download is saved and reported.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +41,9 @@ pub struct DownloadOptions {
     pub printer: Printer,
     /// No head, no progress bar, no "saved" line on stderr.
     pub quiet: bool,
+    /// Cancelled: stop at once, keep what was received in `NAME.part` and fail with the
+    /// command that resumes it (the command cancels it on SIGINT/SIGTERM).
+    pub stop: CancellationToken,
 }
 
 /// Where an unfinished download is kept: `NAME.part` beside `NAME`.
@@ -118,10 +127,43 @@ fn name_from_url(url: &reqwest::Url, content_type: Option<&str>) -> String {
     name
 }
 
-/// `name`, or `name-1`, `name-2`... if taken.
+/// The command that resumes the download of `url` into `target`.
+fn resume_command(target: &Path, url: &Url) -> String {
+    format!(
+        "wirekit http -c -o {} {}",
+        shell_words::quote(&target.to_string_lossy()),
+        shell_words::quote(url.as_str())
+    )
+}
+
+/// Refuse to start over an unfinished download of the same name: its `.part` is kept and
+/// the error gives the command that resumes it (as wget -c users expect, rather than a
+/// silent `NAME-1` or a truncated `.part`).
+fn refuse_over_part(target: &Path, url: &Url) -> Result<()> {
+    let part = part_path(target);
+    match std::fs::metadata(&part) {
+        Ok(m) => Err(exit_with(
+            1,
+            format!(
+                "'{}' holds {} bytes of an unfinished download of '{}'; resume it with: {} \
+                 (or delete '{}' to start over)",
+                part.display(),
+                m.len(),
+                target.display(),
+                resume_command(target, url),
+                part.display()
+            ),
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// `name`, or `name-1`, `name-2`... if a finished file has it. A name with an unfinished
+/// `.part` is not skipped but chosen, to be refused ([`refuse_over_part`]).
 fn unique(name: &str) -> PathBuf {
+    let free = |p: &Path| !p.exists() || part_path(p).exists();
     let first = PathBuf::from(name);
-    if !first.exists() && !part_path(&first).exists() {
+    if free(&first) {
         return first;
     }
     let (stem, ext) = match name.rsplit_once('.') {
@@ -130,7 +172,7 @@ fn unique(name: &str) -> PathBuf {
     };
     for n in 1..10_000 {
         let p = PathBuf::from(format!("{stem}-{n}{ext}"));
-        if !p.exists() && !part_path(&p).exists() {
+        if free(&p) {
             return p;
         }
     }
@@ -214,8 +256,18 @@ fn refused(url: &Url, status: StatusCode, o: &DownloadOptions) -> anyhow::Error 
     )
 }
 
-/// The file to save to: `-o`, else the name the server or URL suggests, made unique.
-fn target_for(o: &DownloadOptions, resp: &Response, url: &Url) -> PathBuf {
+/// The file to save to: `-o`, else the name the server or URL suggests, made unique;
+/// without `-c`, an unfinished `.part` of that name is refused.
+fn target_for(o: &DownloadOptions, resp: &Response, url: &Url) -> Result<PathBuf> {
+    let target = choose_target(o, resp, url);
+    if !o.resume {
+        refuse_over_part(&target, url)?;
+    }
+    Ok(target)
+}
+
+/// `-o`, else the name the server or URL suggests, made unique.
+fn choose_target(o: &DownloadOptions, resp: &Response, url: &Url) -> PathBuf {
     if let Some(p) = &o.output {
         return p.clone();
     }
@@ -259,6 +311,14 @@ fn progress_bar(expected: Option<u64>, offset: u64) -> ProgressBar {
     bar
 }
 
+/// Why receiving stopped short.
+enum Short {
+    /// The stop token was cancelled.
+    Stopped,
+    /// The body broke off, or the file could not be written.
+    Failed(anyhow::Error),
+}
+
 /// Write the body to `file`, counting into `received`; the body must be complete.
 async fn receive(
     resp: &mut Response,
@@ -267,24 +327,32 @@ async fn receive(
     received: &mut u64,
     expected: Option<u64>,
     bar: Option<&ProgressBar>,
-) -> Result<()> {
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| anyhow!(describe_error(&e)))?
-    {
+    (target, stop): (&Target, &CancellationToken),
+) -> Result<(), Short> {
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Err(Short::Stopped),
+            next = resp.chunk() => next,
+        };
+        let chunk = match next {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(Short::Failed(anyhow!(describe_error(&e, target)))),
+        };
         file.write_all(&chunk)
             .await
-            .map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
+            .map_err(|e| Short::Failed(anyhow!("cannot write '{}': {e}", part.display())))?;
         *received += chunk.len() as u64;
         if let Some(b) = bar {
             b.set_position(*received);
         }
     }
     match expected {
-        Some(n) if *received != n => {
-            Err(anyhow!("the body ended after {} of {n} bytes", *received))
-        }
+        Some(n) if *received != n => Err(Short::Failed(anyhow!(
+            "the body ended after {} of {n} bytes",
+            *received
+        ))),
         _ => Ok(()),
     }
 }
@@ -301,10 +369,23 @@ pub async fn run(client: &Client, mut request: Request, o: &DownloadOptions) -> 
         _ => Resume::default(),
     };
     let url = request.url().clone();
+    if let (Some(out), false) = (&o.output, o.resume) {
+        // Known before anything is sent: refuse now rather than after the answer.
+        refuse_over_part(out, &url)?;
+    }
+    let target = Target::of(&request);
     let started = Instant::now();
     let quiet = o.quiet;
-    let sent = retry::send(client, request, &o.retry, |ev| ev.announce(quiet)).await;
-    let resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
+    let sent = tokio::select! {
+        biased;
+        _ = o.stop.cancelled() => {
+            return Err(anyhow!("download of {url} stopped before the answer came: nothing saved"));
+        }
+        sent = retry::send(client, request, &o.retry, |ev| ev.announce(quiet)) => sent,
+    };
+    let resp = sent
+        .result
+        .map_err(|e| anyhow!(describe_error(&e, &target)))?;
     if o.show_head && !quiet {
         show_head(o, &resp)?;
     }
@@ -323,19 +404,25 @@ pub async fn run(client: &Client, mut request: Request, o: &DownloadOptions) -> 
         && resume.offset > 0
         && range_start(&resp) == Some(resume.offset);
     let offset = if append { resume.offset } else { 0 };
-    let target = target_for(o, &resp, &url);
-    let part = part_path(&target);
+    let file_path = target_for(o, &resp, &url)?;
+    let part = part_path(&file_path);
     if append && resume.from_final {
-        rename(&target, &part, " to resume it").await?;
+        rename(&file_path, &part, " to resume it").await?;
     }
     let file = open_part(&part, append).await?;
-    let received = save(resp, file, &part, &target, &url, offset, quiet).await?;
-    rename(&part, &target, "").await?;
+    let into = PartFile {
+        file,
+        part: &part,
+        path: &file_path,
+        offset,
+    };
+    let received = save(resp, into, &target, &o.stop, quiet).await?;
+    rename(&part, &file_path, "").await?;
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "wirekit: saved '{}' ({} in {secs:.2} s)",
-            target.display(),
+            file_path.display(),
             crate::units::format_bytes(received)
         );
     }
@@ -355,17 +442,31 @@ fn show_head(o: &DownloadOptions, resp: &Response) -> Result<()> {
     Ok(())
 }
 
-/// Receive the body into `part` (already holding `offset` bytes) with a progress bar;
-/// the total saved. A broken-off body says where the partial data is and how to resume.
+/// The `.part` file a body goes into, and the name it gets when complete.
+struct PartFile<'a> {
+    file: File,
+    part: &'a Path,
+    path: &'a Path,
+    /// Bytes it already holds (a resumed download).
+    offset: u64,
+}
+
+/// Receive the body into the `.part` file with a progress bar; the total saved. A body
+/// that breaks off or is stopped says where the partial data is and how to resume.
 async fn save(
     mut resp: Response,
-    mut file: File,
-    part: &Path,
-    target: &Path,
-    url: &Url,
-    offset: u64,
+    into: PartFile<'_>,
+    target: &Target,
+    stop: &CancellationToken,
     quiet: bool,
 ) -> Result<u64> {
+    let PartFile {
+        mut file,
+        part,
+        path,
+        offset,
+    } = into;
+    let url = &target.url;
     let expected = resp.content_length().map(|n| n + offset);
     let bar = (std::io::stderr().is_terminal() && !quiet).then(|| progress_bar(expected, offset));
     let mut received = offset;
@@ -376,6 +477,7 @@ async fn save(
         &mut received,
         expected,
         bar.as_ref(),
+        (target, stop),
     )
     .await;
     let flushed = file.flush().await.and(file.sync_all().await);
@@ -383,20 +485,24 @@ async fn save(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    if let Err(e) = outcome {
-        let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
-        let resume_hint = format!(
-            "wirekit http -c -o {} {}",
-            shell_words::quote(&target.to_string_lossy()),
-            shell_words::quote(url.as_str())
-        );
-        return Err(anyhow!(
-            "download of {url} broke off after {received}{of} bytes: {e}; the partial data is in '{}'; resume with: {resume_hint}",
-            part.display()
-        ));
+    let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
+    let kept = format!(
+        "the partial data is in '{}'; resume with: {}",
+        part.display(),
+        resume_command(path, url)
+    );
+    match outcome {
+        Err(Short::Stopped) => Err(anyhow!(
+            "download of {url} stopped after {received}{of} bytes; {kept}"
+        )),
+        Err(Short::Failed(e)) => Err(anyhow!(
+            "download of {url} broke off after {received}{of} bytes: {e}; {kept}"
+        )),
+        Ok(()) => {
+            flushed.map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
+            Ok(received)
+        }
     }
-    flushed.map_err(|e| anyhow!("cannot write '{}': {e}", part.display()))?;
-    Ok(received)
 }
 
 #[cfg(test)]

@@ -4,7 +4,28 @@
 use crate::error::chain_text;
 use crate::error::exit_with;
 use anyhow::Result;
-use reqwest::StatusCode;
+use reqwest::{Request, StatusCode, Url};
+use std::time::Duration;
+
+/// The request a failure is about, named in its sentence: the URL and the total time
+/// limit it ran under (a per-request timeout; see [`Target::of`]).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The URL requested.
+    pub url: Url,
+    /// The limit on the whole request, if one was set.
+    pub timeout: Option<Duration>,
+}
+
+impl Target {
+    /// The URL and per-request timeout of `request`.
+    pub fn of(request: &Request) -> Target {
+        Target {
+            url: request.url().clone(),
+            timeout: request.timeout().copied(),
+        }
+    }
+}
 
 /// The kind of the I/O error somewhere in the chain (refused, reset...), if any.
 fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
@@ -18,29 +39,41 @@ fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
     None
 }
 
-/// `host` and `host:port` of the URL an error is about, for the sentence.
-fn host_of(e: &reqwest::Error) -> (String, String) {
-    match e.url() {
-        Some(u) => {
-            let h = u.host_str().unwrap_or("?").to_string();
-            let hp = match u.port_or_known_default() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.clone(),
-            };
-            (h, hp)
-        }
-        None => ("?".to_string(), "?".to_string()),
-    }
+/// `host` and `host:port` of `url`, for the sentence.
+fn host_of(url: &Url) -> (String, String) {
+    let h = url.host_str().unwrap_or("?").to_string();
+    let hp = match url.port_or_known_default() {
+        Some(p) => format!("{h}:{p}"),
+        None => h.clone(),
+    };
+    (h, hp)
 }
 
-/// A one-line explanation of a failed request that names the host and suggests the fix.
-pub fn describe_error(e: &reqwest::Error) -> String {
-    let (host, hostport) = host_of(e);
+/// Whether the timeout was the connect timeout (the connection never came up).
+fn is_connect_timeout(e: &reqwest::Error) -> bool {
+    e.is_connect() && e.is_timeout()
+}
+
+/// A one-line explanation of a failed request to `target` that names it (the URL for a
+/// timeout, with the limit) and suggests the fix.
+pub fn describe_error(e: &reqwest::Error, target: &Target) -> String {
+    let url = e.url().unwrap_or(&target.url);
+    let (host, hostport) = host_of(url);
+    if e.is_timeout() {
+        if is_connect_timeout(e) {
+            return format!("connecting to {hostport} timed out (raise --connect-timeout)");
+        }
+        return match target.timeout {
+            Some(t) => format!(
+                "request to {} timed out after {} (raise --timeout)",
+                target.url,
+                humantime::format_duration(t)
+            ),
+            None => format!("request to {} timed out", target.url),
+        };
+    }
     let text = chain_text(e);
     let lower = text.to_lowercase();
-    if e.is_timeout() {
-        return format!("request to {hostport} timed out (raise --timeout or --connect-timeout)");
-    }
     if e.is_redirect() {
         return format!("too many redirects from {hostport} (raise --max-redirects): {text}");
     }

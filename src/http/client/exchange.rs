@@ -1,7 +1,7 @@
 //! One exchange of `wirekit http`: print the request, send it (with retries), print the
 //! response head, body and meta as asked.
 
-use crate::http::client::errors::describe_error;
+use crate::http::client::errors::{Target, describe_error};
 use crate::http::client::print::{Parts, Printer};
 use crate::http::client::retry::{self, RetryPolicy};
 use anyhow::{Result, anyhow};
@@ -49,9 +49,12 @@ pub async fn send(
     let (parts, printer) = (o.parts, &o.printer);
     let started = Instant::now();
     let quiet = o.quiet;
+    let target = Target::of(&request);
     let sent = retry::send(client, request, &o.retry, |ev| ev.announce(quiet)).await;
     let attempts = sent.attempts;
-    let resp = sent.result.map_err(|e| anyhow!(describe_error(&e)))?;
+    let resp = sent
+        .result
+        .map_err(|e| anyhow!(describe_error(&e, &target)))?;
     let headers_at = started.elapsed();
     let status = resp.status();
     if parts.resp_head {
@@ -68,7 +71,7 @@ pub async fn send(
         if written && parts.resp_head {
             out.write_all(b"\n").ok();
         }
-        printer.response_body(out, resp).await?
+        printer.response_body(out, resp, &target).await?
     } else {
         // Read the body anyway so that sizes and errors are known (and the connection reused).
         let mut resp = resp;
@@ -76,7 +79,7 @@ pub async fn send(
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| anyhow!(describe_error(&e)))?
+            .map_err(|e| anyhow!(describe_error(&e, &target)))?
         {
             n += chunk.len() as u64;
         }

@@ -1,9 +1,14 @@
 //! [`fetch_all`], the engine of `wirekit fetch`: many URLs at once, bounded (overall and
 //! per host), pooled, with the same timeouts and retries as `wirekit http` — the seed's
 //! aiohttp + gather — and [`Summary`], the tally and latencies of the results.
+//!
+//! Every request has a total time limit ([`DEFAULT_TIMEOUT`] unless set), so one silent
+//! host cannot hold a run for ever. Cancelling [`FetchOptions::stop`] starts no more URLs
+//! and ends those in flight at once, each with an `interrupted` result; [`done_urls`]
+//! reads an earlier run's output so that a run can be resumed.
 
 use crate::disk::{ControlChars, FileNameRules, LeadingDots, safe_file_name};
-use crate::http::client::errors::describe_error;
+use crate::http::client::errors::{Target, describe_error};
 use crate::http::client::request::{USER_AGENT_VALUE, normalize_url};
 use crate::http::client::retry::{self, RetryPolicy};
 use anyhow::{Result, anyhow};
@@ -11,12 +16,20 @@ use futures_util::stream::{self, Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method, Response, Url};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// The total time limit of each request (connect, send, the whole body) when none is
+/// set: 300 s, as aiohttp's `ClientTimeout(total=300)`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The `error` of a URL whose request was cut short by [`FetchOptions::stop`].
+pub const INTERRUPTED: &str = "interrupted";
 
 /// How [`fetch_all`] fetches.
 #[derive(Debug, Clone)]
@@ -35,10 +48,18 @@ pub struct FetchOptions {
     pub headers: HeaderMap,
     /// Save each body under this directory.
     pub save_dir: Option<PathBuf>,
+    /// The total limit of each request, retries each getting their own (none: no limit).
+    pub timeout: Option<Duration>,
+    /// URLs not to fetch (finished by an earlier run, see [`done_urls`]); the others keep
+    /// their place in the input, so saved file names stay the same.
+    pub skip: HashSet<String>,
+    /// Cancel to stop: no more URLs start, and those in flight end with an
+    /// [`INTERRUPTED`] result.
+    pub stop: CancellationToken,
 }
 
 impl FetchOptions {
-    /// GET, 50 at once, no retries, bodies counted and dropped.
+    /// GET, 50 at once, no retries, [`DEFAULT_TIMEOUT`], bodies counted and dropped.
     pub fn new(client: Client) -> FetchOptions {
         let mut headers = HeaderMap::new();
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
@@ -50,6 +71,9 @@ impl FetchOptions {
             method: Method::GET,
             headers,
             save_dir: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            skip: HashSet::new(),
+            stop: CancellationToken::new(),
         }
     }
 }
@@ -65,13 +89,17 @@ pub struct FetchResult {
     pub bytes: u64,
     /// Milliseconds from the first attempt to the end of the body.
     pub ms: f64,
-    /// Attempts made (retries plus one; 0 when no request could be made).
+    /// Attempts made (retries plus one; 0 when no request could be made, or when the
+    /// URL was interrupted).
     pub attempts: u32,
     /// Why it failed to complete (connection, timeout, body), if it did.
     pub error: Option<String>,
     /// Where the body was saved (with a save directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Cut short by a stop (its `error` is [`INTERRUPTED`]); written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl FetchResult {
@@ -82,21 +110,91 @@ impl FetchResult {
 }
 
 /// Fetch every URL, at most `options.concurrency` at once; results come in completion order.
-pub fn fetch_all<I>(urls: I, options: FetchOptions) -> impl Stream<Item = FetchResult>
+/// Once `options.stop` is cancelled no further URL starts, and the URLs in flight yield
+/// [`INTERRUPTED`] results at once; the stream then ends.
+pub fn fetch_all<I>(urls: I, mut options: FetchOptions) -> impl Stream<Item = FetchResult>
 where
     I: IntoIterator<Item = String>,
 {
     let concurrency = options.concurrency.max(1);
+    let stop = options.stop.clone();
+    let skip = std::mem::take(&mut options.skip);
     let shared = Arc::new(Shared {
         options,
         hosts: Mutex::new(HashMap::new()),
     });
     stream::iter(urls.into_iter().enumerate())
+        .filter(move |(_, url)| std::future::ready(!skip.contains(url)))
+        .take_while(move |_| std::future::ready(!stop.is_cancelled()))
         .map(move |(i, url)| {
             let shared = shared.clone();
-            async move { fetch_one(&shared, i, url).await }
+            async move {
+                let start = Instant::now();
+                let stop = shared.options.stop.clone();
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => FetchResult {
+                        error: Some(INTERRUPTED.to_string()),
+                        ms: round_ms(start),
+                        interrupted: true,
+                        ..FetchResult::new(url)
+                    },
+                    r = fetch_one(&shared, i, url.clone()) => r,
+                }
+            }
         })
         .buffer_unordered(concurrency)
+}
+
+impl FetchResult {
+    /// A result with nothing done yet.
+    fn new(url: String) -> FetchResult {
+        FetchResult {
+            url,
+            status: None,
+            bytes: 0,
+            ms: 0.0,
+            attempts: 0,
+            error: None,
+            file: None,
+            interrupted: false,
+        }
+    }
+}
+
+/// The URLs that an earlier run's output (`fetch`'s JSON lines) finished, for resuming:
+/// every line with a `url`, except [`INTERRUPTED`] ones. A line cut short (the run was
+/// killed mid-write: it starts with `{` but does not parse) is ignored, wherever a later
+/// run's appending left it; any other line is an error naming it, so that a wrong file
+/// (a URL list) is not taken for one.
+pub fn done_urls(text: &str) -> Result<HashSet<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        url: String,
+        #[serde(default)]
+        interrupted: bool,
+    }
+    let mut done = HashSet::new();
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Line>(line) {
+            Ok(l) if !l.interrupted => {
+                done.insert(l.url);
+            }
+            Ok(_) => {}
+            Err(_) if line.starts_with('{') => {}
+            Err(e) => {
+                return Err(format!(
+                    "line {} is not a JSON line of an earlier `wirekit fetch` ({e})",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(done)
 }
 
 struct Shared {
@@ -149,15 +247,7 @@ fn file_name_for(index: usize, url: &Url) -> String {
 async fn fetch_one(shared: &Shared, index: usize, text: String) -> FetchResult {
     let start = Instant::now();
     let o = &shared.options;
-    let mut result = FetchResult {
-        url: text.clone(),
-        status: None,
-        bytes: 0,
-        ms: 0.0,
-        attempts: 0,
-        error: None,
-        file: None,
-    };
+    let mut result = FetchResult::new(text.clone());
     let url = match normalize_url(&text) {
         Ok(u) => u,
         Err(e) => {
@@ -176,15 +266,21 @@ async fn fetch_one(shared: &Shared, index: usize, text: String) -> FetchResult {
     } else {
         None
     };
-    let request = match o
+    let mut builder = o
         .client
         .request(o.method.clone(), url.clone())
-        .headers(o.headers.clone())
-        .build()
-    {
+        .headers(o.headers.clone());
+    if let Some(t) = o.timeout {
+        builder = builder.timeout(t);
+    }
+    let target = Target {
+        url: url.clone(),
+        timeout: o.timeout,
+    };
+    let request = match builder.build() {
         Ok(r) => r,
         Err(e) => {
-            result.error = Some(describe_error(&e));
+            result.error = Some(describe_error(&e, &target));
             return result;
         }
     };
@@ -196,9 +292,9 @@ async fn fetch_one(shared: &Shared, index: usize, text: String) -> FetchResult {
     match sent.result {
         Ok(resp) => {
             result.status = Some(resp.status().as_u16());
-            read_body(o, index, &url, resp, &mut result).await;
+            read_body(o, index, &target, resp, &mut result).await;
         }
-        Err(e) => result.error = Some(describe_error(&e)),
+        Err(e) => result.error = Some(describe_error(&e, &target)),
     }
     result.ms = round_ms(start);
     result
@@ -208,10 +304,11 @@ async fn fetch_one(shared: &Shared, index: usize, text: String) -> FetchResult {
 async fn read_body(
     o: &FetchOptions,
     index: usize,
-    url: &Url,
+    target: &Target,
     mut resp: Response,
     result: &mut FetchResult,
 ) {
+    let url = &target.url;
     let mut file = None;
     if let Some(dir) = &o.save_dir {
         let path = dir.join(file_name_for(index, url));
@@ -239,7 +336,7 @@ async fn read_body(
             }
             Ok(None) => break,
             Err(e) => {
-                result.error = Some(describe_error(&e));
+                result.error = Some(describe_error(&e, target));
                 break;
             }
         }
@@ -264,6 +361,8 @@ pub struct Summary {
     pub http_failed: usize,
     /// URLs with no complete answer (connection, timeout, body, file errors).
     pub transport_failed: usize,
+    /// URLs in flight when the run was stopped (not counted in `done`).
+    pub interrupted: usize,
     /// Latency in microseconds of every URL that got an answer.
     latency: hdrhistogram::Histogram<u64>,
 }
@@ -276,6 +375,7 @@ impl Summary {
             ok: 0,
             http_failed: 0,
             transport_failed: 0,
+            interrupted: 0,
             latency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
                 .map_err(|e| anyhow!("cannot set up the latency histogram: {e}"))?,
         })
@@ -283,6 +383,10 @@ impl Summary {
 
     /// Count one result.
     pub fn record(&mut self, r: &FetchResult) {
+        if r.interrupted {
+            self.interrupted += 1;
+            return;
+        }
         self.done += 1;
         if r.error.is_some() {
             self.transport_failed += 1;
@@ -304,5 +408,35 @@ impl Summary {
     /// The latency at quantile `q` (0.5: the median), in milliseconds.
     pub fn latency_ms(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timeout_is_aiohttps() {
+        assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(300));
+        let client = crate::http::client::default_client().expect("client");
+        assert_eq!(FetchOptions::new(client).timeout, Some(DEFAULT_TIMEOUT));
+    }
+
+    #[test]
+    fn done_urls_of_an_earlier_run() {
+        let text = concat!(
+            "{\"url\":\"http://a/\",\"status\":200,\"error\":null}\n",
+            "{\"url\":\"http://b/\",\"status\":null,\"error\":\"interrupted\",\"interrupted\":true}\n",
+            "{\"url\":\"http://c/\",\"sta\n",
+            "{\"url\":\"http://d/\",\"status\":null,\"error\":\"refused\"}\n",
+            "{\"url\":\"http://e/\",\"status\":2",
+        );
+        let done = done_urls(text).expect("parses");
+        let mut got: Vec<&str> = done.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, ["http://a/", "http://d/"]);
+        let err = done_urls("http://a/\nhttp://b/\n").expect_err("a URL list");
+        assert!(err.contains("line 1"), "{err}");
+        assert!(done_urls("").expect("empty").is_empty());
     }
 }

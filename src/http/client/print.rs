@@ -1,7 +1,7 @@
 //! Printing an HTTP exchange as xh and HTTPie do: request and response heads, bodies with
 //! indented, coloured JSON on a terminal, bytes unchanged otherwise.
 
-use crate::http::client::errors::{describe_error, status_text};
+use crate::http::client::errors::{Target, describe_error, status_text};
 use anyhow::{Result, anyhow};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap};
 use reqwest::{Request, Response, Version};
@@ -228,8 +228,13 @@ impl Printer {
     }
 
     /// Print a response body as it arrives; JSON to reformat is collected first.
-    /// Returns the number of body bytes received.
-    pub async fn response_body(&self, out: &mut impl Write, mut resp: Response) -> Result<u64> {
+    /// Returns the number of body bytes received; a broken body is an error naming `target`.
+    pub async fn response_body(
+        &self,
+        out: &mut impl Write,
+        mut resp: Response,
+        target: &Target,
+    ) -> Result<u64> {
         let ct = resp
             .headers()
             .get(CONTENT_TYPE)
@@ -246,7 +251,7 @@ impl Printer {
                 Ok(None) => break,
                 Err(e) => {
                     let _ = out.flush();
-                    return Err(anyhow!(describe_error(&e)));
+                    return Err(anyhow!(describe_error(&e, target)));
                 }
             };
             total += chunk.len() as u64;

@@ -2,7 +2,7 @@
 //! backoff with jitter on connection errors, timeouts, 408, 429 and 5xx; Retry-After honoured;
 //! non-idempotent methods only with `retry_all`.
 
-use crate::http::client::errors::{describe_error, status_text};
+use crate::http::client::errors::{Target, describe_error, status_text};
 use reqwest::{Client, Method, Request, Response, StatusCode};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -131,6 +131,7 @@ pub async fn send(
     mut on_retry: impl FnMut(&RetryEvent<'_>),
 ) -> Sent {
     let started = Instant::now();
+    let target = Target::of(&request);
     let may_retry = policy.retries > 0 && policy.allows(request.method());
     let mut attempt = 0u32;
     let mut current = request;
@@ -153,7 +154,7 @@ pub async fn send(
                     attempts: attempt,
                 };
             }
-            Err(e) if retryable_error(e) => (describe_error(e), None),
+            Err(e) if retryable_error(e) => (describe_error(e, &target), None),
             Err(_) => {
                 return Sent {
                     result,
