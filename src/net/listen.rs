@@ -296,15 +296,17 @@ async fn admit_tls(
     idle: Option<Duration>,
 ) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
     let limit = idle.map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT));
-    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+    let handshake = acceptor.accept(tcp).into_fallible();
+    let stream = match tokio::time::timeout(limit, handshake).await {
         Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+        Ok(Err((e, _))) if e.kind() == io::ErrorKind::UnexpectedEof => {
             // Port probes and health checks: not worth a warning.
             info!(%peer, "{peer} closed the connection during the TLS handshake");
             return None;
         }
-        Ok(Err(e)) => {
+        Ok(Err((e, tcp))) => {
             warn!(%peer, "TLS handshake with {peer} failed: {}", describe_server_error(&e));
+            crate::tls::server::linger_after_refusal(tcp).await;
             return None;
         }
         Err(_) => {
