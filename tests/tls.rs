@@ -1211,3 +1211,70 @@ fn refused_client_certificate_shows_the_servers_reason() {
         assert!(stdout(&o).is_empty());
     }
 }
+
+#[test]
+fn tls_inspect_escapes_certificate_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("evil.pem"), dir.path().join("evil-key.pem"));
+    python_ok(&format!(
+        r#"
+import datetime
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([
+    x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Evil Org\nverified    yes\n\x1b[32mOK"),
+    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, 'R"S,A=x'),
+])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+    .not_valid_before(now - datetime.timedelta(days=1))
+    .not_valid_after(now + datetime.timedelta(days=30))
+    .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+        x509.DNSName("x\x1b]0;owned\x07.test")]), critical=False)
+    .sign(key, hashes.SHA256()))
+open({cert:?}, "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open({key:?}, "wb").write(key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+print("ok")
+"#,
+        cert = path_str(&cert),
+        key = path_str(&key)
+    ));
+    let (_server, port) = tls_echo_server(&path_str(&cert), &path_str(&key));
+    let o = run(
+        wirekit(&["tls", "inspect", &format!("localhost:{port}")]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.contains('\x1b'), "no ESC byte: {text:?}");
+    assert!(!text.contains('\x07'), "no BEL byte: {text:?}");
+    let verified: Vec<&str> = text.lines().filter(|l| l.contains("verified")).collect();
+    assert_eq!(
+        verified.len(),
+        3,
+        "the verdict, and the escaped field in subject and issuer (self-signed): {text}"
+    );
+    assert!(verified[0].starts_with("verified    NO: "), "{text}");
+    let subject = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("subject"))
+        .expect("subject line");
+    assert!(
+        subject.contains(r"O=Evil Org\nverified    yes\n\x1b[32mOK"),
+        "{subject}"
+    );
+    assert!(subject.contains(r#"OU=R\"S\,A\=x"#), "RFC 4514: {subject}");
+    assert!(text.contains(r"DNS:x\x1b]0;owned\x07.test"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("verified")).count(),
+        1,
+        "one verdict: {text}"
+    );
+}

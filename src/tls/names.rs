@@ -45,7 +45,9 @@ fn attribute_value(attr: &AttributeTypeAndValue<'_>) -> String {
         _ => None,
     };
     match text {
-        Some(bytes) => rfc4514(&escape(bytes, Keep::Nothing)),
+        // RFC 4514 first (on the raw bytes), then control characters: a
+        // backslash in the value is doubled, so `\n` can only be the escape.
+        Some(bytes) => escape(&rfc4514(bytes), Keep::Nothing).into_owned(),
         None => {
             let mut hex = String::from("#");
             for b in value.data {
@@ -58,15 +60,15 @@ fn attribute_value(attr: &AttributeTypeAndValue<'_>) -> String {
 
 /// RFC 4514 section 2.4: a backslash before `" + , ; < > \ =`, before a leading
 /// `#` or space and before a trailing space.
-fn rfc4514(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 4);
-    let last = value.chars().count().saturating_sub(1);
-    for (i, c) in value.chars().enumerate() {
-        let special = matches!(c, '"' | '+' | ',' | ';' | '<' | '>' | '\\' | '=')
-            || (i == 0 && (c == '#' || c == ' '))
-            || (i == last && c == ' ');
+fn rfc4514(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 4);
+    let last = value.len().saturating_sub(1);
+    for (i, &c) in value.iter().enumerate() {
+        let special = matches!(c, b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | b'=')
+            || (i == 0 && (c == b'#' || c == b' '))
+            || (i == last && c == b' ');
         if special {
-            out.push('\\');
+            out.push(b'\\');
         }
         out.push(c);
     }
@@ -121,9 +123,10 @@ mod tests {
 
     #[test]
     fn rfc4514_escapes_specials_and_edges() {
-        assert_eq!(rfc4514("R\"S,A=x"), "R\\\"S\\,A\\=x");
-        assert_eq!(rfc4514("#lead "), "\\#lead\\ ");
-        assert_eq!(rfc4514(" a+b;<c>\\"), "\\ a\\+b\\;\\<c\\>\\\\");
-        assert_eq!(rfc4514("plain"), "plain");
+        let r = |s: &str| String::from_utf8(rfc4514(s.as_bytes())).expect("utf-8");
+        assert_eq!(r("R\"S,A=x"), "R\\\"S\\,A\\=x");
+        assert_eq!(r("#lead "), "\\#lead\\ ");
+        assert_eq!(r(" a+b;<c>\\"), "\\ a\\+b\\;\\<c\\>\\\\");
+        assert_eq!(r("plain"), "plain");
     }
 }
