@@ -1278,3 +1278,45 @@ print("ok")
         "one verdict: {text}"
     );
 }
+
+#[test]
+fn hex_dump_file_is_private_appended_and_write_errors_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert();
+    let (_server, port) = tls_reply_server(&cert, &key);
+    let host = format!("localhost:{port}");
+    let dump = pki.path("plain.dump");
+    let dump_s = path_str(&dump);
+    for word in ["first-secret", "second-secret"] {
+        let o = tls_connect(
+            &host,
+            &pki.p("ca.pem"),
+            &["--send", word, "--hex-dump", &dump_s],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(stdout(&o), "welcome");
+    }
+    let mode = std::fs::metadata(&dump).expect("dump").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the dump holds decrypted plaintext");
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    // Appended, never truncated: both sessions are there, in order.
+    let (a, b) = (text.find("|first-secret|"), text.find("|second-secret|"));
+    assert!(a.is_some() && b.is_some() && a < b, "{text}");
+    assert_eq!(text.matches("|welcome|").count(), 2, "{text}");
+
+    // A dump that cannot be written is reported, naming the file; the data still flows.
+    let o = tls_connect(
+        &host,
+        &pki.p("ca.pem"),
+        &["--send", "x", "--hex-dump", "/dev/full"],
+    );
+    assert_eq!(stdout(&o), "welcome", "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("cannot write hex dump file /dev/full").count(),
+        1,
+        "reported once: {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+}

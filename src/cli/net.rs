@@ -100,7 +100,7 @@ impl Default for ConnectArgs {
 /// Traffic dump, as `socat -x` / `ncat -x`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DumpArgs {
-    /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset.
+    /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset. FILE is appended to, never truncated, and created mode 0600 (it may hold decrypted TLS plaintext).
     #[arg(long, value_name = "FILE")]
     pub hex_dump: Option<PathBuf>,
 }

@@ -40,7 +40,7 @@ pub(crate) fn run(a: &FernetArgs) -> Result<()> {
         FernetCommand::Decrypt(d) => {
             let keys = load_keys(&d.io.keys)?;
             let (token, name) = read_input(&d.io)?;
-            let plain = match d.ttl {
+            let plain = match d.ttl_secs() {
                 Some(ttl) => keys.decrypt_with_ttl(&token, ttl),
                 None => keys.decrypt(&token),
             }
