@@ -79,52 +79,118 @@ static TABLE: [u8; 256] = table();
 /// A port of CPython's `binascii.a2b_base64(data, strict_mode=False)`.
 fn decode_lenient(input: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut quad_pos = 0u8;
-    let mut left = 0u8;
-    let mut pads = 0u8;
-    for &ch in input {
+    let mut d = Lenient::default();
+    d.feed(input, &mut out);
+    d.finish().map(|()| out)
+}
+
+/// CPython's lenient base64 decoding as a state machine, fed piece by piece
+/// (the streaming decryption reads a token in chunks); whole groups of plain
+/// url-safe characters take the `base64` crate's fast path.
+#[derive(Debug, Default)]
+pub(crate) struct Lenient {
+    quad_pos: u8,
+    left: u8,
+    pads: u8,
+    /// A complete padding sequence was seen: the rest of the input is ignored.
+    done: bool,
+}
+
+/// Plain url-safe base64 without padding, for the fast path over whole groups.
+const GROUPS: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
+/// Whether `c` is in the url-safe alphabet (not `=`, not the standard `+/`).
+fn url_safe(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+impl Lenient {
+    /// Decode `input`, appending bytes to `out`.
+    pub(crate) fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        while !input.is_empty() && !self.done {
+            if self.quad_pos == 0 && self.pads == 0 {
+                let plain = input
+                    .iter()
+                    .position(|&c| !url_safe(c))
+                    .unwrap_or(input.len());
+                let whole = plain / 4 * 4;
+                if whole > 0 {
+                    let at = out.len();
+                    out.resize(at + whole / 4 * 3, 0);
+                    // Whole groups of the alphabet always decode.
+                    let n = GROUPS
+                        .decode_slice(&input[..whole], &mut out[at..])
+                        .unwrap_or(0);
+                    out.truncate(at + n);
+                    input = &input[whole..];
+                    continue;
+                }
+            }
+            // One character the slow way, then try the fast path again.
+            let (&ch, rest) = match input.split_first() {
+                Some(x) => x,
+                None => break,
+            };
+            input = rest;
+            self.step(ch, out);
+        }
+    }
+
+    fn step(&mut self, ch: u8, out: &mut Vec<u8>) {
         if ch == b'=' {
             // Padding counts only once two or more characters of a group are in;
             // a complete pad sequence ends the input.
-            if quad_pos >= 2 {
-                pads += 1;
-                if quad_pos + pads >= 4 {
-                    return Ok(out);
+            if self.quad_pos >= 2 {
+                self.pads += 1;
+                if self.quad_pos + self.pads >= 4 {
+                    self.done = true;
                 }
             }
-            continue;
+            return;
         }
         let v = TABLE[ch as usize];
         if v == 0xff {
-            continue;
+            return;
         }
-        pads = 0;
-        match quad_pos {
+        self.pads = 0;
+        match self.quad_pos {
             0 => {
-                quad_pos = 1;
-                left = v;
+                self.quad_pos = 1;
+                self.left = v;
             }
             1 => {
-                quad_pos = 2;
-                out.push((left << 2) | (v >> 4));
-                left = v & 0x0f;
+                self.quad_pos = 2;
+                out.push((self.left << 2) | (v >> 4));
+                self.left = v & 0x0f;
             }
             2 => {
-                quad_pos = 3;
-                out.push((left << 4) | (v >> 2));
-                left = v & 0x03;
+                self.quad_pos = 3;
+                out.push((self.left << 4) | (v >> 2));
+                self.left = v & 0x03;
             }
             _ => {
-                quad_pos = 0;
-                out.push((left << 6) | v);
-                left = 0;
+                self.quad_pos = 0;
+                out.push((self.left << 6) | v);
+                self.left = 0;
             }
         }
     }
-    match quad_pos {
-        0 => Ok(out),
-        1 => Err(DecodeError::OneCharTooMany),
-        _ => Err(DecodeError::IncorrectPadding),
+
+    /// The end of the input: an unfinished group is an error, as in Python.
+    pub(crate) fn finish(&self) -> Result<(), DecodeError> {
+        if self.done {
+            return Ok(());
+        }
+        match self.quad_pos {
+            0 => Ok(()),
+            1 => Err(DecodeError::OneCharTooMany),
+            _ => Err(DecodeError::IncorrectPadding),
+        }
     }
 }
 
@@ -189,6 +255,19 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    #[test]
+    fn lenient_decoder_fed_in_pieces_agrees() {
+        let text = b"QUJD\nRA%%==QUJD";
+        for split in 0..text.len() {
+            let mut d = Lenient::default();
+            let mut out = Vec::new();
+            d.feed(&text[..split], &mut out);
+            d.feed(&text[split..], &mut out);
+            assert_eq!(d.finish(), Ok(()));
+            assert_eq!(out, b"ABCD", "split at {split}");
         }
     }
 
