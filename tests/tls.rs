@@ -1042,7 +1042,24 @@ fn openssl_self_signed_certificate_trusted_with_cacert_or_pin() {
     assert!(stdout(&o).is_empty());
     let o = run(wirekit(&["http", "--pin", &wrong, &url]), None, T);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not the pinned one"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains(&fp), "{}", stderr(&o));
+    // Untrusted, `http` words it with the same sentences, in its own flags.
+    let o = run(wirekit(&["http", &url]), None, T);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("is a CA certificate, not a server certificate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--verify CAFILE") && !err.contains("OtherError"),
+        "{err}"
+    );
     // A pin that is not a fingerprint is bad usage.
     let o = run(
         wirekit(&[

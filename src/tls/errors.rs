@@ -195,6 +195,33 @@ pub(crate) fn describe_certificate_error(host: &str, err: &CertificateError) -> 
     }
 }
 
+/// How a client spells the flags the sentences name: `tcp connect` and `tls
+/// inspect` say `--cacert FILE`, `--insecure`, `--sni NAME`; `http`/`fetch` say
+/// `--verify CAFILE`, `--verify no`, `--resolve ...`.
+pub(crate) struct Flags {
+    /// Trust a CA file.
+    pub(crate) cacert: &'static str,
+    /// Check nothing.
+    pub(crate) insecure: &'static str,
+    /// Verify another name.
+    pub(crate) sni: &'static str,
+}
+
+/// The flags of `tcp connect` and `tls inspect`, as the sentences are written.
+const TLS_FLAGS: Flags = Flags {
+    cacert: "--cacert FILE",
+    insecure: "--insecure",
+    sni: "--sni NAME",
+};
+
+/// [`describe_tls_error`] with the flags as `flags` spells them.
+pub(crate) fn describe_tls_error_for(host: &str, err: &rustls::Error, flags: &Flags) -> String {
+    let text = describe_tls_error(host, err);
+    text.replace(TLS_FLAGS.cacert, flags.cacert)
+        .replace(TLS_FLAGS.insecure, flags.insecure)
+        .replace(TLS_FLAGS.sni, flags.sni)
+}
+
 /// Why a client-side handshake with `host` failed, from the rustls error: the
 /// one mapping every client (and `tls inspect`) uses.
 pub(crate) fn describe_tls_error(host: &str, err: &rustls::Error) -> String {
