@@ -1337,3 +1337,41 @@ fn hex_dump_file_is_private_appended_and_write_errors_reported() {
     );
     assert!(err.contains("No space left on device"), "{err}");
 }
+
+/// The self-signed server says "pin that fingerprint": a client can.
+#[test]
+fn pin_the_fingerprint_a_self_signed_server_prints() {
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--tls",
+        "--reply",
+        "pinned",
+    ]);
+    let line = server.line(Pipe::Stderr, "--pin sha256:");
+    let pin = line
+        .split("--pin ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the pin in the server's hint")
+        .to_string();
+    let o = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &addr(port),
+            "--tls",
+            "--pin",
+            &pin,
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "pinned");
+    assert!(!stderr(&o).contains("NOT verified"), "{}", stderr(&o));
+}

@@ -38,7 +38,8 @@ pub fn server_config(
                 made.fingerprint
             );
             eprintln!(
-                "wirekit: clients must skip verification (--insecure) or pin that fingerprint; for a trusted one use `wirekit cert` and --cert/--key"
+                "wirekit: clients must pin that fingerprint (--pin sha256:{}) or skip verification (--insecure); for a trusted one use `wirekit cert` and --cert/--key",
+                made.fingerprint
             );
             (vec![made.cert], made.key)
         }
