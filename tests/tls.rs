@@ -1227,6 +1227,33 @@ fn refused_client_certificate_shows_the_servers_reason() {
         );
         assert!(stdout(&o).is_empty());
     }
+    // openssl s_server requiring a certificate from the test CA: its alert, by name.
+    let (_s, port) = s_server(
+        &cert,
+        &key,
+        &[
+            "-rev",
+            "-Verify",
+            "1",
+            "-CAfile",
+            &pki.p("ca.pem"),
+            "-verify_return_error",
+        ],
+    );
+    for round in 0..3 {
+        let o = tls_connect(
+            &format!("localhost:{port}"),
+            &pki.p("ca.pem"),
+            &["--cert", &fc, "--key", &fk, "--send", "hi\n"],
+        );
+        assert_eq!(code(&o), 1, "round {round}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("the server refused our client certificate (alert: unknown_ca)"),
+            "round {round}: {err}"
+        );
+        assert!(stdout(&o).is_empty());
+    }
 }
 
 #[test]

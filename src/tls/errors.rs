@@ -282,10 +282,12 @@ pub(crate) fn describe_tls_error(host: &str, err: &rustls::Error) -> String {
 fn alert_text(alert: rustls::AlertDescription) -> String {
     let debug = format!("{alert:?}");
     let mut out = String::new();
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
+    let mut after_lower = false;
+    for c in debug.chars() {
+        if c.is_ascii_uppercase() && after_lower {
             out.push('_');
         }
+        after_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
         out.push(c.to_ascii_lowercase());
     }
     out
@@ -316,6 +318,14 @@ pub(crate) fn explain_late_error(e: io::Error) -> io::Error {
 mod tests {
     use super::*;
     use rustls::pki_types::ServerName;
+
+    #[test]
+    fn alerts_read_as_their_rfc_names() {
+        use rustls::AlertDescription as A;
+        assert_eq!(alert_text(A::UnknownCA), "unknown_ca");
+        assert_eq!(alert_text(A::CertificateUnknown), "certificate_unknown");
+        assert_eq!(alert_text(A::HandshakeFailure), "handshake_failure");
+    }
 
     #[test]
     fn certificate_errors_name_host_and_fix() {
