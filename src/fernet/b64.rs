@@ -298,7 +298,7 @@ mod tests {
                             .wrapping_add(1442695040888963407);
                         let r = (seed >> 33) as usize;
                         // Mostly plain characters, now and then junk.
-                        if r % 50 == 0 {
+                        if r.is_multiple_of(50) {
                             alphabet[12 + r % 8]
                         } else {
                             alphabet[r % 12]
