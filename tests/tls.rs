@@ -1363,6 +1363,22 @@ fn hex_dump_file_is_private_appended_and_write_errors_reported() {
         "reported once: {err}"
     );
     assert!(err.contains("No space left on device"), "{err}");
+
+    // An existing dump readable by others is used as it is, with a warning.
+    let open = pki.path("open.dump");
+    std::fs::write(&open, "").expect("write");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let o = tls_connect(
+        &host,
+        &pki.p("ca.pem"),
+        &["--send", "x", "--hex-dump", &path_str(&open)],
+    );
+    assert_eq!(stdout(&o), "welcome", "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is readable by others (mode 644)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// The self-signed server says "pin that fingerprint": a client can.

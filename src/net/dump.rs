@@ -47,12 +47,24 @@ impl Dump {
             options.append(true).create(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            Box::new(options.open(path).with_context(|| {
+            let file = options.open(path).with_context(|| {
                 format!(
                     "cannot open hex dump file {}; check the folder exists and is writable",
                     path.display()
                 )
-            })?)
+            })?;
+            #[cfg(unix)]
+            if let Ok(meta) = file.metadata() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        "hex dump file {} is readable by others (mode {mode:o}) and may receive decrypted TLS plaintext; `chmod 600` it or choose another file",
+                        path.display()
+                    );
+                }
+            }
+            Box::new(file)
         };
         Ok(Dump {
             sink: Arc::new(Mutex::new(sink)),
