@@ -323,17 +323,20 @@ fn keys_from_env_and_key_file() {
     let out = wk(&["fernet", "decrypt"], Some(&token));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("no Fernet key"), "{}", stderr(&out));
-    // An empty key file and a missing one are failures that say so.
+    // An empty key file is no key at all: bad usage too (issue 11, defect 10).
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "# nothing\n").expect("empty");
-    assert_refused(
-        &wk(
-            &["fernet", "decrypt", "--key-file", p(&empty)],
-            Some(&token),
-        ),
-        "holds no key",
-        "empty key file",
-    );
+    for file in [p(&empty), "/dev/null"] {
+        let out = wk(&["fernet", "decrypt", "--key-file", file], Some(&token));
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("the key file {file} holds no key")),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // A missing one is a failure that says so.
     let missing = dir.path().join("missing");
     assert_refused(
         &wk(
@@ -384,6 +387,29 @@ print("ok")
     // Without --ttl any age is fine, as in Python.
     let out = wk(&["fernet", "decrypt", "--key", KEY, p(&tok)], None);
     assert_eq!(out.stdout, b"aged");
+    // --ttl takes durations like every other flag (issue 11, defect 10).
+    for ttl in ["2m", "1h", "150s", "7d"] {
+        let out = wk(
+            &["fernet", "decrypt", "--key", KEY, "--ttl", ttl, p(&tok)],
+            None,
+        );
+        assert_eq!(code(&out), 0, "--ttl {ttl}: {}", stderr(&out));
+        assert_eq!(out.stdout, b"aged");
+    }
+    let out = wk(
+        &["fernet", "decrypt", "--key", KEY, "--ttl", "90s", p(&tok)],
+        None,
+    );
+    assert_refused(&out, "expired", "ttl 90s on a 100 s old token");
+    for bad in ["10x", "-5", "400d"] {
+        let out = wk(
+            &["fernet", "decrypt", "--key", KEY, "--ttl", bad, p(&tok)],
+            None,
+        );
+        assert_eq!(code(&out), 2, "--ttl {bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(bad), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
@@ -605,4 +631,23 @@ fn ttl_on_year_10000_token_is_refused_not_panicking() {
         "{}",
         stderr(&out)
     );
+}
+
+/// One key in 64 begins with `-`: `--key KEY` takes it (Python made the token).
+#[test]
+fn key_beginning_with_a_dash_is_a_value() {
+    let key = "-wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let made = crate::util::python(
+        &format!(
+            "from cryptography.fernet import Fernet\nprint(Fernet({key:?}).encrypt(b'dash').decode())"
+        ),
+        LIMIT,
+    );
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let out = wk(
+        &["fernet", "decrypt", "--key", key],
+        Some(stdout(&made).as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"dash");
 }

@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+use wirekit::units::parse_duration;
 
 /// `wirekit fernet`: a subcommand.
 #[derive(Debug, Args)]
@@ -35,7 +37,8 @@ pub enum FernetCommand {
 pub struct FernetKeyArgs {
     /// A key (44 characters of url-safe base64); repeat for several, first one encrypts.
     /// Other users can see command lines: prefer --key-file or WIREKIT_FERNET_KEY for real keys.
-    #[arg(long = "key", value_name = "KEY")]
+    /// (A key may begin with `-`, as one in 64 url-safe base64 keys does.)
+    #[arg(long = "key", value_name = "KEY", allow_hyphen_values = true)]
     pub keys: Vec<String>,
     /// A file with one key per line (blank lines and lines starting with # are skipped).
     /// Its keys come after any --key.
@@ -64,9 +67,17 @@ pub struct FernetDecryptArgs {
     /// Keys, input and output.
     #[command(flatten)]
     pub io: FernetIoArgs,
-    /// Refuse tokens older than SECONDS (or more than 60 s in the future), as decrypt(token, ttl).
-    #[arg(long, value_name = "SECONDS")]
-    pub ttl: Option<u64>,
+    /// Refuse tokens older than this (90s, 15m, 1h, 7d; a bare number is seconds), or more than 60 s in the future, as decrypt(token, ttl).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+}
+
+impl FernetDecryptArgs {
+    /// The TTL in whole seconds as Fernet counts them (a fraction rounds up).
+    pub fn ttl_secs(&self) -> Option<u64> {
+        self.ttl
+            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    }
 }
 
 /// `wirekit fernet genkey`.

@@ -159,6 +159,10 @@ pub struct ClientArgs {
     /// certificates to trust as well.
     #[arg(long, value_name = "yes|no|CAFILE", default_value = "yes", value_parser = verify)]
     pub verify: Verify,
+    /// Accept exactly the server certificate with this SHA-256 fingerprint (sha256:HEX, colons
+    /// allowed) instead of checking its issuer; its dates and name are still checked.
+    #[arg(long, value_name = "sha256:HEX", value_parser = wirekit::tls::Pin::parse)]
+    pub pin: Option<wirekit::tls::Pin>,
     /// Client certificate (PEM) for TLS client authentication.
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
@@ -185,6 +189,7 @@ impl ClientArgs {
             http_version: self.http_version,
             auth: self.auth.clone().or_else(|| self.bearer.clone()),
             verify: self.verify.clone(),
+            pin: self.pin,
             cert: self.cert.clone(),
             cert_key: self.cert_key.clone(),
             proxies: self.proxy.clone(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use wirekit::net::addr::parse_source;
 use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
-use wirekit::tls::{TlsClientOptions, TlsServerOptions};
+use wirekit::tls::{Pin, TlsClientOptions, TlsServerOptions};
 use wirekit::units::{parse_duration, parse_size};
 
 /// Kernel buffer sizes for any socket, TCP or UDP, server or client.
@@ -100,7 +100,7 @@ impl Default for ConnectArgs {
 /// Traffic dump, as `socat -x` / `ncat -x`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DumpArgs {
-    /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset.
+    /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset. FILE is appended to, never truncated, and created mode 0600 (it may hold decrypted TLS plaintext).
     #[arg(long, value_name = "FILE")]
     pub hex_dump: Option<PathBuf>,
 }
@@ -159,6 +159,12 @@ pub struct TlsClientArgs {
     /// Private key in PEM of the client certificate --cert.
     #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
     pub key: Option<PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 fingerprint (sha256:HEX, colons allowed), no CA needed; its dates and name are still checked.
+    #[arg(long, value_name = "sha256:HEX", requires = "tls", conflicts_with = "insecure", value_parser = Pin::parse)]
+    pub pin: Option<Pin>,
+    /// At the end of input send a TLS close_notify and half-close, as for plain TCP. By default, as ncat does, a TLS client keeps the connection open at the end of input and reads until the server closes (servers that read once, answer and close would otherwise reset the connection and lose their answer).
+    #[arg(long, requires = "tls")]
+    pub close_notify: bool,
 }
 
 /// A size flag as the kernel takes it (sizes beyond the address space saturate).
@@ -229,6 +235,12 @@ impl TlsServerArgs {
 }
 
 impl TlsClientArgs {
+    /// Whether the write side stays open at the end of input: over TLS unless
+    /// `--close-notify` (a half-close cannot be undone by a server that answers late).
+    pub fn keeps_open_at_end_of_input(&self) -> bool {
+        self.tls && !self.close_notify
+    }
+
     /// The library's client TLS options, or `None` without `--tls`.
     pub fn options(&self) -> Option<TlsClientOptions> {
         self.tls.then(|| TlsClientOptions {
@@ -238,6 +250,7 @@ impl TlsClientArgs {
             alpn: self.alpn.clone(),
             cert: self.cert.clone(),
             key: self.key.clone(),
+            pin: self.pin,
         })
     }
 }

@@ -3,6 +3,7 @@
 use super::net::ConnectArgs;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use wirekit::tls::Pin;
 
 /// `wirekit tls`: a subcommand.
 #[derive(Debug, Args)]
@@ -45,6 +46,9 @@ pub struct TlsInspectArgs {
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Verify as a client with --pin would: exactly the certificate with this SHA-256 fingerprint (sha256:HEX).
+    #[arg(long, value_name = "sha256:HEX", value_parser = Pin::parse)]
+    pub pin: Option<Pin>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -55,7 +55,11 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         tls: a.tls.options(),
         input,
         output,
-        keep_open: a.no_shutdown || a.recv_only,
+        // Over TLS the end of input is not sent unless --close-notify (zeros end a
+        // throughput test, which must say so).
+        keep_open: a.no_shutdown
+            || a.recv_only
+            || (a.zero_source.is_none() && a.tls.keeps_open_at_end_of_input()),
     };
     // Whether the peer's bytes go to stdout: then the report must not join them.
     let stdout_carries_data = output == Output::Stdout;

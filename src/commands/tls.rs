@@ -21,6 +21,7 @@ async fn inspect(a: &TlsInspectArgs) -> Result<()> {
         alpn: a.alpn.clone(),
         cert: a.cert.clone(),
         key: a.key.clone(),
+        pin: a.pin,
         handshake_timeout: a.connect.connect_timeout,
     };
     let inspector = Inspector::new(&target.host, target.port, &options)?;

@@ -40,10 +40,12 @@ pub fn load(sources: &KeySources) -> Result<MultiFernet> {
             }
         }
         if keys.len() == before {
-            return Err(anyhow!(
-                "the key file {} holds no key; write one per line (make one with `wirekit fernet genkey`)",
+            // No key at all is bad usage (exit 2), wherever the keys were looked for.
+            return Err(usage(format!(
+                "the key file {} holds no key; write one per line (make one with `wirekit fernet genkey -o {}`)",
+                path.display(),
                 path.display()
-            ));
+            )));
         }
     }
     if sources.keys.is_empty() && sources.key_file.is_none() {

@@ -13,6 +13,9 @@
 //! then a token older than the TTL is expired, and one more than 60 s in the
 //! future is refused.
 //!
+//! Files of any size stream in constant memory with [`Fernet::encrypt_stream`]
+//! and [`stream::decrypt`] (same tokens, same refusals).
+//!
 //! ```
 //! use wirekit::fernet::{Fernet, MultiFernet};
 //! let key = Fernet::generate_key();
@@ -28,6 +31,7 @@
 
 mod b64;
 pub mod keys;
+pub mod stream;
 
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Which way a chunk went, seen from wirekit.
@@ -21,6 +22,10 @@ pub enum Direction {
 #[derive(Clone)]
 pub struct Dump {
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// The file as the user named it, for the error sentence.
+    name: Arc<str>,
+    /// Set at the first failed write: the error is reported once, then dumping stops.
+    failed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Dump {
@@ -30,30 +35,68 @@ impl std::fmt::Debug for Dump {
 }
 
 impl Dump {
-    /// Open the dump target: `-` is stderr (stdout often carries the data), else a file (truncated).
+    /// Open the dump target: `-` is stderr (stdout often carries the data), else a
+    /// file, appended to (as ncat's `--append-output`: a dump, perhaps of decrypted
+    /// TLS plaintext, is never truncated) and created mode 0600 (only its owner
+    /// may read it).
     pub fn open(path: &Path) -> Result<Dump> {
         let sink: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(std::io::stderr())
         } else {
-            Box::new(std::fs::File::create(path).with_context(|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.append(true).create(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options.open(path).with_context(|| {
                 format!(
-                    "cannot create hex dump file {}; check the folder exists and is writable",
+                    "cannot open hex dump file {}; check the folder exists and is writable",
                     path.display()
                 )
-            })?)
+            })?;
+            #[cfg(unix)]
+            if let Ok(meta) = file.metadata() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        "hex dump file {} is readable by others (mode {mode:o}) and may receive decrypted TLS plaintext; `chmod 600` it or choose another file",
+                        path.display()
+                    );
+                }
+            }
+            Box::new(file)
         };
         Ok(Dump {
             sink: Arc::new(Mutex::new(sink)),
+            name: path.display().to_string().into(),
+            failed: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    /// Write one chunk. Dump failures are not worth failing the transfer for; they are dropped.
+    /// Write one chunk. A failed write (disk full, ...) does not stop the transfer:
+    /// it is reported once as an error naming the file, and the dump stops there.
     pub fn record(&self, dir: Direction, peer: SocketAddr, offset: u64, data: &[u8]) {
-        let text = format_chunk(dir, peer, offset, data);
-        if let Ok(mut sink) = self.sink.lock() {
-            let _ = sink.write_all(text.as_bytes());
-            let _ = sink.flush();
+        if self.failed.load(Ordering::Relaxed) {
+            return;
         }
+        let text = format_chunk(dir, peer, offset, data);
+        let written = match self.sink.lock() {
+            Ok(mut sink) => sink.write_all(text.as_bytes()).and_then(|()| sink.flush()),
+            Err(_) => return,
+        };
+        if let Err(e) = written
+            && !self.failed.swap(true, Ordering::Relaxed)
+        {
+            tracing::error!(
+                "cannot write hex dump file {}: {e}; the dump stops here (the transfer goes on); free space or choose another --hex-dump FILE",
+                self.name
+            );
+        }
+    }
+
+    /// Whether a write to the dump has failed (reported already).
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
     }
 }
 

@@ -357,17 +357,19 @@ async fn admit_tls(
         }
     }
     let left = limit.saturating_sub(started.elapsed());
-    let stream = match tokio::time::timeout(left, acceptor.accept(tcp)).await {
+    let handshake = acceptor.accept(tcp).into_fallible();
+    let stream = match tokio::time::timeout(left, handshake).await {
         Ok(Ok(s)) => TlsStream::from(tokio_rustls::TlsStream::Server(s)),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+        Ok(Err((e, _))) if e.kind() == io::ErrorKind::UnexpectedEof => {
             // Port probes and health checks: not worth a warning.
             info!(%peer, "{peer} closed the connection during the TLS handshake");
             return None;
         }
-        Ok(Err(e)) => {
+        Ok(Err((e, tcp))) => {
             let why = describe_server_error(&e);
             warn!(%peer, "TLS handshake with {peer} failed: {why}");
             fail(None, false, &format!("TLS handshake failed: {why}"));
+            crate::tls::server::linger_after_refusal(tcp).await;
             return None;
         }
         Err(_) => {

@@ -2,9 +2,9 @@
 //! ALPN, client certificates) and the handshake every client command shares.
 
 use super::errors::describe_client_error;
-use super::pem::{client_roots, load_certs, load_key};
+use super::pem::{load_certs, load_key};
 use super::stream::TlsStream;
-use super::verify::{Lenient, Verify};
+use super::verify::Checker;
 use super::{TlsClientOptions, VERSIONS, alpn_protocols, provider};
 use crate::error::usage;
 use anyhow::{Context, Result, anyhow};
@@ -16,23 +16,18 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-/// The client config for `args` checking what `verify` says; ALPN from
-/// `args.alpn`, else `default_alpn`.
+/// The client config for `args` checking with `checker` (the one verifier of
+/// every client); ALPN from `args.alpn`, else `default_alpn`.
 pub(crate) fn client_config(
     args: &TlsClientOptions,
     default_alpn: &[&str],
-    verify: Verify,
+    checker: Arc<Checker>,
 ) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
-        .context("TLS 1.2/1.3 with the ring provider")?;
-    let builder = match verify {
-        Verify::Strict => builder.with_root_certificates(client_roots(args.cacert.as_deref())?),
-        Verify::Nothing => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Lenient::nothing())),
-        Verify::Record(v) => builder.dangerous().with_custom_certificate_verifier(v),
-    };
+        .context("TLS 1.2/1.3 with the ring provider")?
+        .dangerous()
+        .with_custom_certificate_verifier(checker);
     let mut config = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
@@ -54,8 +49,8 @@ pub(crate) fn client_config(
     Ok(Arc::new(config))
 }
 
-/// The client config the options ask for: strict verification, or none with
-/// `insecure` (refused together with `cacert`). For clients that bring their
+/// The client config the options ask for: strict verification (or `pin`), or
+/// none with `insecure` (refused together with `cacert` or `pin`). For clients that bring their
 /// own connection code (e.g. an HTTP stack taking a rustls `ClientConfig`); they
 /// should also print [`insecure_warning`] when `args.insecure`.
 pub fn client_config_for(
@@ -67,12 +62,12 @@ pub fn client_config_for(
             "--insecure checks nothing, so --cacert would be ignored; give one of them",
         ));
     }
-    let verify = if args.insecure {
-        Verify::Nothing
-    } else {
-        Verify::Strict
-    };
-    client_config(args, default_alpn, verify)
+    if args.insecure && args.pin.is_some() {
+        return Err(usage(
+            "--insecure checks nothing, so --pin would be ignored; give one of them",
+        ));
+    }
+    client_config(args, default_alpn, Checker::new(args, false)?)
 }
 
 /// What `--insecure` prints on stderr (once per client), naming the server.

@@ -5,12 +5,14 @@
 //! The caller connects (with `net::connect`) and hands over the `TcpStream`, so
 //! `tls/` needs nothing of `net/`.
 
-use super::TlsClientOptions;
 use super::client::client_config;
 use super::errors::{describe_certificate_error, describe_client_error};
+use super::names::{alt_names, distinguished_name};
 use super::pem::fingerprint;
 use super::stream::version_name;
-use super::verify::{Lenient, Verify};
+use super::verify::{Checker, Pin};
+use super::{TlsClientOptions, errors::describe_tls_error};
+use crate::text::{Keep, escape_str};
 use anyhow::{Result, anyhow};
 use rustls::pki_types::ServerName;
 use serde::Serialize;
@@ -34,6 +36,8 @@ pub struct InspectOptions {
     pub cert: Option<PathBuf>,
     /// Private key in PEM of `cert`.
     pub key: Option<PathBuf>,
+    /// Verify as `--pin`: exactly the certificate with this SHA-256 fingerprint.
+    pub pin: Option<Pin>,
     /// Give up on the handshake after this long.
     pub handshake_timeout: Duration,
 }
@@ -46,12 +50,15 @@ impl Default for InspectOptions {
             alpn: vec!["h2".into(), "http/1.1".into()],
             cert: None,
             key: None,
+            pin: None,
             handshake_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// One certificate of the chain, as reported.
+/// One certificate of the chain, as reported. Every text field is escaped
+/// ([`crate::text::escape`]; names with RFC 4514 escaping): a certificate is
+/// peer-supplied text and must not forge a line of the report.
 #[derive(Debug, Serialize)]
 pub struct CertInfo {
     /// The subject's distinguished name.
@@ -147,34 +154,18 @@ pub fn describe(der: &[u8]) -> CertInfo {
             ca: false,
         };
     };
-    let mut sans = Vec::new();
-    if let Ok(Some(ext)) = x.subject_alternative_name() {
-        for name in &ext.value.general_names {
-            sans.push(match name {
-                GeneralName::DNSName(d) => format!("DNS:{d}"),
-                GeneralName::IPAddress(b) => match b.len() {
-                    4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
-                    16 => {
-                        let mut a = [0u8; 16];
-                        a.copy_from_slice(b);
-                        format!("IP:{}", std::net::Ipv6Addr::from(a))
-                    }
-                    _ => format!("IP:{b:02x?}"),
-                },
-                GeneralName::RFC822Name(m) => format!("email:{m}"),
-                GeneralName::URI(u) => format!("URI:{u}"),
-                other => format!("{other:?}"),
-            });
-        }
-    }
+    let sans = alt_names(&x)
+        .into_iter()
+        .map(|(kind, name)| format!("{kind}:{name}"))
+        .collect();
     CertInfo {
-        subject: x.subject().to_string(),
+        subject: distinguished_name(x.subject()),
         sans,
-        issuer: x.issuer().to_string(),
+        issuer: distinguished_name(x.issuer()),
         not_before: time_text(&x.validity().not_before),
         not_after: time_text(&x.validity().not_after),
         key: key_type(x.public_key()),
-        serial: x.raw_serial_as_string(),
+        serial: escape_str(&x.raw_serial_as_string(), Keep::Nothing).into_owned(),
         sha256,
         ca: x.is_ca(),
     }
@@ -188,7 +179,7 @@ pub struct Inspector {
     /// The name sent and verified (brackets of an IPv6 literal removed).
     bare: String,
     name: ServerName<'static>,
-    verifier: Arc<Lenient>,
+    verifier: Arc<Checker>,
     config: Arc<rustls::ClientConfig>,
     handshake_timeout: Duration,
 }
@@ -204,9 +195,10 @@ impl Inspector {
             alpn: opts.alpn.clone(),
             cert: opts.cert.clone(),
             key: opts.key.clone(),
+            pin: opts.pin,
         };
-        let verifier = Lenient::recording(opts.cacert.as_deref())?;
-        let config = client_config(&client, &[], Verify::Record(verifier.clone()))?;
+        let verifier = Checker::new(&client, true)?;
+        let config = client_config(&client, &[], verifier.clone())?;
         let name_text = opts.sni.clone().unwrap_or_else(|| host.to_string());
         let bare = name_text.trim_matches(|c| c == '[' || c == ']').to_string();
         let name = ServerName::try_from(bare.clone()).map_err(|_| {
@@ -257,10 +249,7 @@ impl Inspector {
             Some(Err(rustls::Error::InvalidCertificate(e))) => {
                 (false, Some(describe_certificate_error(&bare, &e)))
             }
-            Some(Err(e)) => (
-                false,
-                Some(format!("the certificate of {bare} was refused: {e}")),
-            ),
+            Some(Err(e)) => (false, Some(describe_tls_error(&bare, &e))),
             None => (
                 false,
                 Some("the server sent no certificate to verify".into()),
@@ -281,7 +270,7 @@ impl Inspector {
                 .unwrap_or_default(),
             alpn: conn
                 .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned()),
+                .map(|p| crate::text::escape(p, Keep::Nothing).into_owned()),
             verified,
             error,
             certificates,

@@ -3,7 +3,9 @@
 //! - [`server`]: server configs and the listener's acceptor;
 //! - [`client`]: client configs and the connector's handshake ([`TlsClient`]);
 //! - [`pem`]: PEM certificates and keys, trust anchors, fingerprints;
-//! - [`verify`]: strict, `--insecure` and recording certificate checks;
+//! - [`verify`]: the one certificate check of every client (CA, `--pin`,
+//!   `--insecure`, recording for `tls inspect`);
+//! - [`names`]: distinguished and alternative names, escaped for people;
 //! - [`errors`]: every TLS error sentence (what failed, what to do);
 //! - [`stream`]: the stream type the listener and connector hand out;
 //! - [`cert`]: the PKI behind `wirekit cert` and self-signed server certificates;
@@ -16,10 +18,11 @@ pub mod cert;
 pub mod client;
 pub(crate) mod errors;
 pub mod inspect;
+pub(crate) mod names;
 pub mod pem;
 pub mod server;
 pub mod stream;
-pub(crate) mod verify;
+pub mod verify;
 
 pub use client::{TlsClient, client_config_for, insecure_warning};
 pub(crate) use errors::describe_server_error;
@@ -27,6 +30,7 @@ pub use pem::{fingerprint, load_certs, load_key};
 pub use server::{acceptor, server_config};
 pub use stream::{TlsStream, version_name};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
+pub use verify::Pin;
 
 use rustls::crypto::CryptoProvider;
 use std::path::PathBuf;
@@ -61,6 +65,9 @@ pub struct TlsClientOptions {
     pub cert: Option<PathBuf>,
     /// Private key in PEM of `cert`.
     pub key: Option<PathBuf>,
+    /// Accept exactly the certificate with this SHA-256 fingerprint (its dates
+    /// and name still checked; no CA needed).
+    pub pin: Option<Pin>,
 }
 
 /// The only protocol versions wirekit speaks.

@@ -10,7 +10,15 @@ use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+
+/// How long a refused client may go on sending before the connection is dropped.
+const LINGER: Duration = Duration::from_secs(1);
+/// How much of what it sends meanwhile is read (and thrown away).
+const LINGER_BYTES: usize = 1 << 20;
 
 /// The server config for `args`: `cert`/`key` or a self-signed certificate for
 /// `bind_host`; `client_ca` for mTLS; ALPN from `alpn`, else `default_alpn`
@@ -30,7 +38,8 @@ pub fn server_config(
                 made.fingerprint
             );
             eprintln!(
-                "wirekit: clients must skip verification (--insecure) or pin that fingerprint; for a trusted one use `wirekit cert` and --cert/--key"
+                "wirekit: clients must pin that fingerprint (--pin sha256:{}) or skip verification (--insecure); for a trusted one use `wirekit cert` and --cert/--key",
+                made.fingerprint
             );
             (vec![made.cert], made.key)
         }
@@ -78,4 +87,25 @@ pub fn acceptor(
         )?))
     })
     .transpose()
+}
+
+/// After a refused handshake (the alert is already written): half-close and read
+/// what the client still sends, bounded in time and bytes, before dropping the
+/// connection. Closing with the client's bytes unread would make the kernel send
+/// a reset, which can overtake the alert, so that the client (a TLS 1.3 client
+/// whose certificate is refused has already sent data) sees "broken pipe" instead
+/// of the reason.
+pub(crate) async fn linger_after_refusal(mut tcp: TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut buf = vec![0u8; 16 * 1024];
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut total = 0;
+        while let Ok(n) = tcp.read(&mut buf).await {
+            total += n;
+            if n == 0 || total > LINGER_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }

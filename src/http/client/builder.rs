@@ -134,6 +134,8 @@ pub struct ClientOptions {
     pub auth: Option<Auth>,
     /// Server certificate checks.
     pub verify: Verify,
+    /// Accept exactly the server certificate with this SHA-256 fingerprint (`--pin`).
+    pub pin: Option<crate::tls::Pin>,
     /// Client certificate (PEM) for TLS client authentication.
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of `cert`, when it is not in the same file.
@@ -156,6 +158,7 @@ impl Default for ClientOptions {
             http_version: None,
             auth: None,
             verify: Verify::Yes,
+            pin: None,
             cert: None,
             cert_key: None,
             proxies: Vec::new(),
@@ -215,6 +218,7 @@ fn tls_config(o: &ClientOptions) -> Result<rustls::ClientConfig> {
             .cert
             .as_ref()
             .map(|c| o.cert_key.as_ref().unwrap_or(c).clone()),
+        pin: o.pin,
     };
     let config = crate::tls::client_config_for(&tls, alpn)?;
     Ok((*config).clone())

@@ -39,6 +39,32 @@ fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
     None
 }
 
+/// The TLS error in the chain, if any (hyper-rustls wraps it in I/O errors,
+/// whose `source` skips the error they wrap, so look inside them).
+fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// How the HTTP client's flags are spelt in the shared TLS sentences.
+const HTTP_FLAGS: crate::tls::errors::Flags = crate::tls::errors::Flags {
+    cacert: "--verify CAFILE",
+    insecure: "--verify no",
+    sni: "--resolve NAME:PORT:ADDR (to reach the address by that name)",
+};
+
 /// `host` and `host:port` of `url`, for the sentence.
 fn host_of(url: &Url) -> (String, String) {
     let h = url.host_str().unwrap_or("?").to_string();
@@ -88,6 +114,12 @@ pub fn describe_error(e: &reqwest::Error, target: &Target) -> String {
             return format!("connection to {hostport} was reset by the server");
         }
         _ => {}
+    }
+    if let Some(r) = rustls_error(e) {
+        return format!(
+            "TLS with {hostport} failed: {}",
+            crate::tls::errors::describe_tls_error_for(&host, r, &HTTP_FLAGS)
+        );
     }
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return format!(
