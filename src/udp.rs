@@ -18,6 +18,18 @@ use tracing::warn;
 /// The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header).
 pub const MAX_DATAGRAM: usize = 65_507;
 
+/// The largest UDP payload over IPv6: 65,535 (payload length) − 8 (UDP header),
+/// jumbograms aside.
+pub const MAX_DATAGRAM_V6: usize = 65_527;
+
+/// The largest payload one datagram to `dest` carries (IPv4-mapped addresses count as IPv4).
+pub fn max_payload(dest: SocketAddr) -> usize {
+    match dest.ip().to_canonical() {
+        IpAddr::V4(_) => MAX_DATAGRAM,
+        IpAddr::V6(_) => MAX_DATAGRAM_V6,
+    }
+}
+
 /// Room for any datagram, IPv6 jumbograms aside.
 const RECV_BUF: usize = 65_536;
 
@@ -145,6 +157,19 @@ where
 {
     let socket = connected(target, opts).await?;
     let dest = socket.peer_addr()?;
+    let max = max_payload(dest);
+    if data.len() > max {
+        let family = if max == MAX_DATAGRAM { "IPv4" } else { "IPv6" };
+        let shown = if data.len() > MAX_DATAGRAM_V6 {
+            format!("over {} bytes", thousands(MAX_DATAGRAM_V6))
+        } else {
+            format!("{} bytes", thousands(data.len()))
+        };
+        return Err(crate::error::usage(format!(
+            "the input is {shown}; a UDP datagram to {dest} ({family}) carries at most {} bytes: send less, or use `wirekit tcp`",
+            thousands(max)
+        )));
+    }
     socket
         .send(data)
         .await
@@ -183,6 +208,19 @@ where
         }
     }
     Ok(())
+}
+
+/// `65527` as `65,527`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A socket connected to the first address of `target`, so that an ICMP "port

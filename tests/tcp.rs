@@ -838,3 +838,143 @@ c.close()",
         .expect("a JSON report on stderr");
     assert_eq!(report["received"], 7, "{report}");
 }
+
+/// An ncat client whose stdin stays open (held by the test) and whose output is captured.
+fn ncat_client(port: u16) -> (Proc, std::process::ChildStdin) {
+    let mut child = std::process::Command::new("ncat")
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start ncat (scripts/test-deps.sh installs it)");
+    let stdin = child.stdin.take().expect("ncat's stdin");
+    (Proc::new(child), stdin)
+}
+
+#[test]
+fn chat_escapes_terminal_sequences_between_ncat_clients() {
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--chat"]);
+    let (listener, _keep) = ncat_client(port);
+    listener.line(Pipe::Stdout, "you are <user1>");
+    let (_talker, mut talk) = ncat_client(port);
+    listener.line(Pipe::Stdout, "connected as <user2>");
+    talk.write_all(b"\x1b[2J\x1b]0;owned\x07 hi\tthere\r\n")
+        .expect("ncat's stdin");
+    let line = listener.line(Pipe::Stdout, "<user2> ");
+    assert_eq!(line, r"<user2> \x1b[2J\x1b]0;owned\x07 hi	there");
+    let all = listener.so_far(Pipe::Stdout);
+    assert!(
+        !all.contains('\x1b') && !all.contains('\x07'),
+        "raw control bytes reached the other client: {all:?}"
+    );
+}
+
+#[test]
+fn refused_clients_are_reset_so_ncat_and_connect_fail() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--deny",
+        "127.0.0.1",
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 1, "ncat: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Connection reset by peer"),
+        "{}",
+        stderr(&out)
+    );
+    for args in [vec![], vec!["--send", "hello"]] {
+        let addr = format!("127.0.0.1:{port}");
+        let mut all = vec!["tcp", "connect", addr.as_str()];
+        all.extend(args);
+        let out = run(wirekit(&all), None, T);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{addr} reset the connection"))
+                && stderr(&out).contains("the server refused this client"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "");
+    }
+}
+
+#[test]
+fn clients_beyond_max_conns_are_reset() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--max-conns",
+        "1",
+    ]);
+    // One client holds the only place (its echo proves it was admitted).
+    let (holder, mut go) = python_steps(&format!(
+        r#"
+import socket
+a = socket.create_connection(('127.0.0.1', {port})); a.settimeout(10)
+a.sendall(b"a")
+assert a.recv(10) == b"a"
+print("holding")
+input()
+"#
+    ));
+    holder.line(Pipe::Stdout, "holding");
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 1, "ncat: {}", stderr(&out));
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reset the connection"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = writeln!(go);
+}
+
+#[test]
+fn quiet_listen_on_port_0_still_announces_the_port() {
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-q", "--echo", "-k"]);
+    assert_ne!(port, 0);
+    let out = server.terminate(T);
+    assert_eq!(
+        stderr(&out),
+        format!("wirekit: listening on 127.0.0.1:{port}\n")
+    );
+}
+
+#[test]
+fn connect_without_port_suggests_the_form() {
+    let out = run(wirekit(&["tcp", "connect", "127.0.0.1"]), None, T);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("write it like 127.0.0.1:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("[127.0.0.1]"), "{}", stderr(&out));
+}
+
+/// An `ncat` command (scripts/test-deps.sh installs ncat).
+fn ncat(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("ncat");
+    cmd.args(args);
+    cmd
+}

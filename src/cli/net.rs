@@ -45,7 +45,7 @@ pub struct ListenArgs {
     /// Listen backlog: connections the kernel queues before they are accepted.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub backlog: u32,
-    /// At most N clients at once; a client beyond N is accepted and closed at once (refused), as ncat does.
+    /// At most N clients at once; a client beyond N is accepted and reset at once (refused), as ncat does.
     #[arg(long, value_name = "N")]
     pub max_conns: Option<usize>,
     /// Close a connection that has sent and received nothing for this long (500ms, 30s, 5m).

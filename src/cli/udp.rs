@@ -63,8 +63,8 @@ pub struct UdpSendArgs {
     /// The datagram; stdin when absent.
     #[arg(value_name = "TEXT")]
     pub text: Option<String>,
-    /// How long to wait for replies.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    /// How long to wait for replies (more than 0; to send without waiting, use --count 0).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "2s")]
     pub timeout: Duration,
     /// How many replies to wait for; 0 sends without waiting.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -84,4 +84,15 @@ pub struct UdpSendArgs {
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+}
+
+/// `--timeout` of `udp send`: a duration above 0 (0 would time out before any reply).
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(
+            "a timeout of 0 would give up before any reply; give a duration like 2s, or use --count 0 to send without waiting".into(),
+        );
+    }
+    Ok(d)
 }

@@ -39,8 +39,15 @@ fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
     }
     let default = || {
         default_port.map(|p| p.to_string()).ok_or_else(|| {
+            // The form to suggest: IPv6 in brackets (once), anything else as it is.
+            let host = t.trim_start_matches('[').trim_end_matches(']');
+            let suggested = if host.contains(':') {
+                format!("[{host}]:PORT")
+            } else {
+                format!("{host}:PORT")
+            };
             usage(format!(
-                "'{text}' has no port; write it like {t}:8000 (or [{t}]:8000 for IPv6)"
+                "'{text}' has no port; write it like {suggested} (a port from 1 to 65535)"
             ))
         })
     };
@@ -194,6 +201,27 @@ mod tests {
             let err = HostPort::parse(bad, None).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn missing_port_hints_the_right_form() {
+        let hint = |text: &str| HostPort::parse(text, None).unwrap_err().to_string();
+        assert!(
+            hint("127.0.0.1").contains("write it like 127.0.0.1:PORT"),
+            "{}",
+            hint("127.0.0.1")
+        );
+        assert!(
+            hint("[::1]").contains("write it like [::1]:PORT"),
+            "{}",
+            hint("[::1]")
+        );
+        assert!(
+            hint("::1").contains("write it like [::1]:PORT"),
+            "{}",
+            hint("::1")
+        );
+        assert!(hint("localhost").contains("write it like localhost:PORT"));
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStr
         io::ErrorKind::ConnectionRefused => {
             anyhow!("connection to {shown} refused (is a server listening there?)")
         }
+        io::ErrorKind::ConnectionReset => anyhow!(
+            "{shown} reset the connection at once (the server refused this client: an access list or a connection limit?)"
+        ),
         io::ErrorKind::TimedOut => anyhow!(
             "connecting to {shown} timed out after {:?}; check the address or raise --connect-timeout",
             args.connect_timeout

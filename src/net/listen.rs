@@ -181,6 +181,7 @@ impl Listener {
                         }
                     };
                     let Some(permit) = admission(&self.access, self.limit.as_ref(), peer) else {
+                        refuse(tcp);
                         continue;
                     };
                     if self.nodelay {
@@ -240,6 +241,15 @@ fn admission(
             None
         }
     }
+}
+
+/// Close a refused client with a reset (SO_LINGER 0), as ncat does, so its
+/// client reports a failure instead of reading a clean, empty answer.
+fn refuse(tcp: TcpStream) {
+    if let Err(e) = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO)) {
+        debug!("cannot set SO_LINGER 0 on a refused client: {e}");
+    }
+    drop(tcp);
 }
 
 /// Connection tasks still running at shutdown.

@@ -4,6 +4,7 @@
 
 use crate::net::Conn;
 use crate::net::stream::read_chunk;
+use crate::text::{Keep, escape};
 use anyhow::Result;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
@@ -159,7 +160,9 @@ pub(crate) async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     result
 }
 
-/// Relay each line the client sends (and a last unterminated one) as `name line`.
+/// Relay each line the client sends (and a last unterminated one) as `name line`,
+/// its control characters escaped (as ncat's chat does), so no member can clear
+/// another's screen, set its title or forge a line.
 async fn chat_lines<R: AsyncRead + Unpin>(
     rd: &mut R,
     hub: &Hub,
@@ -173,14 +176,15 @@ async fn chat_lines<R: AsyncRead + Unpin>(
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
             let line = buf.split_to(pos + 1);
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\r', '\n']);
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = escape(line, Keep::Lines);
             hub.publish(id, Bytes::from(format!("{name} {text}\n")))
                 .await;
         }
         if n == 0 {
             if !buf.is_empty() {
-                let text = String::from_utf8_lossy(&buf).into_owned();
+                let text = escape(&buf, Keep::Lines).into_owned();
                 hub.publish(id, Bytes::from(format!("{name} {text}\n")))
                     .await;
             }

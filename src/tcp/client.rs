@@ -1,7 +1,7 @@
 //! The client side of `wirekit tcp`: connect (TCP, then TLS) and pipe, or scan
 //! a range of ports.
 
-use super::pipe::{Input, Output, pipe};
+use super::pipe::{Input, Output, peer_gone, pipe};
 use crate::net::stream::Tap;
 use crate::net::{self, ConnectOptions, Dump, HostPort};
 use crate::tls::{TlsClient, TlsClientOptions};
@@ -67,7 +67,23 @@ pub async fn connect(target: &HostPort, opts: &TcpConnectOptions) -> Result<Tran
     let tap = Tap::new(stream, peer, opts.dump.clone(), None);
     let meter = tap.meter();
     let started = Instant::now();
-    pipe(tap, opts.input.clone(), opts.output, opts.keep_open).await?;
+    pipe(tap, opts.input.clone(), opts.output, opts.keep_open)
+        .await
+        .map_err(|e| {
+            if meter.received() == 0 && peer_gone(&e) {
+                // A server that refuses a client after accepting it (ncat's and
+                // wirekit's --allow/--deny and --max-conns) resets it at once.
+                crate::error::exit_with(
+                    1,
+                    format!(
+                        "{peer} reset the connection before sending anything (the server refused this client: an access list or a connection limit?): {}",
+                        crate::error::one_line(&e)
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
     Ok(Transfer {
         peer,
         sent: meter.sent(),
