@@ -98,3 +98,6 @@ pub enum Command {
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
 }
+
+#[cfg(test)]
+mod props;
