@@ -978,3 +978,212 @@ fn ncat(args: &[&str]) -> std::process::Command {
     cmd.args(args);
     cmd
 }
+
+#[test]
+fn connect_exec_runs_a_program_on_the_connection_with_ncat_env() {
+    // ncat listens on a port it is given (it cannot announce port 0) and prints what arrives.
+    let port = free_port();
+    let mut cmd = ncat(&["-l", "127.0.0.1", &port.to_string(), "--recv-only"]);
+    cmd.stdin(Stdio::null());
+    let listener = Proc::start(cmd);
+    wait_for_bound(port, false);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "echo \"$NCAT_REMOTE_ADDR $NCAT_REMOTE_PORT $NCAT_LOCAL_ADDR $NCAT_PROTO $WIREKIT_PEER_PORT\"; echo local=$NCAT_LOCAL_PORT",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = stdout(&listener.wait(T));
+    let mut lines = got.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("127.0.0.1 {port} 127.0.0.1 TCP {port}").as_str()),
+        "{got:?}"
+    );
+    let local: u16 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("local="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert_ne!(local, 0);
+    // -e splits words itself: `tr` upper-cases what ncat sends.
+    let port = free_port();
+    let mut cmd = ncat(&["-l", "127.0.0.1", &port.to_string()]);
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ncat");
+    let mut to_ncat = child.stdin.take().expect("stdin");
+    let listener = Proc::new(child);
+    wait_for_bound(port, false);
+    let client = Proc::start(wirekit(&[
+        "tcp",
+        "connect",
+        &format!("127.0.0.1:{port}"),
+        "-e",
+        "tr a-z A-Z",
+    ]));
+    // tr answers at the end of its input: ncat half-closes when its stdin ends.
+    to_ncat.write_all(b"shout\n").expect("to ncat");
+    drop(to_ncat);
+    listener.line(Pipe::Stdout, "SHOUT");
+    let out = client.wait(T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn listen_exec_gives_ncat_env_to_the_program() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "-c",
+        "echo \"$NCAT_REMOTE_ADDR $NCAT_LOCAL_ADDR $NCAT_LOCAL_PORT $NCAT_PROTO\"",
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("127.0.0.1 127.0.0.1 {port} TCP\n"));
+}
+
+#[test]
+fn ncat_short_flags_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt");
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "-e",
+        "tr a-z A-Z",
+        "-m",
+        "4",
+        "-i",
+        "10s",
+    ]);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "2s",
+            "-C",
+            "-x",
+            dump.to_str().expect("utf-8 path"),
+        ]),
+        Some(b"hi\n"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"HI\r\n");
+    let text = std::fs::read_to_string(&dump).expect("dump file");
+    assert!(text.contains("|hi..|"), "{text}");
+}
+
+#[test]
+fn ncat_spellings_are_answered_with_wirekits() {
+    for (args, said) in [
+        (
+            vec!["tcp", "connect", "localhost:1", "--ssl"],
+            "ncat's --ssl is --tls here",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "--wait", "3"],
+            "ncat's --wait is --connect-timeout (-w) here",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "-l"],
+            "ncat's -l is `wirekit tcp listen ADDR`",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "--ssl-trustfile", "ca.pem"],
+            "ncat's --ssl-trustfile is --cacert here",
+        ),
+        (
+            vec!["tcp", "listen", ":0", "--nodns"],
+            "ncat's --nodns is --no-dns (-n) here",
+        ),
+    ] {
+        let out = run(wirekit(&args), None, T);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn no_dns_and_address_families() {
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "-n",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("'localhost' is a name, and --no-dns (-n) turns name lookups off"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-n",
+            "-4",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "x"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-6",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(&format!("127.0.0.1:{port} has no IPv6 address; drop -6")),
+        "{}",
+        stderr(&out)
+    );
+    let (_server6, port6) = Proc::server(&["tcp", "listen", "[::1]:0", "-6", "-k", "--echo"]);
+    let out = run(ncat(&["-6", "::1", &port6.to_string()]), Some(b"six"), T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "six"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -5,6 +5,7 @@ mod cert;
 mod fernet;
 mod fetch;
 mod http;
+mod ncat;
 mod net;
 mod resolve;
 mod serve;
@@ -101,3 +102,19 @@ pub enum Command {
 
 #[cfg(test)]
 mod props;
+
+/// Parse the command line; an ncat flag that wirekit spells differently is
+/// answered with wirekit's spelling (exit 2), other errors as clap prints them.
+pub fn parse() -> Cli {
+    use clap::Parser;
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match ncat::hint(&e) {
+            Some(hint) => {
+                eprintln!("wirekit: {hint}");
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
+    }
+}

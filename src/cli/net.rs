@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use wirekit::net::addr::parse_source;
+use wirekit::net::addr::{Family, Lookup, parse_source};
 use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
 use wirekit::tls::{TlsClientOptions, TlsServerOptions};
 use wirekit::units::{parse_duration, parse_size};
@@ -33,6 +33,35 @@ pub struct AccessArgs {
     pub deny: Vec<IpNet>,
 }
 
+/// ncat's `-4`, `-6` and `-n`: which addresses a name may stand for.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LookupArgs {
+    /// Use IPv4 addresses only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Use IPv6 addresses only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// No name lookups: addresses must be IP literals (as ncat -n).
+    #[arg(short = 'n', long)]
+    pub no_dns: bool,
+}
+
+impl LookupArgs {
+    /// The library's lookup rules.
+    pub fn lookup(&self) -> Lookup {
+        let family = match (self.ipv4, self.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
+        Lookup {
+            family,
+            no_dns: self.no_dns,
+        }
+    }
+}
+
 /// Options of the shared TCP listener.
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {
@@ -42,14 +71,17 @@ pub struct ListenArgs {
     /// `--allow` / `--deny`.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// `-4`, `-6`, `-n`.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
     /// Listen backlog: connections the kernel queues before they are accepted.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub backlog: u32,
     /// At most N clients at once; a client beyond N is accepted and reset at once (refused), as ncat does.
-    #[arg(long, value_name = "N")]
+    #[arg(short = 'm', long, value_name = "N")]
     pub max_conns: Option<usize>,
     /// Close a connection that has sent and received nothing for this long (500ms, 30s, 5m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(short = 'i', long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, let open connections finish for up to this long, then cut them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
@@ -61,6 +93,7 @@ impl Default for ListenArgs {
         ListenArgs {
             buffers: BufferArgs::default(),
             access: AccessArgs::default(),
+            lookup: LookupArgs::default(),
             backlog: 1024,
             max_conns: None,
             idle_timeout: None,
@@ -73,7 +106,7 @@ impl Default for ListenArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
     /// Give up on connecting to one address after this long, then try the next.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(short = 'w', long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
     /// Bind the local end to this address (`IP` or `IP:PORT`) before connecting.
     #[arg(long, value_name = "ADDR", value_parser = parse_source)]
@@ -84,6 +117,9 @@ pub struct ConnectArgs {
     /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
+    /// `-4`, `-6`, `-n`.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
 }
 
 impl Default for ConnectArgs {
@@ -93,6 +129,7 @@ impl Default for ConnectArgs {
             source: None,
             keepalive: Duration::from_secs(60),
             buffers: BufferArgs::default(),
+            lookup: LookupArgs::default(),
         }
     }
 }
@@ -101,7 +138,7 @@ impl Default for ConnectArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct DumpArgs {
     /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'x', long, value_name = "FILE")]
     pub hex_dump: Option<PathBuf>,
 }
 
@@ -193,6 +230,7 @@ impl ListenArgs {
             max_conns: self.max_conns,
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            lookup: self.lookup.lookup(),
         }
     }
 }
@@ -205,6 +243,7 @@ impl ConnectArgs {
             source: self.source,
             keepalive: (!self.keepalive.is_zero()).then_some(self.keepalive),
             buffers: self.buffers.buffers(),
+            lookup: self.lookup.lookup(),
         }
     }
 }

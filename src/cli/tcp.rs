@@ -30,6 +30,12 @@ pub struct TcpConnectArgs {
     /// Send TEXT instead of stdin, then print the reply until the server closes.
     #[arg(long, value_name = "TEXT", conflicts_with_all = ["recv_only", "zero_source"])]
     pub send: Option<String>,
+    /// Run CMD with its stdin and stdout on the connection (split on spaces, quotes respected), as `ncat -e`.
+    #[arg(short = 'e', long, value_name = "CMD", conflicts_with_all = ["send", "send_only", "recv_only", "zero_source", "scan", "sh_exec"])]
+    pub exec: Option<String>,
+    /// Run CMD through `sh -c` with its stdin and stdout on the connection, as `ncat -c`.
+    #[arg(short = 'c', long, value_name = "CMD", conflicts_with_all = ["send", "send_only", "recv_only", "zero_source", "scan"])]
+    pub sh_exec: Option<String>,
     /// Only send stdin; close when it ends, without reading the reply.
     #[arg(long, conflicts_with = "recv_only")]
     pub send_only: bool,
@@ -37,7 +43,7 @@ pub struct TcpConnectArgs {
     #[arg(long)]
     pub recv_only: bool,
     /// Turn LF line endings from stdin (or --send) into CRLF.
-    #[arg(long)]
+    #[arg(short = 'C', long)]
     pub crlf: bool,
     /// At the end of stdin keep the write side open instead of shutting it down.
     #[arg(long)]
@@ -78,10 +84,10 @@ pub struct TcpListenArgs {
     #[arg(long, value_name = "TEXT", group = "mode")]
     pub reply: Option<String>,
     /// Run CMD for each client with its stdin and stdout on the connection (split on spaces, quotes respected).
-    #[arg(long, value_name = "CMD", group = "mode")]
+    #[arg(short = 'e', long, value_name = "CMD", group = "mode")]
     pub exec: Option<String>,
     /// Run CMD through `sh -c` for each client, stdin and stdout on the connection.
-    #[arg(long, value_name = "CMD", group = "mode")]
+    #[arg(short = 'c', long, value_name = "CMD", group = "mode")]
     pub sh_exec: Option<String>,
     /// Relay every client's bytes to all the other clients (implies -k).
     #[arg(long, group = "mode")]
@@ -93,7 +99,7 @@ pub struct TcpListenArgs {
     #[arg(long, group = "mode")]
     pub discard: bool,
     /// Turn LF line endings from stdin (or --reply) into CRLF.
-    #[arg(long)]
+    #[arg(short = 'C', long)]
     pub crlf: bool,
     /// One JSON event per connection (open, close, peer, bytes each way, duration): on stdout, or stderr in pipe mode where stdout carries data.
     #[arg(long)]

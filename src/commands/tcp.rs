@@ -56,9 +56,10 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         input,
         output,
         keep_open: a.no_shutdown || a.recv_only,
+        program: program(&a.exec, &a.sh_exec)?,
     };
     // Whether the peer's bytes go to stdout: then the report must not join them.
-    let stdout_carries_data = output == Output::Stdout;
+    let stdout_carries_data = output == Output::Stdout && options.program.is_none();
     let done = wirekit::tcp::connect(&target, &options).await?;
     if a.json {
         print_transfer_json(&done, stdout_carries_data);
@@ -116,8 +117,8 @@ async fn scan(a: &TcpConnectArgs) -> Result<()> {
 }
 
 /// The words of `--exec` (split like a shell) or `--sh-exec` (run by `sh -c`).
-fn program(a: &TcpListenArgs) -> Result<Option<Vec<String>>> {
-    match (&a.exec, &a.sh_exec) {
+fn program(exec: &Option<String>, sh_exec: &Option<String>) -> Result<Option<Vec<String>>> {
+    match (exec, sh_exec) {
         (Some(cmd), _) => {
             let words = shell_words::split(cmd)
                 .map_err(|e| usage(format!("--exec '{cmd}' cannot be split into words: {e}")))?;
@@ -132,7 +133,7 @@ fn program(a: &TcpListenArgs) -> Result<Option<Vec<String>>> {
 }
 
 fn listen_mode(a: &TcpListenArgs) -> Result<ListenMode> {
-    let program = program(a)?;
+    let program = program(&a.exec, &a.sh_exec)?;
     Ok(if a.echo {
         ListenMode::Echo
     } else if let Some(text) = &a.reply {

@@ -111,6 +111,31 @@ impl HostPort {
         })
     }
 
+    /// Resolve as `lookup` says: only addresses of its family, and with
+    /// `no_dns` only IP literals (ncat's `-4`, `-6` and `-n`).
+    pub async fn resolve_with(&self, lookup: Lookup) -> Result<Vec<SocketAddr>> {
+        if lookup.no_dns && self.host.parse::<IpAddr>().is_err() {
+            return Err(usage(format!(
+                "'{}' is a name, and --no-dns (-n) turns name lookups off; give an IP address like 127.0.0.1 or ::1",
+                self.host
+            )));
+        }
+        let addrs: Vec<SocketAddr> = self
+            .resolve()
+            .await?
+            .into_iter()
+            .filter(|a| lookup.family.admits(a.ip()))
+            .collect();
+        if addrs.is_empty() {
+            return Err(usage(format!(
+                "{self} has no {} address; drop {} or give an address of that family",
+                lookup.family.name(),
+                lookup.family.flag()
+            )));
+        }
+        Ok(addrs)
+    }
+
     /// Resolve to socket addresses with the system resolver (IP literals need no lookup).
     pub async fn resolve(&self) -> Result<Vec<SocketAddr>> {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
@@ -130,6 +155,54 @@ impl HostPort {
         }
         Ok(addrs)
     }
+}
+
+/// Which address family a name may resolve to (ncat's `-4` / `-6`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    /// Either.
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` is of this family (IPv4-mapped IPv6 counts as IPv4).
+    pub fn admits(self, ip: IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.to_canonical().is_ipv4(),
+            Family::V6 => !ip.to_canonical().is_ipv4(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Any => "",
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Family::Any => "",
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+}
+
+/// How names are looked up before connecting or binding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// Only addresses of this family.
+    pub family: Family,
+    /// No name lookups: only IP literals (ncat's `-n`).
+    pub no_dns: bool,
 }
 
 /// Parse `host:PORT-PORT` (or `host:PORT`) for a port scan.

@@ -2,6 +2,7 @@
 //! a timeout, keepalive, source address, buffer sizes, then TLS when asked;
 //! errors that name the address.
 
+use super::addr::Lookup;
 use super::socket::Buffers;
 use super::{BoxStream, HostPort};
 use crate::tls::TlsClient;
@@ -24,6 +25,8 @@ pub struct ConnectOptions {
     pub keepalive: Option<Duration>,
     /// Kernel buffer sizes.
     pub buffers: Buffers,
+    /// Address family and whether names may be looked up (`-4`, `-6`, `-n`).
+    pub lookup: Lookup,
 }
 
 impl Default for ConnectOptions {
@@ -33,6 +36,7 @@ impl Default for ConnectOptions {
             source: None,
             keepalive: Some(Duration::from_secs(60)),
             buffers: Buffers::default(),
+            lookup: Lookup::default(),
         }
     }
 }
@@ -40,7 +44,7 @@ impl Default for ConnectOptions {
 /// Connect to `target`, trying each of its addresses in turn.
 pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStream, SocketAddr)> {
     let source = args.source;
-    let addrs = target.resolve().await?;
+    let addrs = target.resolve_with(args.lookup).await?;
     let mut last_err = None;
     for addr in &addrs {
         if source.is_some_and(|src| src.is_ipv4() != addr.is_ipv4()) {
@@ -91,12 +95,24 @@ pub async fn open(
     args: &ConnectOptions,
     tls: Option<&TlsClient>,
 ) -> Result<(BoxStream, SocketAddr)> {
+    let (stream, addr, _local) = open_local(target, args, tls).await?;
+    Ok((stream, addr))
+}
+
+/// [`open`], also returning the local end's address (for programs run on the
+/// connection, which are told both ends).
+pub async fn open_local(
+    target: &HostPort,
+    args: &ConnectOptions,
+    tls: Option<&TlsClient>,
+) -> Result<(BoxStream, SocketAddr, SocketAddr)> {
     let (tcp, addr) = connect(target, args).await?;
+    let local = tcp.local_addr()?;
     let Some(tls) = tls else {
-        return Ok((Box::new(tcp), addr));
+        return Ok((Box::new(tcp), addr, local));
     };
     match tokio::time::timeout(args.connect_timeout, tls.handshake(tcp, &target.host)).await {
-        Ok(stream) => Ok((Box::new(stream?), addr)),
+        Ok(stream) => Ok((Box::new(stream?), addr, local)),
         Err(_) => Err(anyhow!(
             "the TLS handshake with {target} timed out after {:?} (is it a TLS server?); raise --connect-timeout or drop --tls",
             args.connect_timeout

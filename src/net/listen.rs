@@ -1,6 +1,7 @@
 //! The one listener every server uses: socket options, access control, a limit
 //! on connections, TLS, idle timeouts and graceful shutdown (modelled on mini-redis).
 
+use super::addr::Lookup;
 use super::socket::Buffers;
 use super::{Access, BoxStream, Dump, HostPort, Meter, stream::Tap};
 use crate::tls::{TlsAcceptor, TlsStream, describe_server_error};
@@ -31,6 +32,8 @@ pub struct ListenOptions {
     pub idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, how long open connections may finish before they are cut.
     pub shutdown_timeout: Duration,
+    /// Address family and whether names may be looked up (`-4`, `-6`, `-n`).
+    pub lookup: Lookup,
 }
 
 impl Default for ListenOptions {
@@ -42,6 +45,7 @@ impl Default for ListenOptions {
             max_conns: None,
             idle_timeout: None,
             shutdown_timeout: Duration::from_secs(5),
+            lookup: Lookup::default(),
         }
     }
 }
@@ -94,7 +98,7 @@ impl Listener {
         args: &ListenOptions,
         dump: Option<Dump>,
     ) -> Result<Listener> {
-        let sockaddr = first_addr(addr).await?;
+        let sockaddr = first_addr(addr, args.lookup).await?;
         let socket = bind_socket(sockaddr, Type::STREAM, &args.buffers)?;
         socket
             .listen(args.backlog.min(i32::MAX as u32) as i32)
@@ -374,8 +378,8 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-async fn first_addr(addr: &HostPort) -> Result<SocketAddr> {
-    addr.resolve()
+async fn first_addr(addr: &HostPort, lookup: Lookup) -> Result<SocketAddr> {
+    addr.resolve_with(lookup)
         .await?
         .into_iter()
         .next()
@@ -421,7 +425,7 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> anyhow::Error {
 
 /// A UDP socket bound to `addr` with the given buffer sizes.
 pub async fn bind_udp(addr: &HostPort, buffers: &Buffers) -> Result<UdpSocket> {
-    let sockaddr = first_addr(addr).await?;
+    let sockaddr = first_addr(addr, Lookup::default()).await?;
     let socket = bind_socket(sockaddr, Type::DGRAM, buffers)?;
     Ok(UdpSocket::from_std(socket.into())?)
 }

@@ -14,7 +14,7 @@ pub mod stream;
 
 pub use access::Access;
 pub use addr::HostPort;
-pub use connect::{ConnectOptions, connect, open};
+pub use connect::{ConnectOptions, connect, open, open_local};
 pub use dump::Dump;
 pub use listen::{Conn, ListenOptions, Listener, bind_udp};
 pub use socket::Buffers;

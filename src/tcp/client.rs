@@ -1,6 +1,7 @@
 //! The client side of `wirekit tcp`: connect (TCP, then TLS) and pipe, or scan
 //! a range of ports.
 
+use super::modes::exec;
 use super::pipe::{Input, Output, peer_gone, pipe};
 use crate::net::stream::Tap;
 use crate::net::{self, ConnectOptions, Dump, HostPort};
@@ -27,6 +28,9 @@ pub struct TcpConnectOptions {
     pub keep_open: bool,
     /// Hex dump of all traffic.
     pub dump: Option<Dump>,
+    /// Run this program (words: program, then arguments) with its stdin and stdout
+    /// on the connection instead of piping `input` and `output` (`--exec`).
+    pub program: Option<Vec<String>>,
 }
 
 impl Default for TcpConnectOptions {
@@ -38,6 +42,7 @@ impl Default for TcpConnectOptions {
             output: Output::Stdout,
             keep_open: false,
             dump: None,
+            program: None,
         }
     }
 }
@@ -62,13 +67,16 @@ pub async fn connect(target: &HostPort, opts: &TcpConnectOptions) -> Result<Tran
         .as_ref()
         .map(|o| TlsClient::new(o, &[]))
         .transpose()?;
-    let (stream, peer) = net::open(target, &opts.connect, tls.as_ref()).await?;
+    let (stream, peer, local) = net::open_local(target, &opts.connect, tls.as_ref()).await?;
     info!("connected to {peer}");
     let tap = Tap::new(stream, peer, opts.dump.clone(), None);
     let meter = tap.meter();
     let started = Instant::now();
-    pipe(tap, opts.input.clone(), opts.output, opts.keep_open)
-        .await
+    let moved = match &opts.program {
+        Some(words) => exec(Box::new(tap), peer, local, words).await,
+        None => pipe(tap, opts.input.clone(), opts.output, opts.keep_open).await,
+    };
+    moved
         .map_err(|e| {
             if meter.received() == 0 && peer_gone(&e) {
                 // A server that refuses a client after accepting it (ncat's and

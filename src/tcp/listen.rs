@@ -182,7 +182,7 @@ async fn handle(conn: Conn, role: Role, events: Events) -> Result<()> {
         Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
         Role::Echo => echo(conn.stream).await,
         Role::Reply(text) => reply(conn.stream, peer, id, text, &events).await,
-        Role::Exec(words) => exec(conn.stream, peer, &words).await,
+        Role::Exec(words) => exec(conn.stream, peer, conn.local, &words).await,
         Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
         Role::Chat(hub) => chat(conn, hub).await,
         Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
