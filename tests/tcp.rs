@@ -1187,3 +1187,65 @@ fn no_dns_and_address_families() {
         stderr(&out)
     );
 }
+
+/// A wirekit server whose stdin is `input` (then closed), and its announced port.
+fn server_with_stdin(args: &[&str], input: &[u8]) -> (Proc, u16) {
+    let mut child = wirekit(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wirekit");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("server stdin");
+    drop(stdin);
+    let p = Proc::new(child);
+    let port = p.announced_port();
+    (p, port)
+}
+
+#[test]
+fn listen_recv_only_and_send_only() {
+    let (server, port) =
+        server_with_stdin(&["tcp", "listen", "127.0.0.1:0", "--recv-only"], b"SECRET");
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port})); s.settimeout(20)
+s.sendall(b"data")
+s.shutdown(socket.SHUT_WR)
+got = s.recv(100)
+assert got == b"", got
+print("ok")
+"#
+    ));
+    let out = server.wait(T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "data"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (server, port) =
+        server_with_stdin(&["tcp", "listen", "127.0.0.1:0", "--send-only"], b"hello");
+    // (ncat sends nothing: unread bytes at close would make the kernel reset.)
+    let out = run(
+        ncat(&["127.0.0.1", &port.to_string(), "--recv-only"]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hello"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server.wait(T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, ""),
+        "{}",
+        stderr(&out)
+    );
+}

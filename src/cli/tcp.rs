@@ -101,6 +101,12 @@ pub struct TcpListenArgs {
     /// Turn LF line endings from stdin (or --reply) into CRLF.
     #[arg(short = 'C', long)]
     pub crlf: bool,
+    /// Only send stdin to the client(s); do not read what they send (pipe mode).
+    #[arg(long, conflicts_with_all = ["recv_only", "mode"])]
+    pub send_only: bool,
+    /// Only print what the client(s) send; do not read stdin (pipe mode).
+    #[arg(long, conflicts_with = "mode")]
+    pub recv_only: bool,
     /// One JSON event per connection (open, close, peer, bytes each way, duration): on stdout, or stderr in pipe mode where stdout carries data.
     #[arg(long)]
     pub json: bool,

@@ -174,6 +174,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
         mode,
         keep_open: a.keep_open,
         crlf: a.crlf,
+        send_only: a.send_only,
+        recv_only: a.recv_only,
     };
     let result = wirekit::tcp::serve(listener, &options, Some(tx)).await;
     let _ = stop.send(());

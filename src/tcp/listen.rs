@@ -45,6 +45,10 @@ pub struct TcpListenOptions {
     pub keep_open: bool,
     /// Turn LF from stdin into CRLF (pipe mode).
     pub crlf: bool,
+    /// Pipe mode: only send stdin to clients; what they send is not read.
+    pub send_only: bool,
+    /// Pipe mode: only print what clients send; stdin is not read.
+    pub recv_only: bool,
 }
 
 /// What happened to a connection, in order: open, messages, close.
@@ -102,7 +106,8 @@ impl Events {
 #[derive(Clone)]
 enum Role {
     Pipe {
-        crlf: bool,
+        input: Input,
+        output: Output,
     },
     Fanout {
         stdin: Hub,
@@ -129,15 +134,33 @@ pub async fn serve(
     let role = match &opts.mode {
         ListenMode::Pipe if keep_open => {
             // -k pipe mode: stdin goes to every client, every client to stdout.
-            let writer = StdoutWriter::new();
-            let out = writer.sender();
-            stdout = Some(writer);
-            Role::Fanout {
-                stdin: stdin_to_hub(opts.crlf),
-                out,
-            }
+            let out = if opts.send_only {
+                None
+            } else {
+                let writer = StdoutWriter::new();
+                let out = writer.sender();
+                stdout = Some(writer);
+                out
+            };
+            let stdin = if opts.recv_only {
+                Hub::default()
+            } else {
+                stdin_to_hub(opts.crlf)
+            };
+            Role::Fanout { stdin, out }
         }
-        ListenMode::Pipe => Role::Pipe { crlf: opts.crlf },
+        ListenMode::Pipe => Role::Pipe {
+            input: if opts.recv_only {
+                Input::Nothing
+            } else {
+                Input::Stdin { crlf: opts.crlf }
+            },
+            output: if opts.send_only {
+                Output::Ignore
+            } else {
+                Output::Stdout
+            },
+        },
         ListenMode::Echo => Role::Echo,
         ListenMode::Reply(text) => Role::Reply(text.clone()),
         ListenMode::Exec(words) => Role::Exec(words.as_slice().into()),
@@ -176,8 +199,10 @@ async fn handle(conn: Conn, role: Role, events: Events) -> Result<()> {
     info!("connection from {peer}");
     events.send(Event::Open { id, peer }).await;
     let result = match role {
-        Role::Pipe { crlf } => {
-            pipe(conn.stream, Input::Stdin { crlf }, Output::Stdout, false).await
+        // --recv-only keeps the write side open, as ncat does: the client ends the session.
+        Role::Pipe { input, output } => {
+            let keep_open = matches!(input, Input::Nothing);
+            pipe(conn.stream, input, output, keep_open).await
         }
         Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
         Role::Echo => echo(conn.stream).await,
