@@ -1249,3 +1249,91 @@ print("ok")
         stderr(&out)
     );
 }
+
+#[test]
+fn host_names_and_access_files() {
+    let ncat_echo = |port: u16| run(ncat(&["127.0.0.1", &port.to_string()]), Some(b"hi"), T);
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allow",
+        "localhost",
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hi"),
+        "{}",
+        stderr(&out)
+    );
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--deny",
+        "localhost",
+    ]);
+    assert_eq!(code(&ncat_echo(port)), 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deny = dir.path().join("deny.txt");
+    std::fs::write(&deny, "# who may not come in\n\n127.0.0.1   # this host\n").expect("write");
+    let allow = dir.path().join("allow.txt");
+    std::fs::write(&allow, "10.0.0.0/8\nlocalhost\n").expect("write");
+    let (deny, allow) = (deny.to_str().expect("path"), allow.to_str().expect("path"));
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--denyfile",
+        deny,
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allowfile",
+        allow,
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hi"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        wirekit(&["tcp", "listen", ":0", "--allowfile", "/nonexistent/list"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read the access list /nonexistent/list"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&["tcp", "listen", ":0", "--deny", "nosuch.invalid"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("looking it up as a host name failed"),
+        "{}",
+        stderr(&out)
+    );
+}

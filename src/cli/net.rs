@@ -25,12 +25,61 @@ pub struct BufferArgs {
 /// Access control for every server, checked before a byte is read.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AccessArgs {
-    /// Allow only clients from this address or CIDR range (repeatable); others are refused before a byte is read.
-    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
-    pub allow: Vec<IpNet>,
-    /// Refuse clients from this address or CIDR range (repeatable); deny wins over allow.
-    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
-    pub deny: Vec<IpNet>,
+    /// Allow only clients from this address, CIDR range or host name (repeatable); others are refused before a byte is read.
+    #[arg(long, value_name = "CIDR|HOST", value_parser = parse_rule)]
+    pub allow: Vec<Rule>,
+    /// Refuse clients from this address, CIDR range or host name (repeatable); deny wins over allow.
+    #[arg(long, value_name = "CIDR|HOST", value_parser = parse_rule)]
+    pub deny: Vec<Rule>,
+    /// Allow the clients listed in FILE: one address, CIDR range or host name a line, `#` comments (as ncat --allowfile).
+    #[arg(long, value_name = "FILE", value_parser = parse_rule_file)]
+    pub allowfile: Vec<Rule>,
+    /// Refuse the clients listed in FILE (the format of --allowfile).
+    #[arg(long, value_name = "FILE", value_parser = parse_rule_file)]
+    pub denyfile: Vec<Rule>,
+}
+
+/// One `--allow`/`--deny` value, or all the lines of a file: the ranges it stands for
+/// (a host name stands for each of its addresses, looked up once at start).
+#[derive(Debug, Clone, Default)]
+pub struct Rule(pub Vec<IpNet>);
+
+/// An address, CIDR range or host name (resolved now, with the system resolver).
+pub fn parse_rule(text: &str) -> Result<Rule, String> {
+    if let Ok(net) = parse_cidr(text) {
+        return Ok(Rule(vec![net]));
+    }
+    let t = text.trim();
+    let looks_like_name = !t.is_empty()
+        && !t.contains('/')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !looks_like_name {
+        return parse_cidr(text).map(|net| Rule(vec![net]));
+    }
+    use std::net::ToSocketAddrs;
+    let addrs = (t, 0).to_socket_addrs().map_err(|e| {
+        format!("'{text}' is not an address or CIDR range, and looking it up as a host name failed ({e}); write it like 127.0.0.1, 10.0.0.0/8, ::1/128 or a name that resolves")
+    })?;
+    let mut nets: Vec<IpNet> = addrs.map(|a| IpNet::from(a.ip().to_canonical())).collect();
+    nets.dedup();
+    Ok(Rule(nets))
+}
+
+/// Every line of FILE as a rule; blank lines and `#` comments are skipped.
+pub fn parse_rule_file(path: &str) -> Result<Rule, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the access list {path}: {e}"))?;
+    let mut nets = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let rule = parse_rule(line).map_err(|e| format!("{path} line {}: {e}", n + 1))?;
+        nets.extend(rule.0);
+    }
+    Ok(Rule(nets))
 }
 
 /// ncat's `-4`, `-6` and `-n`: which addresses a name may stand for.
@@ -216,7 +265,19 @@ impl BufferArgs {
 impl AccessArgs {
     /// The library's access rules.
     pub fn access(&self) -> Access {
-        Access::new(self.allow.clone(), self.deny.clone())
+        let nets = |a: &[Rule], b: &[Rule]| -> Vec<IpNet> {
+            a.iter()
+                .chain(b)
+                .flat_map(|r| r.0.iter().copied())
+                .collect()
+        };
+        let allow = nets(&self.allow, &self.allowfile);
+        let deny = nets(&self.deny, &self.denyfile);
+        // An --allowfile without a single entry still means "allow only these": nobody.
+        if allow.is_empty() && !self.allowfile.is_empty() {
+            return Access::nobody_but(deny);
+        }
+        Access::new(allow, deny)
     }
 }
 
