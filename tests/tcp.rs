@@ -1337,3 +1337,60 @@ fn host_names_and_access_files() {
         stderr(&out)
     );
 }
+
+#[test]
+fn broker_drops_a_stalled_member_and_the_others_go_on() {
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--broker"]);
+    let (py, mut go) = python_steps(&format!(
+        r#"
+import hashlib, socket, threading
+def member(rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(('127.0.0.1', {port})); s.settimeout(30)
+    return s
+stalled = member(4096)   # never reads
+live = [member(), member()]
+sender = member()
+print("stalled %s:%d" % stalled.getsockname())
+input()  # until the server has logged all four joins
+TOTAL = 48 << 20
+block = bytes(range(256)) * 256
+want = hashlib.sha256(block * (TOTAL // len(block))).hexdigest()
+got = {{}}
+def read_all(i, s):
+    h, n = hashlib.sha256(), 0
+    while n < TOTAL:
+        chunk = s.recv(1 << 16)
+        assert chunk, ("closed early", i, n)
+        h.update(chunk); n += len(chunk)
+    got[i] = (n, h.hexdigest())
+readers = [threading.Thread(target=read_all, args=(i, s)) for i, s in enumerate(live)]
+for t in readers: t.start()
+for _ in range(TOTAL // len(block)):
+    sender.sendall(block)
+for t in readers: t.join(60)
+assert got == {{0: (TOTAL, want), 1: (TOTAL, want)}}, got
+print("ok")
+"#
+    ));
+    let line = py.line(Pipe::Stdout, "stalled ");
+    let stalled = line.rsplit(' ').next().unwrap_or_default().to_string();
+    server.line(Pipe::Stderr, "(4 members)");
+    writeln!(go).expect("let the clients go on");
+    let out = py.wait(Duration::from_secs(120));
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("ok"),
+        "python said: {}",
+        stderr(&out)
+    );
+    let dropped = server.line(Pipe::Stderr, "dropped ");
+    assert!(
+        dropped.contains(&format!(
+            "dropped {stalled}: it fell behind by more than 64 chunks"
+        )),
+        "{dropped}"
+    );
+}

@@ -2,7 +2,7 @@
 //! client (pipe, echo, reply, exec, broker, chat, discard), and the events it
 //! reports per connection.
 
-use super::broker::{Hub, Relay, chat, member};
+use super::broker::{Hub, Relay, STALL_LIMIT, chat, member};
 use super::modes::{echo, exec, reply};
 use super::pipe::{Input, Output, pipe};
 use crate::net::stdio::{StdoutWriter, stdin_chunks};
@@ -164,8 +164,8 @@ pub async fn serve(
         ListenMode::Echo => Role::Echo,
         ListenMode::Reply(text) => Role::Reply(text.clone()),
         ListenMode::Exec(words) => Role::Exec(words.as_slice().into()),
-        ListenMode::Broker => Role::Broker(Hub::default()),
-        ListenMode::Chat => Role::Chat(Hub::default()),
+        ListenMode::Broker => Role::Broker(Hub::dropping_stalled(STALL_LIMIT)),
+        ListenMode::Chat => Role::Chat(Hub::dropping_stalled(STALL_LIMIT)),
         ListenMode::Discard => Role::Discard,
     };
     let events = Events { tx: events };
