@@ -1394,3 +1394,79 @@ print("ok")
         "{dropped}"
     );
 }
+
+#[test]
+fn output_records_the_session_like_ncat_and_appends() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
+    let theirs = dir.path().join("ncat.log");
+    let out = run(
+        ncat(&[
+            "127.0.0.1",
+            &port.to_string(),
+            "-o",
+            theirs.to_str().expect("path"),
+        ]),
+        Some(b"hello\n"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ours = dir.path().join("wirekit.log");
+    let ours_s = ours.to_str().expect("path");
+    let out = run(
+        wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}"), "-o", ours_s]),
+        Some(b"hello\n"),
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hello\n"),
+        "{}",
+        stderr(&out)
+    );
+    let ncat_bytes = std::fs::read(&theirs).expect("ncat's log");
+    assert_eq!(std::fs::read(&ours).expect("our log"), ncat_bytes);
+    assert_eq!(ncat_bytes, b"hello\nhello\n");
+    let mode = std::fs::metadata(&ours).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--send",
+            "again",
+            "-o",
+            ours_s,
+            "--append-output",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&ours).expect("log"),
+        b"hello\nhello\nagainagain"
+    );
+    // The server side records too.
+    let log = dir.path().join("server.log");
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--reply",
+        "bye",
+        "-o",
+        log.to_str().expect("path"),
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), Some(b"hi"), T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "bye"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = server.wait(T);
+    assert_eq!(std::fs::read(&log).expect("log"), b"hibye");
+}

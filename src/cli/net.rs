@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use wirekit::net::addr::{Family, Lookup, parse_source};
-use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
+use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions, Session};
 use wirekit::tls::{TlsClientOptions, TlsServerOptions};
 use wirekit::units::{parse_duration, parse_size};
 
@@ -191,6 +191,17 @@ pub struct DumpArgs {
     pub hex_dump: Option<PathBuf>,
 }
 
+/// A session file, as `ncat -o` / `--append-output`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SessionArgs {
+    /// Write every byte of the session, both ways, to FILE (mode 0600), as ncat -o.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With -o, add to the end of FILE instead of replacing it.
+    #[arg(long, requires = "output")]
+    pub append_output: bool,
+}
+
 /// Parse `10.0.0.0/8`, `::1/128`, or a bare address (a single host).
 pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
     if let Ok(net) = text.parse::<IpNet>() {
@@ -306,6 +317,16 @@ impl ConnectArgs {
             buffers: self.buffers.buffers(),
             lookup: self.lookup.lookup(),
         }
+    }
+}
+
+impl SessionArgs {
+    /// The session file, opened, when `-o` was given.
+    pub fn session(&self) -> Result<Option<Session>> {
+        self.output
+            .as_deref()
+            .map(|p| Session::open(p, self.append_output))
+            .transpose()
     }
 }
 

@@ -1,6 +1,6 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
-use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
+use super::net::{ConnectArgs, DumpArgs, ListenArgs, SessionArgs, TlsClientArgs, TlsServerArgs};
 use clap::{Args, Subcommand};
 use wirekit::units::parse_size;
 
@@ -63,6 +63,9 @@ pub struct TcpConnectArgs {
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `-o`, `--append-output`.
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsClientArgs,
@@ -116,6 +119,9 @@ pub struct TcpListenArgs {
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `-o`, `--append-output`.
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsServerArgs,

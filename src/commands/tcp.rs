@@ -57,6 +57,7 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         output,
         keep_open: a.no_shutdown || a.recv_only,
         program: program(&a.exec, &a.sh_exec)?,
+        session: a.session.session()?,
     };
     // Whether the peer's bytes go to stdout: then the report must not join them.
     let stdout_carries_data = output == Output::Stdout && options.program.is_none();
@@ -158,7 +159,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     let tls = tls::acceptor(a.tls.options().as_ref(), &addr.host, &[])?;
     let listener = Listener::bind(&addr, &a.listen.options(), dump)
         .await?
-        .with_tls(tls);
+        .with_tls(tls)
+        .with_session(a.session.session()?);
     // Always (even with -q), and stable: scripts and tests read the chosen port here.
     eprintln!("wirekit: listening on {}", listener.local_addr());
     let printer = EventPrinter {

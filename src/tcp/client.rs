@@ -4,7 +4,7 @@
 use super::modes::exec;
 use super::pipe::{Input, Output, peer_gone, pipe};
 use crate::net::stream::Tap;
-use crate::net::{self, ConnectOptions, Dump, HostPort};
+use crate::net::{self, ConnectOptions, Dump, HostPort, Session};
 use crate::tls::{TlsClient, TlsClientOptions};
 use anyhow::Result;
 use futures_util::{Stream, StreamExt};
@@ -28,6 +28,8 @@ pub struct TcpConnectOptions {
     pub keep_open: bool,
     /// Hex dump of all traffic.
     pub dump: Option<Dump>,
+    /// Every byte of the session, both ways, to this file (`-o`).
+    pub session: Option<Session>,
     /// Run this program (words: program, then arguments) with its stdin and stdout
     /// on the connection instead of piping `input` and `output` (`--exec`).
     pub program: Option<Vec<String>>,
@@ -43,6 +45,7 @@ impl Default for TcpConnectOptions {
             keep_open: false,
             dump: None,
             program: None,
+            session: None,
         }
     }
 }
@@ -69,7 +72,7 @@ pub async fn connect(target: &HostPort, opts: &TcpConnectOptions) -> Result<Tran
         .transpose()?;
     let (stream, peer, local) = net::open_local(target, &opts.connect, tls.as_ref()).await?;
     info!("connected to {peer}");
-    let tap = Tap::new(stream, peer, opts.dump.clone(), None);
+    let tap = Tap::new(stream, peer, opts.dump.clone(), None).with_session(opts.session.clone());
     let meter = tap.meter();
     let started = Instant::now();
     let moved = match &opts.program {
