@@ -1188,22 +1188,6 @@ fn no_dns_and_address_families() {
     );
 }
 
-/// A wirekit server whose stdin is `input` (then closed), and its announced port.
-fn server_with_stdin(args: &[&str], input: &[u8]) -> (Proc, u16) {
-    let mut child = wirekit(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wirekit");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input).expect("server stdin");
-    drop(stdin);
-    let p = Proc::new(child);
-    let port = p.announced_port();
-    (p, port)
-}
-
 #[test]
 fn listen_recv_only_and_send_only() {
     let (server, port) =

@@ -273,3 +273,101 @@ fn zero_timeout_is_refused_and_hints_name_the_form() {
         stderr(&out)
     );
 }
+
+#[test]
+fn connect_pipes_stdin_to_datagrams_and_replies_to_stdout() {
+    // A Python UDP server that upper-cases each datagram back.
+    let port = free_udp_port();
+    let _server = python_server(
+        &format!(
+            r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', {port}))
+while True:
+    data, peer = s.recvfrom(65536)
+    s.sendto(data.upper(), peer)
+"#
+        ),
+        port,
+        true,
+    );
+    let out = run(
+        wirekit(&[
+            "udp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--wait",
+            "2s",
+        ]),
+        Some(b"one two\n"),
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "ONE TWO\n"),
+        "{}",
+        stderr(&out)
+    );
+    // ncat -u -l receives what udp connect sends.
+    let port = free_udp_port();
+    let mut cmd = std::process::Command::new("ncat");
+    cmd.args(["-u", "-l", "127.0.0.1", &port.to_string()]);
+    let listener = Proc::start(cmd);
+    wait_for_bound(port, true);
+    let out = run(
+        wirekit(&[
+            "udp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--wait",
+            "100ms",
+        ]),
+        Some(b"to ncat\n"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    listener.line(Pipe::Stdout, "to ncat");
+    // Nothing listening: the ICMP error is named, exit 1.
+    let closed = free_udp_port();
+    let out = run(
+        wirekit(&[
+            "udp",
+            "connect",
+            &format!("127.0.0.1:{closed}"),
+            "--wait",
+            "2s",
+        ]),
+        Some(b"anyone?\n"),
+        T,
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no UDP server is listening"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn listen_without_a_mode_pipes_stdin_to_its_first_peer() {
+    let (server, port) =
+        server_with_stdin(&["udp", "listen", "127.0.0.1:0", "--count", "2"], b"pong\n");
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(20)
+s.sendto(b"ping", ('127.0.0.1', {port}))
+data, _ = s.recvfrom(100)
+assert data == b"pong\n", data
+s.sendto(b"done", ('127.0.0.1', {port}))
+print("ok")
+"#
+    ));
+    let out = server.wait(T);
+    let text = stdout(&out);
+    assert!(
+        text.contains(": ping\n") && text.contains(": done\n"),
+        "{text}"
+    );
+}

@@ -21,7 +21,7 @@ pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
-pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
+pub use udp::{UdpArgs, UdpCommand, UdpConnectArgs, UdpListenArgs, UdpSendArgs};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

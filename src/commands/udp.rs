@@ -1,7 +1,7 @@
 //! `wirekit udp listen|send`: flags -> `udp` library options -> run, printing
 //! each datagram with its sender (the seed's format), as JSON, or raw.
 
-use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
+use crate::cli::{UdpArgs, UdpCommand, UdpConnectArgs, UdpListenArgs, UdpSendArgs};
 use anyhow::{Context, Result};
 use base64::Engine;
 use bytes::Bytes;
@@ -11,14 +11,34 @@ use std::net::SocketAddr;
 use wirekit::net::HostPort;
 use wirekit::net::bind_udp;
 use wirekit::text::{Keep, escape};
-use wirekit::udp::{Answer, MAX_DATAGRAM_V6, UdpListenOptions, UdpSendOptions};
+use wirekit::udp::{Answer, MAX_DATAGRAM_V6, UdpConnectOptions, UdpListenOptions, UdpSendOptions};
 
 /// Run `udp listen` or `udp send`.
 pub(crate) async fn run(args: &UdpArgs) -> Result<()> {
     match &args.command {
         UdpCommand::Listen(a) => listen(a).await,
         UdpCommand::Send(a) => send(a).await,
+        UdpCommand::Connect(a) => connect(a).await,
     }
+}
+
+/// `udp connect`: stdin to datagrams, replies to stdout (raw, or JSON lines).
+async fn connect(a: &UdpConnectArgs) -> Result<()> {
+    let target = HostPort::parse(&a.addr, None)?;
+    let options = UdpConnectOptions {
+        source: a.source,
+        buffers: a.buffers.buffers(),
+        linger: a.wait,
+        dump: a.dump.open()?,
+    };
+    let printer = Printer {
+        json: a.json,
+        raw: !a.json,
+    };
+    wirekit::udp::connect(&target, &options, |peer, reply| {
+        printer.print(peer, reply).context("writing stdout")
+    })
+    .await
 }
 
 /// How datagrams are printed: the seed's `Received from ADDR: DATA` with control
@@ -62,6 +82,8 @@ async fn listen(a: &UdpListenArgs) -> Result<()> {
     let options = UdpListenOptions {
         access: a.access.access(),
         dump: a.dump.open()?,
+        // Without --echo/--reply, stdin goes to the first peer, as `ncat -u -l` does.
+        stdin_to_first_peer: matches!(answer, Answer::Nothing),
         answer,
         count: a.count,
     };
