@@ -10,6 +10,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing pag
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
+command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -1454,3 +1454,176 @@ fn output_records_the_session_like_ncat_and_appends() {
     let _ = server.wait(T);
     assert_eq!(std::fs::read(&log).expect("log"), b"hibye");
 }
+
+/// Start a proxy that takes the port it is given (it cannot announce port 0).
+fn proxy_on(program: &str, args: &[&str], port: u16) -> Proc {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    let p = Proc::start(cmd);
+    wait_for_bound(port, false);
+    p
+}
+
+#[test]
+fn connect_through_http_and_socks5_proxies() {
+    let (_server, port) =
+        Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--reply", "tunnelled"]);
+    let target = format!("127.0.0.1:{port}");
+    // The proxies close both ways at the client's half-close: keep the write side open.
+    let through = |extra: &[&str]| {
+        let mut args = vec![
+            "tcp",
+            "connect",
+            target.as_str(),
+            "--send",
+            "hi",
+            "--no-shutdown",
+        ];
+        args.extend_from_slice(extra);
+        run(wirekit(&args), None, T)
+    };
+    let hp = free_port();
+    let _http = proxy_on(
+        "ncat",
+        &["-l", "--proxy-type", "http", "127.0.0.1", &hp.to_string()],
+        hp,
+    );
+    let out = through(&["--proxy", &format!("127.0.0.1:{hp}")]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let ap = free_port();
+    let _auth = proxy_on(
+        "ncat",
+        &[
+            "-l",
+            "--proxy-type",
+            "http",
+            "--proxy-auth",
+            "bob:pw",
+            "127.0.0.1",
+            &ap.to_string(),
+        ],
+        ap,
+    );
+    let out = through(&["--proxy", &format!("127.0.0.1:{ap}")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the HTTP proxy 127.0.0.1:{ap} wants a user name and password"
+        )) && stderr(&out).contains("--proxy-auth USER:PASS"),
+        "{}",
+        stderr(&out)
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{ap}"),
+        "--proxy-auth",
+        "bob:pw",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let sp = free_port();
+    let _socks = proxy_on(
+        "microsocks",
+        &["-i", "127.0.0.1", "-p", &sp.to_string()],
+        sp,
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{sp}"),
+        "--proxy-type",
+        "socks5",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    // A name is resolved by the SOCKS5 proxy.
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "--send",
+            "hi",
+            "--no-shutdown",
+            "--proxy",
+            &format!("127.0.0.1:{sp}"),
+            "--proxy-type",
+            "socks5",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let up = free_port();
+    let _socks_auth = proxy_on(
+        "microsocks",
+        &[
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &up.to_string(),
+            "-u",
+            "alice",
+            "-P",
+            "secret",
+        ],
+        up,
+    );
+    let proxy = format!("127.0.0.1:{up}");
+    let out = through(&[
+        "--proxy",
+        &proxy,
+        "--proxy-type",
+        "socks5",
+        "--proxy-auth",
+        "alice:secret",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = through(&[
+        "--proxy",
+        &proxy,
+        "--proxy-type",
+        "socks5",
+        "--proxy-auth",
+        "alice:wrong",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the SOCKS5 proxy {proxy} did not connect to {target}"
+        )) && stderr(&out).contains("check --proxy-auth USER:PASS"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&["tcp", "connect", &target, "--proxy-auth", "x:y"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2, "--proxy-auth without --proxy");
+}

@@ -19,7 +19,7 @@ pub use fetch::FetchArgs;
 pub use http::HttpArgs;
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
-pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+pub use tcp::{ProxyType, TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
 pub use udp::{UdpArgs, UdpCommand, UdpConnectArgs, UdpListenArgs, UdpSendArgs};
 

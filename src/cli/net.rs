@@ -316,6 +316,7 @@ impl ConnectArgs {
             keepalive: (!self.keepalive.is_zero()).then_some(self.keepalive),
             buffers: self.buffers.buffers(),
             lookup: self.lookup.lookup(),
+            tunnel: None,
         }
     }
 }

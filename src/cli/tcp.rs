@@ -57,6 +57,15 @@ pub struct TcpConnectArgs {
     /// Print a report as JSON (port scan results; the transfer summary).
     #[arg(long)]
     pub json: bool,
+    /// Connect through the proxy at HOST:PORT, as `ncat --proxy`.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "scan")]
+    pub proxy: Option<String>,
+    /// The proxy's protocol.
+    #[arg(long, value_enum, default_value_t = ProxyType::Http, requires = "proxy")]
+    pub proxy_type: ProxyType,
+    /// USER:PASS for the proxy (HTTP Basic, SOCKS5 user/password; SOCKS4 sends USER).
+    #[arg(long, value_name = "USER:PASS", requires = "proxy")]
+    pub proxy_auth: Option<String>,
     /// The shared connector's flags.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -69,6 +78,16 @@ pub struct TcpConnectArgs {
     /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsClientArgs,
+}
+
+/// `--proxy-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+// Variant doc comments would become possible-value help and change `--help`.
+#[allow(missing_docs)]
+pub enum ProxyType {
+    Http,
+    Socks4,
+    Socks5,
 }
 
 /// `wirekit tcp listen`.

@@ -1,7 +1,7 @@
 //! `wirekit tcp connect|listen`: flags -> `tcp` library options -> run ->
 //! transfer summaries, scan lines and per-connection events.
 
-use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+use crate::cli::{ProxyType, TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 use anyhow::Result;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use wirekit::error::{exit_with, one_line, usage};
 use wirekit::net::addr::parse_port_range;
 use wirekit::net::stdio::{StdoutWriter, to_crlf};
+use wirekit::net::tunnel::{ProxyKind, Tunnel};
 use wirekit::net::{HostPort, Listener};
 use wirekit::tcp::{
     Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer,
@@ -49,8 +50,10 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
     } else {
         (Input::Stdin { crlf: a.crlf }, Output::Stdout)
     };
+    let mut connect = a.connect.options();
+    connect.tunnel = tunnel(a)?;
     let options = TcpConnectOptions {
-        connect: a.connect.options(),
+        connect,
         dump: a.dump.open()?,
         tls: a.tls.options(),
         input,
@@ -73,6 +76,31 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--proxy`, `--proxy-type`, `--proxy-auth` as the connector's tunnel.
+fn tunnel(a: &TcpConnectArgs) -> Result<Option<Tunnel>> {
+    let Some(proxy) = &a.proxy else {
+        return Ok(None);
+    };
+    let proxy = HostPort::parse(proxy, None)?;
+    let kind = match a.proxy_type {
+        ProxyType::Http => ProxyKind::Http,
+        ProxyType::Socks4 => ProxyKind::Socks4,
+        ProxyType::Socks5 => ProxyKind::Socks5,
+    };
+    let auth = match &a.proxy_auth {
+        None => None,
+        Some(pair) => match pair.split_once(':') {
+            Some((user, pass)) if !user.is_empty() => Some((user.to_string(), pass.to_string())),
+            _ => {
+                return Err(usage(
+                    "--proxy-auth takes USER:PASS, e.g. --proxy-auth alice:secret",
+                ));
+            }
+        },
+    };
+    Ok(Some(Tunnel { proxy, kind, auth }))
 }
 
 /// The transfer report: on stderr when stdout carries the peer's bytes, as

@@ -4,6 +4,7 @@
 
 use super::addr::Lookup;
 use super::socket::Buffers;
+use super::tunnel::Tunnel;
 use super::{BoxStream, HostPort};
 use crate::tls::TlsClient;
 use anyhow::{Result, anyhow};
@@ -27,6 +28,8 @@ pub struct ConnectOptions {
     pub buffers: Buffers,
     /// Address family and whether names may be looked up (`-4`, `-6`, `-n`).
     pub lookup: Lookup,
+    /// Connect through this proxy (`--proxy`); the target is then reached by the proxy.
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Default for ConnectOptions {
@@ -37,12 +40,45 @@ impl Default for ConnectOptions {
             keepalive: Some(Duration::from_secs(60)),
             buffers: Buffers::default(),
             lookup: Lookup::default(),
+            tunnel: None,
         }
     }
 }
 
-/// Connect to `target`, trying each of its addresses in turn.
+/// Connect to `target`, trying each of its addresses in turn; with a tunnel,
+/// connect to the proxy the same way and have it connect to `target`.
 pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStream, SocketAddr)> {
+    let Some(tunnel) = &args.tunnel else {
+        return connect_direct(target, args).await;
+    };
+    let (tcp, addr) = connect_direct(&tunnel.proxy, args).await.map_err(|e| {
+        e.context(format!(
+            "connecting to the {} proxy {}",
+            tunnel.kind, tunnel.proxy
+        ))
+    })?;
+    let tcp = tokio::time::timeout(args.connect_timeout, tunnel.open(tcp, target))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the {} proxy {} did not connect to {target} within {:?}; raise --connect-timeout",
+                tunnel.kind,
+                tunnel.proxy,
+                args.connect_timeout
+            )
+        })??;
+    debug!(
+        "connected to {target} through the {} proxy {addr}",
+        tunnel.kind
+    );
+    Ok((tcp, addr))
+}
+
+/// Connect to `target` itself, trying each of its addresses in turn.
+async fn connect_direct(
+    target: &HostPort,
+    args: &ConnectOptions,
+) -> Result<(TcpStream, SocketAddr)> {
     let source = args.source;
     let addrs = target.resolve_with(args.lookup).await?;
     let mut last_err = None;

@@ -12,6 +12,7 @@ pub mod session;
 pub mod socket;
 pub mod stdio;
 pub mod stream;
+pub mod tunnel;
 
 pub use access::Access;
 pub use addr::HostPort;
