@@ -1627,3 +1627,71 @@ fn connect_through_http_and_socks5_proxies() {
     );
     assert_eq!(code(&out), 2, "--proxy-auth without --proxy");
 }
+
+#[test]
+fn help_is_one_page_per_command_with_global_options_last() {
+    let page = |args: &[&str]| {
+        let out = run(wirekit(args), None, T);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let tcp = page(&["tcp", "--help"]);
+    assert!(
+        tcp.contains("connect  Connect to ADDR") && tcp.contains("listen   Listen on ADDR"),
+        "{tcp}"
+    );
+    assert!(tcp.contains("wirekit tcp connect --help"), "{tcp}");
+    for (cmd, own) in [
+        (
+            "connect",
+            &[
+                "--send <TEXT>",
+                "-e, --exec <CMD>",
+                "-c, --sh-exec <CMD>",
+                "-w, --connect-timeout",
+                "-4, --ipv4",
+                "-n, --no-dns",
+                "-o, --output <FILE>",
+                "--append-output",
+                "--proxy <HOST:PORT>",
+                "--proxy-type",
+                "--proxy-auth",
+                "-x, --hex-dump",
+                "-C, --crlf",
+                "--tls",
+            ][..],
+        ),
+        (
+            "listen",
+            &[
+                "-k, --keep-open",
+                "--broker",
+                "--chat",
+                "-e, --exec <CMD>",
+                "-m, --max-conns <N>",
+                "-i, --idle-timeout",
+                "--allowfile <FILE>",
+                "--denyfile <FILE>",
+                "--send-only",
+                "--recv-only",
+                "-o, --output <FILE>",
+                "--tls",
+            ][..],
+        ),
+    ] {
+        let text = page(&["tcp", cmd, "--help"]);
+        let global = text
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{text}"));
+        for flag in own {
+            let at = text
+                .find(flag)
+                .unwrap_or_else(|| panic!("{cmd} --help lacks {flag}: {text}"));
+            assert!(at < global, "{flag} is under the global heading: {text}");
+        }
+        assert!(
+            text[global..].contains("-v, --verbose") && text[global..].contains("-q, --quiet"),
+            "{text}"
+        );
+    }
+}

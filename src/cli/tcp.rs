@@ -6,6 +6,9 @@ use wirekit::units::parse_size;
 
 /// `wirekit tcp`: a subcommand.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Every option of a command is on its own page: `wirekit tcp connect --help`, `wirekit tcp listen --help`."
+)]
 pub struct TcpArgs {
     /// The subcommand.
     #[command(subcommand)]
