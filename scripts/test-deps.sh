@@ -30,3 +30,8 @@ if ! python3 -c 'import h2' 2>/dev/null; then
   python3 -m pip install -q h2 \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
 fi
+
+# pproxy: a real SOCKS4 server for tcp connect --proxy-type socks4 (tests/tcp.rs).
+if ! python3 -c 'import pproxy' 2>/dev/null; then
+  python3 -m pip install -q pproxy || python3 -m pip install -q --break-system-packages pproxy   # no Debian package
+fi

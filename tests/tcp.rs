@@ -1465,7 +1465,7 @@ fn proxy_on(program: &str, args: &[&str], port: u16) -> Proc {
 }
 
 #[test]
-fn connect_through_http_and_socks5_proxies() {
+fn connect_through_http_socks4_and_socks5_proxies() {
     let (_server, port) =
         Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--reply", "tunnelled"]);
     let target = format!("127.0.0.1:{port}");
@@ -1617,6 +1617,49 @@ fn connect_through_http_and_socks5_proxies() {
         stderr(&out).contains(&format!(
             "the SOCKS5 proxy {proxy} did not connect to {target}"
         )) && stderr(&out).contains("check --proxy-auth USER:PASS"),
+        "{}",
+        stderr(&out)
+    );
+    // SOCKS4 (pproxy from PyPI; the name is resolved here, the user id sent).
+    let p4 = free_port();
+    let _socks4 = proxy_on(
+        "python3",
+        &["-m", "pproxy", "-l", &format!("socks4://127.0.0.1:{p4}")],
+        p4,
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{p4}"),
+        "--proxy-type",
+        "socks4",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "--send",
+            "hi",
+            "--no-shutdown",
+            "--proxy",
+            &format!("127.0.0.1:{p4}"),
+            "--proxy-type",
+            "socks4",
+            "--proxy-auth",
+            "me:x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
         "{}",
         stderr(&out)
     );
