@@ -202,7 +202,9 @@ impl Listener {
                     }
                     next_id += 1;
                     debug!(%peer, id = next_id, "connection from {peer}");
-                    let (id, local, shutdown) = (next_id, self.local, shutdown_rx.clone());
+                    // The address this client reached (not `0.0.0.0` when bound to every address).
+                    let local = tcp.local_addr().unwrap_or(self.local);
+                    let (id, shutdown) = (next_id, shutdown_rx.clone());
                     let (tls, dump, idle) = (self.tls.clone(), self.dump.clone(), self.idle);
                     let session = self.session.clone();
                     let handler = handler.clone();
