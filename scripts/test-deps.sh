@@ -10,6 +10,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing pag
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
+command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -30,7 +31,7 @@ if ! python3 -c 'import h2' 2>/dev/null; then
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
 fi
 
-# ncat: raw requests and half-closing clients in the serve tests.
-if ! command -v ncat >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ncat >/dev/null || echo "please install: ncat" >&2
+# pproxy: a real SOCKS4 server for tcp connect --proxy-type socks4 (tests/tcp.rs).
+if ! python3 -c 'import pproxy' 2>/dev/null; then
+  python3 -m pip install -q pproxy || python3 -m pip install -q --break-system-packages pproxy   # no Debian package
 fi

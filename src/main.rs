@@ -5,13 +5,12 @@
 mod cli;
 mod commands;
 
-use clap::Parser;
-use cli::{Cli, Command};
+use cli::Command;
 use std::process::ExitCode;
 use wirekit::error::{exit_code, one_line};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     // For `http`, -v chooses what to print (the whole exchange), not the log level.
     let mut log_args = cli.global.clone();
     if matches!(cli.command, Command::Http(_)) {

@@ -5,6 +5,7 @@
 use crate::error::exit_with;
 use crate::net::dump::Direction;
 use crate::net::listen::{bind_udp_at, shutdown_signal};
+use crate::net::stdio::stdin_chunks;
 use crate::net::{Access, Buffers, Dump, HostPort};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
@@ -12,11 +13,24 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::warn;
 
 /// The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header).
 pub const MAX_DATAGRAM: usize = 65_507;
+
+/// The largest UDP payload over IPv6: 65,535 (payload length) − 8 (UDP header),
+/// jumbograms aside.
+pub const MAX_DATAGRAM_V6: usize = 65_527;
+
+/// The largest payload one datagram to `dest` carries (IPv4-mapped addresses count as IPv4).
+pub fn max_payload(dest: SocketAddr) -> usize {
+    match dest.ip().to_canonical() {
+        IpAddr::V4(_) => MAX_DATAGRAM,
+        IpAddr::V6(_) => MAX_DATAGRAM_V6,
+    }
+}
 
 /// Room for any datagram, IPv6 jumbograms aside.
 const RECV_BUF: usize = 65_536;
@@ -44,6 +58,33 @@ pub struct UdpListenOptions {
     pub count: Option<u64>,
     /// Hex dump of all traffic.
     pub dump: Option<Dump>,
+    /// Send stdin, as datagrams, to the first peer that sends one (`ncat -u -l`);
+    /// only with [`Answer::Nothing`].
+    pub stdin_to_first_peer: bool,
+}
+
+/// Stdin as datagrams: each read of stdin is one datagram (split at `max` bytes),
+/// as ncat sends them. `None` once stdin has ended.
+async fn next_stdin_datagram(
+    stdin: &mut Option<mpsc::Receiver<io::Result<Bytes>>>,
+    pending: &mut Bytes,
+    max: usize,
+) -> Option<Result<Bytes>> {
+    loop {
+        if !pending.is_empty() {
+            let n = pending.len().min(max);
+            return Some(Ok(pending.split_to(n)));
+        }
+        let rx = stdin.as_mut()?;
+        match rx.recv().await {
+            Some(Ok(chunk)) => *pending = chunk,
+            Some(Err(e)) => return Some(Err(anyhow::Error::new(e).context("reading stdin"))),
+            None => {
+                *stdin = None;
+                return None;
+            }
+        }
+    }
 }
 
 /// Receive on `socket` until SIGINT/SIGTERM or `count` datagrams; each admitted
@@ -57,9 +98,29 @@ where
     let (mut bytes_in, mut bytes_out, mut count) = (0u64, 0u64, 0u64);
     let signal = shutdown_signal();
     tokio::pin!(signal);
+    let piping = opts.stdin_to_first_peer && matches!(opts.answer, Answer::Nothing);
+    let mut stdin = piping.then(|| stdin_chunks(false));
+    let mut pending = Bytes::new();
+    let mut first_peer: Option<SocketAddr> = None;
     loop {
         let (n, peer) = tokio::select! {
             _ = &mut signal => break,
+            next = next_stdin_datagram(&mut stdin, &mut pending, max_payload(first_peer.unwrap_or(local))),
+                if first_peer.is_some() && (stdin.is_some() || !pending.is_empty()) => {
+                let Some(datagram) = next else { continue };
+                let datagram = datagram?;
+                let Some(to) = first_peer else { continue };
+                match socket.send_to(&datagram, to).await {
+                    Ok(_) => {
+                        if let Some(d) = &opts.dump {
+                            d.record(Direction::Out, to, bytes_out, &datagram);
+                        }
+                        bytes_out += datagram.len() as u64;
+                    }
+                    Err(e) => warn!("sending stdin to {to}: {e}"),
+                }
+                continue;
+            }
             r = socket.recv_from(&mut buf) => match r {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -74,6 +135,9 @@ where
             continue;
         }
         let data = &buf[..n];
+        if piping && first_peer.is_none() {
+            first_peer = Some(peer);
+        }
         if let Some(d) = &opts.dump {
             d.record(Direction::In, peer, bytes_in, data);
         }
@@ -145,6 +209,19 @@ where
 {
     let socket = connected(target, opts).await?;
     let dest = socket.peer_addr()?;
+    let max = max_payload(dest);
+    if data.len() > max {
+        let family = if max == MAX_DATAGRAM { "IPv4" } else { "IPv6" };
+        let shown = if data.len() > MAX_DATAGRAM_V6 {
+            format!("over {} bytes", thousands(MAX_DATAGRAM_V6))
+        } else {
+            format!("{} bytes", thousands(data.len()))
+        };
+        return Err(crate::error::usage(format!(
+            "the input is {shown}; a UDP datagram to {dest} ({family}) carries at most {} bytes: send less, or use `wirekit tcp`",
+            thousands(max)
+        )));
+    }
     socket
         .send(data)
         .await
@@ -185,6 +262,19 @@ where
     Ok(())
 }
 
+/// `65527` as `65,527`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A socket connected to the first address of `target`, so that an ICMP "port
 /// unreachable" comes back as an error we can name.
 async fn connected(target: &HostPort, opts: &UdpSendOptions) -> Result<UdpSocket> {
@@ -204,4 +294,95 @@ async fn connected(target: &HostPort, opts: &UdpSendOptions) -> Result<UdpSocket
         .await
         .with_context(|| format!("cannot reach {dest}"))?;
     Ok(socket)
+}
+
+/// How `connect` pipes stdin and replies.
+#[derive(Debug, Clone)]
+pub struct UdpConnectOptions {
+    /// Bind the local end here first; `None`: any port on the unspecified address.
+    pub source: Option<SocketAddr>,
+    /// Kernel buffer sizes.
+    pub buffers: Buffers,
+    /// After stdin ends, how long to wait for more replies before returning.
+    pub linger: Duration,
+    /// Hex dump of all traffic.
+    pub dump: Option<Dump>,
+}
+
+impl Default for UdpConnectOptions {
+    fn default() -> Self {
+        UdpConnectOptions {
+            source: None,
+            buffers: Buffers::default(),
+            linger: Duration::from_secs(1),
+            dump: None,
+        }
+    }
+}
+
+/// `ncat -u ADDR`: each read of stdin goes to `target` as a datagram (split at
+/// the family's largest payload), and each reply goes to `reply`, until stdin has
+/// ended and no reply came for `linger`. An ICMP "port unreachable" is an error.
+pub async fn connect<F>(target: &HostPort, opts: &UdpConnectOptions, mut reply: F) -> Result<()>
+where
+    F: FnMut(SocketAddr, &[u8]) -> Result<()>,
+{
+    let send_opts = UdpSendOptions {
+        source: opts.source,
+        buffers: opts.buffers,
+        ..UdpSendOptions::default()
+    };
+    let socket = connected(target, &send_opts).await?;
+    let dest = socket.peer_addr()?;
+    let max = max_payload(dest);
+    let mut stdin = Some(stdin_chunks(false));
+    let mut pending = Bytes::new();
+    let mut buf = vec![0u8; RECV_BUF];
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut quiet_since = Instant::now();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let input_open = stdin.is_some() || !pending.is_empty();
+        let linger_end = quiet_since + opts.linger;
+        tokio::select! {
+            _ = &mut signal => return Ok(()),
+            next = next_stdin_datagram(&mut stdin, &mut pending, max), if input_open => {
+                let Some(datagram) = next else {
+                    quiet_since = Instant::now();
+                    continue;
+                };
+                let datagram = datagram?;
+                match socket.send(&datagram).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        return Err(unreachable(dest));
+                    }
+                    Err(e) => return Err(anyhow!("sending to {dest}: {e}")),
+                }
+                if let Some(d) = &opts.dump {
+                    d.record(Direction::Out, dest, sent, &datagram);
+                }
+                sent += datagram.len() as u64;
+            }
+            r = socket.recv(&mut buf) => match r {
+                Ok(n) => {
+                    if let Some(d) = &opts.dump {
+                        d.record(Direction::In, dest, received, &buf[..n]);
+                    }
+                    received += n as u64;
+                    quiet_since = Instant::now();
+                    reply(dest, &buf[..n])?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(unreachable(dest)),
+                Err(e) => return Err(anyhow!("receiving from {dest}: {e}")),
+            },
+            _ = tokio::time::sleep_until(linger_end), if !input_open => return Ok(()),
+        }
+    }
+}
+
+/// The error for an ICMP "port unreachable" from `dest`.
+fn unreachable(dest: SocketAddr) -> anyhow::Error {
+    anyhow!("{dest} refused the datagram (ICMP port unreachable): no UDP server is listening there")
 }

@@ -64,7 +64,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         _ => return Err(err()),
     };
     let bytes = value * mult as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+    // `u64::MAX as f64` rounds up to 2^64, which does not fit: refuse it too.
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
         return Err(err());
     }
     Ok(bytes as u64)
@@ -141,6 +142,9 @@ mod tests {
         assert_eq!(parse_size("2kB"), Ok(2000));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("4X").is_err());
+        // 2^64 bytes does not fit in a u64: refused, not saturated.
+        assert!(parse_size("18446744073709551616").is_err());
+        assert!(parse_size("16777216T").is_err());
     }
 
     #[test]

@@ -51,3 +51,30 @@ fn bad_names_and_usage() {
     let out = run(wirekit(&["resolve", "--reverse", "not-an-ip"]), None, T);
     assert_eq!(code(&out), 2);
 }
+
+#[test]
+fn a_family_with_no_address_is_a_failure() {
+    // Which families does this machine's resolver give localhost? (Python asks the same resolver.)
+    let out = python(
+        "import socket\nfams = {a[0] for a in socket.getaddrinfo('localhost', None)}\nprint(int(socket.AF_INET in fams), int(socket.AF_INET6 in fams))",
+        T,
+    );
+    let (v4, v6) = match stdout(&out).split_whitespace().collect::<Vec<_>>()[..] {
+        [a, b] => (a == "1", b == "1"),
+        _ => panic!("python said: {}", stderr(&out)),
+    };
+    for (has, flag, family) in [(v4, "-4", "IPv4"), (v6, "-6", "IPv6")] {
+        let out = run(wirekit(&["resolve", "localhost", flag]), None, T);
+        if has {
+            assert_eq!(code(&out), 0, "{}", stderr(&out));
+        } else {
+            assert_eq!(code(&out), 1);
+            assert_eq!(stdout(&out), "");
+            assert!(
+                stderr(&out).contains(&format!("no {family} address for localhost")),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}

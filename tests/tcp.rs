@@ -838,3 +838,903 @@ c.close()",
         .expect("a JSON report on stderr");
     assert_eq!(report["received"], 7, "{report}");
 }
+
+/// An ncat client whose stdin stays open (held by the test) and whose output is captured.
+fn ncat_client(port: u16) -> (Proc, std::process::ChildStdin) {
+    let mut child = std::process::Command::new("ncat")
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start ncat (scripts/test-deps.sh installs it)");
+    let stdin = child.stdin.take().expect("ncat's stdin");
+    (Proc::new(child), stdin)
+}
+
+#[test]
+fn chat_escapes_terminal_sequences_between_ncat_clients() {
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--chat"]);
+    let (listener, _keep) = ncat_client(port);
+    listener.line(Pipe::Stdout, "you are <user1>");
+    let (_talker, mut talk) = ncat_client(port);
+    listener.line(Pipe::Stdout, "connected as <user2>");
+    talk.write_all(b"\x1b[2J\x1b]0;owned\x07 hi\tthere\r\n")
+        .expect("ncat's stdin");
+    let line = listener.line(Pipe::Stdout, "<user2> ");
+    assert_eq!(line, r"<user2> \x1b[2J\x1b]0;owned\x07 hi	there");
+    let all = listener.so_far(Pipe::Stdout);
+    assert!(
+        !all.contains('\x1b') && !all.contains('\x07'),
+        "raw control bytes reached the other client: {all:?}"
+    );
+}
+
+#[test]
+fn refused_clients_are_reset_so_ncat_and_connect_fail() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--deny",
+        "127.0.0.1",
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 1, "ncat: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Connection reset by peer"),
+        "{}",
+        stderr(&out)
+    );
+    for args in [vec![], vec!["--send", "hello"]] {
+        let addr = format!("127.0.0.1:{port}");
+        let mut all = vec!["tcp", "connect", addr.as_str()];
+        all.extend(args);
+        let out = run(wirekit(&all), None, T);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{addr} reset the connection"))
+                && stderr(&out).contains("the server refused this client"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "");
+    }
+}
+
+#[test]
+fn clients_beyond_max_conns_are_reset() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--max-conns",
+        "1",
+    ]);
+    // One client holds the only place (its echo proves it was admitted).
+    let (holder, mut go) = python_steps(&format!(
+        r#"
+import socket
+a = socket.create_connection(('127.0.0.1', {port})); a.settimeout(10)
+a.sendall(b"a")
+assert a.recv(10) == b"a"
+print("holding")
+input()
+"#
+    ));
+    holder.line(Pipe::Stdout, "holding");
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 1, "ncat: {}", stderr(&out));
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reset the connection"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = writeln!(go);
+}
+
+#[test]
+fn quiet_listen_on_port_0_still_announces_the_port() {
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-q", "--echo", "-k"]);
+    assert_ne!(port, 0);
+    let out = server.terminate(T);
+    assert_eq!(
+        stderr(&out),
+        format!("wirekit: listening on 127.0.0.1:{port}\n")
+    );
+}
+
+#[test]
+fn connect_without_port_suggests_the_form() {
+    let out = run(wirekit(&["tcp", "connect", "127.0.0.1"]), None, T);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("write it like 127.0.0.1:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("[127.0.0.1]"), "{}", stderr(&out));
+}
+
+/// An `ncat` command (scripts/test-deps.sh installs ncat).
+fn ncat(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("ncat");
+    cmd.args(args);
+    cmd
+}
+
+#[test]
+fn connect_exec_runs_a_program_on_the_connection_with_ncat_env() {
+    // ncat listens on a port it is given (it cannot announce port 0) and prints what arrives.
+    let port = free_port();
+    let mut cmd = ncat(&["-l", "127.0.0.1", &port.to_string(), "--recv-only"]);
+    cmd.stdin(Stdio::null());
+    let listener = Proc::start(cmd);
+    wait_for_bound(port, false);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "echo \"$NCAT_REMOTE_ADDR $NCAT_REMOTE_PORT $NCAT_LOCAL_ADDR $NCAT_PROTO $WIREKIT_PEER_PORT\"; echo local=$NCAT_LOCAL_PORT",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = stdout(&listener.wait(T));
+    let mut lines = got.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("127.0.0.1 {port} 127.0.0.1 TCP {port}").as_str()),
+        "{got:?}"
+    );
+    let local: u16 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("local="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert_ne!(local, 0);
+    // -e splits words itself: `tr` upper-cases what ncat sends.
+    let port = free_port();
+    let mut cmd = ncat(&["-l", "127.0.0.1", &port.to_string()]);
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ncat");
+    let mut to_ncat = child.stdin.take().expect("stdin");
+    let listener = Proc::new(child);
+    wait_for_bound(port, false);
+    let client = Proc::start(wirekit(&[
+        "tcp",
+        "connect",
+        &format!("127.0.0.1:{port}"),
+        "-e",
+        "tr a-z A-Z",
+    ]));
+    // tr answers at the end of its input: ncat half-closes when its stdin ends.
+    to_ncat.write_all(b"shout\n").expect("to ncat");
+    drop(to_ncat);
+    listener.line(Pipe::Stdout, "SHOUT");
+    let out = client.wait(T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn listen_exec_gives_ncat_env_to_the_program() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "-c",
+        "echo \"$NCAT_REMOTE_ADDR $NCAT_LOCAL_ADDR $NCAT_LOCAL_PORT $NCAT_PROTO\"",
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), None, T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("127.0.0.1 127.0.0.1 {port} TCP\n"));
+}
+
+#[test]
+fn ncat_short_flags_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt");
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "-e",
+        "tr a-z A-Z",
+        "-m",
+        "4",
+        "-i",
+        "10s",
+    ]);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "2s",
+            "-C",
+            "-x",
+            dump.to_str().expect("utf-8 path"),
+        ]),
+        Some(b"hi\n"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"HI\r\n");
+    let text = std::fs::read_to_string(&dump).expect("dump file");
+    assert!(text.contains("|hi..|"), "{text}");
+}
+
+#[test]
+fn ncat_spellings_are_answered_with_wirekits() {
+    for (args, said) in [
+        (
+            vec!["tcp", "connect", "localhost:1", "--ssl"],
+            "ncat's --ssl is --tls here",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "--wait", "3"],
+            "ncat's --wait is --connect-timeout (-w) here",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "-l"],
+            "ncat's -l is `wirekit tcp listen ADDR`",
+        ),
+        (
+            vec!["tcp", "connect", ":1", "--ssl-trustfile", "ca.pem"],
+            "ncat's --ssl-trustfile is --cacert here",
+        ),
+        (
+            vec!["tcp", "listen", ":0", "--nodns"],
+            "ncat's --nodns is --no-dns (-n) here",
+        ),
+    ] {
+        let out = run(wirekit(&args), None, T);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn no_dns_and_address_families() {
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "-n",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("'localhost' is a name, and --no-dns (-n) turns name lookups off"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-n",
+            "-4",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "x"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "-6",
+            "--send",
+            "x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(&format!("127.0.0.1:{port} has no IPv6 address; drop -6")),
+        "{}",
+        stderr(&out)
+    );
+    let (_server6, port6) = Proc::server(&["tcp", "listen", "[::1]:0", "-6", "-k", "--echo"]);
+    let out = run(ncat(&["-6", "::1", &port6.to_string()]), Some(b"six"), T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "six"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn listen_recv_only_and_send_only() {
+    let (server, port) =
+        server_with_stdin(&["tcp", "listen", "127.0.0.1:0", "--recv-only"], b"SECRET");
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port})); s.settimeout(20)
+s.sendall(b"data")
+s.shutdown(socket.SHUT_WR)
+got = s.recv(100)
+assert got == b"", got
+print("ok")
+"#
+    ));
+    let out = server.wait(T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "data"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (server, port) =
+        server_with_stdin(&["tcp", "listen", "127.0.0.1:0", "--send-only"], b"hello");
+    // (ncat sends nothing: unread bytes at close would make the kernel reset.)
+    let out = run(
+        ncat(&["127.0.0.1", &port.to_string(), "--recv-only"]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hello"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server.wait(T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, ""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn host_names_and_access_files() {
+    let ncat_echo = |port: u16| run(ncat(&["127.0.0.1", &port.to_string()]), Some(b"hi"), T);
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allow",
+        "localhost",
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hi"),
+        "{}",
+        stderr(&out)
+    );
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--deny",
+        "localhost",
+    ]);
+    assert_eq!(code(&ncat_echo(port)), 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deny = dir.path().join("deny.txt");
+    std::fs::write(&deny, "# who may not come in\n\n127.0.0.1   # this host\n").expect("write");
+    let allow = dir.path().join("allow.txt");
+    std::fs::write(&allow, "10.0.0.0/8\nlocalhost\n").expect("write");
+    let (deny, allow) = (deny.to_str().expect("path"), allow.to_str().expect("path"));
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--denyfile",
+        deny,
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let (_s, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--echo",
+        "--allowfile",
+        allow,
+    ]);
+    let out = ncat_echo(port);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hi"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        wirekit(&["tcp", "listen", ":0", "--allowfile", "/nonexistent/list"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read the access list /nonexistent/list"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&["tcp", "listen", ":0", "--deny", "nosuch.invalid"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("looking it up as a host name failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn broker_drops_a_stalled_member_and_the_others_go_on() {
+    let (server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "--broker"]);
+    let (py, mut go) = python_steps(&format!(
+        r#"
+import hashlib, socket, threading
+def member(rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(('127.0.0.1', {port})); s.settimeout(30)
+    return s
+stalled = member(4096)   # never reads
+live = [member(), member()]
+sender = member()
+print("stalled %s:%d" % stalled.getsockname())
+input()  # until the server has logged all four joins
+TOTAL = 48 << 20
+block = bytes(range(256)) * 256
+want = hashlib.sha256(block * (TOTAL // len(block))).hexdigest()
+got = {{}}
+def read_all(i, s):
+    h, n = hashlib.sha256(), 0
+    while n < TOTAL:
+        chunk = s.recv(1 << 16)
+        assert chunk, ("closed early", i, n)
+        h.update(chunk); n += len(chunk)
+    got[i] = (n, h.hexdigest())
+readers = [threading.Thread(target=read_all, args=(i, s)) for i, s in enumerate(live)]
+for t in readers: t.start()
+for _ in range(TOTAL // len(block)):
+    sender.sendall(block)
+for t in readers: t.join(60)
+assert got == {{0: (TOTAL, want), 1: (TOTAL, want)}}, got
+print("ok")
+"#
+    ));
+    let line = py.line(Pipe::Stdout, "stalled ");
+    let stalled = line.rsplit(' ').next().unwrap_or_default().to_string();
+    server.line(Pipe::Stderr, "(4 members)");
+    writeln!(go).expect("let the clients go on");
+    let out = py.wait(Duration::from_secs(120));
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("ok"),
+        "python said: {}",
+        stderr(&out)
+    );
+    let dropped = server.line(Pipe::Stderr, "dropped ");
+    assert!(
+        dropped.contains(&format!(
+            "dropped {stalled}: it fell behind by more than 64 chunks"
+        )),
+        "{dropped}"
+    );
+}
+
+#[test]
+fn output_records_the_session_like_ncat_and_appends() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);
+    let theirs = dir.path().join("ncat.log");
+    let out = run(
+        ncat(&[
+            "127.0.0.1",
+            &port.to_string(),
+            "-o",
+            theirs.to_str().expect("path"),
+        ]),
+        Some(b"hello\n"),
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ours = dir.path().join("wirekit.log");
+    let ours_s = ours.to_str().expect("path");
+    let out = run(
+        wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}"), "-o", ours_s]),
+        Some(b"hello\n"),
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "hello\n"),
+        "{}",
+        stderr(&out)
+    );
+    let ncat_bytes = std::fs::read(&theirs).expect("ncat's log");
+    assert_eq!(std::fs::read(&ours).expect("our log"), ncat_bytes);
+    assert_eq!(ncat_bytes, b"hello\nhello\n");
+    let mode = std::fs::metadata(&ours).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--send",
+            "again",
+            "-o",
+            ours_s,
+            "--append-output",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&ours).expect("log"),
+        b"hello\nhello\nagainagain"
+    );
+    // The server side records too.
+    let log = dir.path().join("server.log");
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--reply",
+        "bye",
+        "-o",
+        log.to_str().expect("path"),
+    ]);
+    let out = run(ncat(&["127.0.0.1", &port.to_string()]), Some(b"hi"), T);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "bye"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = server.wait(T);
+    assert_eq!(std::fs::read(&log).expect("log"), b"hibye");
+}
+
+/// Start a proxy that takes the port it is given (it cannot announce port 0).
+fn proxy_on(program: &str, args: &[&str], port: u16) -> Proc {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    let p = Proc::start(cmd);
+    wait_for_bound(port, false);
+    p
+}
+
+#[test]
+fn connect_through_http_socks4_and_socks5_proxies() {
+    let (_server, port) =
+        Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--reply", "tunnelled"]);
+    let target = format!("127.0.0.1:{port}");
+    // The proxies close both ways at the client's half-close: keep the write side open.
+    let through = |extra: &[&str]| {
+        let mut args = vec![
+            "tcp",
+            "connect",
+            target.as_str(),
+            "--send",
+            "hi",
+            "--no-shutdown",
+        ];
+        args.extend_from_slice(extra);
+        run(wirekit(&args), None, T)
+    };
+    let hp = free_port();
+    let _http = proxy_on(
+        "ncat",
+        &["-l", "--proxy-type", "http", "127.0.0.1", &hp.to_string()],
+        hp,
+    );
+    let out = through(&["--proxy", &format!("127.0.0.1:{hp}")]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let ap = free_port();
+    let _auth = proxy_on(
+        "ncat",
+        &[
+            "-l",
+            "--proxy-type",
+            "http",
+            "--proxy-auth",
+            "bob:pw",
+            "127.0.0.1",
+            &ap.to_string(),
+        ],
+        ap,
+    );
+    let out = through(&["--proxy", &format!("127.0.0.1:{ap}")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the HTTP proxy 127.0.0.1:{ap} wants a user name and password"
+        )) && stderr(&out).contains("--proxy-auth USER:PASS"),
+        "{}",
+        stderr(&out)
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{ap}"),
+        "--proxy-auth",
+        "bob:pw",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let sp = free_port();
+    let _socks = proxy_on(
+        "microsocks",
+        &["-i", "127.0.0.1", "-p", &sp.to_string()],
+        sp,
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{sp}"),
+        "--proxy-type",
+        "socks5",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    // A name is resolved by the SOCKS5 proxy.
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "--send",
+            "hi",
+            "--no-shutdown",
+            "--proxy",
+            &format!("127.0.0.1:{sp}"),
+            "--proxy-type",
+            "socks5",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+
+    let up = free_port();
+    let _socks_auth = proxy_on(
+        "microsocks",
+        &[
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &up.to_string(),
+            "-u",
+            "alice",
+            "-P",
+            "secret",
+        ],
+        up,
+    );
+    let proxy = format!("127.0.0.1:{up}");
+    let out = through(&[
+        "--proxy",
+        &proxy,
+        "--proxy-type",
+        "socks5",
+        "--proxy-auth",
+        "alice:secret",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = through(&[
+        "--proxy",
+        &proxy,
+        "--proxy-type",
+        "socks5",
+        "--proxy-auth",
+        "alice:wrong",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the SOCKS5 proxy {proxy} did not connect to {target}"
+        )) && stderr(&out).contains("check --proxy-auth USER:PASS"),
+        "{}",
+        stderr(&out)
+    );
+    // SOCKS4 (pproxy from PyPI; the name is resolved here, the user id sent).
+    let p4 = free_port();
+    let _socks4 = proxy_on(
+        "python3",
+        &["-m", "pproxy", "-l", &format!("socks4://127.0.0.1:{p4}")],
+        p4,
+    );
+    let out = through(&[
+        "--proxy",
+        &format!("127.0.0.1:{p4}"),
+        "--proxy-type",
+        "socks4",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&[
+            "tcp",
+            "connect",
+            &format!("localhost:{port}"),
+            "--send",
+            "hi",
+            "--no-shutdown",
+            "--proxy",
+            &format!("127.0.0.1:{p4}"),
+            "--proxy-type",
+            "socks4",
+            "--proxy-auth",
+            "me:x",
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "tunnelled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        wirekit(&["tcp", "connect", &target, "--proxy-auth", "x:y"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2, "--proxy-auth without --proxy");
+}
+
+#[test]
+fn help_is_one_page_per_command_with_global_options_last() {
+    let page = |args: &[&str]| {
+        let out = run(wirekit(args), None, T);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let tcp = page(&["tcp", "--help"]);
+    assert!(
+        tcp.contains("connect  Connect to ADDR") && tcp.contains("listen   Listen on ADDR"),
+        "{tcp}"
+    );
+    assert!(tcp.contains("wirekit tcp connect --help"), "{tcp}");
+    for (cmd, own) in [
+        (
+            "connect",
+            &[
+                "--send <TEXT>",
+                "-e, --exec <CMD>",
+                "-c, --sh-exec <CMD>",
+                "-w, --connect-timeout",
+                "-4, --ipv4",
+                "-n, --no-dns",
+                "-o, --output <FILE>",
+                "--append-output",
+                "--proxy <HOST:PORT>",
+                "--proxy-type",
+                "--proxy-auth",
+                "-x, --hex-dump",
+                "-C, --crlf",
+                "--tls",
+            ][..],
+        ),
+        (
+            "listen",
+            &[
+                "-k, --keep-open",
+                "--broker",
+                "--chat",
+                "-e, --exec <CMD>",
+                "-m, --max-conns <N>",
+                "-i, --idle-timeout",
+                "--allowfile <FILE>",
+                "--denyfile <FILE>",
+                "--send-only",
+                "--recv-only",
+                "-o, --output <FILE>",
+                "--tls",
+            ][..],
+        ),
+    ] {
+        let text = page(&["tcp", cmd, "--help"]);
+        let global = text
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{text}"));
+        for flag in own {
+            let at = text
+                .find(flag)
+                .unwrap_or_else(|| panic!("{cmd} --help lacks {flag}: {text}"));
+            assert!(at < global, "{flag} is under the global heading: {text}");
+        }
+        assert!(
+            text[global..].contains("-v, --verbose") && text[global..].contains("-q, --quiet"),
+            "{text}"
+        );
+    }
+}

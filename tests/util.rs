@@ -440,3 +440,20 @@ pub fn python_steps(code_text: &str) -> (Proc, std::process::ChildStdin) {
     let stdin = child.stdin.take().expect("python's stdin");
     (Proc::new(child), stdin)
 }
+
+/// A wirekit server whose stdin is `input` (then closed), and its announced port.
+pub fn server_with_stdin(args: &[&str], input: &[u8]) -> (Proc, u16) {
+    use std::io::Write;
+    let mut child = wirekit(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wirekit");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("server stdin");
+    drop(stdin);
+    let p = Proc::new(child);
+    let port = p.announced_port();
+    (p, port)
+}

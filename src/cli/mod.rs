@@ -5,6 +5,7 @@ mod cert;
 mod fernet;
 mod fetch;
 mod http;
+mod ncat;
 mod net;
 mod resolve;
 mod serve;
@@ -18,9 +19,9 @@ pub use fetch::FetchArgs;
 pub use http::HttpArgs;
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
-pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+pub use tcp::{ProxyType, TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 pub use tls::{TlsArgs, TlsCommand, TlsInspectArgs};
-pub use udp::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
+pub use udp::{UdpArgs, UdpCommand, UdpConnectArgs, UdpListenArgs, UdpSendArgs};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -97,4 +98,23 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
+}
+
+#[cfg(test)]
+mod props;
+
+/// Parse the command line; an ncat flag that wirekit spells differently is
+/// answered with wirekit's spelling (exit 2), other errors as clap prints them.
+pub fn parse() -> Cli {
+    use clap::Parser;
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match ncat::hint(&e) {
+            Some(hint) => {
+                eprintln!("wirekit: {hint}");
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
+    }
 }

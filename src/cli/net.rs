@@ -6,8 +6,8 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use wirekit::net::addr::parse_source;
-use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions};
+use wirekit::net::addr::{Family, Lookup, parse_source};
+use wirekit::net::{Access, Buffers, ConnectOptions, Dump, ListenOptions, Session};
 use wirekit::tls::{Pin, TlsClientOptions, TlsServerOptions};
 use wirekit::units::{parse_duration, parse_size};
 
@@ -25,12 +25,90 @@ pub struct BufferArgs {
 /// Access control for every server, checked before a byte is read.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AccessArgs {
-    /// Allow only clients from this address or CIDR range (repeatable); others are refused before a byte is read.
-    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
-    pub allow: Vec<IpNet>,
-    /// Refuse clients from this address or CIDR range (repeatable); deny wins over allow.
-    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
-    pub deny: Vec<IpNet>,
+    /// Allow only clients from this address, CIDR range or host name (repeatable); others are refused before a byte is read.
+    #[arg(long, value_name = "CIDR|HOST", value_parser = parse_rule)]
+    pub allow: Vec<Rule>,
+    /// Refuse clients from this address, CIDR range or host name (repeatable); deny wins over allow.
+    #[arg(long, value_name = "CIDR|HOST", value_parser = parse_rule)]
+    pub deny: Vec<Rule>,
+    /// Allow the clients listed in FILE: one address, CIDR range or host name a line, `#` comments (as ncat --allowfile).
+    #[arg(long, value_name = "FILE", value_parser = parse_rule_file)]
+    pub allowfile: Vec<Rule>,
+    /// Refuse the clients listed in FILE (the format of --allowfile).
+    #[arg(long, value_name = "FILE", value_parser = parse_rule_file)]
+    pub denyfile: Vec<Rule>,
+}
+
+/// One `--allow`/`--deny` value, or all the lines of a file: the ranges it stands for
+/// (a host name stands for each of its addresses, looked up once at start).
+#[derive(Debug, Clone, Default)]
+pub struct Rule(pub Vec<IpNet>);
+
+/// An address, CIDR range or host name (resolved now, with the system resolver).
+pub fn parse_rule(text: &str) -> Result<Rule, String> {
+    if let Ok(net) = parse_cidr(text) {
+        return Ok(Rule(vec![net]));
+    }
+    let t = text.trim();
+    let looks_like_name = !t.is_empty()
+        && !t.contains('/')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !looks_like_name {
+        return parse_cidr(text).map(|net| Rule(vec![net]));
+    }
+    use std::net::ToSocketAddrs;
+    let addrs = (t, 0).to_socket_addrs().map_err(|e| {
+        format!("'{text}' is not an address or CIDR range, and looking it up as a host name failed ({e}); write it like 127.0.0.1, 10.0.0.0/8, ::1/128 or a name that resolves")
+    })?;
+    let mut nets: Vec<IpNet> = addrs.map(|a| IpNet::from(a.ip().to_canonical())).collect();
+    nets.dedup();
+    Ok(Rule(nets))
+}
+
+/// Every line of FILE as a rule; blank lines and `#` comments are skipped.
+pub fn parse_rule_file(path: &str) -> Result<Rule, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the access list {path}: {e}"))?;
+    let mut nets = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let rule = parse_rule(line).map_err(|e| format!("{path} line {}: {e}", n + 1))?;
+        nets.extend(rule.0);
+    }
+    Ok(Rule(nets))
+}
+
+/// ncat's `-4`, `-6` and `-n`: which addresses a name may stand for.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LookupArgs {
+    /// Use IPv4 addresses only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Use IPv6 addresses only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// No name lookups: addresses must be IP literals (as ncat -n).
+    #[arg(short = 'n', long)]
+    pub no_dns: bool,
+}
+
+impl LookupArgs {
+    /// The library's lookup rules.
+    pub fn lookup(&self) -> Lookup {
+        let family = match (self.ipv4, self.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
+        Lookup {
+            family,
+            no_dns: self.no_dns,
+        }
+    }
 }
 
 /// Options of the shared TCP listener.
@@ -42,14 +120,17 @@ pub struct ListenArgs {
     /// `--allow` / `--deny`.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// `-4`, `-6`, `-n`.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
     /// Listen backlog: connections the kernel queues before they are accepted.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub backlog: u32,
-    /// At most N clients at once; a client beyond N is accepted and closed at once (refused), as ncat does.
-    #[arg(long, value_name = "N")]
+    /// At most N clients at once; a client beyond N is accepted and reset at once (refused), as ncat does.
+    #[arg(short = 'm', long, value_name = "N")]
     pub max_conns: Option<usize>,
     /// Close a connection that has sent and received nothing for this long (500ms, 30s, 5m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(short = 'i', long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, let open connections finish for up to this long, then cut them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
@@ -61,6 +142,7 @@ impl Default for ListenArgs {
         ListenArgs {
             buffers: BufferArgs::default(),
             access: AccessArgs::default(),
+            lookup: LookupArgs::default(),
             backlog: 1024,
             max_conns: None,
             idle_timeout: None,
@@ -73,7 +155,7 @@ impl Default for ListenArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
     /// Give up on connecting to one address after this long, then try the next.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(short = 'w', long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
     /// Bind the local end to this address (`IP` or `IP:PORT`) before connecting.
     #[arg(long, value_name = "ADDR", value_parser = parse_source)]
@@ -84,6 +166,9 @@ pub struct ConnectArgs {
     /// Kernel buffer sizes.
     #[command(flatten)]
     pub buffers: BufferArgs,
+    /// `-4`, `-6`, `-n`.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
 }
 
 impl Default for ConnectArgs {
@@ -93,6 +178,7 @@ impl Default for ConnectArgs {
             source: None,
             keepalive: Duration::from_secs(60),
             buffers: BufferArgs::default(),
+            lookup: LookupArgs::default(),
         }
     }
 }
@@ -101,8 +187,19 @@ impl Default for ConnectArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct DumpArgs {
     /// Write a hex + ASCII dump of all traffic to FILE (`-` for stderr), each chunk marked with direction, peer and offset. FILE is appended to, never truncated, and created mode 0600 (it may hold decrypted TLS plaintext).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'x', long, value_name = "FILE")]
     pub hex_dump: Option<PathBuf>,
+}
+
+/// A session file, as `ncat -o` / `--append-output`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SessionArgs {
+    /// Write every byte of the session, both ways, to FILE (mode 0600), as ncat -o.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With -o, add to the end of FILE instead of replacing it.
+    #[arg(long, requires = "output")]
+    pub append_output: bool,
 }
 
 /// Parse `10.0.0.0/8`, `::1/128`, or a bare address (a single host).
@@ -185,7 +282,19 @@ impl BufferArgs {
 impl AccessArgs {
     /// The library's access rules.
     pub fn access(&self) -> Access {
-        Access::new(self.allow.clone(), self.deny.clone())
+        let nets = |a: &[Rule], b: &[Rule]| -> Vec<IpNet> {
+            a.iter()
+                .chain(b)
+                .flat_map(|r| r.0.iter().copied())
+                .collect()
+        };
+        let allow = nets(&self.allow, &self.allowfile);
+        let deny = nets(&self.deny, &self.denyfile);
+        // An --allowfile without a single entry still means "allow only these": nobody.
+        if allow.is_empty() && !self.allowfile.is_empty() {
+            return Access::nobody_but(deny);
+        }
+        Access::new(allow, deny)
     }
 }
 
@@ -199,6 +308,7 @@ impl ListenArgs {
             max_conns: self.max_conns,
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            lookup: self.lookup.lookup(),
         }
     }
 }
@@ -211,7 +321,19 @@ impl ConnectArgs {
             source: self.source,
             keepalive: (!self.keepalive.is_zero()).then_some(self.keepalive),
             buffers: self.buffers.buffers(),
+            lookup: self.lookup.lookup(),
+            tunnel: None,
         }
+    }
+}
+
+impl SessionArgs {
+    /// The session file, opened, when `-o` was given.
+    pub fn session(&self) -> Result<Option<Session>> {
+        self.output
+            .as_deref()
+            .map(|p| Session::open(p, self.append_output))
+            .transpose()
     }
 }
 

@@ -1,11 +1,14 @@
 //! `wirekit tcp`: listen and connect, like ncat.
 
-use super::net::{ConnectArgs, DumpArgs, ListenArgs, TlsClientArgs, TlsServerArgs};
+use super::net::{ConnectArgs, DumpArgs, ListenArgs, SessionArgs, TlsClientArgs, TlsServerArgs};
 use clap::{Args, Subcommand};
 use wirekit::units::parse_size;
 
 /// `wirekit tcp`: a subcommand.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Every option of a command is on its own page: `wirekit tcp connect --help`, `wirekit tcp listen --help`."
+)]
 pub struct TcpArgs {
     /// The subcommand.
     #[command(subcommand)]
@@ -30,6 +33,12 @@ pub struct TcpConnectArgs {
     /// Send TEXT instead of stdin, then print the reply until the server closes.
     #[arg(long, value_name = "TEXT", conflicts_with_all = ["recv_only", "zero_source"])]
     pub send: Option<String>,
+    /// Run CMD with its stdin and stdout on the connection (split on spaces, quotes respected), as `ncat -e`.
+    #[arg(short = 'e', long, value_name = "CMD", conflicts_with_all = ["send", "send_only", "recv_only", "zero_source", "scan", "sh_exec"])]
+    pub exec: Option<String>,
+    /// Run CMD through `sh -c` with its stdin and stdout on the connection, as `ncat -c`.
+    #[arg(short = 'c', long, value_name = "CMD", conflicts_with_all = ["send", "send_only", "recv_only", "zero_source", "scan"])]
+    pub sh_exec: Option<String>,
     /// Only send stdin; close when it ends, without reading the reply.
     #[arg(long, conflicts_with = "recv_only")]
     pub send_only: bool,
@@ -37,7 +46,7 @@ pub struct TcpConnectArgs {
     #[arg(long)]
     pub recv_only: bool,
     /// Turn LF line endings from stdin (or --send) into CRLF.
-    #[arg(long)]
+    #[arg(short = 'C', long)]
     pub crlf: bool,
     /// At the end of stdin keep the write side open instead of shutting it down.
     #[arg(long)]
@@ -51,15 +60,37 @@ pub struct TcpConnectArgs {
     /// Print a report as JSON (port scan results; the transfer summary).
     #[arg(long)]
     pub json: bool,
+    /// Connect through the proxy at HOST:PORT, as `ncat --proxy`.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "scan")]
+    pub proxy: Option<String>,
+    /// The proxy's protocol.
+    #[arg(long, value_enum, default_value_t = ProxyType::Http, requires = "proxy")]
+    pub proxy_type: ProxyType,
+    /// USER:PASS for the proxy (HTTP Basic, SOCKS5 user/password; SOCKS4 sends USER).
+    #[arg(long, value_name = "USER:PASS", requires = "proxy")]
+    pub proxy_auth: Option<String>,
     /// The shared connector's flags.
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `-o`, `--append-output`.
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsClientArgs,
+}
+
+/// `--proxy-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+// Variant doc comments would become possible-value help and change `--help`.
+#[allow(missing_docs)]
+pub enum ProxyType {
+    Http,
+    Socks4,
+    Socks5,
 }
 
 /// `wirekit tcp listen`.
@@ -78,10 +109,10 @@ pub struct TcpListenArgs {
     #[arg(long, value_name = "TEXT", group = "mode")]
     pub reply: Option<String>,
     /// Run CMD for each client with its stdin and stdout on the connection (split on spaces, quotes respected).
-    #[arg(long, value_name = "CMD", group = "mode")]
+    #[arg(short = 'e', long, value_name = "CMD", group = "mode")]
     pub exec: Option<String>,
     /// Run CMD through `sh -c` for each client, stdin and stdout on the connection.
-    #[arg(long, value_name = "CMD", group = "mode")]
+    #[arg(short = 'c', long, value_name = "CMD", group = "mode")]
     pub sh_exec: Option<String>,
     /// Relay every client's bytes to all the other clients (implies -k).
     #[arg(long, group = "mode")]
@@ -93,8 +124,14 @@ pub struct TcpListenArgs {
     #[arg(long, group = "mode")]
     pub discard: bool,
     /// Turn LF line endings from stdin (or --reply) into CRLF.
-    #[arg(long)]
+    #[arg(short = 'C', long)]
     pub crlf: bool,
+    /// Only send stdin to the client(s); do not read what they send (pipe mode).
+    #[arg(long, conflicts_with_all = ["recv_only", "mode"])]
+    pub send_only: bool,
+    /// Only print what the client(s) send; do not read stdin (pipe mode).
+    #[arg(long, conflicts_with = "mode")]
+    pub recv_only: bool,
     /// One JSON event per connection (open, close, peer, bytes each way, duration): on stdout, or stderr in pipe mode where stdout carries data.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +141,9 @@ pub struct TcpListenArgs {
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+    /// `-o`, `--append-output`.
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// `--tls` and its certificates.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsServerArgs,

@@ -16,10 +16,35 @@ pub struct UdpArgs {
 /// What `wirekit udp` does.
 #[derive(Debug, Subcommand)]
 pub enum UdpCommand {
-    /// Receive datagrams on ADDR (default 127.0.0.1:8000) and print each with its sender.
+    /// Receive datagrams on ADDR (default 127.0.0.1:8000) and print each with its sender; without --echo/--reply stdin goes to the first sender.
     Listen(UdpListenArgs),
     /// Send one datagram (TEXT, or stdin) to ADDR and print the replies.
     Send(UdpSendArgs),
+    /// Like `ncat -u ADDR`: each read of stdin goes to ADDR as a datagram, replies go to stdout.
+    Connect(UdpConnectArgs),
+}
+
+/// `wirekit udp connect`.
+#[derive(Debug, Args)]
+pub struct UdpConnectArgs {
+    /// Where to send: `host:port`, `:port` (127.0.0.1), `[::1]:port`.
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+    /// After stdin ends, wait this long for more replies, then exit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub wait: Duration,
+    /// Print each reply as a JSON line (peer, bytes, data, data_base64) instead of its bytes.
+    #[arg(long)]
+    pub json: bool,
+    /// Bind the local end to this address (`IP` or `IP:PORT`).
+    #[arg(long, value_name = "ADDR", value_parser = wirekit::net::addr::parse_source)]
+    pub source: Option<std::net::SocketAddr>,
+    /// Kernel buffer sizes.
+    #[command(flatten)]
+    pub buffers: BufferArgs,
+    /// `--hex-dump`.
+    #[command(flatten)]
+    pub dump: DumpArgs,
 }
 
 /// `wirekit udp listen`.
@@ -63,8 +88,8 @@ pub struct UdpSendArgs {
     /// The datagram; stdin when absent.
     #[arg(value_name = "TEXT")]
     pub text: Option<String>,
-    /// How long to wait for replies.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    /// How long to wait for replies (more than 0; to send without waiting, use --count 0).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "2s")]
     pub timeout: Duration,
     /// How many replies to wait for; 0 sends without waiting.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -84,4 +109,15 @@ pub struct UdpSendArgs {
     /// `--hex-dump`.
     #[command(flatten)]
     pub dump: DumpArgs,
+}
+
+/// `--timeout` of `udp send`: a duration above 0 (0 would time out before any reply).
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(
+            "a timeout of 0 would give up before any reply; give a duration like 2s, or use --count 0 to send without waiting".into(),
+        );
+    }
+    Ok(d)
 }

@@ -18,6 +18,20 @@ pub(crate) async fn run(a: &ResolveArgs) -> Result<()> {
         match lookup(name).await {
             Ok(ips) => {
                 let ips: Vec<IpAddr> = ips.into_iter().filter(keep).collect();
+                if ips.is_empty() {
+                    // The name exists, but not in the family asked for: that is no answer.
+                    let (family, flag) = if a.ipv6 {
+                        ("IPv6", "-6")
+                    } else {
+                        ("IPv4", "-4")
+                    };
+                    let error = format!(
+                        "no {family} address for {name}; drop {flag} to see its other addresses"
+                    );
+                    report.push(json!({"name": name, "addresses": ips, "error": error}));
+                    failed.push(error);
+                    continue;
+                }
                 if !a.json {
                     for ip in &ips {
                         println!("{name}  {ip}");
@@ -28,7 +42,7 @@ pub(crate) async fn run(a: &ResolveArgs) -> Result<()> {
             Err(e) => {
                 warn!("{}", one_line(&e));
                 report.push(json!({"name": name, "error": one_line(&e)}));
-                failed.push(name.clone());
+                failed.push(format!("could not resolve {name}"));
             }
         }
     }
@@ -43,7 +57,7 @@ pub(crate) async fn run(a: &ResolveArgs) -> Result<()> {
             Err(e) => {
                 warn!("{}", one_line(&e));
                 report.push(json!({"address": ip, "error": one_line(&e)}));
-                failed.push(ip.to_string());
+                failed.push(format!("could not resolve {ip}"));
             }
         }
     }
@@ -65,7 +79,7 @@ pub(crate) async fn run(a: &ResolveArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
     if !failed.is_empty() {
-        return Err(anyhow!("could not resolve {}", failed.join(", ")));
+        return Err(anyhow!("{}", failed.join("; ")));
     }
     Ok(())
 }

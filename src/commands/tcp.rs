@@ -1,7 +1,7 @@
 //! `wirekit tcp connect|listen`: flags -> `tcp` library options -> run ->
 //! transfer summaries, scan lines and per-connection events.
 
-use crate::cli::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
+use crate::cli::{ProxyType, TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
 use anyhow::Result;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use wirekit::error::{exit_with, one_line, usage};
 use wirekit::net::addr::parse_port_range;
 use wirekit::net::stdio::{StdoutWriter, to_crlf};
+use wirekit::net::tunnel::{ProxyKind, Tunnel};
 use wirekit::net::{HostPort, Listener};
 use wirekit::tcp::{
     Event, Input, ListenMode, Output, TcpConnectOptions, TcpListenOptions, Transfer,
@@ -49,8 +50,10 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
     } else {
         (Input::Stdin { crlf: a.crlf }, Output::Stdout)
     };
+    let mut connect = a.connect.options();
+    connect.tunnel = tunnel(a)?;
     let options = TcpConnectOptions {
-        connect: a.connect.options(),
+        connect,
         dump: a.dump.open()?,
         tls: a.tls.options(),
         input,
@@ -60,9 +63,11 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         keep_open: a.no_shutdown
             || a.recv_only
             || (a.zero_source.is_none() && a.tls.keeps_open_at_end_of_input()),
+        program: program(&a.exec, &a.sh_exec)?,
+        session: a.session.session()?,
     };
     // Whether the peer's bytes go to stdout: then the report must not join them.
-    let stdout_carries_data = output == Output::Stdout;
+    let stdout_carries_data = output == Output::Stdout && options.program.is_none();
     let done = wirekit::tcp::connect(&target, &options).await?;
     if a.json {
         print_transfer_json(&done, stdout_carries_data);
@@ -75,6 +80,31 @@ async fn connect(a: &TcpConnectArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--proxy`, `--proxy-type`, `--proxy-auth` as the connector's tunnel.
+fn tunnel(a: &TcpConnectArgs) -> Result<Option<Tunnel>> {
+    let Some(proxy) = &a.proxy else {
+        return Ok(None);
+    };
+    let proxy = HostPort::parse(proxy, None)?;
+    let kind = match a.proxy_type {
+        ProxyType::Http => ProxyKind::Http,
+        ProxyType::Socks4 => ProxyKind::Socks4,
+        ProxyType::Socks5 => ProxyKind::Socks5,
+    };
+    let auth = match &a.proxy_auth {
+        None => None,
+        Some(pair) => match pair.split_once(':') {
+            Some((user, pass)) if !user.is_empty() => Some((user.to_string(), pass.to_string())),
+            _ => {
+                return Err(usage(
+                    "--proxy-auth takes USER:PASS, e.g. --proxy-auth alice:secret",
+                ));
+            }
+        },
+    };
+    Ok(Some(Tunnel { proxy, kind, auth }))
 }
 
 /// The transfer report: on stderr when stdout carries the peer's bytes, as
@@ -120,8 +150,8 @@ async fn scan(a: &TcpConnectArgs) -> Result<()> {
 }
 
 /// The words of `--exec` (split like a shell) or `--sh-exec` (run by `sh -c`).
-fn program(a: &TcpListenArgs) -> Result<Option<Vec<String>>> {
-    match (&a.exec, &a.sh_exec) {
+fn program(exec: &Option<String>, sh_exec: &Option<String>) -> Result<Option<Vec<String>>> {
+    match (exec, sh_exec) {
         (Some(cmd), _) => {
             let words = shell_words::split(cmd)
                 .map_err(|e| usage(format!("--exec '{cmd}' cannot be split into words: {e}")))?;
@@ -136,7 +166,7 @@ fn program(a: &TcpListenArgs) -> Result<Option<Vec<String>>> {
 }
 
 fn listen_mode(a: &TcpListenArgs) -> Result<ListenMode> {
-    let program = program(a)?;
+    let program = program(&a.exec, &a.sh_exec)?;
     Ok(if a.echo {
         ListenMode::Echo
     } else if let Some(text) = &a.reply {
@@ -161,7 +191,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
     let tls = tls::acceptor(a.tls.options().as_ref(), &addr.host, &[])?;
     let listener = Listener::bind(&addr, &a.listen.options(), dump)
         .await?
-        .with_tls(tls);
+        .with_tls(tls)
+        .with_session(a.session.session()?);
     // Always (even with -q), and stable: scripts and tests read the chosen port here.
     eprintln!("wirekit: listening on {}", listener.local_addr());
     let printer = EventPrinter {
@@ -177,6 +208,8 @@ async fn listen(a: &TcpListenArgs) -> Result<()> {
         mode,
         keep_open: a.keep_open,
         crlf: a.crlf,
+        send_only: a.send_only,
+        recv_only: a.recv_only,
     };
     let result = wirekit::tcp::serve(listener, &options, Some(tx)).await;
     let _ = stop.send(());

@@ -1,26 +1,49 @@
 //! `wirekit udp listen|send`: flags -> `udp` library options -> run, printing
 //! each datagram with its sender (the seed's format), as JSON, or raw.
 
-use crate::cli::{UdpArgs, UdpCommand, UdpListenArgs, UdpSendArgs};
+use crate::cli::{UdpArgs, UdpCommand, UdpConnectArgs, UdpListenArgs, UdpSendArgs};
 use anyhow::{Context, Result};
+use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use wirekit::error::usage;
 use wirekit::net::HostPort;
 use wirekit::net::bind_udp;
-use wirekit::udp::{Answer, MAX_DATAGRAM, UdpListenOptions, UdpSendOptions};
+use wirekit::text::{Keep, escape};
+use wirekit::udp::{Answer, MAX_DATAGRAM_V6, UdpConnectOptions, UdpListenOptions, UdpSendOptions};
 
 /// Run `udp listen` or `udp send`.
 pub(crate) async fn run(args: &UdpArgs) -> Result<()> {
     match &args.command {
         UdpCommand::Listen(a) => listen(a).await,
         UdpCommand::Send(a) => send(a).await,
+        UdpCommand::Connect(a) => connect(a).await,
     }
 }
 
-/// How datagrams are printed: the seed's `Received from ADDR: DATA`, JSON, or raw bytes.
+/// `udp connect`: stdin to datagrams, replies to stdout (raw, or JSON lines).
+async fn connect(a: &UdpConnectArgs) -> Result<()> {
+    let target = HostPort::parse(&a.addr, None)?;
+    let options = UdpConnectOptions {
+        source: a.source,
+        buffers: a.buffers.buffers(),
+        linger: a.wait,
+        dump: a.dump.open()?,
+    };
+    let printer = Printer {
+        json: a.json,
+        raw: !a.json,
+    };
+    wirekit::udp::connect(&target, &options, |peer, reply| {
+        printer.print(peer, reply).context("writing stdout")
+    })
+    .await
+}
+
+/// How datagrams are printed: the seed's `Received from ADDR: DATA` with control
+/// characters and newlines escaped (so no datagram can forge a line), JSON
+/// (`data` as text, `data_base64` lossless), or raw bytes.
 #[derive(Clone, Copy)]
 struct Printer {
     json: bool,
@@ -32,15 +55,15 @@ impl Printer {
         let mut out = io::stdout().lock();
         if self.raw {
             out.write_all(data)?;
-        } else {
+        } else if self.json {
             let text = String::from_utf8_lossy(data);
-            if self.json {
-                let line = json!({"peer": peer.to_string(), "bytes": data.len(), "data": text});
-                writeln!(out, "{line}")?;
-            } else {
-                let text = text.strip_suffix('\n').unwrap_or(&text);
-                writeln!(out, "Received from {peer}: {text}")?;
-            }
+            let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+            let line = json!({"peer": peer.to_string(), "bytes": data.len(), "data": text,
+                              "data_base64": b64});
+            writeln!(out, "{line}")?;
+        } else {
+            let data = data.strip_suffix(b"\n").unwrap_or(data);
+            writeln!(out, "Received from {peer}: {}", escape(data, Keep::Nothing))?;
         }
         out.flush()
     }
@@ -59,6 +82,8 @@ async fn listen(a: &UdpListenArgs) -> Result<()> {
     let options = UdpListenOptions {
         access: a.access.access(),
         dump: a.dump.open()?,
+        // Without --echo/--reply, stdin goes to the first peer, as `ncat -u -l` does.
+        stdin_to_first_peer: matches!(answer, Answer::Nothing),
         answer,
         count: a.count,
     };
@@ -82,7 +107,7 @@ fn read_stdin() -> Result<Vec<u8>> {
     // Read one byte past the limit so oversize input is caught without reading it all.
     io::stdin()
         .lock()
-        .take(MAX_DATAGRAM as u64 + 1)
+        .take(MAX_DATAGRAM_V6 as u64 + 1)
         .read_to_end(&mut data)
         .context("reading stdin")?;
     Ok(data)
@@ -94,16 +119,6 @@ async fn send(a: &UdpSendArgs) -> Result<()> {
         Some(t) => t.as_bytes().to_vec(),
         None => tokio::task::spawn_blocking(read_stdin).await??,
     };
-    if data.len() > MAX_DATAGRAM {
-        let shown = if a.text.is_some() {
-            format!("{} bytes", data.len())
-        } else {
-            "over 65,507 bytes".to_string()
-        };
-        return Err(usage(format!(
-            "the input is {shown}; a UDP datagram carries at most 65,507 bytes: send less, or use `wirekit tcp`"
-        )));
-    }
     let options = UdpSendOptions {
         source: a.source,
         buffers: a.buffers.buffers(),

@@ -8,18 +8,33 @@ use std::net::IpAddr;
 pub struct Access {
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
+    /// An allow list was given but holds nothing: nobody may connect.
+    allow_none: bool,
 }
 
 impl Access {
     /// Rules from allowed and denied ranges (a single host is a /32 or /128).
     pub fn new(allow: Vec<IpNet>, deny: Vec<IpNet>) -> Access {
-        Access { allow, deny }
+        Access {
+            allow,
+            deny,
+            allow_none: false,
+        }
+    }
+
+    /// Rules that admit nobody (an allow list with no entries), the denials kept for reporting.
+    pub fn nobody_but(deny: Vec<IpNet>) -> Access {
+        Access {
+            allow: Vec::new(),
+            deny,
+            allow_none: true,
+        }
     }
 
     /// Whether `ip` may connect. IPv4-mapped IPv6 addresses count as IPv4.
     pub fn permits(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        if self.deny.iter().any(|n| n.contains(&ip)) {
+        if self.allow_none || self.deny.iter().any(|n| n.contains(&ip)) {
             return false;
         }
         self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip))

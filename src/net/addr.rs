@@ -39,8 +39,15 @@ fn split(text: &str, default_port: Option<u16>) -> Result<(String, String)> {
     }
     let default = || {
         default_port.map(|p| p.to_string()).ok_or_else(|| {
+            // The form to suggest: IPv6 in brackets (once), anything else as it is.
+            let host = t.trim_start_matches('[').trim_end_matches(']');
+            let suggested = if host.contains(':') {
+                format!("[{host}]:PORT")
+            } else {
+                format!("{host}:PORT")
+            };
             usage(format!(
-                "'{text}' has no port; write it like {t}:8000 (or [{t}]:8000 for IPv6)"
+                "'{text}' has no port; write it like {suggested} (a port from 1 to 65535)"
             ))
         })
     };
@@ -104,6 +111,31 @@ impl HostPort {
         })
     }
 
+    /// Resolve as `lookup` says: only addresses of its family, and with
+    /// `no_dns` only IP literals (ncat's `-4`, `-6` and `-n`).
+    pub async fn resolve_with(&self, lookup: Lookup) -> Result<Vec<SocketAddr>> {
+        if lookup.no_dns && self.host.parse::<IpAddr>().is_err() {
+            return Err(usage(format!(
+                "'{}' is a name, and --no-dns (-n) turns name lookups off; give an IP address like 127.0.0.1 or ::1",
+                self.host
+            )));
+        }
+        let addrs: Vec<SocketAddr> = self
+            .resolve()
+            .await?
+            .into_iter()
+            .filter(|a| lookup.family.admits(a.ip()))
+            .collect();
+        if addrs.is_empty() {
+            return Err(usage(format!(
+                "{self} has no {} address; drop {} or give an address of that family",
+                lookup.family.name(),
+                lookup.family.flag()
+            )));
+        }
+        Ok(addrs)
+    }
+
     /// Resolve to socket addresses with the system resolver (IP literals need no lookup).
     pub async fn resolve(&self) -> Result<Vec<SocketAddr>> {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
@@ -123,6 +155,54 @@ impl HostPort {
         }
         Ok(addrs)
     }
+}
+
+/// Which address family a name may resolve to (ncat's `-4` / `-6`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    /// Either.
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` is of this family (IPv4-mapped IPv6 counts as IPv4).
+    pub fn admits(self, ip: IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.to_canonical().is_ipv4(),
+            Family::V6 => !ip.to_canonical().is_ipv4(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Any => "",
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Family::Any => "",
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+}
+
+/// How names are looked up before connecting or binding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// Only addresses of this family.
+    pub family: Family,
+    /// No name lookups: only IP literals (ncat's `-n`).
+    pub no_dns: bool,
 }
 
 /// Parse `host:PORT-PORT` (or `host:PORT`) for a port scan.
@@ -194,6 +274,27 @@ mod tests {
             let err = HostPort::parse(bad, None).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn missing_port_hints_the_right_form() {
+        let hint = |text: &str| HostPort::parse(text, None).unwrap_err().to_string();
+        assert!(
+            hint("127.0.0.1").contains("write it like 127.0.0.1:PORT"),
+            "{}",
+            hint("127.0.0.1")
+        );
+        assert!(
+            hint("[::1]").contains("write it like [::1]:PORT"),
+            "{}",
+            hint("[::1]")
+        );
+        assert!(
+            hint("::1").contains("write it like [::1]:PORT"),
+            "{}",
+            hint("::1")
+        );
+        assert!(hint("localhost").contains("write it like localhost:PORT"));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! a timeout, keepalive, source address, buffer sizes, then TLS when asked;
 //! errors that name the address.
 
+use super::addr::Lookup;
 use super::socket::Buffers;
+use super::tunnel::Tunnel;
 use super::{BoxStream, HostPort};
 use crate::tls::TlsClient;
 use anyhow::{Result, anyhow};
@@ -24,6 +26,10 @@ pub struct ConnectOptions {
     pub keepalive: Option<Duration>,
     /// Kernel buffer sizes.
     pub buffers: Buffers,
+    /// Address family and whether names may be looked up (`-4`, `-6`, `-n`).
+    pub lookup: Lookup,
+    /// Connect through this proxy (`--proxy`); the target is then reached by the proxy.
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Default for ConnectOptions {
@@ -33,14 +39,48 @@ impl Default for ConnectOptions {
             source: None,
             keepalive: Some(Duration::from_secs(60)),
             buffers: Buffers::default(),
+            lookup: Lookup::default(),
+            tunnel: None,
         }
     }
 }
 
-/// Connect to `target`, trying each of its addresses in turn.
+/// Connect to `target`, trying each of its addresses in turn; with a tunnel,
+/// connect to the proxy the same way and have it connect to `target`.
 pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStream, SocketAddr)> {
+    let Some(tunnel) = &args.tunnel else {
+        return connect_direct(target, args).await;
+    };
+    let (tcp, addr) = connect_direct(&tunnel.proxy, args).await.map_err(|e| {
+        e.context(format!(
+            "connecting to the {} proxy {}",
+            tunnel.kind, tunnel.proxy
+        ))
+    })?;
+    let tcp = tokio::time::timeout(args.connect_timeout, tunnel.open(tcp, target))
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the {} proxy {} did not connect to {target} within {:?}; raise --connect-timeout",
+                tunnel.kind,
+                tunnel.proxy,
+                args.connect_timeout
+            )
+        })??;
+    debug!(
+        "connected to {target} through the {} proxy {addr}",
+        tunnel.kind
+    );
+    Ok((tcp, addr))
+}
+
+/// Connect to `target` itself, trying each of its addresses in turn.
+async fn connect_direct(
+    target: &HostPort,
+    args: &ConnectOptions,
+) -> Result<(TcpStream, SocketAddr)> {
     let source = args.source;
-    let addrs = target.resolve().await?;
+    let addrs = target.resolve_with(args.lookup).await?;
     let mut last_err = None;
     for addr in &addrs {
         if source.is_some_and(|src| src.is_ipv4() != addr.is_ipv4()) {
@@ -69,6 +109,9 @@ pub async fn connect(target: &HostPort, args: &ConnectOptions) -> Result<(TcpStr
         io::ErrorKind::ConnectionRefused => {
             anyhow!("connection to {shown} refused (is a server listening there?)")
         }
+        io::ErrorKind::ConnectionReset => anyhow!(
+            "{shown} reset the connection at once (the server refused this client: an access list or a connection limit?)"
+        ),
         io::ErrorKind::TimedOut => anyhow!(
             "connecting to {shown} timed out after {:?}; check the address or raise --connect-timeout",
             args.connect_timeout
@@ -88,12 +131,24 @@ pub async fn open(
     args: &ConnectOptions,
     tls: Option<&TlsClient>,
 ) -> Result<(BoxStream, SocketAddr)> {
+    let (stream, addr, _local) = open_local(target, args, tls).await?;
+    Ok((stream, addr))
+}
+
+/// [`open`], also returning the local end's address (for programs run on the
+/// connection, which are told both ends).
+pub async fn open_local(
+    target: &HostPort,
+    args: &ConnectOptions,
+    tls: Option<&TlsClient>,
+) -> Result<(BoxStream, SocketAddr, SocketAddr)> {
     let (tcp, addr) = connect(target, args).await?;
+    let local = tcp.local_addr()?;
     let Some(tls) = tls else {
-        return Ok((Box::new(tcp), addr));
+        return Ok((Box::new(tcp), addr, local));
     };
     match tokio::time::timeout(args.connect_timeout, tls.handshake(tcp, &target.host)).await {
-        Ok(stream) => Ok((Box::new(stream?), addr)),
+        Ok(stream) => Ok((Box::new(stream?), addr, local)),
         Err(_) => Err(anyhow!(
             "the TLS handshake with {target} timed out after {:?} (is it a TLS server?); raise --connect-timeout or drop --tls",
             args.connect_timeout

@@ -8,14 +8,17 @@ pub mod connect;
 pub mod dump;
 pub mod listen;
 pub mod resolve;
+pub mod session;
 pub mod socket;
 pub mod stdio;
 pub mod stream;
+pub mod tunnel;
 
 pub use access::Access;
 pub use addr::HostPort;
-pub use connect::{ConnectOptions, connect, open};
+pub use connect::{ConnectOptions, connect, open, open_local};
 pub use dump::Dump;
 pub use listen::{Conn, ListenOptions, Listener, bind_udp};
+pub use session::Session;
 pub use socket::Buffers;
 pub use stream::{BoxStream, Meter};

@@ -2,6 +2,7 @@
 //! and the idle timeout, in one wrapper so servers and clients share it.
 
 use super::dump::{Direction, Dump};
+use super::session::Session;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -75,6 +76,8 @@ pub struct Tap<S> {
     idle: Option<Idle>,
     /// TCP_CORK is on (see `Tap::cork`).
     corked: bool,
+    /// `-o`: the session's bytes, both ways.
+    session: Option<Session>,
 }
 
 impl<S: AsyncStream> Tap<S> {
@@ -91,7 +94,14 @@ impl<S: AsyncStream> Tap<S> {
                 timer: Box::pin(tokio::time::sleep(limit)),
             }),
             corked: false,
+            session: None,
         }
+    }
+
+    /// Also record every byte, both ways, to `session` (`-o`).
+    pub fn with_session(mut self, session: Option<Session>) -> Self {
+        self.session = session;
+        self
     }
 
     /// The counters, to read while the stream is in use elsewhere.
@@ -107,6 +117,9 @@ impl<S: AsyncStream> Tap<S> {
         let offset = counter.fetch_add(data.len() as u64, Ordering::Relaxed);
         if let Some(dump) = &self.dump {
             dump.record(dir, self.peer, offset, data);
+        }
+        if let Some(session) = &self.session {
+            session.record(data);
         }
         if let Some(idle) = &mut self.idle {
             idle.last = Instant::now();
@@ -175,7 +188,7 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.dump.is_some() {
+        if self.dump.is_some() || self.session.is_some() {
             // The dump wants contiguous chunks; write the first non-empty slice.
             let first = bufs
                 .iter()

@@ -4,30 +4,86 @@
 
 use crate::net::Conn;
 use crate::net::stream::read_chunk;
+use crate::text::{Keep, escape};
 use anyhow::Result;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
-use tracing::info;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+/// Chunks queued for one member before a publisher waits for it.
+const QUEUE: usize = 64;
+
+/// How long a broker or chat waits for a member whose queue is full before it
+/// drops that member, so one client that stops reading cannot freeze the others
+/// (ncat freezes them for good).
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(2);
+
+/// One member: its queue, its address, and how to tell its connection it was dropped.
+struct Member {
+    tx: mpsc::Sender<Bytes>,
+    peer: Option<SocketAddr>,
+    kick: Option<oneshot::Sender<()>>,
+}
 
 /// The members of one listener, each with the queue of what it is to hear.
 #[derive(Clone, Default)]
 pub(crate) struct Hub {
-    members: Arc<Mutex<HashMap<u64, mpsc::Sender<Bytes>>>>,
+    members: Arc<Mutex<HashMap<u64, Member>>>,
+    /// Drop a member whose queue stays full this long (`None`: wait for it).
+    stall_limit: Option<Duration>,
 }
 
 impl Hub {
-    /// Add member `id`; its receiver and the number of members now.
-    fn join(&self, id: u64) -> (mpsc::Receiver<Bytes>, usize) {
-        let (tx, rx) = mpsc::channel(64);
+    /// A hub that drops members whose queue stays full for `limit` (broker, chat).
+    pub(crate) fn dropping_stalled(limit: Duration) -> Hub {
+        Hub {
+            members: Arc::default(),
+            stall_limit: Some(limit),
+        }
+    }
+
+    /// Add member `id`; its queue, what fires when it is dropped, and the number of members now.
+    fn join(
+        &self,
+        id: u64,
+        peer: Option<SocketAddr>,
+    ) -> (mpsc::Receiver<Bytes>, oneshot::Receiver<()>, usize) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (kick, kicked) = oneshot::channel();
         let mut n = 0;
         if let Ok(mut m) = self.members.lock() {
-            m.insert(id, tx);
+            m.insert(
+                id,
+                Member {
+                    tx,
+                    peer,
+                    kick: Some(kick),
+                },
+            );
             n = m.len();
         }
-        (rx, n)
+        (rx, kicked, n)
+    }
+
+    /// Remove member `id` because it stopped reading, and end its connection.
+    fn drop_stalled(&self, id: u64, limit: Duration) {
+        let gone = self.members.lock().ok().and_then(|mut m| m.remove(&id));
+        if let Some(mut member) = gone {
+            let who = member
+                .peer
+                .map_or_else(|| format!("member {id}"), |p| p.to_string());
+            warn!(
+                "dropped {who}: it fell behind by more than {QUEUE} chunks for {limit:?} (stopped reading?); the others go on"
+            );
+            if let Some(kick) = member.kick.take() {
+                let _ = kick.send(());
+            }
+        }
     }
 
     fn leave(&self, id: u64) {
@@ -46,20 +102,32 @@ impl Hub {
         ids
     }
 
-    /// Send to every member but `from`; waits for slow members rather than dropping data.
+    /// Send to every member but `from`, in order. A slow member is waited for;
+    /// with a stall limit, one whose queue stays full that long is dropped.
     pub(crate) async fn publish(&self, from: u64, data: Bytes) {
-        let targets: Vec<mpsc::Sender<Bytes>> = self
+        let targets: Vec<(u64, mpsc::Sender<Bytes>)> = self
             .members
             .lock()
             .map(|m| {
                 m.iter()
                     .filter(|(id, _)| **id != from)
-                    .map(|(_, tx)| tx.clone())
+                    .map(|(id, member)| (*id, member.tx.clone()))
                     .collect()
             })
             .unwrap_or_default();
-        for tx in targets {
-            let _ = tx.send(data.clone()).await;
+        for (id, tx) in targets {
+            match self.stall_limit {
+                None => {
+                    let _ = tx.send(data.clone()).await;
+                }
+                Some(limit) => {
+                    if let Err(mpsc::error::SendTimeoutError::Timeout(_)) =
+                        tx.send_timeout(data.clone(), limit).await
+                    {
+                        self.drop_stalled(id, limit);
+                    }
+                }
+            }
         }
     }
 }
@@ -88,7 +156,7 @@ fn count_members(n: usize) -> String {
 /// A hub member: what the hub sends goes to the client; what the client sends is relayed.
 pub(crate) async fn member(conn: Conn, hub: Hub, relay: Relay) -> Result<()> {
     let id = conn.id;
-    let (rx, members) = hub.join(id);
+    let (rx, kicked, members) = hub.join(id, Some(conn.peer));
     if matches!(relay, Relay::Hub(_)) {
         info!(
             "{} joined the broker ({})",
@@ -115,6 +183,7 @@ pub(crate) async fn member(conn: Conn, hub: Hub, relay: Relay) -> Result<()> {
     let result = tokio::select! {
         r = reader => r,
         r = deliver(rx, wr) => r,
+        _ = kicked => Ok(()), // dropped for not reading (logged)
     };
     hub.leave(id);
     result
@@ -125,7 +194,7 @@ pub(crate) async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     let (id, peer) = (conn.id, conn.peer);
     let name = format!("<user{id}>");
     let present: Vec<String> = hub.ids().iter().map(|i| format!("<user{i}>")).collect();
-    let (rx, members) = hub.join(id);
+    let (rx, kicked, members) = hub.join(id, Some(peer));
     info!(
         "{peer} joined the chat as {name} ({})",
         count_members(members)
@@ -149,6 +218,7 @@ pub(crate) async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     let result = tokio::select! {
         r = chat_lines(&mut rd, &hub, id, &name) => r,
         r = deliver(rx, wr) => r,
+        _ = kicked => Ok(()), // dropped for not reading (logged)
     };
     hub.leave(id);
     hub.publish(
@@ -159,7 +229,9 @@ pub(crate) async fn chat(conn: Conn, hub: Hub) -> Result<()> {
     result
 }
 
-/// Relay each line the client sends (and a last unterminated one) as `name line`.
+/// Relay each line the client sends (and a last unterminated one) as `name line`,
+/// its control characters escaped (as ncat's chat does), so no member can clear
+/// another's screen, set its title or forge a line.
 async fn chat_lines<R: AsyncRead + Unpin>(
     rd: &mut R,
     hub: &Hub,
@@ -173,14 +245,15 @@ async fn chat_lines<R: AsyncRead + Unpin>(
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
             let line = buf.split_to(pos + 1);
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\r', '\n']);
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = escape(line, Keep::Lines);
             hub.publish(id, Bytes::from(format!("{name} {text}\n")))
                 .await;
         }
         if n == 0 {
             if !buf.is_empty() {
-                let text = String::from_utf8_lossy(&buf).into_owned();
+                let text = escape(&buf, Keep::Lines).into_owned();
                 hub.publish(id, Bytes::from(format!("{name} {text}\n")))
                     .await;
             }

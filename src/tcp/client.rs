@@ -1,9 +1,10 @@
 //! The client side of `wirekit tcp`: connect (TCP, then TLS) and pipe, or scan
 //! a range of ports.
 
-use super::pipe::{Input, Output, pipe};
+use super::modes::exec;
+use super::pipe::{Input, Output, peer_gone, pipe};
 use crate::net::stream::Tap;
-use crate::net::{self, ConnectOptions, Dump, HostPort};
+use crate::net::{self, ConnectOptions, Dump, HostPort, Session};
 use crate::tls::{TlsClient, TlsClientOptions};
 use anyhow::Result;
 use futures_util::{Stream, StreamExt};
@@ -27,6 +28,11 @@ pub struct TcpConnectOptions {
     pub keep_open: bool,
     /// Hex dump of all traffic.
     pub dump: Option<Dump>,
+    /// Every byte of the session, both ways, to this file (`-o`).
+    pub session: Option<Session>,
+    /// Run this program (words: program, then arguments) with its stdin and stdout
+    /// on the connection instead of piping `input` and `output` (`--exec`).
+    pub program: Option<Vec<String>>,
 }
 
 impl Default for TcpConnectOptions {
@@ -38,6 +44,8 @@ impl Default for TcpConnectOptions {
             output: Output::Stdout,
             keep_open: false,
             dump: None,
+            program: None,
+            session: None,
         }
     }
 }
@@ -62,12 +70,31 @@ pub async fn connect(target: &HostPort, opts: &TcpConnectOptions) -> Result<Tran
         .as_ref()
         .map(|o| TlsClient::new(o, &[]))
         .transpose()?;
-    let (stream, peer) = net::open(target, &opts.connect, tls.as_ref()).await?;
+    let (stream, peer, local) = net::open_local(target, &opts.connect, tls.as_ref()).await?;
     info!("connected to {peer}");
-    let tap = Tap::new(stream, peer, opts.dump.clone(), None);
+    let tap = Tap::new(stream, peer, opts.dump.clone(), None).with_session(opts.session.clone());
     let meter = tap.meter();
     let started = Instant::now();
-    pipe(tap, opts.input.clone(), opts.output, opts.keep_open).await?;
+    let moved = match &opts.program {
+        Some(words) => exec(Box::new(tap), peer, local, words).await,
+        None => pipe(tap, opts.input.clone(), opts.output, opts.keep_open).await,
+    };
+    moved
+        .map_err(|e| {
+            if meter.received() == 0 && peer_gone(&e) {
+                // A server that refuses a client after accepting it (ncat's and
+                // wirekit's --allow/--deny and --max-conns) resets it at once.
+                crate::error::exit_with(
+                    1,
+                    format!(
+                        "{peer} reset the connection before sending anything (the server refused this client: an access list or a connection limit?): {}",
+                        crate::error::one_line(&e)
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
     Ok(Transfer {
         peer,
         sent: meter.sent(),

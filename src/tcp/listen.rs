@@ -2,7 +2,7 @@
 //! client (pipe, echo, reply, exec, broker, chat, discard), and the events it
 //! reports per connection.
 
-use super::broker::{Hub, Relay, chat, member};
+use super::broker::{Hub, Relay, STALL_LIMIT, chat, member};
 use super::modes::{echo, exec, reply};
 use super::pipe::{Input, Output, pipe};
 use crate::net::stdio::{StdoutWriter, stdin_chunks};
@@ -45,6 +45,10 @@ pub struct TcpListenOptions {
     pub keep_open: bool,
     /// Turn LF from stdin into CRLF (pipe mode).
     pub crlf: bool,
+    /// Pipe mode: only send stdin to clients; what they send is not read.
+    pub send_only: bool,
+    /// Pipe mode: only print what clients send; stdin is not read.
+    pub recv_only: bool,
 }
 
 /// What happened to a connection, in order: open, messages, close.
@@ -102,7 +106,8 @@ impl Events {
 #[derive(Clone)]
 enum Role {
     Pipe {
-        crlf: bool,
+        input: Input,
+        output: Output,
     },
     Fanout {
         stdin: Hub,
@@ -129,20 +134,38 @@ pub async fn serve(
     let role = match &opts.mode {
         ListenMode::Pipe if keep_open => {
             // -k pipe mode: stdin goes to every client, every client to stdout.
-            let writer = StdoutWriter::new();
-            let out = writer.sender();
-            stdout = Some(writer);
-            Role::Fanout {
-                stdin: stdin_to_hub(opts.crlf),
-                out,
-            }
+            let out = if opts.send_only {
+                None
+            } else {
+                let writer = StdoutWriter::new();
+                let out = writer.sender();
+                stdout = Some(writer);
+                out
+            };
+            let stdin = if opts.recv_only {
+                Hub::default()
+            } else {
+                stdin_to_hub(opts.crlf)
+            };
+            Role::Fanout { stdin, out }
         }
-        ListenMode::Pipe => Role::Pipe { crlf: opts.crlf },
+        ListenMode::Pipe => Role::Pipe {
+            input: if opts.recv_only {
+                Input::Nothing
+            } else {
+                Input::Stdin { crlf: opts.crlf }
+            },
+            output: if opts.send_only {
+                Output::Ignore
+            } else {
+                Output::Stdout
+            },
+        },
         ListenMode::Echo => Role::Echo,
         ListenMode::Reply(text) => Role::Reply(text.clone()),
         ListenMode::Exec(words) => Role::Exec(words.as_slice().into()),
-        ListenMode::Broker => Role::Broker(Hub::default()),
-        ListenMode::Chat => Role::Chat(Hub::default()),
+        ListenMode::Broker => Role::Broker(Hub::dropping_stalled(STALL_LIMIT)),
+        ListenMode::Chat => Role::Chat(Hub::dropping_stalled(STALL_LIMIT)),
         ListenMode::Discard => Role::Discard,
     };
     let events = Events { tx: events };
@@ -176,13 +199,15 @@ async fn handle(conn: Conn, role: Role, events: Events) -> Result<()> {
     info!("connection from {peer}");
     events.send(Event::Open { id, peer }).await;
     let result = match role {
-        Role::Pipe { crlf } => {
-            pipe(conn.stream, Input::Stdin { crlf }, Output::Stdout, false).await
+        // --recv-only keeps the write side open, as ncat does: the client ends the session.
+        Role::Pipe { input, output } => {
+            let keep_open = matches!(input, Input::Nothing);
+            pipe(conn.stream, input, output, keep_open).await
         }
         Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
         Role::Echo => echo(conn.stream).await,
         Role::Reply(text) => reply(conn.stream, peer, id, text, &events).await,
-        Role::Exec(words) => exec(conn.stream, peer, &words).await,
+        Role::Exec(words) => exec(conn.stream, peer, conn.local, &words).await,
         Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
         Role::Chat(hub) => chat(conn, hub).await,
         Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,

@@ -59,15 +59,38 @@ pub(crate) async fn reply(
     Ok(())
 }
 
-/// `--exec` / `--sh-exec`: the program's stdin and stdout become the connection.
-pub(crate) async fn exec(stream: BoxStream, peer: SocketAddr, words: &[String]) -> Result<()> {
+/// `--exec` / `--sh-exec` (listen and connect): the program's stdin and stdout
+/// become the connection. It is told both ends, under wirekit's names and ncat's:
+/// `WIREKIT_PEER_ADDR`/`_PORT`, `WIREKIT_LOCAL_ADDR`/`_PORT`, `NCAT_REMOTE_ADDR`/`_PORT`,
+/// `NCAT_LOCAL_ADDR`/`_PORT` and `NCAT_PROTO=TCP`.
+pub(crate) async fn exec(
+    stream: BoxStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    words: &[String],
+) -> Result<()> {
     let Some((program, args)) = words.split_first() else {
         return Err(anyhow!("no program to run for {peer}"));
     };
+    let (peer_ip, peer_port) = (
+        peer.ip().to_canonical().to_string(),
+        peer.port().to_string(),
+    );
+    let (local_ip, local_port) = (
+        local.ip().to_canonical().to_string(),
+        local.port().to_string(),
+    );
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .env("WIREKIT_PEER_ADDR", peer.ip().to_string())
-        .env("WIREKIT_PEER_PORT", peer.port().to_string())
+        .env("WIREKIT_PEER_ADDR", &peer_ip)
+        .env("WIREKIT_PEER_PORT", &peer_port)
+        .env("WIREKIT_LOCAL_ADDR", &local_ip)
+        .env("WIREKIT_LOCAL_PORT", &local_port)
+        .env("NCAT_REMOTE_ADDR", &peer_ip)
+        .env("NCAT_REMOTE_PORT", &peer_port)
+        .env("NCAT_LOCAL_ADDR", &local_ip)
+        .env("NCAT_LOCAL_PORT", &local_port)
+        .env("NCAT_PROTO", "TCP")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())

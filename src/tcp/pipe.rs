@@ -99,7 +99,7 @@ pub async fn pipe<S: AsyncStream>(
 
 /// Whether a send failed because the peer is gone (closed or reset), rather
 /// than because of the input.
-fn peer_gone(e: &anyhow::Error) -> bool {
+pub(crate) fn peer_gone(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>().is_some_and(|io| {
             matches!(
