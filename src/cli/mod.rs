@@ -6,6 +6,7 @@ mod fernet;
 mod fetch;
 mod http;
 mod net;
+mod proxy;
 mod resolve;
 mod serve;
 mod tcp;
@@ -16,6 +17,7 @@ pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;
 pub use http::HttpArgs;
+pub use proxy::ProxyArgs;
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
 pub use tcp::{TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
@@ -97,4 +99,6 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
+    /// Relay TCP to an upstream and break it on purpose: Toxiproxy's toxics (latency, bandwidth, resets, ...).
+    Proxy(ProxyArgs),
 }

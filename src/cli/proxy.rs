@@ -1,0 +1,61 @@
+//! `wirekit proxy`: a TCP relay with Toxiproxy's toxics.
+
+use super::net::{DumpArgs, ListenArgs};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+use wirekit::proxy::Toxic;
+use wirekit::units::parse_duration;
+
+/// `wirekit proxy`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Toxics (Toxiproxy's names, attributes and units; unset attributes are 0):
+  latency:latency=MS,jitter=MS        delay every chunk
+  bandwidth:rate=KB/s                 hold the stream to a rate (1 KB = 1000 bytes)
+  slow_close:delay=MS                 delay the close
+  timeout:timeout=MS                  let nothing through, close after MS (0: never)
+  reset_peer:timeout=MS               on the first data, wait MS, then reset (RST)
+  slicer:average_size=B,size_variation=B,delay=US   cut chunks into small pieces
+  limit_data:bytes=N                  close after N bytes
+Every toxic also takes stream=upstream|downstream (default downstream: server to
+client), toxicity=0..1 (the chance it acts on a connection, default 1) and
+name=NAME (default TYPE_STREAM). Example:
+  wirekit proxy :8001 127.0.0.1:8000 --toxic latency:latency=200,jitter=50 \\
+      --toxic reset_peer:timeout=0,toxicity=0.1,stream=upstream"
+)]
+pub struct ProxyArgs {
+    /// Address to listen on: `host:port`, `:port` (127.0.0.1), `[::1]:port`, or a port.
+    #[arg(value_name = "LISTEN", required_unless_present = "config")]
+    pub listen: Option<String>,
+    /// Where to relay each client: `host:port`.
+    #[arg(value_name = "UPSTREAM", required_unless_present = "config")]
+    pub upstream: Option<String>,
+    /// A toxic, `TYPE[:key=value,...]` (repeatable; they act in the order given). See below.
+    #[arg(long = "toxic", value_name = "SPEC", value_parser = parse_toxic)]
+    pub toxics: Vec<Toxic>,
+    /// Seed every random choice (toxicity, jitter, slice sizes), so a run repeats exactly.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Several proxies from a JSON file: Toxiproxy's populate format, an array of
+    /// {"name", "listen", "upstream", "enabled", "toxics"}.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen", "upstream", "toxics"])]
+    pub config: Option<PathBuf>,
+    /// One JSON event per connection on stdout (open; close with bytes each way, toxics, duration).
+    #[arg(long)]
+    pub json: bool,
+    /// Give up connecting to the upstream after this long (the client is then reset).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub connect_timeout: Duration,
+    /// The shared listener's flags.
+    #[command(flatten)]
+    pub listen_args: ListenArgs,
+    /// `--hex-dump` (both legs: the client's and the upstream's).
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}
+
+/// A `--toxic` value.
+fn parse_toxic(text: &str) -> Result<Toxic, String> {
+    Toxic::parse(text).map_err(|e| wirekit::error::one_line(&e))
+}
