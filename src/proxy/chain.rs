@@ -186,7 +186,15 @@ impl Chain {
             };
             let (arrived, mut data) = match msg {
                 Some(Msg::Data(at, data)) => (at, data),
-                Some(Msg::Eof) | None => return self.close(&active, wr).await,
+                Some(Msg::Eof) | None => {
+                    // An armed reset_peer still fires, as in Toxiproxy (it waits
+                    // out its timeout once data came, whatever follows).
+                    if let Some((at, end @ End::Reset(_))) = timer {
+                        sleep_until(at).await;
+                        return end;
+                    }
+                    return self.close(&active, wr).await;
+                }
                 Some(Msg::Reset) => return End::Reset("the peer reset the connection".into()),
                 Some(Msg::Failed(e)) => return End::Failed(e),
             };

@@ -1,0 +1,565 @@
+//! `wirekit proxy` against real peers: Python sockets and requests, curl, and
+//! `wirekit serve` / `tcp listen` as upstreams.
+
+use crate::util::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+/// `wirekit proxy 127.0.0.1:0 127.0.0.1:UPSTREAM ARGS...`: the proxy and its port.
+fn proxy(upstream: u16, args: &[&str]) -> (Proc, u16) {
+    let up = format!("127.0.0.1:{upstream}");
+    let mut all = vec!["proxy", "127.0.0.1:0", up.as_str()];
+    all.extend_from_slice(args);
+    Proc::server(&all)
+}
+
+/// An echo server for many clients.
+fn echo() -> (Proc, u16) {
+    Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"])
+}
+
+/// A Python server that prints `listening on 127.0.0.1:PORT`, then runs
+/// `handle(c)` for each client on a thread of its own.
+fn python_upstream(handle: &str) -> (Proc, u16) {
+    let code = format!(
+        r#"
+import socket, threading, struct, os, sys, time
+{handle}
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', 0)); s.listen(16)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#
+    );
+    let mut cmd = Command::new("python3");
+    cmd.args(["-u", "-c", &code]);
+    let p = Proc::start(cmd);
+    let port = p.port_after(Pipe::Stdout, "listening on ");
+    (p, port)
+}
+
+/// The curl command, bounded by its own --max-time.
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["-s", "--max-time", "20"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run curl")
+}
+
+// The full 256 MiB each way: about 3 s in a debug build on 2 shared cores.
+#[test]
+fn relays_random_bytes_both_ways_with_half_close() {
+    // Both sides send SIZE random bytes in random chunk sizes at the same time,
+    // then half-close; each reads to EOF. The SHA-256 of what each side sent
+    // must be what the other received.
+    const SIZE: usize = 256 << 20;
+    let (server, up) = python_upstream(&format!(
+        r#"
+import hashlib, random
+def handle(c):
+    got = hashlib.sha256()
+    def reader():
+        while True:
+            d = c.recv(1 << 20)
+            if not d: break
+            got.update(d)
+    t = threading.Thread(target=reader); t.start()
+    rng = random.Random(2); sent = hashlib.sha256(); left = {SIZE}
+    while left:
+        n = min(left, rng.randint(1, 200000)); d = os.urandom(n)
+        c.sendall(d); sent.update(d); left -= n
+    c.shutdown(socket.SHUT_WR)
+    t.join()
+    print("server sent", sent.hexdigest(), "received", got.hexdigest(), flush=True)
+    c.close()
+"#
+    ));
+    let (_proxy, port) = proxy(up, &[]);
+    let client = python(
+        &format!(
+            r#"
+import socket, os, random, hashlib, threading
+c = socket.create_connection(('127.0.0.1', {port}))
+got = hashlib.sha256()
+def reader():
+    while True:
+        d = c.recv(1 << 20)
+        if not d: break
+        got.update(d)
+t = threading.Thread(target=reader); t.start()
+rng = random.Random(1); sent = hashlib.sha256(); left = {SIZE}
+while left:
+    n = min(left, rng.randint(1, 200000)); d = os.urandom(n)
+    c.sendall(d); sent.update(d); left -= n
+c.shutdown(socket.SHUT_WR)
+t.join()
+print("client sent", sent.hexdigest(), "received", got.hexdigest())
+"#
+        ),
+        Duration::from_secs(300),
+    );
+    let line = stdout(&client);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 5, "client: {line} {}", stderr(&client));
+    let server_line = server.line(Pipe::Stdout, "server sent");
+    let theirs: Vec<&str> = server_line.split_whitespace().collect();
+    assert_eq!(words[2], theirs[4], "client to server bytes differ");
+    assert_eq!(words[4], theirs[2], "server to client bytes differ");
+}
+
+#[test]
+fn a_reset_from_the_client_reaches_the_server_as_a_reset() {
+    let (server, up) = python_upstream(
+        r#"
+def handle(c):
+    try:
+        while c.recv(65536): pass
+        print("eof", flush=True)
+    except ConnectionResetError:
+        print("ECONNRESET", flush=True)
+"#,
+    );
+    let (mut px, port) = proxy(up, &[]);
+    let out = python(
+        &format!(
+            r#"
+import socket, struct, time
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"partial")
+time.sleep(0.2)  # let the upstream connection be made before the reset
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()
+print("ok")
+"#
+        ),
+        T,
+    );
+    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
+    assert_eq!(server.line(Pipe::Stdout, "E").trim(), "ECONNRESET");
+    assert!(px.alive());
+}
+
+#[test]
+fn a_reset_from_the_server_reaches_the_client_as_a_reset() {
+    let (_server, up) = python_upstream(
+        r#"
+def handle(c):
+    c.recv(100)
+    c.sendall(b"some answer")
+    time.sleep(0.2)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    c.close()
+"#,
+    );
+    let (mut px, port) = proxy(up, &[]);
+    let out = python(
+        &format!(
+            r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"hello")
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            print("eof after", got); break
+        got += d
+except ConnectionResetError:
+    print("ECONNRESET after", got)
+"#
+        ),
+        T,
+    );
+    assert_eq!(
+        stdout(&out).trim(),
+        "ECONNRESET after b'some answer'",
+        "{}",
+        stderr(&out)
+    );
+    assert!(px.alive());
+}
+
+/// Python: connect to `port`, send `hello`, and print what came back: the
+/// bytes, then `eof`, or `ECONNRESET`.
+fn probe(port: u16) -> String {
+    let out = python(
+        &format!(
+            r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+got = b""
+try:
+    s.sendall(b"hello")
+    s.shutdown(socket.SHUT_WR)
+    while True:
+        d = s.recv(65536)
+        if not d:
+            print(got.decode(), "eof"); break
+        got += d
+except ConnectionResetError:
+    print(got.decode(), "ECONNRESET")
+"#
+        ),
+        T,
+    );
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn a_refused_upstream_resets_the_client_and_the_proxy_stays_up() {
+    let closed = free_port();
+    let (mut px, port) = proxy(closed, &[]);
+    assert_eq!(probe(port), "ECONNRESET");
+    let log = px.line(Pipe::Stderr, "refused");
+    assert!(
+        log.contains(&format!("connection to 127.0.0.1:{closed} refused"))
+            && log.contains("reset the client"),
+        "{log}"
+    );
+    // Once something listens there, the next client goes through.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", closed)).expect("bind the port");
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).expect("read");
+        c.write_all(&got).expect("write");
+    });
+    assert_eq!(probe(port), "hello eof");
+    server.join().expect("server thread");
+    assert!(px.alive());
+}
+
+#[test]
+fn json_events_count_bytes_each_way_and_name_the_toxics() {
+    let (_up, up) = echo();
+    let (px, port) = proxy(up, &["--json", "--toxic", "latency:latency=10"]);
+    assert_eq!(probe(port), "hello eof");
+    let line = px.line(Pipe::Stdout, "\"close\"");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(v["event"], "close");
+    assert_eq!(v["received"], 5);
+    assert_eq!(v["sent"], 5);
+    assert_eq!(v["upstream_sent"], 5);
+    assert_eq!(v["upstream_received"], 5);
+    assert_eq!(v["toxics"], serde_json::json!(["latency_downstream"]));
+    assert_eq!(v["upstream"], format!("127.0.0.1:{up}"));
+    assert!(v["duration_ms"].as_f64().unwrap_or(0.0) >= 10.0, "{line}");
+    let open = px.line(Pipe::Stdout, "\"open\"");
+    assert!(open.contains("\"id\":1"), "{open}");
+}
+
+#[test]
+fn hex_dump_shows_both_legs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt");
+    let (_up, up) = echo();
+    let (px, port) = proxy(up, &["--hex-dump", dump.to_str().expect("utf-8")]);
+    assert_eq!(probe(port), "hello eof");
+    drop(px);
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    // From the client, to the upstream, back from the upstream, to the client.
+    assert!(
+        text.contains(&format!("> 127.0.0.1:{up} offset=0 length=5")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("< 127.0.0.1:{up} offset=0 length=5")),
+        "{text}"
+    );
+    assert_eq!(text.matches("|hello|").count(), 4, "{text}");
+}
+
+#[test]
+fn bad_toxic_specs_exit_2_naming_the_culprit() {
+    let cases = [
+        (
+            "lag:latency=1",
+            "unknown toxic type 'lag'; valid types: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data",
+        ),
+        (
+            "latency:rate=5",
+            "toxic latency has no attribute 'rate'; valid: latency, jitter",
+        ),
+        (
+            "latency:stream=sideways",
+            "unknown stream 'sideways'; valid streams: upstream",
+        ),
+        ("reset_peer:toxicity=1.5", "toxicity '1.5' is out of range"),
+        (
+            "bandwidth:rate=-1",
+            "bandwidth rate='-1' is not a whole number from 0 up (in KB/s)",
+        ),
+    ];
+    for (spec, want) in cases {
+        let out = run(
+            wirekit(&["proxy", "127.0.0.1:0", "127.0.0.1:1", "--toxic", spec]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 2, "{spec}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{spec}: {}", stderr(&out));
+    }
+}
+
+/// curl's `time_total` for `url`, in seconds.
+fn curl_time(url: &str) -> f64 {
+    let out = curl(&["-o", "/dev/null", "-w", "%{time_total}", url]);
+    assert!(out.status.success(), "curl {url} failed");
+    stdout(&out).trim().parse().expect("time_total")
+}
+
+#[test]
+fn latency_adds_200_to_300_ms_to_a_curl_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let (_serve, up) = Proc::server(&[
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+    ]);
+    let (_px, port) = proxy(up, &["--toxic", "latency:latency=200"]);
+    let direct = curl_time(&format!("http://127.0.0.1:{up}/a.txt"));
+    let through = curl_time(&format!("http://127.0.0.1:{port}/a.txt"));
+    let added = through - direct;
+    assert!((0.2..0.3).contains(&added), "latency added {added:.3} s");
+}
+
+#[test]
+fn bandwidth_holds_a_download_within_20_percent_of_the_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 300_000]).expect("write");
+    let (_serve, up) = Proc::server(&[
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+    ]);
+    let (_px, port) = proxy(up, &["--toxic", "bandwidth:rate=100"]);
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download} %{speed_download}",
+        &format!("http://127.0.0.1:{port}/big.bin"),
+    ]);
+    let text = stdout(&out);
+    let mut words = text.split_whitespace();
+    assert_eq!(words.next(), Some("300000"), "{text}");
+    let speed: f64 = words.next().and_then(|w| w.parse().ok()).expect("speed");
+    assert!((80_000.0..=120_000.0).contains(&speed), "{speed} bytes/s");
+}
+
+#[test]
+fn timeout_makes_requests_raise_its_timeout_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_serve, up) = Proc::server(&[
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+    ]);
+    let (_px, port) = proxy(up, &["--toxic", "timeout:timeout=0"]);
+    python_ok(&format!(
+        r#"
+import requests, time
+t = time.time()
+try:
+    requests.get("http://127.0.0.1:{port}/", timeout=1)
+    print("answered")
+except requests.exceptions.Timeout:
+    assert 0.9 < time.time() - t < 3
+    print("ok")
+"#
+    ));
+}
+
+#[test]
+fn reset_peer_makes_the_client_see_econnreset() {
+    let (_up, up) = echo();
+    let (_px, port) = proxy(up, &["--toxic", "reset_peer:timeout=100"]);
+    assert_eq!(probe(port), "ECONNRESET");
+}
+
+#[test]
+fn limit_data_delivers_exactly_n_bytes() {
+    let (_server, up) = python_upstream(
+        r#"
+def handle(c):
+    c.recv(100)
+    c.sendall(os.urandom(100000))
+    time.sleep(1)
+    c.close()
+"#,
+    );
+    let (_px, port) = proxy(up, &["--toxic", "limit_data:bytes=1234"]);
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"go")
+got = 0
+while True:
+    d = s.recv(65536)
+    if not d: break
+    got += len(d)
+assert got == 1234, got
+print("ok")
+"#
+    ));
+}
+
+#[test]
+fn slicer_makes_a_receiver_see_many_small_reads() {
+    let (_server, up) = python_upstream(
+        r#"
+def handle(c):
+    c.recv(100)
+    c.sendall(b"x" * 10000)
+    c.close()
+"#,
+    );
+    let (_px, port) = proxy(
+        up,
+        &[
+            "--toxic",
+            "slicer:average_size=100,size_variation=50,delay=2000",
+        ],
+    );
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"go")
+reads = []
+while True:
+    d = s.recv(65536)
+    if not d: break
+    reads.append(len(d))
+assert sum(reads) == 10000, sum(reads)
+assert len(reads) >= 40, reads
+assert max(reads) <= 300, reads
+print("ok")
+"#
+    ));
+}
+
+#[test]
+fn toxicity_0_never_acts_and_1_always_does() {
+    let (_up, up) = echo();
+    let (_never, p0) = proxy(up, &["--toxic", "reset_peer:toxicity=0"]);
+    let (_always, p1) = proxy(up, &["--toxic", "reset_peer:toxicity=1"]);
+    for _ in 0..5 {
+        assert_eq!(probe(p0), "hello eof");
+        assert_eq!(probe(p1), "ECONNRESET");
+    }
+}
+
+#[test]
+fn seed_makes_toxicity_choices_repeat() {
+    let (_up, up) = echo();
+    let outcomes = || {
+        let (_px, port) = proxy(up, &["--seed", "42", "--toxic", "reset_peer:toxicity=0.5"]);
+        (0..12)
+            .map(|_| probe(port) == "ECONNRESET")
+            .collect::<Vec<bool>>()
+    };
+    let first = outcomes();
+    assert!(first.contains(&true) && first.contains(&false), "{first:?}");
+    assert_eq!(outcomes(), first);
+}
+
+#[test]
+fn upstream_toxics_act_on_the_client_to_server_stream() {
+    // limit_data on the upstream stream: the server gets exactly 3 bytes of "hello".
+    let (server, up) = python_upstream(
+        r#"
+def handle(c):
+    got = b""
+    while True:
+        d = c.recv(100)
+        if not d: break
+        got += d
+    print("server got", got, flush=True)
+"#,
+    );
+    let (_px, port) = proxy(up, &["--toxic", "limit_data:bytes=3,stream=upstream"]);
+    let _ = probe(port);
+    assert_eq!(
+        server.line(Pipe::Stdout, "server got").trim(),
+        "server got b'hel'"
+    );
+}
+
+#[test]
+fn config_runs_several_proxies_and_a_disabled_one_refuses() {
+    let (_up, up) = echo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let off = free_port();
+    let file = dir.path().join("proxies.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[
+  {{"name": "plain", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{up}"}},
+  {{"name": "broken", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{up}", "enabled": true,
+    "toxics": [{{"type": "reset_peer", "attributes": {{"timeout": 0}}}}]}},
+  {{"name": "down", "listen": "127.0.0.1:{off}", "upstream": "127.0.0.1:{up}", "enabled": false}}
+]"#
+        ),
+    )
+    .expect("write config");
+    let px = Proc::start(wirekit(&[
+        "proxy",
+        "--config",
+        file.to_str().expect("utf-8"),
+    ]));
+    let plain = px.port_after(Pipe::Stderr, "proxy plain listening on ");
+    let broken = px.port_after(Pipe::Stderr, "proxy broken listening on ");
+    px.line(Pipe::Stderr, "proxy down is disabled");
+    assert_eq!(probe(plain), "hello eof");
+    assert_eq!(probe(broken), "ECONNRESET");
+    let refused = std::net::TcpStream::connect(("127.0.0.1", off));
+    assert_eq!(
+        refused.map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused)
+    );
+}
+
+#[test]
+fn bad_config_exits_2_naming_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("p.json");
+    let cases = [
+        (
+            "[{\"name\": \"a\"}]",
+            "proxy 1: proxy a: missing field upstream",
+        ),
+        ("{not json", "not valid JSON"),
+        (
+            "[{\"name\": \"a\", \"upstream\": \"127.0.0.1:1\", \"toxics\": [{\"type\": \"latency\", \"attributes\": {\"delay\": 1}}]}]",
+            "toxic latency has no attribute 'delay'",
+        ),
+    ];
+    for (text, want) in cases {
+        std::fs::write(&file, text).expect("write");
+        let out = run(
+            wirekit(&["proxy", "--config", file.to_str().expect("utf-8")]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 2, "{text}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{text}: {}", stderr(&out));
+    }
+}
