@@ -26,10 +26,10 @@ name=NAME (default TYPE_STREAM). Example:
 )]
 pub struct ProxyArgs {
     /// Address to listen on: `host:port`, `:port` (127.0.0.1), `[::1]:port`, or a port.
-    #[arg(value_name = "LISTEN", required_unless_present = "config")]
+    #[arg(value_name = "LISTEN", required_unless_present_any = ["config", "api"], requires = "upstream")]
     pub listen: Option<String>,
     /// Where to relay each client: `host:port`.
-    #[arg(value_name = "UPSTREAM", required_unless_present = "config")]
+    #[arg(value_name = "UPSTREAM")]
     pub upstream: Option<String>,
     /// A toxic, `TYPE[:key=value,...]` (repeatable; they act in the order given). See below.
     #[arg(long = "toxic", value_name = "SPEC", value_parser = parse_toxic)]
@@ -41,6 +41,10 @@ pub struct ProxyArgs {
     /// {"name", "listen", "upstream", "enabled", "toxics"}.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["listen", "upstream", "toxics"])]
     pub config: Option<PathBuf>,
+    /// Serve the Toxiproxy-compatible control API here (e.g. 127.0.0.1:8474), so
+    /// Toxiproxy clients can add proxies and toxics while wirekit runs.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<String>,
     /// One JSON event per connection on stdout (open; close with bytes each way, toxics, duration).
     #[arg(long)]
     pub json: bool,

@@ -1,15 +1,16 @@
-//! `wirekit proxy`: flags (or a populate file) -> proxies -> bind, announce,
-//! relay -> per-connection events.
+//! `wirekit proxy`: flags (or a populate file) -> proxies in a registry ->
+//! announce -> relay (and the control API) -> per-connection events.
 
 use crate::cli::ProxyArgs;
 use anyhow::Result;
 use serde_json::json;
 use std::io::Write;
+use std::sync::Arc;
 use tokio::sync::mpsc;
-use wirekit::net::{ConnectOptions, HostPort};
-use wirekit::proxy::{BoundProxy, Event, ProxyConfig, ProxyOptions, config};
+use wirekit::net::{ConnectOptions, HostPort, Listener};
+use wirekit::proxy::{Event, ProxyConfig, ProxyOptions, Registry, api, config};
 
-/// Run every proxy until SIGINT/SIGTERM.
+/// Run every proxy (and the API) until SIGINT/SIGTERM.
 pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     let proxies = match (&a.config, &a.listen, &a.upstream) {
         (Some(path), _, _) => config::load(path)?,
@@ -20,9 +21,10 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
             enabled: true,
             toxics: a.toxics.clone(),
         }],
+        (None, None, None) if a.api.is_some() => Vec::new(),
         _ => {
             return Err(wirekit::error::usage(
-                "give LISTEN and UPSTREAM, or --config FILE",
+                "give LISTEN and UPSTREAM, --config FILE, or --api ADDR",
             ));
         }
     };
@@ -33,39 +35,51 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
             buffers: listen.buffers,
             ..ConnectOptions::default()
         },
-        listen,
+        listen: listen.clone(),
         dump: a.dump.open()?,
         seed: a.seed,
     };
     let (tx, rx) = mpsc::channel(256);
-    let events = a.json.then_some(tx);
-    let mut bound = Vec::new();
-    for p in proxies.iter().filter(|p| p.enabled) {
-        let proxy = BoundProxy::bind(p, &options, events.clone()).await?;
-        // Always (even with -q), and stable: scripts and tests read the port here.
-        if a.config.is_some() {
-            eprintln!(
-                "wirekit: proxy {} listening on {}",
-                p.name,
-                proxy.local_addr()
-            );
-        } else {
-            eprintln!("wirekit: listening on {}", proxy.local_addr());
+    let registry = Arc::new(Registry::new(options, a.json.then_some(tx)));
+    let api = match &a.api {
+        Some(addr) => {
+            Some(Listener::bind(&HostPort::parse(addr, Some(8474))?, &listen, None).await?)
         }
-        tracing::info!("proxy {}: {} -> {}", p.name, proxy.local_addr(), p.upstream);
-        bound.push(proxy);
+        None => None,
+    };
+    for p in proxies {
+        let name = p.name.clone();
+        let (listen, upstream, enabled) = (p.listen.clone(), p.upstream.clone(), p.enabled);
+        registry
+            .add(p)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        // Always (even with -q), and stable: scripts and tests read the port here.
+        match registry.local_addr(&name).await {
+            Some(addr) if a.config.is_none() => eprintln!("wirekit: listening on {addr}"),
+            Some(addr) => eprintln!("wirekit: proxy {name} listening on {addr}"),
+            None if !enabled => eprintln!(
+                "wirekit: proxy {name} is disabled (enabled: false): not listening on {listen}"
+            ),
+            None => {}
+        }
+        tracing::info!("proxy {name} relays to {upstream}");
     }
-    for p in proxies.iter().filter(|p| !p.enabled) {
-        eprintln!(
-            "wirekit: proxy {} is disabled (enabled: false): not listening on {}",
-            p.name, p.listen
-        );
-    }
-    drop(events);
     let printing = tokio::spawn(print_events(rx));
-    let results = futures_util::future::join_all(bound.into_iter().map(BoundProxy::run)).await;
+    let result = match api {
+        Some(listener) => {
+            eprintln!("wirekit: api listening on {}", listener.local_addr());
+            api::serve(listener, registry.clone()).await
+        }
+        None => {
+            wirekit::net::listen::shutdown_signal().await;
+            Ok(())
+        }
+    };
+    registry.wait().await;
+    drop(registry);
     let _ = printing.await;
-    results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
+    result
 }
 
 /// One JSON line per event on stdout.

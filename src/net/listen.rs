@@ -341,7 +341,7 @@ fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinErro
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-pub(crate) async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

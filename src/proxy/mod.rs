@@ -5,14 +5,19 @@
 //!
 //! - [`toxic`]: the toxics, their attributes and the `--toxic` grammar;
 //! - [`config`]: `--config`, Toxiproxy's populate JSON with toxics;
+//! - [`registry`]: the proxies of a process by name, changed while they run;
+//! - [`api`]: the Toxiproxy-compatible control API over the registry;
 //! - `chain`: one direction of a connection, through its toxics;
 //! - `relay`: one connection, both directions, half-close and reset.
 
+pub mod api;
 mod chain;
 pub mod config;
+pub mod registry;
 mod relay;
 pub mod toxic;
 
+pub use registry::{ApiError, Registry};
 pub use toxic::{Kind, Stream, Toxic};
 
 use crate::error::usage;
@@ -171,6 +176,17 @@ impl BoundProxy {
         events: Option<mpsc::Sender<Event>>,
     ) -> Result<BoundProxy> {
         let toxics = LiveToxics::new(config.toxics.clone())?;
+        BoundProxy::bind_with(config, options, events, toxics).await
+    }
+
+    /// As [`BoundProxy::bind`], with toxics that outlive this binding (a proxy
+    /// disabled and enabled again through the API keeps its toxics).
+    pub async fn bind_with(
+        config: &ProxyConfig,
+        options: &ProxyOptions,
+        events: Option<mpsc::Sender<Event>>,
+        toxics: LiveToxics,
+    ) -> Result<BoundProxy> {
         let listener =
             Listener::bind(&config.listen, &options.listen, options.dump.clone()).await?;
         let route = Arc::new(Route {
