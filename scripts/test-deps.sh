@@ -28,3 +28,12 @@ if ! python3 -c 'import h2' 2>/dev/null; then
   python3 -m pip install -q h2 \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
 fi
+
+# toxiproxy-node-client: an existing Toxiproxy client that drives `wirekit proxy --api`
+# (tests/proxy.rs finds it under `npm root -g`).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d "$(npm root -g)/toxiproxy-node-client" ]; then
+  npm install -g -q toxiproxy-node-client@4.1.0 >/dev/null
+fi

@@ -563,3 +563,220 @@ fn bad_config_exits_2_naming_the_problem() {
         assert!(stderr(&out).contains(want), "{text}: {}", stderr(&out));
     }
 }
+
+/// Run a Node.js script with the globally installed packages on its path
+/// (scripts/test-deps.sh installs toxiproxy-node-client there).
+fn node(script: &str) -> std::process::Output {
+    let root = Command::new("npm")
+        .args(["root", "-g"])
+        .output()
+        .expect("npm (scripts/test-deps.sh installs it)");
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", script])
+        .env("NODE_PATH", String::from_utf8_lossy(&root.stdout).trim());
+    run(cmd, None, T)
+}
+
+#[test]
+fn toxiproxy_node_client_drives_the_api() {
+    let (_up, up) = echo();
+    let px = Proc::start(wirekit(&["proxy", "--api", "127.0.0.1:0"]));
+    let api = px.port_after(Pipe::Stderr, "api listening on ");
+    // One connection stays open throughout: toxics added, updated and removed
+    // through the API act on it, as in Toxiproxy.
+    let out = node(&format!(
+        r#"
+const {{ Toxiproxy }} = require("toxiproxy-node-client");
+const net = require("net");
+const t = new Toxiproxy("http://127.0.0.1:{api}");
+function rtt(sock) {{
+  return new Promise((resolve) => {{
+    const start = Date.now();
+    sock.once("data", () => resolve(Date.now() - start));
+    sock.write("ping");
+  }});
+}}
+async function status(p) {{ try {{ await p; return "ok"; }} catch (e) {{ return e.message; }} }}
+(async () => {{
+  const r = {{}};
+  const proxy = await t.createProxy({{ name: "svc", listen: "127.0.0.1:0", upstream: "127.0.0.1:{up}" }});
+  const port = Number(proxy.listen.split(":").pop());
+  const sock = net.connect(port, "127.0.0.1");
+  await new Promise((ok) => sock.once("connect", ok));
+  r.plain = await rtt(sock);
+  const toxic = await proxy.addToxic({{ type: "latency", stream: "downstream", toxicity: 1, attributes: {{ latency: 300 }} }});
+  r.name = toxic.name;
+  r.slow = await rtt(sock);
+  const updated = await toxic.update({{ attributes: {{ latency: 600 }} }});
+  r.updated_latency = updated.attributes.latency;
+  r.slower = await rtt(sock);
+  await toxic.remove();
+  r.removed = await rtt(sock);
+  await proxy.addToxic({{ type: "latency", attributes: {{ latency: 300 }} }});
+  await t.reset();
+  r.after_reset = await rtt(sock);
+  r.toxics_after_reset = (await t.get("svc")).toJson();
+  r.missing = await status(t.get("nope"));
+  r.taken = await status(t.createProxy({{ name: "svc", listen: "127.0.0.1:0", upstream: "127.0.0.1:{up}" }}));
+  r.bad = await status(proxy.addToxic({{ type: "lag", attributes: {{}} }}));
+  r.version = await t.getVersion();
+  sock.destroy();
+  await proxy.remove();
+  r.gone = Object.keys(await t.getAll()).length;
+  console.log(JSON.stringify(r));
+}})().catch((e) => {{ console.error(e); process.exit(1); }});
+"#
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let ms = |k: &str| r[k].as_f64().unwrap_or(-1.0);
+    assert!(ms("plain") < 150.0, "{r}");
+    assert_eq!(r["name"], "latency_downstream");
+    assert!((300.0..450.0).contains(&ms("slow")), "{r}");
+    assert_eq!(r["updated_latency"], 600);
+    assert!((600.0..750.0).contains(&ms("slower")), "{r}");
+    assert!(ms("removed") < 150.0, "{r}");
+    assert!(ms("after_reset") < 150.0, "{r}");
+    assert_eq!(r["toxics_after_reset"]["enabled"], true);
+    assert_eq!(r["missing"], "Request failed with status code 404");
+    assert_eq!(r["taken"], "Request failed with status code 409");
+    assert_eq!(r["bad"], "Request failed with status code 400");
+    assert!(
+        r["version"].as_str().unwrap_or("").contains("wirekit"),
+        "{r}"
+    );
+    assert_eq!(r["gone"], 0);
+}
+
+/// `curl -X METHOD URL -d BODY`: the status code and the body.
+fn api_call(method: &str, url: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut args = vec!["-X", method, "-w", "\n%{http_code}", url];
+    if let Some(b) = body {
+        args.extend(["-H", "Content-Type: application/json", "-d", b]);
+    }
+    let out = curl(&args);
+    let text = stdout(&out);
+    let (body, status) = text.rsplit_once('\n').expect("status line");
+    let value = if body.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(body).expect("JSON body")
+    };
+    (status.trim().parse().expect("status"), value)
+}
+
+#[test]
+fn api_answers_bad_requests_with_toxiproxy_codes_and_json_errors() {
+    let (_up, up) = echo();
+    let px = Proc::start(wirekit(&["proxy", "--api", "127.0.0.1:0"]));
+    let api = px.port_after(Pipe::Stderr, "api listening on ");
+    let url = |p: &str| format!("http://127.0.0.1:{api}{p}");
+    let create =
+        format!(r#"{{"name": "db", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{up}"}}"#);
+    let (status, v) = api_call("POST", &url("/proxies"), Some(&create));
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["toxics"], serde_json::json!([]));
+    assert_eq!(api_call("POST", &url("/proxies"), Some(&create)).0, 409);
+    let (status, v) = api_call("POST", &url("/proxies"), Some("{not json"));
+    assert_eq!(status, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("bad request body"),
+        "{v}"
+    );
+    assert_eq!(v["status"], 400);
+    let (status, v) = api_call("POST", &url("/proxies"), Some(r#"{"name": "x"}"#));
+    assert_eq!(status, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing required field"),
+        "{v}"
+    );
+    assert_eq!(api_call("GET", &url("/proxies/nope"), None).0, 404);
+    assert_eq!(api_call("DELETE", &url("/proxies/nope"), None).0, 404);
+    assert_eq!(
+        api_call("GET", &url("/proxies/db/toxics/nope"), None).0,
+        404
+    );
+    let cases = [
+        (
+            r#"{"type": "latency", "attributes": {"latency": -1}}"#,
+            "not a whole number",
+        ),
+        (
+            r#"{"type": "latency", "stream": "sideways"}"#,
+            "valid streams: upstream",
+        ),
+        (
+            r#"{"type": "latency", "attributes": {"rate": 1}}"#,
+            "valid: latency, jitter",
+        ),
+        (r#"{"type": "latency", "toxicity": 3}"#, "from 0 to 1"),
+    ];
+    for (body, want) in cases {
+        let (status, v) = api_call("POST", &url("/proxies/db/toxics"), Some(body));
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or("").contains(want),
+            "{body}: {v}"
+        );
+    }
+    let toxic = r#"{"type": "slow_close", "name": "sc", "attributes": {"delay": 10}}"#;
+    let (status, v) = api_call("POST", &url("/proxies/db/toxics"), Some(toxic));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v,
+        serde_json::json!({"name": "sc", "type": "slow_close", "stream": "downstream",
+                           "toxicity": 1.0, "attributes": {"delay": 10}})
+    );
+    assert_eq!(
+        api_call("POST", &url("/proxies/db/toxics"), Some(toxic)).0,
+        409
+    );
+    assert_eq!(
+        api_call("POST", &url("/proxies/nope/toxics"), Some(toxic)).0,
+        404
+    );
+    // Disabled: the port refuses; enabled again: it relays, toxics kept.
+    let (_, v) = api_call("GET", &url("/proxies/db"), None);
+    let port: u16 = v["listen"]
+        .as_str()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let (status, v) = api_call("PATCH", &url("/proxies/db"), Some(r#"{"enabled": false}"#));
+    assert_eq!(
+        (status, v["enabled"].clone()),
+        (200, serde_json::json!(false))
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let (status, v) = api_call("POST", &url("/proxies/db"), Some(r#"{"enabled": true}"#));
+    assert_eq!(status, 200, "{v}");
+    let port: u16 = v["listen"]
+        .as_str()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    assert_eq!(probe(port), "hello eof");
+    assert_eq!(v["toxics"][0]["name"], "sc");
+    assert_eq!(
+        api_call("DELETE", &url("/proxies/db/toxics/sc"), None).0,
+        204
+    );
+    assert_eq!(api_call("POST", &url("/reset"), None).0, 204);
+    let (status, v) = api_call(
+        "POST",
+        &url("/populate"),
+        Some(&format!(
+            r#"[{{"name": "p2", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{up}"}}]"#
+        )),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["proxies"][0]["name"], "p2");
+    assert_eq!(api_call("DELETE", &url("/proxies/db"), None).0, 204);
+}
