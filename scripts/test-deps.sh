@@ -37,3 +37,9 @@ fi
 if [ ! -d "$(npm root -g)/toxiproxy-node-client" ]; then
   npm install -g -q toxiproxy-node-client@4.1.0 >/dev/null
 fi
+
+# tshark and capinfos: read the pcapng files of `wirekit proxy --pcap` (tests/proxy.rs).
+if ! command -v tshark >/dev/null || ! command -v capinfos >/dev/null; then
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+fi

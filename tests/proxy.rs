@@ -780,3 +780,273 @@ fn api_answers_bad_requests_with_toxiproxy_codes_and_json_errors() {
     assert_eq!(v["proxies"][0]["name"], "p2");
     assert_eq!(api_call("DELETE", &url("/proxies/db"), None).0, 204);
 }
+
+/// Run tshark (or capinfos) and return stdout, checking it printed no warning
+/// (beyond the note that it runs as root).
+fn tshark(program: &str, args: &[&str]) -> String {
+    let out = run(
+        {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        },
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{program} {args:?}: {}", stderr(&out));
+    let warnings: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| !l.contains("Running as user \"root\"") && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(warnings.is_empty(), "{program} warned: {warnings:?}");
+    stdout(&out)
+}
+
+/// The bytes each side sent in TCP stream `n`, from `tshark -z follow,tcp,raw`:
+/// (the side that connected, the side that accepted).
+fn followed(file: &str, n: usize) -> (Vec<u8>, Vec<u8>) {
+    let text = tshark(
+        "tshark",
+        &["-r", file, "-q", "-z", &format!("follow,tcp,raw,{n}")],
+    );
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let body = text.split("Node 1:").nth(1).expect("follow output");
+    for line in body.lines().skip(1) {
+        if line.starts_with("====") {
+            break;
+        }
+        let (into, hex) = match line.strip_prefix('\t') {
+            Some(rest) => (&mut b, rest),
+            None => (&mut a, line),
+        };
+        let hex = hex.trim();
+        for i in (0..hex.len()).step_by(2) {
+            into.push(u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"));
+        }
+    }
+    (a, b)
+}
+
+#[test]
+fn pcap_holds_both_legs_byte_exact_and_tshark_agrees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a_path, b_path) = (dir.path().join("a.bin"), dir.path().join("b.bin"));
+    let pcap = dir.path().join("cap.pcapng");
+    let (_server, up) = python_upstream(&format!(
+        r#"
+def handle(c):
+    while c.recv(65536): pass
+    b = os.urandom(70001)
+    open({b:?}, "wb").write(b)
+    c.sendall(b)
+    c.close()
+"#,
+        b = b_path.to_str().expect("utf-8")
+    ));
+    let (_px, port) = proxy(
+        up,
+        &[
+            "--pcap",
+            pcap.to_str().expect("utf-8"),
+            "--toxic",
+            "latency:latency=1",
+        ],
+    );
+    python_ok(&format!(
+        r#"
+import socket, os
+a = os.urandom(100003)
+open({a:?}, "wb").write(a)
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(a)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    got += d
+assert got == open({b:?}, "rb").read()
+print("ok")
+"#,
+        a = a_path.to_str().expect("utf-8"),
+        b = b_path.to_str().expect("utf-8")
+    ));
+    let file = pcap.to_str().expect("utf-8");
+    let (sent, received) = (
+        std::fs::read(&a_path).expect("a"),
+        std::fs::read(&b_path).expect("b"),
+    );
+    // Stream 0: client <-> proxy; stream 1: proxy <-> upstream.
+    let (c, p) = followed(file, 0);
+    assert!(
+        c == sent && p == received,
+        "client leg: {} / {} bytes",
+        c.len(),
+        p.len()
+    );
+    let (p, s) = followed(file, 1);
+    assert!(
+        p == sent && s == received,
+        "upstream leg: {} / {} bytes",
+        p.len(),
+        s.len()
+    );
+    // Real ports, handshakes, FINs, MSS-sized segments and correct checksums.
+    let fields = tshark(
+        "tshark",
+        &[
+            "-r",
+            file,
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.flags.str",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "frame.interface_id",
+            "-e",
+            "ip.checksum.status",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split('\t').collect()).collect();
+    // 1 = good, for the TCP and the IPv4 header checksums.
+    assert!(
+        rows.iter().all(|r| r[4] == "1" && r[6] == "1"),
+        "a checksum is not right: {fields}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r[3].parse::<usize>().unwrap_or(9999) <= 1460),
+        "{fields}"
+    );
+    let port_s = port.to_string();
+    assert!(
+        rows[0][1] == port_s && rows[0][2].contains('S') && rows[0][5] == "0",
+        "{:?}",
+        rows[0]
+    );
+    let up_s = up.to_string();
+    assert!(
+        rows.iter()
+            .any(|r| r[1] == up_s && r[2].contains('S') && r[5] == "1"),
+        "{fields}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r[2].contains('F')).count(),
+        4,
+        "{fields}"
+    );
+    let comments = tshark(
+        "tshark",
+        &[
+            "-r",
+            file,
+            "-Y",
+            "frame.comment",
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ],
+    );
+    assert!(
+        comments
+            .lines()
+            .all(|l| l == "wirekit toxics: latency_downstream")
+            && !comments.is_empty(),
+        "{comments}"
+    );
+    // capinfos counts the same packets.
+    let info = tshark("capinfos", &["-c", "-M", file]);
+    assert!(
+        info.contains(&format!("Number of packets:   {}", rows.len())),
+        "{info}\n{} rows",
+        rows.len()
+    );
+}
+
+#[test]
+fn pcap_of_an_http_run_lists_its_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let pcap = dir.path().join("http.pcapng");
+    let (_serve, up) = Proc::server(&[
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+    ]);
+    let (px, port) = proxy(up, &["--pcap", pcap.to_str().expect("utf-8")]);
+    for path in ["/a.txt", "/missing"] {
+        assert!(
+            curl(&["-o", "/dev/null", &format!("http://127.0.0.1:{port}{path}")])
+                .status
+                .success()
+        );
+    }
+    drop(px);
+    let text = tshark(
+        "tshark",
+        &[
+            "-r",
+            pcap.to_str().expect("utf-8"),
+            "-d",
+            &format!("tcp.port=={port},http"),
+            "-d",
+            &format!("tcp.port=={up},http"),
+            "-Y",
+            "http.request",
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_id",
+            "-e",
+            "http.request.uri",
+        ],
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["0\t/a.txt", "1\t/a.txt", "0\t/missing", "1\t/missing"],
+        "{text}"
+    );
+}
+
+#[test]
+fn pcap_dir_writes_one_file_per_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_up, up) = echo();
+    let (px, port) = proxy(up, &["--pcap-dir", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(probe(port), "hello eof");
+    assert_eq!(probe(port), "hello eof");
+    drop(px);
+    for id in [1, 2] {
+        let file = dir.path().join(format!("proxy-{id}.pcapng"));
+        let (c, p) = followed(file.to_str().expect("utf-8"), 0);
+        assert_eq!((c.as_slice(), p.as_slice()), (&b"hello"[..], &b"hello"[..]));
+    }
+    let out = run(
+        wirekit(&["proxy", ":0", ":1", "--pcap-dir", "/nonexistent/x"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--pcap-dir /nonexistent/x is not a folder"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -51,6 +51,12 @@ pub struct ProxyArgs {
     /// Give up connecting to the upstream after this long (the client is then reset).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
+    /// Record both legs of every connection (client and upstream) as TCP packets in a pcapng FILE, for Wireshark/tshark; no root needed.
+    #[arg(long, value_name = "FILE", conflicts_with = "pcap_dir")]
+    pub pcap: Option<PathBuf>,
+    /// As --pcap, one file per connection in DIR (PROXY-ID.pcapng).
+    #[arg(long, value_name = "DIR")]
+    pub pcap_dir: Option<PathBuf>,
     /// The shared listener's flags.
     #[command(flatten)]
     pub listen_args: ListenArgs,

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use wirekit::net::{ConnectOptions, HostPort, Listener};
+use wirekit::proxy::capture::{Capture, CaptureTarget};
 use wirekit::proxy::{Event, ProxyConfig, ProxyOptions, Registry, api, config};
 
 /// Run every proxy (and the API) until SIGINT/SIGTERM.
@@ -38,6 +39,7 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
         listen: listen.clone(),
         dump: a.dump.open()?,
         seed: a.seed,
+        capture: capture_target(a)?,
     };
     let (tx, rx) = mpsc::channel(256);
     let registry = Arc::new(Registry::new(options, a.json.then_some(tx)));
@@ -80,6 +82,24 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     drop(registry);
     let _ = printing.await;
     result
+}
+
+/// `--pcap FILE` (created now) or `--pcap-dir DIR` (which must exist).
+fn capture_target(a: &ProxyArgs) -> Result<Option<CaptureTarget>> {
+    if let Some(path) = &a.pcap {
+        return Ok(Some(CaptureTarget::File(Capture::create(path)?)));
+    }
+    if let Some(dir) = &a.pcap_dir {
+        if !dir.is_dir() {
+            return Err(wirekit::error::usage(format!(
+                "--pcap-dir {} is not a folder; create it first (mkdir -p {})",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        return Ok(Some(CaptureTarget::Dir(dir.clone())));
+    }
+    Ok(None)
 }
 
 /// One JSON line per event on stdout.

@@ -8,6 +8,7 @@
 //! most 6 × 64 KiB (384 KiB) however slow its reader is: a slow reader slows
 //! its writer (backpressure), as TCP does.
 
+use super::capture::Side;
 use super::toxic::{Kind, Stream, Toxic};
 use crate::net::stream::read_chunk;
 use bytes::Bytes;
@@ -51,12 +52,28 @@ pub(crate) enum End {
 }
 
 /// Read chunks from `rd` and queue them until the end, which is queued too.
-pub(crate) async fn reader<R: AsyncRead + Unpin>(mut rd: R, tx: mpsc::Sender<Msg>) {
+/// With a capture, what the peer sent is recorded on its leg as it arrives.
+pub(crate) async fn reader<R: AsyncRead + Unpin>(
+    mut rd: R,
+    tx: mpsc::Sender<Msg>,
+    source: Option<Side>,
+) {
     loop {
         let msg = match read_chunk(&mut rd).await {
-            Ok(chunk) if chunk.is_empty() => Msg::Eof,
-            Ok(chunk) => Msg::Data(Instant::now(), chunk),
-            Err(e) if is_reset(&e) => Msg::Reset,
+            Ok(chunk) if chunk.is_empty() => {
+                source.iter().for_each(Side::peer_fin);
+                Msg::Eof
+            }
+            Ok(chunk) => {
+                if let Some(side) = &source {
+                    side.peer_sent(&chunk);
+                }
+                Msg::Data(Instant::now(), chunk)
+            }
+            Err(e) if is_reset(&e) => {
+                source.iter().for_each(Side::peer_rst);
+                Msg::Reset
+            }
             Err(e) => Msg::Failed(e),
         };
         let last = !matches!(msg, Msg::Data(..));
@@ -92,11 +109,20 @@ pub(crate) struct Chain {
     next_send: Option<Instant>,
     /// The names of the toxics that acted, for the close event.
     pub(crate) applied: BTreeSet<String>,
+    /// With a capture: the leg written to, where sent data is recorded.
+    sink: Option<Side>,
+    /// The write side was shut down (its FIN is recorded).
+    pub(crate) finished: bool,
 }
 
 impl Chain {
     /// The chain of `stream` on a new connection, with its own random numbers.
-    pub(crate) fn new(stream: Stream, toxics: ToxicList, rng: fastrand::Rng) -> Chain {
+    pub(crate) fn new(
+        stream: Stream,
+        toxics: ToxicList,
+        rng: fastrand::Rng,
+        sink: Option<Side>,
+    ) -> Chain {
         Chain {
             stream,
             toxics,
@@ -106,6 +132,8 @@ impl Chain {
             passed: 0,
             next_send: None,
             applied: BTreeSet::new(),
+            sink,
+            finished: false,
         }
     }
 
@@ -202,6 +230,7 @@ impl Chain {
             let mut slicer = None;
             let mut rate = None;
             let mut limit = None;
+            let mut acted: Vec<&str> = Vec::new();
             for t in &active {
                 match t.kind {
                     Kind::Timeout { .. } => {
@@ -220,6 +249,7 @@ impl Chain {
                     }
                     Kind::Latency { latency, jitter } => {
                         self.applied.insert(t.name.clone());
+                        acted.push(&t.name);
                         let ms = if jitter > 0 {
                             let low = latency.saturating_sub(jitter);
                             self.rng.u64(low..=latency.saturating_add(jitter))
@@ -230,6 +260,7 @@ impl Chain {
                     }
                     Kind::Bandwidth { rate: r } if r > 0 => {
                         self.applied.insert(t.name.clone());
+                        acted.push(&t.name);
                         rate = Some(rate.map_or(r, |old: u64| old.min(r)));
                     }
                     Kind::Slicer {
@@ -238,6 +269,7 @@ impl Chain {
                         delay,
                     } => {
                         self.applied.insert(t.name.clone());
+                        acted.push(&t.name);
                         slicer = Some((average_size, size_variation, delay));
                     }
                     Kind::LimitData { bytes } => {
@@ -255,7 +287,12 @@ impl Chain {
                         .map_or_else(String::new, |t| t.name.clone());
                     self.applied.insert(name.clone());
                     data.truncate(left as usize);
-                    if let Err(e) = self.send(&mut wr, data, slicer, rate).await {
+                    acted.push(&name);
+                    let comment = comment_of(&acted);
+                    if let Err(e) = self
+                        .send(&mut wr, data, slicer, rate, comment.as_deref())
+                        .await
+                    {
                         return End::Failed(e);
                     }
                     let _ = wr.flush().await;
@@ -268,7 +305,11 @@ impl Chain {
                 continue;
             }
             sleep_until(due).await;
-            if let Err(e) = self.send(&mut wr, data, slicer, rate).await {
+            let comment = comment_of(&acted);
+            if let Err(e) = self
+                .send(&mut wr, data, slicer, rate, comment.as_deref())
+                .await
+            {
                 return if is_reset(&e) {
                     End::Reset(format!("writing failed: {e}"))
                 } else {
@@ -285,6 +326,7 @@ impl Chain {
         mut data: Bytes,
         slicer: Option<(u64, u64, u64)>,
         rate: Option<u64>,
+        comment: Option<&str>,
     ) -> io::Result<()> {
         while !data.is_empty() {
             let mut n = data.len();
@@ -308,6 +350,9 @@ impl Chain {
                 self.next_send = Some(at + Duration::from_secs_f64(n as f64 / (r as f64 * 1000.0)));
             }
             wr.write_all(&piece).await?;
+            if let Some(side) = &self.sink {
+                side.proxy_sent(&piece, comment);
+            }
             self.passed += n as u64;
             if let Some((_, _, delay)) = slicer
                 && !data.is_empty()
@@ -327,12 +372,19 @@ impl Chain {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
         }
+        self.finished = true;
+        self.sink.iter().for_each(Side::proxy_fin);
         match wr.shutdown().await {
             Ok(()) => End::Eof,
             Err(e) if is_reset(&e) || e.kind() == io::ErrorKind::NotConnected => End::Eof,
             Err(e) => End::Failed(e),
         }
     }
+}
+
+/// The packet comment naming the toxics that acted on a chunk.
+fn comment_of(acted: &[&str]) -> Option<String> {
+    (!acted.is_empty()).then(|| format!("wirekit toxics: {}", acted.join(", ")))
 }
 
 /// A deadline that never comes (for a disabled `select!` branch).

@@ -7,10 +7,12 @@
 //! - [`config`]: `--config`, Toxiproxy's populate JSON with toxics;
 //! - [`registry`]: the proxies of a process by name, changed while they run;
 //! - [`api`]: the Toxiproxy-compatible control API over the registry;
+//! - [`capture`]: `--pcap`, both legs as synthesized TCP in pcapng;
 //! - `chain`: one direction of a connection, through its toxics;
 //! - `relay`: one connection, both directions, half-close and reset.
 
 pub mod api;
+pub mod capture;
 mod chain;
 pub mod config;
 pub mod registry;
@@ -55,6 +57,8 @@ pub struct ProxyOptions {
     pub dump: Option<Dump>,
     /// `--seed`: makes every random choice (toxicity, jitter, slice sizes) repeat.
     pub seed: Option<u64>,
+    /// `--pcap` / `--pcap-dir`: both legs of every connection as packets.
+    pub capture: Option<capture::CaptureTarget>,
 }
 
 /// What happened to a relayed connection: open, then close.
@@ -197,6 +201,7 @@ impl BoundProxy {
             idle: options.listen.idle_timeout,
             toxics: toxics.subscribe(),
             seed: options.seed,
+            capture: options.capture.clone(),
             events: Events { tx: events },
         });
         Ok(BoundProxy {

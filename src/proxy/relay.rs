@@ -2,6 +2,7 @@
 //! with its own chain of toxics), pass each half-close on as it comes and a
 //! reset on as a reset (SO_LINGER 0), and report what happened.
 
+use super::capture::{CaptureTarget, Side};
 use super::chain::{Chain, End, QUEUE_CHUNKS, ToxicList, reader};
 use super::toxic::Stream;
 use super::{Event, Events};
@@ -26,6 +27,8 @@ pub(crate) struct Route {
     pub(crate) dump: Option<Dump>,
     /// The idle timeout, for the upstream leg too.
     pub(crate) idle: Option<Duration>,
+    /// `--pcap` / `--pcap-dir`.
+    pub(crate) capture: Option<CaptureTarget>,
     /// The proxy's live toxics.
     pub(crate) toxics: ToxicList,
     /// `--seed`: the base of every connection's random numbers.
@@ -80,6 +83,21 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
         })
         .await;
     let client_socket = socket_of(&*conn.stream);
+    let capture = route.capture.as_ref().and_then(|target| {
+        target
+            .for_connection(&route.name, id)
+            .map_err(|e| {
+                warn!(
+                    "proxy {}: no capture: {}",
+                    route.name,
+                    crate::error::one_line(&e)
+                )
+            })
+            .ok()
+    });
+    let client_leg = capture
+        .as_ref()
+        .map(|c| Side::client(c.clone(), peer, conn.local));
     let mut upstream_addr = None;
     let mut upstream_bytes = (0, 0);
     let mut toxics = Vec::new();
@@ -89,6 +107,9 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             Err(e) => {
                 // The client learns of it as a reset, as from an unreachable server.
                 arm_reset(client_socket.as_ref());
+                if let Some(leg) = &client_leg {
+                    leg.proxy_rst(Some("wirekit: the upstream could not be reached"));
+                }
                 return Err(e.context(format!("proxy {}: upstream {}", route.name, route.upstream)));
             }
         };
@@ -99,6 +120,10 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             let _ = s.set_tcp_nodelay(true);
         }
         let upstream_socket = socket_of(&tcp);
+        let upstream_leg = match (&capture, tcp.local_addr()) {
+            (Some(c), Ok(local)) => Some(Side::upstream(c.clone(), local, addr)),
+            _ => None,
+        };
         let tap = Tap::new(tcp, addr, route.dump.clone(), route.idle);
         let up_meter = tap.meter();
         let up: BoxStream = Box::new(tap);
@@ -108,16 +133,18 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             Stream::Upstream,
             route.toxics.clone(),
             rng(route.seed, id, Stream::Upstream),
+            upstream_leg.clone(),
         );
         let mut to_client = Chain::new(
             Stream::Downstream,
             route.toxics.clone(),
             rng(route.seed, id, Stream::Downstream),
+            client_leg.clone(),
         );
         let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
         let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
-        let upward = direction(reader(client_rd, up_tx), to_server.writer(up_rx, up_wr));
-        let downward = direction(reader(up_rd, down_tx), to_client.writer(down_rx, client_wr));
+        let upward = direction(reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
+        let downward = direction(reader(up_rd, down_tx, upstream_leg.clone()), to_client.writer(down_rx, client_wr));
         let end = {
             tokio::pin!(upward, downward);
             tokio::select! {
@@ -132,9 +159,22 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             End::Reset(why) => {
                 arm_reset(client_socket.as_ref());
                 arm_reset(upstream_socket.as_ref());
+                let comment = format!("wirekit: {why}");
+                for leg in client_leg.iter().chain(&upstream_leg) {
+                    leg.proxy_rst(Some(&comment));
+                }
                 Ok(Some(format!("reset: {why}")))
             }
-            End::Close(why) => Ok(Some(why)),
+            End::Close(why) => {
+                // Both sides are closed now; record the FINs not yet sent.
+                if !to_client.finished {
+                    client_leg.iter().for_each(Side::proxy_fin);
+                }
+                if !to_server.finished {
+                    upstream_leg.iter().for_each(Side::proxy_fin);
+                }
+                Ok(Some(why))
+            }
             End::Failed(e) => Err(anyhow!(e).context(format!("proxy {}: relaying", route.name))),
         }
     }
