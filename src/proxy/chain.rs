@@ -304,7 +304,10 @@ impl Chain {
             if data.is_empty() {
                 continue;
             }
-            sleep_until(due).await;
+            if due > Instant::now() {
+                // (A past deadline would still wait for the timer's next tick, ~1 ms.)
+                sleep_until(due).await;
+            }
             let comment = comment_of(&acted);
             if let Err(e) = self
                 .send(&mut wr, data, slicer, rate, comment.as_deref())
@@ -346,7 +349,9 @@ impl Chain {
             if let Some(r) = rate {
                 let now = Instant::now();
                 let at = self.next_send.filter(|t| *t > now).unwrap_or(now);
-                sleep_until(at).await;
+                if at > now {
+                    sleep_until(at).await;
+                }
                 self.next_send = Some(at + Duration::from_secs_f64(n as f64 / (r as f64 * 1000.0)));
             }
             wr.write_all(&piece).await?;
