@@ -1050,3 +1050,107 @@ fn pcap_dir_writes_one_file_per_connection() {
         stderr(&out)
     );
 }
+
+/// A self-signed certificate for localhost in `dir`: (cert, key) paths.
+fn localhost_cert(dir: &std::path::Path) -> (String, String) {
+    let out = run(
+        wirekit(&[
+            "cert",
+            "new",
+            "localhost",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_string();
+    (path("localhost.pem"), path("localhost-key.pem"))
+}
+
+#[test]
+fn upstream_tls_leg_decrypts_in_tshark_from_the_embedded_keys_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = localhost_cert(dir.path());
+    let pcap = dir.path().join("tls.pcapng");
+    let (_server, up) = python_upstream(&format!(
+        r#"
+import ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain({cert:?}, {key:?})
+def handle(c):
+    t = ctx.wrap_socket(c, server_side=True)
+    d = t.recv(1000)
+    t.sendall(b"secret answer to " + d)
+    t.close()
+"#
+    ));
+    let (_px, port) = proxy(
+        up,
+        &[
+            "--upstream-tls",
+            "--cacert",
+            &cert,
+            "--sni",
+            "localhost",
+            "--pcap",
+            pcap.to_str().expect("utf-8"),
+        ],
+    );
+    python_ok(&format!(
+        r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"the question")
+got = b""
+while True:
+    d = s.recv(1000)
+    if not d: break
+    got += d
+assert got == b"secret answer to the question", got
+print("ok")
+"#
+    ));
+    let file = pcap.to_str().expect("utf-8");
+    // On the wire to the upstream: TLS records only, no plaintext.
+    let (to_up, from_up) = followed(file, 1);
+    let wire = [to_up, from_up].concat();
+    assert!(
+        !wire.windows(12).any(|w| w == b"the question"),
+        "plaintext on the TLS leg"
+    );
+    // With no key file, the keys in the capture decrypt it.
+    let text = tshark("tshark", &["-r", file, "-q", "-z", "follow,tls,ascii,1"]);
+    assert!(
+        text.contains("the question") && text.contains("secret answer to the question"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_terminates_clients_and_relays_plaintext() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = localhost_cert(dir.path());
+    let (_up, up) = echo();
+    let (_px, port) = proxy(up, &["--tls", "--cert", &cert, "--key", &key]);
+    python_ok(&format!(
+        r#"
+import socket, ssl
+ctx = ssl.create_default_context(cafile={cert:?})
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', {port})), server_hostname="localhost")
+s.sendall(b"over tls")
+assert s.recv(100) == b"over tls"
+print("ok")
+"#
+    ));
+    // A client that speaks plain TCP to the TLS port fails its handshake; the proxy stays up.
+    assert_ne!(probe(port), "hello eof");
+}
+
+#[test]
+fn a_failed_upstream_tls_handshake_resets_the_client() {
+    let (_up, up) = echo(); // not a TLS server
+    let (mut px, port) = proxy(up, &["--upstream-tls", "--connect-timeout", "2s"]);
+    assert_eq!(probe(port), "ECONNRESET");
+    assert!(px.alive());
+}

@@ -1,6 +1,6 @@
 //! `wirekit proxy`: a TCP relay with Toxiproxy's toxics.
 
-use super::net::{DumpArgs, ListenArgs};
+use super::net::{DumpArgs, ListenArgs, TlsServerArgs};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +57,21 @@ pub struct ProxyArgs {
     /// As --pcap, one file per connection in DIR (PROXY-ID.pcapng).
     #[arg(long, value_name = "DIR")]
     pub pcap_dir: Option<PathBuf>,
+    /// Speak TLS to the upstream, verifying its certificate against the bundled Mozilla roots and --cacert; with --pcap the session keys go into the capture.
+    #[arg(long)]
+    pub upstream_tls: bool,
+    /// Also trust the CA certificate(s) in FILE (PEM) for the upstream's certificate.
+    #[arg(long, value_name = "FILE", requires = "upstream_tls")]
+    pub cacert: Option<PathBuf>,
+    /// Server name to send (SNI) to the upstream and verify, instead of the host of UPSTREAM.
+    #[arg(long, value_name = "NAME", requires = "upstream_tls")]
+    pub sni: Option<String>,
+    /// Do not verify the upstream's certificate (for testing only; a warning goes to stderr).
+    #[arg(long, requires = "upstream_tls")]
+    pub insecure: bool,
+    /// `--tls`: terminate TLS from clients.
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsServerArgs,
     /// The shared listener's flags.
     #[command(flatten)]
     pub listen_args: ListenArgs,

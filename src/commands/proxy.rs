@@ -40,6 +40,8 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
         dump: a.dump.open()?,
         seed: a.seed,
         capture: capture_target(a)?,
+        tls: wirekit::tls::acceptor(a.tls.options().as_ref(), "localhost", &[])?,
+        upstream_tls: upstream_tls(a)?,
     };
     let (tx, rx) = mpsc::channel(256);
     let registry = Arc::new(Registry::new(options, a.json.then_some(tx)));
@@ -82,6 +84,20 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     drop(registry);
     let _ = printing.await;
     result
+}
+
+/// `--upstream-tls` and its checks (--cacert, --sni, --insecure).
+fn upstream_tls(a: &ProxyArgs) -> Result<Option<wirekit::tls::TlsClient>> {
+    if !a.upstream_tls {
+        return Ok(None);
+    }
+    let options = wirekit::tls::TlsClientOptions {
+        cacert: a.cacert.clone(),
+        insecure: a.insecure,
+        sni: a.sni.clone(),
+        ..Default::default()
+    };
+    Ok(Some(wirekit::tls::TlsClient::new(&options, &[])?))
 }
 
 /// `--pcap FILE` (created now) or `--pcap-dir DIR` (which must exist).

@@ -325,3 +325,189 @@ impl Side {
         self.with(|f| f.rst(!self.peer_is_a, comment));
     }
 }
+
+impl Capture {
+    /// A Decryption Secrets Block (pcapng type 0x0A) of TLS key log lines, so
+    /// Wireshark decrypts the TLS after it with no key file.
+    fn write_secrets(&self, lines: &str) {
+        let Ok(mut w) = self.writer.lock() else {
+            return;
+        };
+        const TLS_KEY_LOG: u32 = 0x544c_534b;
+        let little = matches!(w.section().endianness, pcap_file::Endianness::Little);
+        let word = |n: u32| {
+            if little {
+                n.to_le_bytes()
+            } else {
+                n.to_be_bytes()
+            }
+        };
+        let mut value = Vec::with_capacity(8 + lines.len() + 3);
+        value.extend_from_slice(&word(TLS_KEY_LOG));
+        value.extend_from_slice(&word(lines.len() as u32));
+        value.extend_from_slice(lines.as_bytes());
+        while value.len() % 4 != 0 {
+            value.push(0); // the block's data is padded to 32 bits
+        }
+        let block = pcap_file::pcapng::blocks::unknown::UnknownBlock {
+            type_: 0x0000_000A,
+            length: value.len() as u32,
+            value: Cow::Owned(value),
+        };
+        let _ = w.write_pcapng_block(block);
+        let _ = w.get_mut().flush();
+    }
+}
+
+/// The TLS secrets of upstream connections, written into the capture as they
+/// are made (NSS key log lines, as SSLKEYLOGFILE holds them).
+pub(crate) struct KeyLogger {
+    capture: Capture,
+}
+
+impl KeyLogger {
+    pub(crate) fn new(capture: Capture) -> KeyLogger {
+        KeyLogger { capture }
+    }
+}
+
+impl std::fmt::Debug for KeyLogger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyLogger { .. }")
+    }
+}
+
+impl rustls::KeyLog for KeyLogger {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        self.capture.write_secrets(&line);
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        true
+    }
+}
+
+/// A byte stream whose traffic is recorded on a leg as it passes: the proxy's
+/// TCP connection to a TLS upstream, so the capture holds the TLS records
+/// themselves (decrypted by Wireshark with the keys in the file).
+///
+/// During the TLS handshake what passes is held back and recorded, in order,
+/// when [`Held::release`] is called after it: the session keys (written as
+/// they are made) then come before the records they decrypt, as a one-pass
+/// reader such as tshark needs them.
+pub(crate) struct Recorder<S> {
+    inner: S,
+    side: Option<Side>,
+    held: Held,
+}
+
+/// What a [`Recorder`] holds back: (sent by the peer?, bytes), in order; `None` once released.
+#[derive(Clone, Default)]
+pub(crate) struct Held(Arc<Mutex<Option<Vec<(bool, Vec<u8>)>>>>);
+
+impl Held {
+    /// Record what was held back, and from now on record as it passes.
+    pub(crate) fn release(&self, side: Option<&Side>) {
+        let held = self.0.lock().ok().and_then(|mut h| h.take());
+        if let (Some(held), Some(side)) = (held, side) {
+            for (from_peer, data) in held {
+                if from_peer {
+                    side.peer_sent(&data);
+                } else {
+                    side.proxy_sent(&data, None);
+                }
+            }
+        }
+    }
+
+    /// Hold `data` back; false once released (then record it at once).
+    fn hold(&self, from_peer: bool, data: &[u8]) -> bool {
+        match self.0.lock() {
+            Ok(mut h) => match h.as_mut() {
+                Some(list) => {
+                    list.push((from_peer, data.to_vec()));
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        }
+    }
+}
+
+impl<S> Recorder<S> {
+    /// Wrap `inner`, holding back what passes until the returned handle is released.
+    pub(crate) fn new(inner: S, side: Option<Side>) -> (Recorder<S>, Held) {
+        let held = Held(Arc::new(Mutex::new(Some(Vec::new()))));
+        (
+            Recorder {
+                inner,
+                side,
+                held: held.clone(),
+            },
+            held,
+        )
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        match &polled {
+            std::task::Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                if let Some(side) = &this.side
+                    && !this.held.hold(true, &buf.filled()[before..])
+                {
+                    side.peer_sent(&buf.filled()[before..]);
+                }
+            }
+            std::task::Poll::Ready(Ok(())) => this.side.iter().for_each(Side::peer_fin),
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let (std::task::Poll::Ready(Ok(n)), Some(side)) = (&polled, &this.side)
+            && !this.held.hold(false, &buf[..*n])
+        {
+            side.proxy_sent(&buf[..*n], None);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_shutdown(cx);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            this.side.iter().for_each(Side::proxy_fin);
+        }
+        polled
+    }
+}

@@ -47,7 +47,7 @@ pub struct ProxyConfig {
 }
 
 /// How every proxy of a process listens, connects and records.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ProxyOptions {
     /// The shared listener's options.
     pub listen: ListenOptions,
@@ -59,6 +59,23 @@ pub struct ProxyOptions {
     pub seed: Option<u64>,
     /// `--pcap` / `--pcap-dir`: both legs of every connection as packets.
     pub capture: Option<capture::CaptureTarget>,
+    /// `--tls`: terminate TLS from clients (see `tls::acceptor`).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// `--upstream-tls`: speak TLS to the upstream.
+    pub upstream_tls: Option<crate::tls::TlsClient>,
+}
+
+impl std::fmt::Debug for ProxyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyOptions")
+            .field("listen", &self.listen)
+            .field("connect", &self.connect)
+            .field("seed", &self.seed)
+            .field("capture", &self.capture)
+            .field("tls", &self.tls.is_some())
+            .field("upstream_tls", &self.upstream_tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What happened to a relayed connection: open, then close.
@@ -191,8 +208,9 @@ impl BoundProxy {
         events: Option<mpsc::Sender<Event>>,
         toxics: LiveToxics,
     ) -> Result<BoundProxy> {
-        let listener =
-            Listener::bind(&config.listen, &options.listen, options.dump.clone()).await?;
+        let listener = Listener::bind(&config.listen, &options.listen, options.dump.clone())
+            .await?
+            .with_tls(options.tls.clone());
         let route = Arc::new(Route {
             name: config.name.clone(),
             upstream: config.upstream.clone(),
@@ -202,6 +220,7 @@ impl BoundProxy {
             toxics: toxics.subscribe(),
             seed: options.seed,
             capture: options.capture.clone(),
+            upstream_tls: options.upstream_tls.clone(),
             events: Events { tx: events },
         });
         Ok(BoundProxy {

@@ -2,14 +2,16 @@
 //! with its own chain of toxics), pass each half-close on as it comes and a
 //! reset on as a reset (SO_LINGER 0), and report what happened.
 
-use super::capture::{CaptureTarget, Side};
+use super::capture::{CaptureTarget, KeyLogger, Recorder, Side};
 use super::chain::{Chain, End, QUEUE_CHUNKS, ToxicList, reader};
 use super::toxic::Stream;
 use super::{Event, Events};
 use crate::net::stream::{AsyncStream, Tap};
 use crate::net::{BoxStream, Conn, ConnectOptions, Dump, HostPort};
+use crate::tls::{TlsClient, TlsStream};
 use anyhow::{Result, anyhow};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -27,6 +29,8 @@ pub(crate) struct Route {
     pub(crate) dump: Option<Dump>,
     /// The idle timeout, for the upstream leg too.
     pub(crate) idle: Option<Duration>,
+    /// `--upstream-tls`: TLS to the upstream.
+    pub(crate) upstream_tls: Option<TlsClient>,
     /// `--pcap` / `--pcap-dir`.
     pub(crate) capture: Option<CaptureTarget>,
     /// The proxy's live toxics.
@@ -43,6 +47,8 @@ fn socket_of(stream: &dyn AsyncStream) -> Option<socket2::Socket> {
     let any: &dyn std::any::Any = stream;
     let tcp = if let Some(tap) = any.downcast_ref::<Tap<TcpStream>>() {
         tap.get_ref()
+    } else if let Some(tap) = any.downcast_ref::<Tap<TlsStream<TcpStream>>>() {
+        tap.get_ref().get_ref().get_ref().0
     } else {
         any.downcast_ref::<TcpStream>()?
     };
@@ -124,16 +130,49 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             (Some(c), Ok(local)) => Some(Side::upstream(c.clone(), local, addr)),
             _ => None,
         };
-        let tap = Tap::new(tcp, addr, route.dump.clone(), route.idle);
-        let up_meter = tap.meter();
-        let up: BoxStream = Box::new(tap);
+        // With TLS to the upstream, its leg is recorded under TLS (the records
+        // themselves, with the session keys in the capture), not by the chains.
+        let (up, up_meter, chain_leg): (BoxStream, _, Option<Side>) = match &route.upstream_tls {
+            None => {
+                let tap = Tap::new(tcp, addr, route.dump.clone(), route.idle);
+                let meter = tap.meter();
+                (Box::new(tap), meter, upstream_leg.clone())
+            }
+            Some(tls) => {
+                let client = match &capture {
+                    Some(c) => tls.with_key_log(Arc::new(KeyLogger::new(c.clone()))),
+                    None => tls.clone(),
+                };
+                let (io, held) = Recorder::new(tcp, upstream_leg.clone());
+                let limit = route.connect.connect_timeout;
+                let shaken = tokio::time::timeout(limit, client.handshake_over(io, &route.upstream.host)).await;
+                held.release(upstream_leg.as_ref());
+                let stream = match shaken {
+                    Ok(Ok(s)) => s,
+                    failed => {
+                        arm_reset(client_socket.as_ref());
+                        if let Some(leg) = &client_leg {
+                            leg.proxy_rst(Some("wirekit: the TLS handshake with the upstream failed"));
+                        }
+                        let why = match failed {
+                            Ok(Err(e)) => crate::error::one_line(&e),
+                            _ => format!("the TLS handshake timed out after {limit:?} (is it a TLS server?)"),
+                        };
+                        return Err(anyhow!("proxy {}: upstream {}: {why}", route.name, route.upstream));
+                    }
+                };
+                let tap = Tap::new(stream, addr, route.dump.clone(), route.idle);
+                let meter = tap.meter();
+                (Box::new(tap), meter, None)
+            }
+        };
         let (client_rd, client_wr) = tokio::io::split(conn.stream);
         let (up_rd, up_wr) = tokio::io::split(up);
         let mut to_server = Chain::new(
             Stream::Upstream,
             route.toxics.clone(),
             rng(route.seed, id, Stream::Upstream),
-            upstream_leg.clone(),
+            chain_leg.clone(),
         );
         let mut to_client = Chain::new(
             Stream::Downstream,
@@ -144,7 +183,7 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
         let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
         let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
         let upward = direction(reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
-        let downward = direction(reader(up_rd, down_tx, upstream_leg.clone()), to_client.writer(down_rx, client_wr));
+        let downward = direction(reader(up_rd, down_tx, chain_leg), to_client.writer(down_rx, client_wr));
         let end = {
             tokio::pin!(upward, downward);
             tokio::select! {
