@@ -403,9 +403,12 @@ pub(crate) struct Recorder<S> {
     held: Held,
 }
 
-/// What a [`Recorder`] holds back: (sent by the peer?, bytes), in order; `None` once released.
+/// One held-back chunk: (sent by the peer?, bytes).
+type Chunk = (bool, Vec<u8>);
+
+/// What a [`Recorder`] holds back, in order; `None` once released.
 #[derive(Clone, Default)]
-pub(crate) struct Held(Arc<Mutex<Option<Vec<(bool, Vec<u8>)>>>>);
+pub(crate) struct Held(Arc<Mutex<Option<Vec<Chunk>>>>);
 
 impl Held {
     /// Record what was held back, and from now on record as it passes.
