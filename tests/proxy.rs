@@ -1154,3 +1154,103 @@ fn a_failed_upstream_tls_handshake_resets_the_client() {
     assert_eq!(probe(port), "ECONNRESET");
     assert!(px.alive());
 }
+
+/// Python: send `n` numbered datagrams to the UDP `port` one by one, and print
+/// the replies that came within 0.3 s of each, as a JSON list of strings.
+fn udp_exchange(port: u16, n: usize) -> Vec<String> {
+    let out = python(
+        &format!(
+            r#"
+import socket, json
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.3)
+got = []
+for i in range({n}):
+    s.sendto(b"msg%03d" % i, ('127.0.0.1', {port}))
+    while True:
+        try:
+            got.append(s.recv(2000).decode("latin-1"))
+        except socket.timeout:
+            break
+print(json.dumps(got))
+"#
+        ),
+        T,
+    );
+    serde_json::from_str(stdout(&out).trim()).unwrap_or_else(|_| panic!("python: {}", stderr(&out)))
+}
+
+/// A UDP proxy to an echo server, with `args`.
+fn udp_proxy(args: &[&str]) -> (Proc, Proc, u16) {
+    let (echo, up) = Proc::server(&["udp", "listen", "127.0.0.1:0", "--echo", "-q"]);
+    let up = format!("127.0.0.1:{up}");
+    let mut all = vec!["proxy", "127.0.0.1:0", up.as_str(), "--udp"];
+    all.extend_from_slice(args);
+    let (px, port) = Proc::server(&all);
+    (echo, px, port)
+}
+
+#[test]
+fn udp_relay_passes_every_datagram_each_way() {
+    let (_echo, _px, port) = udp_proxy(&[]);
+    let want: Vec<String> = (0..20).map(|i| format!("msg{i:03}")).collect();
+    assert_eq!(udp_exchange(port, 20), want);
+}
+
+#[test]
+fn udp_faults_loss_duplicate_corrupt_and_latency() {
+    let (_e1, _p1, lossy) = udp_proxy(&["--udp-fault", "loss:rate=1"]);
+    assert!(udp_exchange(lossy, 5).is_empty());
+    let (_e2, _p2, dup) = udp_proxy(&["--udp-fault", "duplicate:rate=1,stream=upstream"]);
+    assert_eq!(
+        udp_exchange(dup, 2),
+        ["msg000", "msg000", "msg001", "msg001"]
+    );
+    let (_e3, _p3, bad) = udp_proxy(&["--udp-fault", "corrupt:rate=1"]);
+    let got = udp_exchange(bad, 3);
+    assert_eq!(got.len(), 3);
+    for (i, g) in got.iter().enumerate() {
+        let want = format!("msg{i:03}");
+        let differing = g.chars().zip(want.chars()).filter(|(a, b)| a != b).count();
+        assert_eq!(differing, 1, "{g:?} vs {want:?}");
+    }
+    let (_e4, _p4, slow) = udp_proxy(&["--udp-fault", "latency:latency=200"]);
+    python_ok(&format!(
+        r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+t = time.time(); s.sendto(b"x", ('127.0.0.1', {slow})); s.recv(10)
+assert 0.2 <= time.time() - t < 0.35, time.time() - t
+print("ok")
+"#
+    ));
+}
+
+#[test]
+fn udp_seed_repeats_the_loss_pattern_and_bad_faults_exit_2() {
+    let pattern = || {
+        let (_e, _p, port) = udp_proxy(&["--seed", "9", "--udp-fault", "loss:rate=0.5"]);
+        udp_exchange(port, 16)
+    };
+    let first = pattern();
+    assert!(!first.is_empty() && first.len() < 16, "{first:?}");
+    assert_eq!(pattern(), first);
+    for (spec, want) in [
+        (
+            "drop:rate=1",
+            "unknown UDP fault 'drop'; valid: loss, duplicate, reorder, corrupt, latency",
+        ),
+        ("loss:rate=2", "out of range"),
+        (
+            "loss:delay=1",
+            "loss has no attribute 'delay'; valid: rate, stream",
+        ),
+    ] {
+        let out = run(
+            wirekit(&["proxy", ":0", ":1", "--udp", "--udp-fault", spec]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 2, "{spec}");
+        assert!(stderr(&out).contains(want), "{spec}: {}", stderr(&out));
+    }
+}

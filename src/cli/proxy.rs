@@ -5,6 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use wirekit::proxy::Toxic;
+use wirekit::proxy::udp::UdpFault;
 use wirekit::units::parse_duration;
 
 /// `wirekit proxy`.
@@ -69,6 +70,15 @@ pub struct ProxyArgs {
     /// Do not verify the upstream's certificate (for testing only; a warning goes to stderr).
     #[arg(long, requires = "upstream_tls")]
     pub insecure: bool,
+    /// Relay UDP instead of TCP: one upstream socket per client address.
+    #[arg(long, conflicts_with_all = ["config", "api", "toxics", "tls", "upstream_tls", "pcap", "pcap_dir"])]
+    pub udp: bool,
+    /// A UDP fault (repeatable): loss|duplicate|reorder|corrupt[:rate=P] or latency:latency=MS,jitter=MS; each takes stream=upstream|downstream (default downstream).
+    #[arg(long, value_name = "SPEC", requires = "udp", value_parser = parse_udp_fault)]
+    pub udp_fault: Vec<UdpFault>,
+    /// Close a client's upstream UDP socket after this long without a datagram either way.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s", requires = "udp")]
+    pub udp_idle: Duration,
     /// `--tls`: terminate TLS from clients.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsServerArgs,
@@ -83,4 +93,9 @@ pub struct ProxyArgs {
 /// A `--toxic` value.
 fn parse_toxic(text: &str) -> Result<Toxic, String> {
     Toxic::parse(text).map_err(|e| wirekit::error::one_line(&e))
+}
+
+/// A `--udp-fault` value.
+fn parse_udp_fault(text: &str) -> Result<UdpFault, String> {
+    UdpFault::parse(text).map_err(|e| wirekit::error::one_line(&e))
 }

@@ -13,6 +13,9 @@ use wirekit::proxy::{Event, ProxyConfig, ProxyOptions, Registry, api, config};
 
 /// Run every proxy (and the API) until SIGINT/SIGTERM.
 pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
+    if a.udp {
+        return udp(a).await;
+    }
     let proxies = match (&a.config, &a.listen, &a.upstream) {
         (Some(path), _, _) => config::load(path)?,
         (None, Some(listen), Some(upstream)) => vec![ProxyConfig {
@@ -84,6 +87,25 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     drop(registry);
     let _ = printing.await;
     result
+}
+
+/// `--udp`: the UDP relay.
+async fn udp(a: &ProxyArgs) -> Result<()> {
+    let (Some(listen), Some(upstream)) = (&a.listen, &a.upstream) else {
+        return Err(wirekit::error::usage("--udp needs LISTEN and UPSTREAM"));
+    };
+    let buffers = a.listen_args.buffers.buffers();
+    let socket = wirekit::net::bind_udp(&HostPort::parse(listen, None)?, &buffers).await?;
+    // Always (even with -q), and stable, as `udp listen` says it.
+    eprintln!("wirekit: listening on udp {}", socket.local_addr()?);
+    let options = wirekit::proxy::udp::UdpProxyOptions {
+        upstream: HostPort::parse(upstream, None)?,
+        faults: a.udp_fault.clone(),
+        idle: a.udp_idle,
+        seed: a.seed,
+        buffers,
+    };
+    wirekit::proxy::udp::relay(socket, options).await
 }
 
 /// `--upstream-tls` and its checks (--cacert, --sni, --insecure).

@@ -9,7 +9,8 @@
 //! - [`api`]: the Toxiproxy-compatible control API over the registry;
 //! - [`capture`]: `--pcap`, both legs as synthesized TCP in pcapng;
 //! - `chain`: one direction of a connection, through its toxics;
-//! - `relay`: one connection, both directions, half-close and reset.
+//! - `relay`: one connection, both directions, half-close and reset;
+//! - [`udp`]: `--udp`, the UDP relay and its faults.
 
 pub mod api;
 pub mod capture;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod registry;
 mod relay;
 pub mod toxic;
+pub mod udp;
 
 pub use registry::{ApiError, Registry};
 pub use toxic::{Kind, Stream, Toxic};
