@@ -187,7 +187,7 @@ except ConnectionResetError:
 }
 
 /// Python: connect to `port`, send `hello`, and print what came back: the
-/// bytes, then `eof`, or `ECONNRESET`.
+/// bytes, then `eof`, or `ECONNRESET` (also for EPIPE, a reset seen on sending).
 fn probe(port: u16) -> String {
     let out = python(
         &format!(
@@ -203,7 +203,8 @@ try:
         if not d:
             print(got.decode(), "eof"); break
         got += d
-except ConnectionResetError:
+except (ConnectionResetError, BrokenPipeError):
+    # EPIPE: the reset came in before our own shutdown (a loaded machine).
     print(got.decode(), "ECONNRESET")
 "#
         ),
@@ -471,12 +472,11 @@ fn seed_makes_toxicity_choices_repeat() {
     let (_up, up) = echo();
     let outcomes = || {
         let (_px, port) = proxy(up, &["--seed", "42", "--toxic", "reset_peer:toxicity=0.5"]);
-        (0..12)
-            .map(|_| probe(port) == "ECONNRESET")
-            .collect::<Vec<bool>>()
+        (0..12).map(|_| probe(port)).collect::<Vec<String>>()
     };
     let first = outcomes();
-    assert!(first.contains(&true) && first.contains(&false), "{first:?}");
+    let reset = first.iter().filter(|o| *o == "ECONNRESET").count();
+    assert!(reset > 0 && reset < 12, "{first:?}");
     assert_eq!(outcomes(), first);
 }
 
