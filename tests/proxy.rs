@@ -187,12 +187,13 @@ except ConnectionResetError:
 }
 
 /// Python: connect to `port`, send `hello`, and print what came back: the
-/// bytes, then `eof`, or `ECONNRESET` (also for EPIPE, a reset seen on sending).
+/// bytes, then `eof`, or `ECONNRESET` (also for EPIPE or ENOTCONN: a reset
+/// that came in before the probe's own send or shutdown).
 fn probe(port: u16) -> String {
     let out = python(
         &format!(
             r#"
-import socket
+import socket, errno
 s = socket.create_connection(('127.0.0.1', {port}))
 got = b""
 try:
@@ -204,8 +205,11 @@ try:
             print(got.decode(), "eof"); break
         got += d
 except (ConnectionResetError, BrokenPipeError):
-    # EPIPE: the reset came in before our own shutdown (a loaded machine).
+    # EPIPE: the reset came in before our own send.
     print(got.decode(), "ECONNRESET")
+except OSError as e:
+    # ENOTCONN from shutdown: the connection was reset before it.
+    print(got.decode(), "ECONNRESET" if e.errno == errno.ENOTCONN else repr(e))
 "#
         ),
         T,
