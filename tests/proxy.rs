@@ -1317,3 +1317,197 @@ print("received", n, flush=True)
         "proxy peak RSS {stalled_peak} KiB while its client stalled"
     );
 }
+
+/// `wirekit serve` on a folder with `a.txt` ("hello\n") and `big.bin` (100 KB),
+/// and an HTTP proxy in front of it with `args`: (serve, proxy, proxy port).
+fn http_proxy(dir: &std::path::Path, args: &[&str]) -> (Proc, Proc, u16) {
+    std::fs::write(dir.join("a.txt"), "hello\n").expect("write");
+    std::fs::write(dir.join("big.bin"), vec![b'b'; 100_000]).expect("write");
+    let (serve, up) = Proc::server(&["serve", dir.to_str().expect("utf-8"), "-p", "0", "-q"]);
+    let up = format!("127.0.0.1:{up}");
+    let mut all = vec!["proxy", "127.0.0.1:0", up.as_str(), "--http"];
+    all.extend_from_slice(args);
+    let (px, port) = Proc::server(&all);
+    (serve, px, port)
+}
+
+#[test]
+fn http_abort_first_2_is_outlasted_by_wirekit_http_retry_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_s, _px, port) = http_proxy(
+        dir.path(),
+        &["--http-fault", "abort:status=503,retry_after=0,first=2"],
+    );
+    let out = run(
+        wirekit(&[
+            "http",
+            "--retry",
+            "3",
+            "--retry-delay",
+            "10ms",
+            &format!(":{port}/a.txt"),
+        ]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\n");
+    assert_eq!(
+        stderr(&out)
+            .matches("failed (503 Service Unavailable)")
+            .count(),
+        2,
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn http_abort_first_2_is_outlasted_by_requests_with_urllib3_retry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_s, _px, port) = http_proxy(
+        dir.path(),
+        &["--http-fault", "abort:status=503,retry_after=0,first=2"],
+    );
+    python_ok(&format!(
+        r#"
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+s = requests.Session()
+s.mount("http://", HTTPAdapter(max_retries=Retry(total=3, status_forcelist=[503], backoff_factor=0)))
+r = s.get("http://127.0.0.1:{port}/a.txt", timeout=10)
+assert r.status_code == 200 and r.text == "hello\n", (r.status_code, r.text)
+# Without retries the first two answers were the injected 503s with Retry-After.
+r = requests.get("http://127.0.0.1:{port}/a.txt", timeout=10)
+assert r.status_code == 200
+print("ok")
+"#
+    ));
+    let (_s2, _px2, fresh) = http_proxy(
+        dir.path(),
+        &["--http-fault", "abort:status=503,retry_after=1,first=1"],
+    );
+    let out = curl(&["-i", &format!("http://127.0.0.1:{fresh}/a.txt")]);
+    let text = stdout(&out);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn http_percent_with_seed_repeats_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let statuses = || {
+        let (_s, _px, port) = http_proxy(
+            dir.path(),
+            &["--seed", "5", "--http-fault", "abort:status=500,percent=50"],
+        );
+        (0..16)
+            .map(|_| {
+                let out = curl(&[
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    &format!("http://127.0.0.1:{port}/a.txt"),
+                ]);
+                stdout(&out)
+            })
+            .collect::<Vec<String>>()
+    };
+    let first = statuses();
+    assert!(
+        first.iter().any(|s| s == "500") && first.iter().any(|s| s == "200"),
+        "{first:?}"
+    );
+    assert_eq!(statuses(), first);
+}
+
+#[test]
+fn http_delay_cut_and_matchers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_s, _px, port) = http_proxy(
+        dir.path(),
+        &[
+            "--http-fault",
+            "delay:ms=300,path=/a.txt",
+            "--http-fault",
+            "cut:bytes=1000,path=/big",
+            "--http-fault",
+            "abort:status=418,header=X-Break:yes",
+            "--http-fault",
+            "abort:status=405,method=DELETE",
+        ],
+    );
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let t = curl_time(&url("/a.txt"));
+    assert!((0.3..1.0).contains(&t), "{t}");
+    let out = curl(&["-o", "-", "-w", "\n%{size_download}", &url("/big.bin")]);
+    assert!(
+        stdout(&out).ends_with("\n1000"),
+        "cut: {:?}",
+        &stdout(&out)[stdout(&out).len().saturating_sub(20)..]
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(18),
+        "curl sees the body end early (partial file)"
+    );
+    let status = |args: &[&str]| {
+        let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        all.extend_from_slice(args);
+        stdout(&curl(&all))
+    };
+    assert_eq!(status(&["-H", "X-Break: yes", &url("/big.bin")]), "418");
+    assert_eq!(status(&["-H", "X-Break: no", &url("/missing")]), "404");
+    assert_eq!(status(&["-X", "DELETE", &url("/big.bin")]), "405");
+}
+
+#[test]
+fn http_bad_fault_specs_exit_2() {
+    for (spec, want) in [
+        (
+            "explode",
+            "unknown HTTP fault 'explode'; valid: abort, delay, throttle, cut",
+        ),
+        ("abort:status=99", "not an HTTP status from 100 to 599"),
+        (
+            "abort:first=1,every=2",
+            "give one of percent=, first=, every=",
+        ),
+        (
+            "delay:rate=1",
+            "delay has no attribute 'rate'; valid: ms, method, path",
+        ),
+        ("abort:percent=120", "percent '120' is not from 0 to 100"),
+    ] {
+        let out = run(
+            wirekit(&["proxy", ":0", ":1", "--http", "--http-fault", spec]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 2, "{spec}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{spec}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn http_throttle_holds_a_body_within_20_percent_of_the_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_s, _px, port) = http_proxy(dir.path(), &["--http-fault", "throttle:rate=50"]);
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download} %{speed_download}",
+        &format!("http://127.0.0.1:{port}/big.bin"),
+    ]);
+    let text = stdout(&out);
+    let mut words = text.split_whitespace();
+    assert_eq!(words.next(), Some("100000"), "{text}");
+    let speed: f64 = words.next().and_then(|w| w.parse().ok()).expect("speed");
+    assert!((40_000.0..=60_000.0).contains(&speed), "{speed} bytes/s");
+}

@@ -79,6 +79,13 @@ pub struct ProxyArgs {
     /// Close a client's upstream UDP socket after this long without a datagram either way.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s", requires = "udp")]
     pub udp_idle: Duration,
+    /// Proxy HTTP/1.1 (to a plain-HTTP upstream) and apply --http-fault to requests.
+    #[arg(long, conflicts_with_all = ["config", "api", "toxics", "udp", "upstream_tls", "pcap", "pcap_dir"])]
+    pub http: bool,
+    /// An HTTP fault (repeatable): abort:status=503,retry_after=1 | delay:ms=500 | throttle:rate=KB/s | cut:bytes=N,
+    /// matched by method=, path= (prefix), header=Name[:value], gated by percent=, first=N or every=N.
+    #[arg(long, value_name = "SPEC", requires = "http")]
+    pub http_fault: Vec<String>,
     /// `--tls`: terminate TLS from clients.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: TlsServerArgs,

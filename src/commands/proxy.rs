@@ -16,6 +16,9 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     if a.udp {
         return udp(a).await;
     }
+    if a.http {
+        return http(a).await;
+    }
     let proxies = match (&a.config, &a.listen, &a.upstream) {
         (Some(path), _, _) => config::load(path)?,
         (None, Some(listen), Some(upstream)) => vec![ProxyConfig {
@@ -106,6 +109,30 @@ async fn udp(a: &ProxyArgs) -> Result<()> {
         buffers,
     };
     wirekit::proxy::udp::relay(socket, options).await
+}
+
+/// `--http`: the HTTP proxy with its faults.
+async fn http(a: &ProxyArgs) -> Result<()> {
+    let (Some(listen), Some(upstream)) = (&a.listen, &a.upstream) else {
+        return Err(wirekit::error::usage("--http needs LISTEN and UPSTREAM"));
+    };
+    let faults = a
+        .http_fault
+        .iter()
+        .map(|s| wirekit::proxy::http::HttpFault::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    let addr = HostPort::parse(listen, None)?;
+    let tls = wirekit::tls::acceptor(a.tls.options().as_ref(), &addr.host, &[])?;
+    let listener = Listener::bind(&addr, &a.listen_args.options(), a.dump.open()?)
+        .await?
+        .with_tls(tls);
+    eprintln!("wirekit: listening on {}", listener.local_addr());
+    let options = wirekit::proxy::http::HttpProxyOptions {
+        upstream: HostPort::parse(upstream, None)?,
+        faults,
+        seed: a.seed,
+    };
+    wirekit::proxy::http::serve(listener, options).await
 }
 
 /// `--upstream-tls` and its checks (--cacert, --sni, --insecure).

@@ -10,12 +10,14 @@
 //! - [`capture`]: `--pcap`, both legs as synthesized TCP in pcapng;
 //! - `chain`: one direction of a connection, through its toxics;
 //! - `relay`: one connection, both directions, half-close and reset;
-//! - [`udp`]: `--udp`, the UDP relay and its faults.
+//! - [`udp`]: `--udp`, the UDP relay and its faults;
+//! - [`http`]: `--http`, the HTTP proxy and its faults.
 
 pub mod api;
 pub mod capture;
 mod chain;
 pub mod config;
+pub mod http;
 pub mod registry;
 mod relay;
 pub mod toxic;
