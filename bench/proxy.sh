@@ -3,8 +3,9 @@
 # iperf3 single stream direct, through wirekit proxy, through socat and through an
 # `ncat --sh-exec` relay; the relay's own latency (1-byte ping-pong p50, proxy minus
 # direct); and throughput with --pcap on and with a latency=0 toxic, as a ratio to the
-# plain relay. Prints markdown table rows.
-# Knobs: IPERF_SECS (5), PINGS (20000), NO_BUILD=1 with WIREKIT=path (smoke runs).
+# plain relay; and --http mode under wrk against `wirekit serve`, as a ratio to direct.
+# Prints markdown table rows.
+# Knobs: IPERF_SECS (5), PINGS (20000), WRK_SECS (5), NO_BUILD=1 with WIREKIT_BIN=path (smoke runs).
 source "$(dirname "$0")/lib.sh"
 
 IPERF_SECS=${IPERF_SECS:-5}
@@ -14,6 +15,7 @@ WIREKIT=${WIREKIT_BIN:-$WIREKIT}
 apt_need iperf3 iperf3
 apt_need ncat ncat
 apt_need socat socat
+apt_need wrk wrk
 [ -n "${NO_BUILD:-}" ] || build_release
 TMP=$(mktemp -d)
 PIDS=()
@@ -67,6 +69,18 @@ PY
 }
 pd=$(p50 "$EPORT"); pp=$(p50 "$P")
 
+# --http: wrk through the HTTP proxy to `wirekit serve` vs direct (req/s).
+WRK_SECS=${WRK_SECS:-5}
+mkdir -p "$TMP/site"; head -c 1024 /dev/zero > "$TMP/site/1k.bin"
+SPORT=$(free_port)
+"$WIREKIT" -q serve "$TMP/site" -p "$SPORT" >/dev/null 2>&1 & PIDS+=($!)
+wait_listen "$SPORT"
+HPORT=$(free_port)
+"$WIREKIT" -q proxy "127.0.0.1:$HPORT" "127.0.0.1:$SPORT" --http 2>/dev/null & PIDS+=($!)
+wait_listen "$HPORT"
+rps() { wrk -t2 -c32 -d"${WRK_SECS}s" "http://127.0.0.1:$1/1k.bin" | awk '/Requests\/sec/ {print $2}'; }
+wd=$(rps "$SPORT"); wh=$(rps "$HPORT")
+
 echo "## proxy ($(machine))"
 echo
 echo "| scenario | direct | wirekit proxy | socat | ncat --sh-exec | wirekit ÷ socat | wirekit ÷ direct |"
@@ -75,5 +89,6 @@ echo "| iperf3 single stream, ${IPERF_SECS} s (Gbit/s) | $direct | $wk | $so | $
 echo "| 1-byte ping-pong p50, $PINGS round trips (µs) | $pd | $pp | – | – | – | +$(python3 -c "print(f'{$pp - $pd:.1f}')") µs |"
 echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $pc | – | – | – | $(ratio "$pc" "$wk") |"
 echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $lt | – | – | – | $(ratio "$lt" "$wk") |"
+echo "| --http, wrk 32 conns, 1 KiB file from serve (req/s; ÷ direct) | $wd | $wh | – | – | – | $(ratio "$wh" "$wd") |"
 echo
-echo "(--pcap wrote $(du -h "$TMP/cap.pcapng" | cut -f1); \`--http\` mode is not built yet, so its wrk row is absent.)"
+echo "(--pcap wrote $(du -h "$TMP/cap.pcapng" | cut -f1).)"
