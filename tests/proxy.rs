@@ -1511,3 +1511,23 @@ fn http_throttle_holds_a_body_within_20_percent_of_the_rate() {
     let speed: f64 = words.next().and_then(|w| w.parse().ok()).expect("speed");
     assert!((40_000.0..=60_000.0).contains(&speed), "{speed} bytes/s");
 }
+
+#[test]
+fn slow_close_delays_the_fin_but_not_the_data() {
+    let (_up, up) = echo();
+    let (_px, port) = proxy(up, &["--toxic", "slow_close:delay=500"]);
+    python_ok(&format!(
+        r#"
+import socket, time
+s = socket.create_connection(('127.0.0.1', {port}))
+t = time.time()
+s.sendall(b"hello"); s.shutdown(socket.SHUT_WR)
+assert s.recv(100) == b"hello"
+data_at = time.time() - t
+assert s.recv(100) == b""
+eof_at = time.time() - t
+assert data_at < 0.4 and 0.5 <= eof_at < 1.5, (data_at, eof_at)
+print("ok")
+"#
+    ));
+}
