@@ -35,3 +35,18 @@ fi
 if ! python3 -c 'import pproxy' 2>/dev/null; then
   python3 -m pip install -q pproxy || python3 -m pip install -q --break-system-packages pproxy   # no Debian package
 fi
+
+# toxiproxy-node-client: an existing Toxiproxy client that drives `wirekit proxy --api`
+# (tests/proxy.rs finds it under `npm root -g`).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d "$(npm root -g)/toxiproxy-node-client" ]; then
+  npm install -g -q toxiproxy-node-client@4.1.0 >/dev/null
+fi
+
+# tshark and capinfos: read the pcapng files of `wirekit proxy --pcap` (tests/proxy.rs).
+if ! command -v tshark >/dev/null || ! command -v capinfos >/dev/null; then
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+fi

@@ -80,6 +80,7 @@ pub mod fernet;
 mod forward;
 pub mod http;
 pub mod net;
+pub mod proxy;
 pub mod tcp;
 pub mod text;
 pub mod tls;

@@ -5,6 +5,7 @@ mod util;
 mod fernet;
 mod fetch;
 mod http;
+mod proxy;
 mod resolve;
 mod serve;
 mod serve_protocol;

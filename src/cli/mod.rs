@@ -7,6 +7,7 @@ mod fetch;
 mod http;
 mod ncat;
 mod net;
+mod proxy;
 mod resolve;
 mod serve;
 mod tcp;
@@ -17,6 +18,7 @@ pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;
 pub use http::HttpArgs;
+pub use proxy::ProxyArgs;
 pub use resolve::ResolveArgs;
 pub use serve::ServeArgs;
 pub use tcp::{ProxyType, TcpArgs, TcpCommand, TcpConnectArgs, TcpListenArgs};
@@ -98,6 +100,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
+    /// Relay TCP to an upstream and break it on purpose: Toxiproxy's toxics (latency, bandwidth, resets, ...).
+    Proxy(ProxyArgs),
 }
 
 #[cfg(test)]

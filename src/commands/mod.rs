@@ -6,6 +6,7 @@ mod fernet;
 mod fetch;
 mod http;
 pub mod logging;
+mod proxy;
 mod resolve;
 mod serve;
 mod tcp;
@@ -27,5 +28,6 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Fernet(a) => fernet::run(a),
         Command::Http(a) => http::run(a, &cli.global).await,
         Command::Fetch(a) => fetch::run(a, &cli.global).await,
+        Command::Proxy(a) => proxy::run(a).await,
     }
 }

@@ -464,7 +464,7 @@ fn report(joined: Result<(SocketAddr, Option<Result<()>>), tokio::task::JoinErro
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-pub(crate) async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let _ = stop_signal().await;
 }
 

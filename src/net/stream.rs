@@ -109,6 +109,11 @@ impl<S: AsyncStream> Tap<S> {
         self.meter.clone()
     }
 
+    /// The wrapped stream (for socket options such as SO_LINGER).
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     fn moved(&mut self, dir: Direction, data: &[u8]) {
         let counter = match dir {
             Direction::In => &self.meter.received,

@@ -114,8 +114,27 @@ impl TlsClient {
         server_name(self.sni.as_deref(), host)
     }
 
+    /// The same client, also handing its session secrets to `log` (for
+    /// `proxy --pcap`, which stores them beside the packets).
+    pub fn with_key_log(&self, log: Arc<dyn rustls::KeyLog>) -> TlsClient {
+        let mut config = ClientConfig::clone(self.connector.config());
+        config.key_log = log;
+        TlsClient {
+            connector: TlsConnector::from(Arc::new(config)),
+            ..self.clone()
+        }
+    }
+
     /// Run the handshake over `tcp` to `host` (the name in the address the user gave).
     pub async fn handshake(&self, tcp: TcpStream, host: &str) -> Result<TlsStream<TcpStream>> {
+        self.handshake_over(tcp, host).await
+    }
+
+    /// [`TlsClient::handshake`] over any byte stream (a recording wrapper, ...).
+    pub async fn handshake_over<IO>(&self, tcp: IO, host: &str) -> Result<TlsStream<IO>>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         let name = self.server_name(host)?;
         let shown = name.to_str().into_owned();
         if let Some(warned) = &self.insecure
