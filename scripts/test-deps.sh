@@ -29,3 +29,9 @@ if ! python3 -c 'import h2' 2>/dev/null; then
   python3 -m pip install -q h2 \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h2 >/dev/null
 fi
+
+# hdrhistogram (PyPI, module hdrh): decodes `wirekit bench --json` histograms (tests/bench.rs).
+if ! python3 -c 'import hdrh' 2>/dev/null; then
+  python3 -m pip install -q hdrhistogram \
+    || python3 -m pip install -q --break-system-packages hdrhistogram
+fi

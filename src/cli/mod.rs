@@ -1,6 +1,7 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod bench;
 mod cert;
 mod fernet;
 mod fetch;
@@ -12,6 +13,7 @@ mod tcp;
 mod tls;
 mod udp;
 
+pub use bench::{ArrivalArg, BenchArgs};
 pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;
@@ -97,4 +99,6 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Fernet keys and tokens, byte-compatible with Python's cryptography.fernet.
     Fernet(FernetArgs),
+    /// Load-test an HTTP server (like wrk, wrk2, oha): closed or open loop, HDR latency percentiles.
+    Bench(BenchArgs),
 }

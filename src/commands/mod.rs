@@ -1,6 +1,7 @@
 //! One file per command: the parsed flags become the library's options, the
 //! library runs, and the outcome is reported.
 
+mod bench;
 mod cert;
 mod fernet;
 mod fetch;
@@ -27,5 +28,6 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Fernet(a) => fernet::run(a),
         Command::Http(a) => http::run(a, &cli.global).await,
         Command::Fetch(a) => fetch::run(a, &cli.global).await,
+        Command::Bench(a) => bench::run(a).await,
     }
 }

@@ -1,0 +1,216 @@
+//! `wirekit bench`: an HTTP load generator. A closed loop (each connection sends
+//! its next request when the answer arrives, like wrk) or an open loop (`-R`: one
+//! schedule of intended send times, latency measured from the intended time so
+//! that a stalled server cannot hide its stall: coordinated omission corrected,
+//! like wrk2), with HDR histograms and a wrk-like or JSON report.
+
+mod report;
+mod schedule;
+mod stats;
+mod worker;
+
+pub use report::{Errors, Latency, PERCENTILES, Report, us};
+pub use schedule::{Arrival, Plan, Stage, parse_stages};
+pub use stats::{ErrorKind, Second};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use worker::{Shared, ThreadPlan};
+
+/// When a run ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// After this long (in-flight requests of the closed loop are abandoned).
+    Duration(Duration),
+    /// After this many requests.
+    Requests(u64),
+}
+
+/// The open loop's schedule and pool.
+#[derive(Debug, Clone)]
+pub struct OpenLoop {
+    /// The rate at the start, requests per second (`-R`).
+    pub rate: f64,
+    /// Stages after it (`--stages`); empty: hold `rate` to the end.
+    pub stages: Vec<Stage>,
+    /// Even spacing or Poisson arrivals.
+    pub arrival: Arrival,
+    /// The most connections the pool grows to when every one is busy.
+    pub max_conns: usize,
+    /// A request not sent within this of its intended time is dropped (and counted).
+    pub drop_after: Duration,
+}
+
+/// What to run.
+#[derive(Clone)]
+pub struct BenchOptions {
+    /// The target, `http://` or `https://`.
+    pub url: url::Url,
+    /// The method of every request.
+    pub method: http::Method,
+    /// Extra headers (a `Host` here replaces the URL's).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The request body.
+    pub body: Bytes,
+    /// Connections opened at the start (the closed loop's concurrency).
+    pub connections: usize,
+    /// Generator threads, each with its own event loop.
+    pub threads: usize,
+    /// When to stop.
+    pub stop: Stop,
+    /// The open loop; `None`: closed loop.
+    pub open: Option<OpenLoop>,
+    /// Per request, from the send to the end of the answer (also bounds connecting).
+    pub timeout: Duration,
+    /// TLS for `https://` (the shared client set-up).
+    pub tls: Option<crate::tls::TlsClient>,
+}
+
+impl BenchOptions {
+    /// Options for `url` with wrk-like defaults: GET, 64 connections, all cores, 10 s.
+    pub fn new(url: url::Url) -> BenchOptions {
+        BenchOptions {
+            url,
+            method: http::Method::GET,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            connections: 64,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            stop: Stop::Duration(Duration::from_secs(10)),
+            open: None,
+            timeout: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+}
+
+/// The one request every connection sends, in origin form with a `Host` header.
+fn request(o: &BenchOptions) -> Result<http::Request<Full<Bytes>>> {
+    let host = o.url.host_str().context("the URL has no host")?;
+    let authority = match o.url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let mut path = o.url.path().to_string();
+    if let Some(q) = o.url.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let mut req = http::Request::builder()
+        .method(o.method.clone())
+        .uri(path)
+        .header(http::header::HOST, authority);
+    if !o.body.is_empty() {
+        req = req.header(http::header::CONTENT_LENGTH, o.body.len());
+    }
+    let mut req = req.body(Full::new(o.body.clone()))?;
+    for (name, value) in &o.headers {
+        req.headers_mut().insert(name.clone(), value.clone());
+    }
+    Ok(req)
+}
+
+/// Run the benchmark to its end (blocking: it starts its own threads); the report.
+pub fn run(o: &BenchOptions) -> Result<Report> {
+    let host = o.url.host_str().context("the URL has no host")?.to_string();
+    let port = o.url.port_or_known_default().unwrap_or(80);
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addr = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => std::net::SocketAddr::new(ip, port),
+        Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(bare.as_str(), port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| {
+                format!("cannot resolve host '{host}'; check the name, or use an IP address")
+            })?,
+    };
+    if o.url.scheme() == "https" && o.tls.is_none() {
+        bail!("{} is https but no TLS client was set up", o.url);
+    }
+    let connections = o.connections.max(1);
+    let threads = o.threads.clamp(1, connections);
+    let template = stats::histogram()?;
+    // A moment for every thread to start and connect before the first request.
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let (limit, duration) = match o.stop {
+        Stop::Requests(n) => (Some(n), None),
+        Stop::Duration(d) => (None, Some(d)),
+    };
+    let plan = o
+        .open
+        .as_ref()
+        .map(|ol| Plan::new(ol.rate, &ol.stages, duration, limit, ol.arrival));
+    let shared = Arc::new(Shared {
+        addr,
+        host: bare,
+        tls: o.tls.clone(),
+        request: request(o)?,
+        timeout: o.timeout,
+        start,
+        issued: AtomicU64::new(0),
+        limit: if o.open.is_some() { None } else { limit },
+        deadline: match (&o.open, duration) {
+            (None, Some(d)) => Some(start + d),
+            _ => None,
+        },
+        drop_after: o.open.as_ref().map_or(Duration::MAX, |ol| ol.drop_after),
+        late_after: Duration::from_millis(10),
+    });
+    let mut handles = Vec::new();
+    for i in 0..threads {
+        let share = |n: usize| n / threads + usize::from(i < n % threads);
+        let plan = ThreadPlan {
+            connections: share(connections),
+            open: match (&plan, &o.open) {
+                (Some(p), Some(ol)) => Some((
+                    p.for_thread(i, threads),
+                    share(ol.max_conns.max(connections)).max(1),
+                )),
+                _ => None,
+            },
+        };
+        let (shared, template) = (shared.clone(), template.clone());
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("bench-{i}"))
+                .spawn(move || worker::run_thread(shared, plan, template))
+                .context("cannot start a generator thread")?,
+        );
+    }
+    let mut total = stats::Stats::new(&template);
+    for h in handles {
+        match h.join() {
+            Ok(Ok(s)) => total.merge(&s),
+            Ok(Err(e)) => return Err(e.context("a generator thread failed")),
+            Err(_) => bail!("a generator thread stopped unexpectedly"),
+        }
+    }
+    // Closed loop with -d: the duration; else until the last request ended.
+    let elapsed = match (o.open.is_none(), duration) {
+        (true, Some(d)) => d,
+        _ => total.last,
+    };
+    let target_rate = plan.as_ref().map(|p| {
+        let secs = p.seconds();
+        match (secs.is_finite(), limit) {
+            (true, _) if secs > 0.0 => p.scheduled() / secs,
+            _ => o.open.as_ref().map_or(0.0, |ol| ol.rate),
+        }
+    });
+    Report::build(
+        o.url.as_str(),
+        threads,
+        connections,
+        target_rate,
+        elapsed.as_secs_f64(),
+        &total,
+    )
+}

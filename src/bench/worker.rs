@@ -1,0 +1,326 @@
+//! The generator's threads: one tokio current-thread runtime each (the shape of
+//! wrk's one event loop per thread), keep-alive HTTP/1.1 connections on hyper,
+//! and in the open loop a dispatcher that follows the schedule and grows the pool.
+
+use super::schedule::Schedule;
+use super::stats::{ErrorKind, Stats};
+use crate::tls::TlsClient;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, mpsc};
+use tokio::time::Instant;
+
+/// What every thread shares: the target, the request, the limits.
+pub(crate) struct Shared {
+    /// The addresses the target's host resolved to (the first is used).
+    pub addr: SocketAddr,
+    /// The host name for TLS.
+    pub host: String,
+    /// TLS for `https://`.
+    pub tls: Option<TlsClient>,
+    /// The request every connection sends.
+    pub request: http::Request<Full<Bytes>>,
+    /// Per request.
+    pub timeout: Duration,
+    /// When the run starts (every thread waits for it).
+    pub start: Instant,
+    /// Closed loop: requests claimed so far and the most there may be.
+    pub issued: AtomicU64,
+    /// `-n`: the closed loop's request count.
+    pub limit: Option<u64>,
+    /// `-d`: the closed loop stops at this moment; in-flight requests are abandoned.
+    pub deadline: Option<Instant>,
+    /// Open loop: a request not sent within this of its intended time is dropped.
+    pub drop_after: Duration,
+    /// Open loop: a request sent later than this after its intended time is late.
+    pub late_after: Duration,
+}
+
+/// One thread's plan: its connections, and the open loop's schedule and pool bound.
+pub(crate) struct ThreadPlan {
+    /// Connections opened at the start.
+    pub connections: usize,
+    /// Open loop: the schedule and the most connections the pool may grow to.
+    pub open: Option<(Schedule, usize)>,
+}
+
+/// Run one generator thread to the end of the run; its merged counts.
+pub(crate) fn run_thread(
+    shared: Arc<Shared>,
+    plan: ThreadPlan,
+    template: hdrhistogram::Histogram<u64>,
+) -> anyhow::Result<Stats> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    Ok(local.block_on(&rt, thread_main(shared, plan, template)))
+}
+
+/// The open loop's queue of due requests (their intended send times), shared by
+/// the thread's connections; `idle` counts those waiting for one.
+struct Queue {
+    rx: Mutex<mpsc::UnboundedReceiver<Instant>>,
+    idle: Cell<usize>,
+}
+
+async fn thread_main(
+    shared: Arc<Shared>,
+    plan: ThreadPlan,
+    template: hdrhistogram::Histogram<u64>,
+) -> Stats {
+    let mut total = Stats::new(&template);
+    let mut tasks = Vec::new();
+    let spawn = |queue: Option<Rc<Queue>>| {
+        let (shared, template) = (shared.clone(), template.clone());
+        tokio::task::spawn_local(connection(shared, queue, template))
+    };
+    match plan.open {
+        None => {
+            for _ in 0..plan.connections {
+                tasks.push(spawn(None));
+            }
+        }
+        Some((mut schedule, max_conns)) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let queue = Rc::new(Queue {
+                rx: Mutex::new(rx),
+                idle: Cell::new(0),
+            });
+            for _ in 0..plan.connections {
+                tasks.push(spawn(Some(queue.clone())));
+            }
+            let mut open = plan.connections;
+            while let Some(offset) = schedule.next_offset() {
+                let at = shared.start + offset;
+                tokio::time::sleep_until(at).await;
+                if tx.send(at).is_err() {
+                    break;
+                }
+                // Every connection busy: grow the pool, up to its bound.
+                if queue.idle.get() == 0 && open < max_conns {
+                    open += 1;
+                    tasks.push(spawn(Some(queue.clone())));
+                }
+            }
+        }
+    }
+    for t in tasks {
+        if let Ok(stats) = t.await {
+            total.merge(&stats);
+        }
+    }
+    total
+}
+
+/// A stream that counts the bytes read from it.
+struct Counting<S> {
+    inner: S,
+    read: Rc<Cell<u64>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.read.set(self.read.get() + n);
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A plain or TLS connection.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// Open a keep-alive HTTP/1.1 connection; its sender, or why not.
+async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<SendRequest<Full<Bytes>>, String> {
+    let connect = async {
+        let tcp = TcpStream::connect(shared.addr)
+            .await
+            .map_err(|e| format!("{}: {}", shared.addr, e))?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = match &shared.tls {
+            Some(tls) => Box::new(
+                tls.handshake(tcp, &shared.host)
+                    .await
+                    .map_err(|e| format!("{}: {}", shared.addr, crate::error::one_line(&e)))?,
+            ),
+            None => Box::new(tcp),
+        };
+        let io = TokioIo::new(Counting { inner: io, read });
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_local(conn);
+        Ok(sender)
+    };
+    match tokio::time::timeout(shared.timeout, connect).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "{}: no connection within {:?} (--timeout)",
+            shared.addr, shared.timeout
+        )),
+    }
+}
+
+/// The next request this connection sends: its intended send time, or `None` at the end.
+async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
+    match queue {
+        None => {
+            if shared.deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            if let Some(limit) = shared.limit
+                && shared.issued.fetch_add(1, Ordering::Relaxed) >= limit
+            {
+                return None;
+            }
+            Some(Instant::now())
+        }
+        Some(q) => {
+            q.idle.set(q.idle.get() + 1);
+            let job = q.rx.lock().await.recv().await;
+            q.idle.set(q.idle.get() - 1);
+            job
+        }
+    }
+}
+
+/// One connection's life: take requests, send them, record the answers; reconnect
+/// after a failure (or when the server closed a keep-alive connection).
+async fn connection(
+    shared: Arc<Shared>,
+    queue: Option<Rc<Queue>>,
+    template: hdrhistogram::Histogram<u64>,
+) -> Stats {
+    let mut stats = Stats::new(&template);
+    let read = Rc::new(Cell::new(0u64));
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    if queue.is_none() {
+        // Closed loop: connect before the start, as wrk does.
+        sender = open(&shared, read.clone()).await.ok();
+        tokio::time::sleep_until(shared.start).await;
+    }
+    let since = |at: Instant| at.saturating_duration_since(shared.start);
+    loop {
+        let Some(intended) = next_job(&shared, queue.as_deref()).await else {
+            break;
+        };
+        let now = Instant::now();
+        let lag = now.saturating_duration_since(intended);
+        if queue.is_some() && lag > shared.drop_after {
+            stats.dropped += 1;
+            continue;
+        }
+        // A keep-alive connection the server closed is reopened without an error.
+        if let Some(s) = sender.as_mut()
+            && s.ready().await.is_err()
+        {
+            sender = None;
+        }
+        if sender.is_none() {
+            match open(&shared, read.clone()).await {
+                Ok(s) => sender = Some(s),
+                Err(reason) => {
+                    stats.fail(ErrorKind::Connect, || reason, since(Instant::now()));
+                    continue;
+                }
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+        let sent = Instant::now();
+        if queue.is_some() && sent.saturating_duration_since(intended) > shared.late_after {
+            stats.late += 1;
+        }
+        let request = shared.request.clone();
+        let exchange = async {
+            let response = s.send_request(request).await?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                frame?;
+            }
+            Ok::<u16, hyper::Error>(status)
+        };
+        let mut limit = sent + shared.timeout;
+        let cut = shared.deadline.is_some_and(|d| d < limit);
+        if let Some(d) = shared.deadline {
+            limit = limit.min(d);
+        }
+        match tokio::time::timeout_at(limit, exchange).await {
+            Ok(Ok(status)) => {
+                let done = Instant::now();
+                stats.answer(
+                    status,
+                    done.saturating_duration_since(intended),
+                    done.saturating_duration_since(sent),
+                    sent.saturating_duration_since(intended),
+                    since(done),
+                );
+            }
+            Ok(Err(e)) => {
+                sender = None;
+                stats.fail(
+                    ErrorKind::Read,
+                    || crate::error::chain_text(&e),
+                    since(Instant::now()),
+                );
+            }
+            Err(_) if cut && Instant::now() >= limit => break,
+            Err(_) => {
+                sender = None;
+                let t = shared.timeout;
+                stats.fail(
+                    ErrorKind::Timeout,
+                    || format!("no complete answer within {t:?} (--timeout)"),
+                    since(Instant::now()),
+                );
+            }
+        }
+    }
+    stats.bytes = read.get();
+    stats
+}

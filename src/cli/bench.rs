@@ -1,0 +1,86 @@
+//! `wirekit bench`: an HTTP load generator (wrk, wrk2, oha).
+
+use ::http::header::{HeaderName, HeaderValue};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use wirekit::units::parse_duration;
+
+/// Load-test an HTTP server: a closed loop like wrk, or an open loop at a fixed rate
+/// (-R) with coordinated omission corrected, like wrk2; HDR latency percentiles.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Closed loop (default): every connection sends its next request as soon as the answer
+arrives. Open loop (-R): requests follow one schedule of intended send times; latency is
+measured from the intended time, so a server stall shows in the percentiles.
+Errors are counted by kind: connect, timeout, read, 4xx, 5xx.
+Exit codes: 0 done, 1 some requests failed to get an answer (connect, timeout, read;
+the reason is on stderr), 2 bad usage.")]
+pub struct BenchArgs {
+    /// The URL to load, http:// or https://.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Connections to keep open (the closed loop's concurrency; the open loop's starting pool).
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 64)]
+    pub connections: usize,
+    /// How long to run (default 10s unless -n).
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+    /// Send exactly N requests, then stop.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Generator threads, each with its own event loop (default: all cores).
+    #[arg(short = 't', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// HTTP method.
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = wirekit::http::header::line)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Request body.
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Per request, from the send to the end of the answer (also bounds connecting).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// Open loop: RATE requests per second on one schedule, coordinated omission corrected.
+    #[arg(short = 'R', long, value_name = "RATE")]
+    pub rate: Option<f64>,
+    /// Open loop arrivals: evenly spaced or a Poisson process.
+    #[arg(long, value_enum, default_value_t = ArrivalArg::Constant)]
+    pub arrival: ArrivalArg,
+    /// Open loop stages DURATION:RATE,... ramping from the previous rate (from -R, else 0), e.g. 10s:1000,30s:5000,10s:0.
+    #[arg(long, value_name = "STAGES", value_parser = wirekit::bench::parse_stages, conflicts_with_all = ["duration", "requests"])]
+    pub stages: Option<Vec<wirekit::bench::Stage>>,
+    /// Open loop: the most connections the pool grows to when every connection is busy.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_conns: usize,
+    /// Open loop: a request not sent within DURATION of its intended time is dropped (and counted).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub drop_after: Duration,
+    /// Print the latency percentiles (p50, p75, p90, p99, p99.9, p99.99, max).
+    #[arg(long)]
+    pub latency: bool,
+    /// Print the report as one JSON object (with the V2 base64 HdrHistograms) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also trust the CA certificate(s) in FILE (PEM) for https:// targets.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify an https:// server's certificate (for testing only; a warning goes to stderr).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// `--arrival`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// Variant doc comments would become possible-value help and change `--help`.
+#[allow(missing_docs)]
+pub enum ArrivalArg {
+    Constant,
+    Poisson,
+}

@@ -1,0 +1,144 @@
+//! `wirekit bench`: the flags become [`BenchOptions`]; the library runs the load;
+//! this file prints the report (text or JSON) and maps failed requests to exit 1.
+
+use crate::cli::{ArrivalArg, BenchArgs};
+use anyhow::Result;
+use bytes::Bytes;
+use wirekit::bench::{Arrival, BenchOptions, OpenLoop, Stop};
+use wirekit::error::{exit_with, usage};
+use wirekit::tls::{TlsClient, TlsClientOptions};
+
+/// The library's options for `a`, or a usage error naming the bad flag.
+fn options(a: &BenchArgs) -> Result<BenchOptions> {
+    let url = url::Url::parse(&a.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+        .ok_or_else(|| {
+            usage(format!(
+                "'{}' is not an http:// or https:// URL with a host; write it like http://127.0.0.1:8000/",
+                a.url
+            ))
+        })?;
+    if a.connections == 0 {
+        return Err(usage(
+            "-c 0: a run needs at least one connection; give -c 1 or more",
+        ));
+    }
+    if a.threads == Some(0) {
+        return Err(usage(
+            "-t 0: a run needs at least one thread; give -t 1 or more",
+        ));
+    }
+    if a.requests == Some(0) {
+        return Err(usage("-n 0: nothing to send; give -n 1 or more"));
+    }
+    if a.duration.is_some_and(|d| d.is_zero()) {
+        return Err(usage(
+            "-d 0: the run would end at once; give a duration like -d 10s",
+        ));
+    }
+    if let Some(r) = a.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(usage(format!(
+            "-R {r}: the rate must be a number of requests per second above 0, like -R 1000"
+        )));
+    }
+    if a.max_conns == 0 {
+        return Err(usage(
+            "--max-conns 0: the pool needs at least one connection",
+        ));
+    }
+    if a.stages.is_some() && a.rate.is_none() && a.max_conns < a.connections {
+        return Err(usage("--max-conns must be at least -c"));
+    }
+    let method = http::Method::from_bytes(a.method.as_bytes()).map_err(|_| {
+        usage(format!(
+            "-X '{}' is not an HTTP method; write it like GET or POST",
+            a.method
+        ))
+    })?;
+    let body = match (&a.body, &a.body_file) {
+        (Some(t), _) => Bytes::from(t.clone()),
+        (None, Some(p)) => Bytes::from(std::fs::read(p).map_err(|e| {
+            usage(format!(
+                "--body-file: cannot read '{}': {}",
+                p.display(),
+                wirekit::http::client::errors::io_reason(&e)
+            ))
+        })?),
+        (None, None) => Bytes::new(),
+    };
+    let tls = if url.scheme() == "https" {
+        let opts = TlsClientOptions {
+            cacert: a.cacert.clone(),
+            insecure: a.insecure,
+            ..Default::default()
+        };
+        Some(
+            TlsClient::new(&opts, &["http/1.1"])
+                .map_err(|e| usage(wirekit::error::one_line(&e)))?,
+        )
+    } else {
+        None
+    };
+    let mut o = BenchOptions::new(url);
+    o.method = method;
+    o.headers = a.headers.clone();
+    o.body = body;
+    o.connections = a.connections;
+    if let Some(t) = a.threads {
+        o.threads = t;
+    }
+    o.stop = match (a.requests, a.duration) {
+        (Some(n), _) => Stop::Requests(n),
+        (None, Some(d)) => Stop::Duration(d),
+        (None, None) => Stop::Duration(std::time::Duration::from_secs(10)),
+    };
+    o.timeout = a.timeout;
+    o.tls = tls;
+    if a.rate.is_some() || a.stages.is_some() {
+        o.open = Some(OpenLoop {
+            rate: a.rate.unwrap_or(0.0),
+            stages: a.stages.clone().unwrap_or_default(),
+            arrival: match a.arrival {
+                ArrivalArg::Constant => Arrival::Constant,
+                ArrivalArg::Poisson => Arrival::Poisson,
+            },
+            max_conns: a.max_conns,
+            drop_after: a.drop_after,
+        });
+    }
+    Ok(o)
+}
+
+/// Run `wirekit bench`.
+pub async fn run(a: &BenchArgs) -> Result<()> {
+    let o = options(a)?;
+    let head = match (o.stop, &o.open) {
+        (_, Some(ol)) if !ol.stages.is_empty() => format!("Running staged open loop @ {}", o.url),
+        (Stop::Duration(d), _) => {
+            format!("Running {} test @ {}", humantime::format_duration(d), o.url)
+        }
+        (Stop::Requests(n), _) => format!("Running {n} requests @ {}", o.url),
+    };
+    let report = tokio::task::spawn_blocking(move || wirekit::bench::run(&o)).await??;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{head}");
+        print!("{}", report.text(a.latency));
+    }
+    let failed = report.transport_errors();
+    if failed > 0 {
+        return Err(exit_with(
+            1,
+            format!(
+                "{failed} of {} requests got no answer: {}",
+                report.requests,
+                report.errors_line()
+            ),
+        ));
+    }
+    Ok(())
+}

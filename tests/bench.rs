@@ -1,0 +1,186 @@
+//! `wirekit bench` against real servers: `wirekit serve` (with its access log),
+//! nginx, a Python server that closes every connection; the JSON histogram read
+//! back with PyPI `hdrhistogram`.
+
+use crate::util::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A folder with a 1 KiB file `k.bin`, served by `wirekit serve` on port 0.
+fn serve(extra: &[&str]) -> (tempfile::TempDir, Proc, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("k.bin"), vec![b'x'; 1024]).expect("write k.bin");
+    let root = dir.path().to_str().expect("path").to_string();
+    let mut args = vec!["serve", root.as_str(), "-p", "0"];
+    args.extend_from_slice(extra);
+    let (p, port) = Proc::server(&args);
+    (dir, p, port)
+}
+
+fn bench(args: &[&str]) -> std::process::Output {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    run(wirekit(&all), None, LIMIT)
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+#[test]
+fn ten_thousand_requests_are_exactly_ten_thousand_log_lines() {
+    let (_dir, server, port) = serve(&[]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let out = bench(&[&url, "-n", "10000", "-c", "16", "-t", "2", "--latency"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("10000 requests in "), "{text}");
+    assert!(text.contains("Statuses: 200: 10000"), "{text}");
+    assert!(text.contains("Errors: none"), "{text}");
+    for p in ["p50", "p75", "p90", "p99", "p99.9", "p99.99", "max"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(p)),
+            "no {p} in {text}"
+        );
+    }
+    let log = server.terminate(Duration::from_secs(20));
+    let lines = stderr(&log)
+        .lines()
+        .filter(|l| l.contains("\"GET /k.bin HTTP/1.1\" 200"))
+        .count();
+    assert_eq!(lines, 10_000, "access log lines");
+}
+
+#[test]
+fn json_histogram_decodes_with_python_hdrhistogram() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let out = bench(&[
+        &url,
+        "-n",
+        "3000",
+        "-c",
+        "8",
+        "-X",
+        "POST",
+        "--body",
+        "hello",
+        "-H",
+        "X-Test: 1",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["requests"], 3000);
+    assert_eq!(v["responses"], 3000);
+    // serve answers a POST to a file with 405: counted as a 4xx, not as a failure.
+    assert_eq!(v["statuses"]["405"], 3000, "{v}");
+    assert_eq!(v["errors"]["status_4xx"], 3000);
+    assert!(v["bytes"].as_u64().expect("bytes") > 3000 * 100);
+    let l = &v["latency"];
+    assert_eq!(l["count"], 3000);
+    let code_text = format!(
+        "from hdrh.histogram import HdrHistogram\n\
+         h = HdrHistogram.decode({hist:?})\n\
+         assert h.get_total_count() == {count}, h.get_total_count()\n\
+         assert h.get_min_value() == {min}, (h.get_min_value(), {min})\n\
+         assert h.get_max_value() == {max}, (h.get_max_value(), {max})\n\
+         assert h.get_value_at_percentile(99) == {p99}, (h.get_value_at_percentile(99), {p99})\n\
+         print('ok')",
+        hist = l["histogram"].as_str().expect("histogram"),
+        count = l["count"],
+        min = l["min_us"],
+        max = l["max_us"],
+        p99 = l["percentiles"]["p99"],
+    );
+    python_ok(&code_text);
+}
+
+#[test]
+fn unreachable_target_counts_connect_errors_and_exits_1() {
+    let port = free_port(); // nothing listens: refused
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = bench(&[&url, "-n", "50", "-c", "4", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["requests"], 50);
+    assert_eq!(v["responses"], 0);
+    assert_eq!(v["errors"]["connect"], 50);
+    let err = stderr(&out);
+    assert!(
+        err.contains("50 of 50 requests got no answer: connect 50"),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn bad_usage_exits_2_naming_the_flag() {
+    for (args, needle) in [
+        (
+            vec!["ftp://127.0.0.1/"],
+            "is not an http:// or https:// URL",
+        ),
+        (vec!["not a url"], "is not an http:// or https:// URL"),
+        (vec!["http://127.0.0.1:1/", "-c", "0"], "-c 0"),
+        (vec!["http://127.0.0.1:1/", "-R", "0"], "-R 0"),
+        (vec!["http://127.0.0.1:1/", "-R", "nan"], "-R NaN"),
+        (
+            vec!["http://127.0.0.1:1/", "--duration=-1s"],
+            "is not a duration",
+        ),
+        (
+            vec!["http://127.0.0.1:1/", "--stages", "10s"],
+            "DURATION:RATE",
+        ),
+        (
+            vec!["http://127.0.0.1:1/", "--body-file", "/nonexistent/b"],
+            "--body-file",
+        ),
+    ] {
+        let out = bench(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_server_that_closes_every_connection_is_counted_without_a_hang() {
+    let port = free_port();
+    let code_text = format!(
+        "import socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen(128)\n\
+         while True:\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   c.recv(65536)\n\
+         \x20   c.close()\n"
+    );
+    let _server = python_server(&code_text, port, false);
+    let url = format!("http://127.0.0.1:{port}/");
+    let started = Instant::now();
+    let out = bench(&[
+        &url,
+        "-n",
+        "200",
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "--timeout",
+        "5s",
+        "--json",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["requests"], 200);
+    assert_eq!(v["responses"], 0);
+    let e = &v["errors"];
+    let read = e["read"].as_u64().expect("read");
+    assert!(read > 0, "{v}");
+    assert_eq!(read + e["connect"].as_u64().expect("connect"), 200, "{v}");
+    assert!(stderr(&out).contains("read "), "{}", stderr(&out));
+}
