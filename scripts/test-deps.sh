@@ -9,7 +9,8 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing page, rendered headless
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
-command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
+command -v ncat >/dev/null || need_apt+=(ncat)
+command -v nginx >/dev/null || need_apt+=(nginx)           # the open-loop rate test (tests/bench.rs)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

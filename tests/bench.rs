@@ -4,6 +4,7 @@
 
 use crate::util::*;
 use serde_json::Value;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -183,4 +184,105 @@ fn a_server_that_closes_every_connection_is_counted_without_a_hang() {
     assert!(read > 0, "{v}");
     assert_eq!(read + e["connect"].as_u64().expect("connect"), 200, "{v}");
     assert!(stderr(&out).contains("read "), "{}", stderr(&out));
+}
+
+/// nginx (one worker) serving a 1 KiB `k.bin` on a free port, config in a tempdir.
+fn nginx() -> (tempfile::TempDir, Proc, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("www")).expect("www");
+    std::fs::write(d.join("www/k.bin"), vec![b'x'; 1024]).expect("k.bin");
+    let port = free_port();
+    let conf = format!(
+        "worker_processes 1;\n\
+         pid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+           access_log off;\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           keepalive_requests 100000;\n\
+           server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n\
+         }}\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("nginx.conf"), conf).expect("nginx.conf");
+    let mut cmd = Command::new("nginx");
+    cmd.args([
+        "-p",
+        d.to_str().expect("path"),
+        "-e",
+        &format!("{}/error.log", d.display()),
+    ])
+    .args([
+        "-c",
+        &format!("{}/nginx.conf", d.display()),
+        "-g",
+        "daemon off;",
+    ]);
+    let p = Proc::start(cmd);
+    wait_for_port(port);
+    (dir, p, port)
+}
+
+#[test]
+fn open_loop_holds_two_thousand_a_second_against_nginx() {
+    let (_dir, _nginx, port) = nginx();
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let out = bench(&[&url, "-R", "2000", "-d", "5s", "-c", "16", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let got = v["responses"].as_u64().expect("responses");
+    assert!(
+        got.abs_diff(10_000) <= 100,
+        "{got} answers, not 10,000 within 1 %: {v}"
+    );
+    assert_eq!(v["statuses"]["200"], got);
+    assert_eq!(v["dropped"], 0);
+    assert_eq!(v["mode"], "open");
+    assert!((v["target_rate"].as_f64().expect("rate") - 2000.0).abs() < 1.0);
+}
+
+#[test]
+fn a_one_second_stall_shows_in_the_corrected_p99_not_in_the_service_time() {
+    let (_dir, server, port) = serve(&[]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let mut cmd = wirekit(&[
+        "bench", &url, "-R", "1000", "-d", "10s", "-c", "16", "--json",
+    ]);
+    cmd.stdin(std::process::Stdio::null());
+    let generator = Proc::start(cmd);
+    // Let 3,000 requests through (3 s), then stop the server for 1 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.so_far(Pipe::Stderr).lines().count() < 3000 {
+        assert!(
+            Instant::now() < deadline,
+            "the server logged too few requests"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(server.pid(), "STOP");
+    std::thread::sleep(Duration::from_secs(1)); // the stall itself, not a wait for something
+    signal(server.pid(), "CONT");
+    let out = generator.wait(LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let p99 = v["latency"]["percentiles"]["p99"].as_u64().expect("p99");
+    let service_p50 = v["service"]["percentiles"]["p50"]
+        .as_u64()
+        .expect("service p50");
+    assert!(
+        p99 >= 500_000,
+        "corrected p99 {p99} us < 500 ms: {}",
+        v["latency"]
+    );
+    assert!(
+        service_p50 < 50_000,
+        "service p50 {service_p50} us: {}",
+        v["service"]
+    );
+    assert_eq!(v["dropped"], 0);
+    let got = v["responses"].as_u64().expect("responses");
+    assert!(got.abs_diff(10_000) <= 100, "{got}");
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -19,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// What every thread shares: the target, the request, the limits.
@@ -69,11 +70,62 @@ pub(crate) fn run_thread(
     Ok(local.block_on(&rt, thread_main(shared, plan, template)))
 }
 
-/// The open loop's queue of due requests (their intended send times), shared by
-/// the thread's connections; `idle` counts those waiting for one.
+/// The open loop's due requests (their intended send times) and the thread's idle
+/// connections. The most recently idle connection takes the next request (LIFO),
+/// so a hot set of keep-alive connections carries the load and the rest of a grown
+/// pool stays quiet, as a pool does.
+#[derive(Default)]
 struct Queue {
-    rx: Mutex<mpsc::UnboundedReceiver<Instant>>,
-    idle: Cell<usize>,
+    state: RefCell<QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Due requests no connection was free for, oldest first.
+    pending: VecDeque<Instant>,
+    /// Connections waiting for a request, most recent last.
+    idle: Vec<oneshot::Sender<Instant>>,
+    /// The schedule has ended: waiting connections finish.
+    closed: bool,
+}
+
+impl Queue {
+    /// Hand `at` to an idle connection; false when every connection is busy (it waits).
+    fn push(&self, mut at: Instant) -> bool {
+        let mut s = self.state.borrow_mut();
+        while let Some(tx) = s.idle.pop() {
+            match tx.send(at) {
+                Ok(()) => return true,
+                Err(back) => at = back,
+            }
+        }
+        s.pending.push_back(at);
+        false
+    }
+
+    /// No more requests: idle connections end, busy ones end after the pending ones.
+    fn close(&self) {
+        let mut s = self.state.borrow_mut();
+        s.closed = true;
+        s.idle.clear();
+    }
+
+    /// The next request for a connection, or `None` at the end.
+    async fn pop(&self) -> Option<Instant> {
+        let rx = {
+            let mut s = self.state.borrow_mut();
+            if let Some(at) = s.pending.pop_front() {
+                return Some(at);
+            }
+            if s.closed {
+                return None;
+            }
+            let (tx, rx) = oneshot::channel();
+            s.idle.push(tx);
+            rx
+        };
+        rx.await.ok()
+    }
 }
 
 async fn thread_main(
@@ -94,11 +146,7 @@ async fn thread_main(
             }
         }
         Some((mut schedule, max_conns)) => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let queue = Rc::new(Queue {
-                rx: Mutex::new(rx),
-                idle: Cell::new(0),
-            });
+            let queue = Rc::new(Queue::default());
             for _ in 0..plan.connections {
                 tasks.push(spawn(Some(queue.clone())));
             }
@@ -106,15 +154,13 @@ async fn thread_main(
             while let Some(offset) = schedule.next_offset() {
                 let at = shared.start + offset;
                 tokio::time::sleep_until(at).await;
-                if tx.send(at).is_err() {
-                    break;
-                }
                 // Every connection busy: grow the pool, up to its bound.
-                if queue.idle.get() == 0 && open < max_conns {
+                if !queue.push(at) && open < max_conns {
                     open += 1;
                     tasks.push(spawn(Some(queue.clone())));
                 }
             }
+            queue.close();
         }
     }
     for t in tasks {
@@ -220,12 +266,7 @@ async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
             }
             Some(Instant::now())
         }
-        Some(q) => {
-            q.idle.set(q.idle.get() + 1);
-            let job = q.rx.lock().await.recv().await;
-            q.idle.set(q.idle.get() - 1);
-            job
-        }
+        Some(q) => q.pop().await,
     }
 }
 
