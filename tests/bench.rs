@@ -286,3 +286,129 @@ fn a_one_second_stall_shows_in_the_corrected_p99_not_in_the_service_time() {
     let got = v["responses"].as_u64().expect("responses");
     assert!(got.abs_diff(10_000) <= 100, "{got}");
 }
+
+#[test]
+fn three_shards_merge_into_the_histogram_of_all_their_samples() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    // Every shard starts at the same wall-clock second, as an Indexed Job's pods do.
+    let start = std::time::SystemTime::now() + Duration::from_secs(2);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    let shards: Vec<(Proc, std::path::PathBuf)> = (0..3)
+        .map(|i| {
+            let mut cmd = wirekit(&[
+                "bench",
+                &url,
+                "--shards",
+                "3",
+                "-R",
+                "600",
+                "-d",
+                "2s",
+                "-c",
+                "6",
+                "--start-at",
+                &start,
+                "--json",
+            ]);
+            cmd.env("JOB_COMPLETION_INDEX", i.to_string());
+            (
+                Proc::start(cmd),
+                out_dir.path().join(format!("shard-{i}.json")),
+            )
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (p, file) in shards {
+        let out = p.wait(LIMIT);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let v = json(&out);
+        assert_eq!(
+            v["responses"], 400,
+            "each shard sends 600/3 a second for 2 s: {v}"
+        );
+        assert_eq!(
+            v["started_at"].as_str().map(|s| &s[..19]),
+            Some(&start[..19])
+        );
+        std::fs::write(&file, &out.stdout).expect("write shard");
+        files.push(file.to_str().expect("path").to_string());
+    }
+    let mut args = vec!["bench", "merge"];
+    args.extend(files.iter().map(String::as_str));
+    args.push("--json");
+    let out = run(wirekit(&args), None, LIMIT);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let merged = json(&out);
+    assert_eq!(merged["responses"], 1200);
+    assert_eq!(merged["requests"], 1200);
+    assert_eq!(merged["statuses"]["200"], 1200);
+    assert_eq!(merged["shards"], 3);
+    assert!((merged["target_rate"].as_f64().expect("rate") - 600.0).abs() < 1e-6);
+    // PyPI hdrhistogram adds the shards' histograms itself: the merged one must be the same.
+    let merged_path = out_dir.path().join("merged.json");
+    std::fs::write(&merged_path, &out.stdout).expect("write merged");
+    let code_text = format!(
+        "import json\n\
+         from hdrh.histogram import HdrHistogram\n\
+         shards = [json.load(open(f)) for f in {files:?}]\n\
+         m = json.load(open({merged:?}))\n\
+         for key in ('latency', 'service', 'lag'):\n\
+         \x20   hs = [HdrHistogram.decode(s[key]['histogram']) for s in shards]\n\
+         \x20   all_ = HdrHistogram(1, 3600000000, 3)\n\
+         \x20   for h in hs: all_.add(h)\n\
+         \x20   got = HdrHistogram.decode(m[key]['histogram'])\n\
+         \x20   assert got.get_total_count() == all_.get_total_count() == 1200, key\n\
+         \x20   assert got.get_min_value() == all_.get_min_value() == m[key]['min_us'], key\n\
+         \x20   assert got.get_max_value() == all_.get_max_value() == m[key]['max_us'], key\n\
+         \x20   for p in [x / 10 for x in range(1, 1000)] + [99.9, 99.99, 100]:\n\
+         \x20       assert got.get_value_at_percentile(p) == all_.get_value_at_percentile(p), (key, p)\n\
+         \x20   for name, p in (('p50', 50), ('p75', 75), ('p90', 90), ('p99', 99), ('p99.9', 99.9), ('p99.99', 99.99)):\n\
+         \x20       assert m[key]['percentiles'][name] == all_.get_value_at_percentile(p), (key, name)\n\
+         print('ok')",
+        merged = merged_path.to_str().expect("path"),
+    );
+    python_ok(&code_text);
+}
+
+#[test]
+fn shard_flags_are_checked() {
+    for (args, needle) in [
+        (
+            vec!["http://127.0.0.1:1/", "--shard", "0/3"],
+            "I must be from 1 to N",
+        ),
+        (vec!["http://127.0.0.1:1/", "--shard", "x"], "is not I/N"),
+        (
+            vec!["http://127.0.0.1:1/", "--start-at", "tomorrow"],
+            "is not an RFC 3339 time",
+        ),
+    ] {
+        let out = bench(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    let out = run(
+        {
+            let mut c = wirekit(&["bench", "http://127.0.0.1:1/", "--shards", "3"]);
+            c.env_remove("JOB_COMPLETION_INDEX");
+            c
+        },
+        None,
+        LIMIT,
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--shards needs JOB_COMPLETION_INDEX"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bench(&["merge", "/nonexistent/a.json"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read '/nonexistent/a.json'"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -4,11 +4,13 @@
 //! that a stalled server cannot hide its stall: coordinated omission corrected,
 //! like wrk2), with HDR histograms and a wrk-like or JSON report.
 
+mod merge;
 mod report;
 mod schedule;
 mod stats;
 mod worker;
 
+pub use merge::{decode_histogram, merge};
 pub use report::{Errors, Latency, PERCENTILES, Report, us};
 pub use schedule::{Arrival, Plan, Stage, parse_stages};
 pub use stats::{ErrorKind, Second};
@@ -69,6 +71,55 @@ pub struct BenchOptions {
     pub timeout: Duration,
     /// TLS for `https://` (the shared client set-up).
     pub tls: Option<crate::tls::TlsClient>,
+    /// Start at this wall-clock time (every shard together), not at once.
+    pub start_at: Option<std::time::SystemTime>,
+    /// This run is shard `.0` (0-based) of `.1`: it takes its share of the
+    /// connections, the rate and the request count.
+    pub shard: Option<(usize, usize)>,
+}
+
+/// Shard `index` (0-based) of `count`'s share of `n`: `n / count`, the remainder to the first shards.
+pub fn share(n: u64, index: usize, count: usize) -> u64 {
+    let count = count.max(1) as u64;
+    n / count + u64::from((index as u64) < n % count)
+}
+
+/// Parse `--shard I/N` (1-based, like Jest and Playwright): `(I - 1, N)`.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let err =
+        || format!("--shard '{text}' is not I/N; write it like 1/3 (the first of three shards)");
+    let (i, n) = text.split_once('/').ok_or_else(err)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| err())?,
+        n.trim().parse().map_err(|_| err())?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(format!(
+            "--shard '{text}': I must be from 1 to N, and N at least 1"
+        ));
+    }
+    Ok((i - 1, n))
+}
+
+impl BenchOptions {
+    /// This shard's share of the load: connections, the pool bound, the request
+    /// count and every rate divided among `count` shards.
+    pub fn take_share(&mut self, index: usize, count: usize) {
+        let part = |n: usize| (share(n as u64, index, count) as usize).max(1);
+        self.connections = part(self.connections);
+        if let Stop::Requests(n) = self.stop {
+            self.stop = Stop::Requests(share(n, index, count).max(1));
+        }
+        if let Some(ol) = self.open.as_mut() {
+            let c = count.max(1) as f64;
+            ol.rate /= c;
+            for st in &mut ol.stages {
+                st.rate /= c;
+            }
+            ol.max_conns = part(ol.max_conns);
+        }
+        self.shard = Some((index, count));
+    }
 }
 
 impl BenchOptions {
@@ -85,6 +136,8 @@ impl BenchOptions {
             open: None,
             timeout: Duration::from_secs(10),
             tls: None,
+            start_at: None,
+            shard: None,
         }
     }
 }
@@ -138,8 +191,14 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
     let connections = o.connections.max(1);
     let threads = o.threads.clamp(1, connections);
     let template = stats::histogram()?;
-    // A moment for every thread to start and connect before the first request.
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    // A moment for every thread to start and connect before the first request,
+    // or the wall-clock time every shard starts at.
+    let wait = o
+        .start_at
+        .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+        .unwrap_or(Duration::from_millis(50));
+    let start = tokio::time::Instant::now() + wait;
+    let started = std::time::SystemTime::now() + wait;
     let (limit, duration) = match o.stop {
         Stop::Requests(n) => (Some(n), None),
         Stop::Duration(d) => (None, Some(d)),
@@ -205,12 +264,18 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
             _ => o.open.as_ref().map_or(0.0, |ol| ol.rate),
         }
     });
-    Report::build(
+    let mut report = Report::build(
         o.url.as_str(),
         threads,
         connections,
         target_rate,
         elapsed.as_secs_f64(),
         &total,
-    )
+    )?;
+    report.started_at = humantime::format_rfc3339_millis(started).to_string();
+    report.start_unix_ms = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    report.shard = o.shard.map(|(i, n)| format!("{}/{n}", i + 1));
+    Ok(report)
 }

@@ -125,6 +125,22 @@ pub struct Report {
     pub lag: Option<Latency>,
     /// Per second since the start.
     pub timeline: Vec<Second>,
+    /// When the run started (RFC 3339, UTC).
+    #[serde(default)]
+    pub started_at: String,
+    /// When the run started, milliseconds since the Unix epoch (merge aligns timelines on it).
+    #[serde(default)]
+    pub start_unix_ms: u64,
+    /// This run's shard, `I/N` (`--shard`), if it was one.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// How many reports were merged into this one (1: a single run).
+    #[serde(default = "one")]
+    pub shards: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Report {
@@ -175,6 +191,10 @@ impl Report {
             service: open.then(|| Latency::of(&stats.service)).transpose()?,
             lag: open.then(|| Latency::of(&stats.lag)).transpose()?,
             timeline: stats.timeline.clone(),
+            started_at: String::new(),
+            start_unix_ms: 0,
+            shard: None,
+            shards: 1,
         })
     }
 
@@ -219,6 +239,11 @@ impl Report {
             "  {} threads and {} connections ({} loop)",
             self.threads, self.connections, self.mode
         );
+        if self.shards > 1 {
+            let _ = writeln!(o, "  {} shards merged", self.shards);
+        } else if let Some(s) = &self.shard {
+            let _ = writeln!(o, "  shard {s}");
+        }
         if let Some(r) = self.target_rate {
             let _ = writeln!(
                 o,

@@ -1,7 +1,7 @@
 //! `wirekit bench`: an HTTP load generator (wrk, wrk2, oha).
 
 use ::http::header::{HeaderName, HeaderValue};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 use wirekit::units::parse_duration;
@@ -16,10 +16,14 @@ measured from the intended time, so a server stall shows in the percentiles.
 Errors are counted by kind: connect, timeout, read, 4xx, 5xx.
 Exit codes: 0 done, 1 some requests failed to get an answer (connect, timeout, read;
 the reason is on stderr), 2 bad usage.")]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct BenchArgs {
+    /// `bench merge`.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// The URL to load, http:// or https://.
-    #[arg(value_name = "URL")]
-    pub url: String,
+    #[arg(value_name = "URL", required = true)]
+    pub url: Option<String>,
     /// Connections to keep open (the closed loop's concurrency; the open loop's starting pool).
     #[arg(short = 'c', long, value_name = "N", default_value_t = 64)]
     pub connections: usize,
@@ -74,6 +78,53 @@ pub struct BenchArgs {
     /// Do not verify an https:// server's certificate (for testing only; a warning goes to stderr).
     #[arg(long)]
     pub insecure: bool,
+    /// Run as shard I of N (1-based): take 1/N of the connections, rate and request count.
+    #[arg(long, value_name = "I/N", value_parser = wirekit::bench::parse_shard, conflicts_with = "shards")]
+    pub shard: Option<(usize, usize)>,
+    /// Run as one of N shards, the index from JOB_COMPLETION_INDEX (0-based; a Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// The shard index for --shards (0-based).
+    #[arg(
+        long,
+        env = "JOB_COMPLETION_INDEX",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub job_completion_index: Option<String>,
+    /// Start at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z), so that every shard starts together.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Merge shards' --json reports into one, exactly (histograms added, counts and rates summed).
+    Merge(BenchMergeArgs),
+}
+
+/// `wirekit bench merge a.json b.json ...`
+#[derive(Debug, Args)]
+pub struct BenchMergeArgs {
+    /// The --json reports of the shards.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the merged report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the latency percentiles.
+    #[arg(long)]
+    pub latency: bool,
+}
+
+/// An RFC 3339 time with any offset.
+fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .map(std::time::SystemTime::from)
+        .map_err(|_| {
+            format!("'{text}' is not an RFC 3339 time; write it like 2026-12-01T10:00:00Z")
+        })
 }
 
 /// `--arrival`.

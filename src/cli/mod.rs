@@ -13,7 +13,7 @@ mod tcp;
 mod tls;
 mod udp;
 
-pub use bench::{ArrivalArg, BenchArgs};
+pub use bench::{ArrivalArg, BenchArgs, BenchCommand, BenchMergeArgs};
 pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;

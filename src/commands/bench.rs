@@ -1,7 +1,7 @@
 //! `wirekit bench`: the flags become [`BenchOptions`]; the library runs the load;
 //! this file prints the report (text or JSON) and maps failed requests to exit 1.
 
-use crate::cli::{ArrivalArg, BenchArgs};
+use crate::cli::{ArrivalArg, BenchArgs, BenchCommand, BenchMergeArgs};
 use anyhow::Result;
 use bytes::Bytes;
 use wirekit::bench::{Arrival, BenchOptions, OpenLoop, Stop};
@@ -10,13 +10,14 @@ use wirekit::tls::{TlsClient, TlsClientOptions};
 
 /// The library's options for `a`, or a usage error naming the bad flag.
 fn options(a: &BenchArgs) -> Result<BenchOptions> {
-    let url = url::Url::parse(&a.url)
+    let text = a.url.clone().unwrap_or_default();
+    let url = url::Url::parse(&text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
         .ok_or_else(|| {
             usage(format!(
                 "'{}' is not an http:// or https:// URL with a host; write it like http://127.0.0.1:8000/",
-                a.url
+                text
             ))
         })?;
     if a.connections == 0 {
@@ -109,11 +110,63 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
             drop_after: a.drop_after,
         });
     }
+    o.start_at = a.start_at;
+    if let Some((i, n)) = a.shard {
+        o.take_share(i, n);
+    } else if let Some(n) = a.shards {
+        let index = a.job_completion_index.as_deref().ok_or_else(|| {
+            usage("--shards needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it); else give --shard I/N")
+        })?;
+        let i: usize = index
+            .trim()
+            .parse()
+            .ok()
+            .filter(|i| *i < n)
+            .ok_or_else(|| {
+                usage(format!(
+                    "JOB_COMPLETION_INDEX '{index}' is not a shard index from 0 to {}",
+                    n.saturating_sub(1)
+                ))
+            })?;
+        o.take_share(i, n);
+    }
     Ok(o)
+}
+
+/// `bench merge`: read the reports, merge them, print one.
+fn merge(m: &BenchMergeArgs) -> Result<()> {
+    let mut reports = Vec::new();
+    for f in &m.files {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            usage(format!(
+                "cannot read '{}': {}",
+                f.display(),
+                wirekit::http::client::errors::io_reason(&e)
+            ))
+        })?;
+        let r: wirekit::bench::Report = serde_json::from_str(&text).map_err(|e| {
+            usage(format!(
+                "'{}' is not a `wirekit bench --json` report: {e}",
+                f.display()
+            ))
+        })?;
+        reports.push(r);
+    }
+    let merged = wirekit::bench::merge(&reports)?;
+    if m.json {
+        println!("{}", serde_json::to_string_pretty(&merged)?);
+    } else {
+        println!("Merged {} reports @ {}", reports.len(), merged.url);
+        print!("{}", merged.text(m.latency));
+    }
+    Ok(())
 }
 
 /// Run `wirekit bench`.
 pub async fn run(a: &BenchArgs) -> Result<()> {
+    if let Some(BenchCommand::Merge(m)) = &a.command {
+        return merge(m);
+    }
     let o = options(a)?;
     let head = match (o.stop, &o.open) {
         (_, Some(ol)) if !ol.stages.is_empty() => format!("Running staged open loop @ {}", o.url),
