@@ -36,3 +36,9 @@ if ! python3 -c 'import hdrh' 2>/dev/null; then
   python3 -m pip install -q hdrhistogram \
     || python3 -m pip install -q --break-system-packages hdrhistogram
 fi
+
+# kubernetes-validate (PyPI): checks deploy/kubernetes/*.yaml against Kubernetes' schemas (tests/bench.rs).
+if ! command -v kubernetes-validate >/dev/null; then
+  python3 -m pip install -q kubernetes-validate \
+    || python3 -m pip install -q --break-system-packages kubernetes-validate
+fi

@@ -412,3 +412,39 @@ fn shard_flags_are_checked() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_kubernetes_manifests_validate_against_the_schemas() {
+    let manifest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/bench-job.yaml"
+    );
+    let text = std::fs::read_to_string(manifest).expect("bench-job.yaml");
+    assert!(text.contains("completionMode: Indexed"));
+    assert!(text.contains("--shards \"$SHARDS\"") && text.contains("$JOB_COMPLETION_INDEX"));
+    assert!(text.contains("wirekit bench merge /results/shard-*.json"));
+    let mut cmd = Command::new("kubernetes-validate");
+    cmd.args(["--strict", manifest]);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out) + &stderr(&out);
+    for r in [
+        "persistentvolumeclaim/wirekit-bench-results",
+        "job/wirekit-bench ",
+        "job/wirekit-bench-merge",
+    ] {
+        assert!(
+            said.contains(&format!("passed for resource {r}")),
+            "{r}: {said}"
+        );
+    }
+    // The validator does catch a mistake: the same manifest with a misspelt field fails.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, text.replace("parallelism:", "paralelism:")).expect("write");
+    let mut cmd = Command::new("kubernetes-validate");
+    cmd.args(["--strict", bad.to_str().expect("path")]);
+    let out = run(cmd, None, LIMIT);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!((stdout(&out) + &stderr(&out)).contains("'paralelism' was unexpected"));
+}
