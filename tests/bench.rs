@@ -448,3 +448,123 @@ fn the_kubernetes_manifests_validate_against_the_schemas() {
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     assert!((stdout(&out) + &stderr(&out)).contains("'paralelism' was unexpected"));
 }
+
+#[test]
+fn hgrm_file_is_the_percentile_distribution_in_milliseconds() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("run.hgrm");
+    let out = bench(&[
+        &url,
+        "-n",
+        "2000",
+        "-c",
+        "4",
+        "--json",
+        "--hgrm",
+        file.to_str().expect("path"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let text = std::fs::read_to_string(&file).expect("hgrm written");
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
+    assert_eq!(
+        head,
+        ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
+    );
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.contains("Value"))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|x| x.parse().expect("number"))
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() > 20);
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0][0] <= w[1][0] && w[0][1] <= w[1][1] && w[0][2] <= w[1][2])
+    );
+    let last = rows.last().expect("rows");
+    assert_eq!(last[1], 1.0);
+    assert_eq!(last[2], 2000.0);
+    let max_ms = v["latency"]["max_us"].as_f64().expect("max") / 1000.0;
+    assert!((last[0] - max_ms).abs() < 0.001, "{} vs {max_ms}", last[0]);
+    // p99 lies between the last row below 99 % and the first at or above it.
+    let want = v["latency"]["percentiles"]["p99"].as_f64().expect("p99") / 1000.0;
+    let above = rows.iter().find(|r| r[1] >= 0.99).expect("p99 row");
+    let below = rows
+        .iter()
+        .rev()
+        .find(|r| r[1] < 0.99)
+        .expect("row below p99");
+    assert!(
+        below[0] < want && want <= above[0] + 0.0005,
+        "{below:?} {want} {above:?}"
+    );
+    assert!(text.contains("Total count    =         2000]"), "{text}");
+}
+
+#[test]
+fn https_against_serve_tls_with_insecure_and_the_certificate_error_without() {
+    let (_dir, _server, port) = serve(&["-q", "--tls"]);
+    let url = format!("https://localhost:{port}/k.bin");
+    let out = bench(&[&url, "-n", "300", "-c", "4", "--insecure", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["statuses"]["200"], 300);
+    let out = bench(&[&url, "-n", "10", "-c", "2"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("10 of 10 requests got no answer: connect 10"),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}
+
+#[test]
+fn the_verdict_says_when_the_run_measured_the_generator() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    // One connection cannot carry 20,000 requests a second: the schedule slips.
+    let out = bench(&[
+        &url,
+        "-R",
+        "20000",
+        "-d",
+        "2s",
+        "-c",
+        "1",
+        "--max-conns",
+        "1",
+        "-t",
+        "1",
+        "--drop-after",
+        "500ms",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let verdict = v["verdict"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no verdict: {v}"));
+    assert!(
+        verdict.contains("this run measured the generator, not the server"),
+        "{verdict}"
+    );
+    assert!(verdict.contains("send lag"), "{verdict}");
+    assert!(v["dropped"].as_u64().expect("dropped") > 0);
+    let sent = v["requests"].as_u64().expect("requests") + v["dropped"].as_u64().expect("dropped");
+    assert_eq!(
+        sent, 40_000,
+        "every scheduled request is sent or counted as dropped"
+    );
+    // A rate the server and generator keep easily: no verdict.
+    let out = bench(&[&url, "-R", "200", "-d", "1s", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["verdict"], Value::Null, "{}", stdout(&out));
+}

@@ -98,5 +98,18 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
             .unwrap_or_default(),
     );
     merged.shards = reports.len();
+    merged.generator_cpu_s = reports.iter().map(|r| r.generator_cpu_s).sum();
+    let verdicts: Vec<String> = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let v = r.verdict.as_ref()?;
+            Some(format!(
+                "shard {}: {v}",
+                r.shard.clone().unwrap_or_else(|| (i + 1).to_string())
+            ))
+        })
+        .collect();
+    merged.verdict = (!verdicts.is_empty()).then(|| verdicts.join("; "));
     Ok(merged)
 }

@@ -11,7 +11,7 @@ mod stats;
 mod worker;
 
 pub use merge::{decode_histogram, merge};
-pub use report::{Errors, Latency, PERCENTILES, Report, us};
+pub use report::{Errors, Latency, PERCENTILES, Report, hgrm, us};
 pub use schedule::{Arrival, Plan, Stage, parse_stages};
 pub use stats::{ErrorKind, Second};
 
@@ -223,6 +223,7 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         drop_after: o.open.as_ref().map_or(Duration::MAX, |ol| ol.drop_after),
         late_after: Duration::from_millis(10),
     });
+    let cpu_before = cpu_seconds();
     let mut handles = Vec::new();
     for i in 0..threads {
         let share = |n: usize| n / threads + usize::from(i < n % threads);
@@ -277,5 +278,54 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     report.shard = o.shard.map(|(i, n)| format!("{}/{n}", i + 1));
+    report.generator_cpu_s = (cpu_seconds() - cpu_before).max(0.0);
+    report.verdict = verdict(&report, threads);
     Ok(report)
+}
+
+/// The process's CPU time so far (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// A generator lag p99 past this means the schedule was not kept.
+const LAG_BOUND_US: u64 = 10_000;
+
+/// Whether the run measured the generator, not the server: its CPU saturated
+/// (90 % of its threads' time) or, in the open loop, its send lag past 10 ms at p99.
+fn verdict(r: &Report, threads: usize) -> Option<String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let busy = r.generator_cpu_s / (r.elapsed_s.max(1e-9) * threads.min(cores) as f64);
+    let lag = r
+        .lag
+        .as_ref()
+        .map_or(0, |l| l.percentiles.get("p99").copied().unwrap_or(0));
+    let mut why = Vec::new();
+    if busy >= 0.9 && r.elapsed_s >= 0.5 {
+        why.push(format!(
+            "its own CPU was saturated ({:.0} % of {threads} thread(s))",
+            busy * 100.0
+        ));
+    }
+    if lag > LAG_BOUND_US || r.dropped > 0 {
+        why.push(format!(
+            "its send lag reached {} at p99 (bound {}; {} dropped, {} late): more connections (--max-conns) or threads (-t) may help",
+            us(lag as f64),
+            us(LAG_BOUND_US as f64),
+            r.dropped,
+            r.late
+        ));
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "this run measured the generator, not the server: {}",
+            why.join("; ")
+        )
+    })
 }

@@ -137,6 +137,13 @@ pub struct Report {
     /// How many reports were merged into this one (1: a single run).
     #[serde(default = "one")]
     pub shards: usize,
+    /// CPU seconds (user + system) the generator spent during the run.
+    #[serde(default)]
+    pub generator_cpu_s: f64,
+    /// Set when the run measured the generator rather than the server: its own
+    /// CPU was saturated, or its send lag grew past the bound.
+    #[serde(default)]
+    pub verdict: Option<String>,
 }
 
 fn one() -> usize {
@@ -195,6 +202,8 @@ impl Report {
             start_unix_ms: 0,
             shard: None,
             shards: 1,
+            generator_cpu_s: 0.0,
+            verdict: None,
         })
     }
 
@@ -301,6 +310,9 @@ impl Report {
             }
         );
         let _ = writeln!(o, "  Errors: {}", self.errors_line());
+        if let Some(v) = &self.verdict {
+            let _ = writeln!(o, "  Generator: {v}");
+        }
         let _ = writeln!(o, "Requests/sec: {:.2}", self.rate);
         let _ = writeln!(
             o,
@@ -320,4 +332,52 @@ pub fn us(v: f64) -> String {
     } else {
         format!("{:.2}s", v / 1_000_000.0)
     }
+}
+
+/// The percentile distribution of `h` (µs) in milliseconds, as HdrHistogram's
+/// `outputPercentileDistribution` and wrk2 print it (the `.hgrm` that
+/// HdrHistogram's plotter reads): five ticks per half distance.
+pub fn hgrm(h: &Histogram<u64>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    let mut total = 0u64;
+    if !h.is_empty() {
+        for v in h.iter_quantiles(5) {
+            total += v.count_since_last_iteration();
+            let value = v.value_iterated_to() as f64 / 1000.0;
+            let q = v.quantile_iterated_to();
+            if q < 1.0 {
+                let _ = writeln!(
+                    o,
+                    "{value:12.3} {q:2.12} {total:10} {:14.2}",
+                    1.0 / (1.0 - q)
+                );
+            } else {
+                let _ = writeln!(o, "{value:12.3} {q:2.12} {total:10}");
+            }
+        }
+    }
+    let ms = |v: f64| v / 1000.0;
+    let (mean, stdev, max) = if h.is_empty() {
+        (0.0, 0.0, 0.0)
+    } else {
+        (ms(h.mean()), ms(h.stdev()), ms(h.max() as f64))
+    };
+    let _ = writeln!(o, "#[Mean    = {mean:12.3}, StdDeviation   = {stdev:12.3}]");
+    let _ = writeln!(
+        o,
+        "#[Max     = {max:12.3}, Total count    = {:12}]",
+        h.len()
+    );
+    let _ = writeln!(
+        o,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        h.distinct_values()
+    );
+    o
 }

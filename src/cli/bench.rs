@@ -69,6 +69,9 @@ pub struct BenchArgs {
     /// Print the latency percentiles (p50, p75, p90, p99, p99.9, p99.99, max).
     #[arg(long)]
     pub latency: bool,
+    /// Write the latency percentile distribution to FILE (HdrHistogram's .hgrm, as wrk2 prints it; in ms).
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
     /// Print the report as one JSON object (with the V2 base64 HdrHistograms) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -113,6 +116,9 @@ pub struct BenchMergeArgs {
     /// Print the merged report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the merged latency distribution to FILE (.hgrm, in ms).
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
     /// Print the latency percentiles.
     #[arg(long)]
     pub latency: bool,

@@ -133,6 +133,18 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
     Ok(o)
 }
 
+/// `--hgrm FILE`: the latency distribution of `report`.
+fn write_hgrm(path: &std::path::Path, report: &wirekit::bench::Report) -> Result<()> {
+    let h = wirekit::bench::decode_histogram(&report.latency.histogram)?;
+    std::fs::write(path, wirekit::bench::hgrm(&h)).map_err(|e| {
+        anyhow::anyhow!(
+            "--hgrm: cannot write '{}': {}",
+            path.display(),
+            wirekit::http::client::errors::io_reason(&e)
+        )
+    })
+}
+
 /// `bench merge`: read the reports, merge them, print one.
 fn merge(m: &BenchMergeArgs) -> Result<()> {
     let mut reports = Vec::new();
@@ -153,6 +165,9 @@ fn merge(m: &BenchMergeArgs) -> Result<()> {
         reports.push(r);
     }
     let merged = wirekit::bench::merge(&reports)?;
+    if let Some(path) = &m.hgrm {
+        write_hgrm(path, &merged)?;
+    }
     if m.json {
         println!("{}", serde_json::to_string_pretty(&merged)?);
     } else {
@@ -176,6 +191,9 @@ pub async fn run(a: &BenchArgs) -> Result<()> {
         (Stop::Requests(n), _) => format!("Running {n} requests @ {}", o.url),
     };
     let report = tokio::task::spawn_blocking(move || wirekit::bench::run(&o)).await??;
+    if let Some(path) = &a.hgrm {
+        write_hgrm(path, &report)?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
