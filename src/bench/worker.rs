@@ -133,11 +133,12 @@ async fn thread_main(
     plan: ThreadPlan,
     template: hdrhistogram::Histogram<u64>,
 ) -> Stats {
-    let mut total = Stats::new(&template);
+    // One set of counts per thread, shared by its connections (a histogram is
+    // ~180 KB: one per connection would not scale to 10,000 connections).
+    let total = Rc::new(RefCell::new(Stats::new(&template)));
     let mut tasks = Vec::new();
     let spawn = |queue: Option<Rc<Queue>>| {
-        let (shared, template) = (shared.clone(), template.clone());
-        tokio::task::spawn_local(connection(shared, queue, template))
+        tokio::task::spawn_local(connection(shared.clone(), queue, total.clone()))
     };
     match plan.open {
         None => {
@@ -164,11 +165,9 @@ async fn thread_main(
         }
     }
     for t in tasks {
-        if let Ok(stats) = t.await {
-            total.merge(&stats);
-        }
+        let _ = t.await;
     }
-    total
+    Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
 }
 
 /// A stream that counts the bytes read from it.
@@ -272,12 +271,7 @@ async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
 
 /// One connection's life: take requests, send them, record the answers; reconnect
 /// after a failure (or when the server closed a keep-alive connection).
-async fn connection(
-    shared: Arc<Shared>,
-    queue: Option<Rc<Queue>>,
-    template: hdrhistogram::Histogram<u64>,
-) -> Stats {
-    let mut stats = Stats::new(&template);
+async fn connection(shared: Arc<Shared>, queue: Option<Rc<Queue>>, stats: Rc<RefCell<Stats>>) {
     let read = Rc::new(Cell::new(0u64));
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     if queue.is_none() {
@@ -293,7 +287,7 @@ async fn connection(
         let now = Instant::now();
         let lag = now.saturating_duration_since(intended);
         if queue.is_some() && lag > shared.drop_after {
-            stats.dropped += 1;
+            stats.borrow_mut().dropped += 1;
             continue;
         }
         // A keep-alive connection the server closed is reopened without an error.
@@ -306,7 +300,9 @@ async fn connection(
             match open(&shared, read.clone()).await {
                 Ok(s) => sender = Some(s),
                 Err(reason) => {
-                    stats.fail(ErrorKind::Connect, || reason, since(Instant::now()));
+                    stats
+                        .borrow_mut()
+                        .fail(ErrorKind::Connect, || reason, since(Instant::now()));
                     continue;
                 }
             }
@@ -314,7 +310,7 @@ async fn connection(
         let Some(s) = sender.as_mut() else { continue };
         let sent = Instant::now();
         if queue.is_some() && sent.saturating_duration_since(intended) > shared.late_after {
-            stats.late += 1;
+            stats.borrow_mut().late += 1;
         }
         let request = shared.request.clone();
         let exchange = async {
@@ -334,7 +330,7 @@ async fn connection(
         match tokio::time::timeout_at(limit, exchange).await {
             Ok(Ok(status)) => {
                 let done = Instant::now();
-                stats.answer(
+                stats.borrow_mut().answer(
                     status,
                     done.saturating_duration_since(intended),
                     done.saturating_duration_since(sent),
@@ -344,7 +340,7 @@ async fn connection(
             }
             Ok(Err(e)) => {
                 sender = None;
-                stats.fail(
+                stats.borrow_mut().fail(
                     ErrorKind::Read,
                     || crate::error::chain_text(&e),
                     since(Instant::now()),
@@ -354,7 +350,7 @@ async fn connection(
             Err(_) => {
                 sender = None;
                 let t = shared.timeout;
-                stats.fail(
+                stats.borrow_mut().fail(
                     ErrorKind::Timeout,
                     || format!("no complete answer within {t:?} (--timeout)"),
                     since(Instant::now()),
@@ -362,6 +358,5 @@ async fn connection(
             }
         }
     }
-    stats.bytes = read.get();
-    stats
+    stats.borrow_mut().bytes += read.get();
 }
