@@ -186,13 +186,15 @@ fn a_server_that_closes_every_connection_is_counted_without_a_hang() {
     assert!(stderr(&out).contains("read "), "{}", stderr(&out));
 }
 
-/// nginx (one worker) serving a 1 KiB `k.bin` on a free port, config in a tempdir.
-fn nginx() -> (tempfile::TempDir, Proc, u16) {
+/// nginx (one worker) serving a 1 KiB `k.bin` on a free port (HTTP/1.1) and on a
+/// second one (h2c, logging each request's protocol to `h2.log`), config in a tempdir.
+fn nginx() -> (tempfile::TempDir, Proc, u16, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     std::fs::create_dir(d.join("www")).expect("www");
     std::fs::write(d.join("www/k.bin"), vec![b'x'; 1024]).expect("k.bin");
     let port = free_port();
+    let port2 = free_port();
     let conf = format!(
         "worker_processes 1;\n\
          pid {d}/nginx.pid;\n\
@@ -204,6 +206,8 @@ fn nginx() -> (tempfile::TempDir, Proc, u16) {
            fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            keepalive_requests 100000;\n\
            server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n\
+           log_format proto '$server_protocol $status';\n\
+           server {{ listen 127.0.0.1:{port2} http2; root {d}/www; access_log {d}/h2.log proto; }}\n\
          }}\n",
         d = d.display()
     );
@@ -223,12 +227,13 @@ fn nginx() -> (tempfile::TempDir, Proc, u16) {
     ]);
     let p = Proc::start(cmd);
     wait_for_port(port);
-    (dir, p, port)
+    wait_for_port(port2);
+    (dir, p, port, port2)
 }
 
 #[test]
 fn open_loop_holds_two_thousand_a_second_against_nginx() {
-    let (_dir, _nginx, port) = nginx();
+    let (_dir, _nginx, port, _) = nginx();
     let url = format!("http://127.0.0.1:{port}/k.bin");
     let out = bench(&[&url, "-R", "2000", "-d", "5s", "-c", "16", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -567,4 +572,34 @@ fn the_verdict_says_when_the_run_measured_the_generator() {
     let out = bench(&[&url, "-R", "200", "-d", "1s", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["verdict"], Value::Null, "{}", stdout(&out));
+}
+
+#[test]
+fn http2_streams_against_serve_h2c_and_nginx_http2() {
+    let (_dir, server, port) = serve(&[]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let out = bench(&[&url, "--h2", "-m", "10", "-c", "4", "-n", "3000", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["statuses"]["200"], 3000);
+    let log = stderr(&server.terminate(Duration::from_secs(20)));
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"GET /k.bin HTTP/2.0\" 200"))
+            .count(),
+        3000
+    );
+
+    let (dir, nginx, _, port2) = nginx();
+    let url = format!("http://127.0.0.1:{port2}/k.bin");
+    let out = bench(&[&url, "--h2", "-m", "8", "-c", "2", "-n", "2000", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["statuses"]["200"], 2000);
+    drop(nginx.terminate(Duration::from_secs(20))); // nginx writes its log as it goes; stop it to be sure
+    let log = std::fs::read_to_string(dir.path().join("h2.log")).expect("h2.log");
+    assert_eq!(
+        log.lines().filter(|l| *l == "HTTP/2.0 200").count(),
+        2000,
+        "{}",
+        &log[..log.len().min(300)]
+    );
 }

@@ -98,6 +98,7 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
             .unwrap_or_default(),
     );
     merged.shards = reports.len();
+    merged.protocol.clone_from(&first.protocol);
     merged.generator_cpu_s = reports.iter().map(|r| r.generator_cpu_s).sum();
     let verdicts: Vec<String> = reports
         .iter()

@@ -69,8 +69,12 @@ pub struct BenchOptions {
     pub open: Option<OpenLoop>,
     /// Per request, from the send to the end of the answer (also bounds connecting).
     pub timeout: Duration,
-    /// TLS for `https://` (the shared client set-up).
+    /// TLS for `https://` (the shared client set-up; offer ALPN `h2` with `h2`).
     pub tls: Option<crate::tls::TlsClient>,
+    /// HTTP/2: h2c with prior knowledge on `http://`, h2 over TLS on `https://`.
+    pub h2: bool,
+    /// HTTP/2: concurrent streams per connection (h2load's `-m`).
+    pub streams: usize,
     /// Start at this wall-clock time (every shard together), not at once.
     pub start_at: Option<std::time::SystemTime>,
     /// This run is shard `.0` (0-based) of `.1`: it takes its share of the
@@ -136,6 +140,8 @@ impl BenchOptions {
             open: None,
             timeout: Duration::from_secs(10),
             tls: None,
+            h2: false,
+            streams: 1,
             start_at: None,
             shard: None,
         }
@@ -154,10 +160,13 @@ fn request(o: &BenchOptions) -> Result<http::Request<Full<Bytes>>> {
         path.push('?');
         path.push_str(q);
     }
-    let mut req = http::Request::builder()
-        .method(o.method.clone())
-        .uri(path)
-        .header(http::header::HOST, authority);
+    let mut req = http::Request::builder().method(o.method.clone());
+    req = if o.h2 {
+        // HTTP/2 carries the authority in the request's URI (`:authority`).
+        req.uri(o.url.as_str())
+    } else {
+        req.uri(path).header(http::header::HOST, authority)
+    };
     if !o.body.is_empty() {
         req = req.header(http::header::CONTENT_LENGTH, o.body.len());
     }
@@ -212,6 +221,8 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         host: bare,
         tls: o.tls.clone(),
         request: request(o)?,
+        h2: o.h2,
+        streams: o.streams.max(1),
         timeout: o.timeout,
         start,
         issued: AtomicU64::new(0),
@@ -278,6 +289,11 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     report.shard = o.shard.map(|(i, n)| format!("{}/{n}", i + 1));
+    report.protocol = if o.h2 {
+        format!("HTTP/2, {} streams per connection", o.streams.max(1))
+    } else {
+        "HTTP/1.1".to_string()
+    };
     report.generator_cpu_s = (cpu_seconds() - cpu_before).max(0.0);
     report.verdict = verdict(&report, threads);
     Ok(report)

@@ -137,6 +137,9 @@ pub struct Report {
     /// How many reports were merged into this one (1: a single run).
     #[serde(default = "one")]
     pub shards: usize,
+    /// `HTTP/1.1`, or `HTTP/2` with its streams per connection.
+    #[serde(default)]
+    pub protocol: String,
     /// CPU seconds (user + system) the generator spent during the run.
     #[serde(default)]
     pub generator_cpu_s: f64,
@@ -202,6 +205,7 @@ impl Report {
             start_unix_ms: 0,
             shard: None,
             shards: 1,
+            protocol: String::new(),
             generator_cpu_s: 0.0,
             verdict: None,
         })
@@ -245,8 +249,15 @@ impl Report {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "  {} threads and {} connections ({} loop)",
-            self.threads, self.connections, self.mode
+            "  {} threads and {} connections ({} loop{})",
+            self.threads,
+            self.connections,
+            self.mode,
+            if self.protocol.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", self.protocol)
+            }
         );
         if self.shards > 1 {
             let _ = writeln!(o, "  {} shards merged", self.shards);

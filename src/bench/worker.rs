@@ -8,6 +8,7 @@ use crate::tls::TlsClient;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -31,8 +32,12 @@ pub(crate) struct Shared {
     pub host: String,
     /// TLS for `https://`.
     pub tls: Option<TlsClient>,
-    /// The request every connection sends.
+    /// The request every connection sends (origin form for HTTP/1.1, absolute for HTTP/2).
     pub request: http::Request<Full<Bytes>>,
+    /// HTTP/2 (h2c with prior knowledge, or h2 over TLS) instead of HTTP/1.1.
+    pub h2: bool,
+    /// HTTP/2: concurrent streams per connection (`-m`).
+    pub streams: usize,
     /// Per request.
     pub timeout: Duration,
     /// When the run starts (every thread waits for it).
@@ -137,19 +142,37 @@ async fn thread_main(
     // ~180 KB: one per connection would not scale to 10,000 connections).
     let total = Rc::new(RefCell::new(Stats::new(&template)));
     let mut tasks = Vec::new();
-    let spawn = |queue: Option<Rc<Queue>>| {
-        tokio::task::spawn_local(connection(shared.clone(), queue, total.clone()))
+    let spawn = |queue: Option<Rc<Queue>>, tasks: &mut Vec<tokio::task::JoinHandle<()>>| {
+        if shared.h2 {
+            let slot: Slot = Rc::new(tokio::sync::Mutex::new(None));
+            for _ in 0..shared.streams.max(1) {
+                let (q, slot) = (queue.clone(), Some(slot.clone()));
+                tasks.push(tokio::task::spawn_local(connection(
+                    shared.clone(),
+                    q,
+                    total.clone(),
+                    slot,
+                )));
+            }
+        } else {
+            tasks.push(tokio::task::spawn_local(connection(
+                shared.clone(),
+                queue,
+                total.clone(),
+                None,
+            )));
+        }
     };
     match plan.open {
         None => {
             for _ in 0..plan.connections {
-                tasks.push(spawn(None));
+                spawn(None, &mut tasks);
             }
         }
         Some((mut schedule, max_conns)) => {
             let queue = Rc::new(Queue::default());
             for _ in 0..plan.connections {
-                tasks.push(spawn(Some(queue.clone())));
+                spawn(Some(queue.clone()), &mut tasks);
             }
             let mut open = plan.connections;
             while let Some(offset) = schedule.next_offset() {
@@ -158,7 +181,7 @@ async fn thread_main(
                 // Every connection busy: grow the pool, up to its bound.
                 if !queue.push(at) && open < max_conns {
                     open += 1;
-                    tasks.push(spawn(Some(queue.clone())));
+                    spawn(Some(queue.clone()), &mut tasks);
                 }
             }
             queue.close();
@@ -220,8 +243,48 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
 trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
-/// Open a keep-alive HTTP/1.1 connection; its sender, or why not.
-async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<SendRequest<Full<Bytes>>, String> {
+/// An HTTP/2 connection that `-m` stream loops share.
+/// Locked while one loop (re)opens it, so the others wait and share it.
+type Slot = Rc<tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>>;
+
+/// Runs hyper's HTTP/2 connection tasks on this thread's `LocalSet` (they hold `Rc`s).
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// The sending half of an HTTP/1.1 or HTTP/2 connection.
+enum Sender {
+    H1(SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    /// Whether the connection can take a request (false: the server closed it).
+    async fn ready(&mut self) -> bool {
+        match self {
+            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        req: http::Request<Full<Bytes>>,
+    ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
+        match self {
+            Sender::H1(s) => s.send_request(req).await,
+            Sender::H2(s) => s.send_request(req).await,
+        }
+    }
+}
+
+/// Open a keep-alive HTTP/1.1 or an HTTP/2 connection; its sender, or why not.
+async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<Sender, String> {
     let connect = async {
         let tcp = TcpStream::connect(shared.addr)
             .await
@@ -236,11 +299,22 @@ async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<SendRequest<Full<B
             None => Box::new(tcp),
         };
         let io = TokioIo::new(Counting { inner: io, read });
+        if shared.h2 {
+            let (sender, conn) =
+                http2::Builder::new(LocalExec)
+                    .handshake(io)
+                    .await
+                    .map_err(|e| {
+                        format!("{}: HTTP/2: {}", shared.addr, crate::error::chain_text(&e))
+                    })?;
+            tokio::task::spawn_local(conn);
+            return Ok(Sender::H2(sender));
+        }
         let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .map_err(|e| e.to_string())?;
         tokio::task::spawn_local(conn);
-        Ok(sender)
+        Ok(Sender::H1(sender))
     };
     match tokio::time::timeout(shared.timeout, connect).await {
         Ok(r) => r,
@@ -248,6 +322,31 @@ async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<SendRequest<Full<B
             "{}: no connection within {:?} (--timeout)",
             shared.addr, shared.timeout
         )),
+    }
+}
+
+/// A sender: HTTP/1.1 opens its own connection; an HTTP/2 stream loop takes the
+/// shared one from `slot` while it is open, else opens it and leaves it there.
+async fn connect(
+    shared: &Shared,
+    read: &Rc<Cell<u64>>,
+    slot: Option<&Slot>,
+) -> Result<Sender, String> {
+    let Some(slot) = slot else {
+        return open(shared, read.clone()).await;
+    };
+    let mut guard = slot.lock().await;
+    if let Some(s) = guard.as_mut()
+        && s.ready().await.is_ok()
+    {
+        return Ok(Sender::H2(s.clone()));
+    }
+    match open(shared, read.clone()).await? {
+        Sender::H2(s) => {
+            *guard = Some(s.clone());
+            Ok(Sender::H2(s))
+        }
+        other => Ok(other),
     }
 }
 
@@ -271,12 +370,19 @@ async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
 
 /// One connection's life: take requests, send them, record the answers; reconnect
 /// after a failure (or when the server closed a keep-alive connection).
-async fn connection(shared: Arc<Shared>, queue: Option<Rc<Queue>>, stats: Rc<RefCell<Stats>>) {
+/// With HTTP/2, `slot` holds the connection this loop shares with the other
+/// streams: the first loop to find it missing or closed opens it again.
+async fn connection(
+    shared: Arc<Shared>,
+    queue: Option<Rc<Queue>>,
+    stats: Rc<RefCell<Stats>>,
+    slot: Option<Slot>,
+) {
     let read = Rc::new(Cell::new(0u64));
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut sender: Option<Sender> = None;
     if queue.is_none() {
         // Closed loop: connect before the start, as wrk does.
-        sender = open(&shared, read.clone()).await.ok();
+        sender = connect(&shared, &read, slot.as_ref()).await.ok();
         tokio::time::sleep_until(shared.start).await;
     }
     let since = |at: Instant| at.saturating_duration_since(shared.start);
@@ -292,12 +398,12 @@ async fn connection(shared: Arc<Shared>, queue: Option<Rc<Queue>>, stats: Rc<Ref
         }
         // A keep-alive connection the server closed is reopened without an error.
         if let Some(s) = sender.as_mut()
-            && s.ready().await.is_err()
+            && !s.ready().await
         {
             sender = None;
         }
         if sender.is_none() {
-            match open(&shared, read.clone()).await {
+            match connect(&shared, &read, slot.as_ref()).await {
                 Ok(s) => sender = Some(s),
                 Err(reason) => {
                     stats
@@ -314,7 +420,7 @@ async fn connection(shared: Arc<Shared>, queue: Option<Rc<Queue>>, stats: Rc<Ref
         }
         let request = shared.request.clone();
         let exchange = async {
-            let response = s.send_request(request).await?;
+            let response = s.send(request).await?;
             let status = response.status().as_u16();
             let mut body = response.into_body();
             while let Some(frame) = body.frame().await {

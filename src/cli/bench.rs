@@ -48,6 +48,18 @@ pub struct BenchArgs {
     /// Request body from FILE.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
+    /// HTTP/2: h2c with prior knowledge on http://, ALPN h2 on https://.
+    #[arg(long)]
+    pub h2: bool,
+    /// HTTP/2: concurrent streams per connection (like h2load -m).
+    #[arg(
+        short = 'm',
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "h2"
+    )]
+    pub streams: usize,
     /// Per request, from the send to the end of the answer (also bounds connecting).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,

@@ -77,7 +77,7 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
             ..Default::default()
         };
         Some(
-            TlsClient::new(&opts, &["http/1.1"])
+            TlsClient::new(&opts, if a.h2 { &["h2"] } else { &["http/1.1"] })
                 .map_err(|e| usage(wirekit::error::one_line(&e)))?,
         )
     } else {
@@ -97,6 +97,13 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
         (None, None) => Stop::Duration(std::time::Duration::from_secs(10)),
     };
     o.timeout = a.timeout;
+    if a.streams == 0 {
+        return Err(usage(
+            "-m 0: a connection needs at least one stream; give -m 1 or more",
+        ));
+    }
+    o.h2 = a.h2;
+    o.streams = a.streams;
     o.tls = tls;
     if a.rate.is_some() || a.stages.is_some() {
         o.open = Some(OpenLoop {
