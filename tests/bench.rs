@@ -603,3 +603,35 @@ fn http2_streams_against_serve_h2c_and_nginx_http2() {
         &log[..log.len().min(300)]
     );
 }
+
+#[test]
+fn live_progress_on_a_terminal_and_none_when_piped() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    // Piped (as here): stderr stays empty on success.
+    let out = bench(&[&url, "-d", "1s", "-c", "4"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // On a terminal (a pseudo-terminal from Python's pty): the live line.
+    let code_text = format!(
+        "import os, pty, sys\n\
+         pid, fd = pty.fork()\n\
+         if pid == 0:\n\
+         \x20   os.execv({bin:?}, [{bin:?}, 'bench', {url:?}, '-d', '2s', '-c', '4'])\n\
+         data = b''\n\
+         while True:\n\
+         \x20   try:\n\
+         \x20       chunk = os.read(fd, 65536)\n\
+         \x20   except OSError:\n\
+         \x20       break\n\
+         \x20   if not chunk: break\n\
+         \x20   data += chunk\n\
+         os.waitpid(pid, 0)\n\
+         text = data.decode('utf-8', 'replace')\n\
+         assert 'req/s' in text and 'errors, p99 ' in text and ' answers, ' in text, text\n\
+         assert 'Requests/sec:' in text, text\n\
+         print('ok')",
+        bin = bin(),
+    );
+    python_ok(&code_text);
+}

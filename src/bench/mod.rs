@@ -24,6 +24,53 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use worker::{Shared, ThreadPlan};
 
+/// Live figures of a running benchmark, for a progress display: each generator
+/// thread publishes its counts about every 250 ms (nothing on the request path).
+#[derive(Debug, Default)]
+pub struct Progress {
+    threads: std::sync::Mutex<Vec<Option<(u64, u64, hdrhistogram::Histogram<u64>)>>>,
+}
+
+impl Progress {
+    /// Answers, failed requests and the p99 latency (µs) so far, over all threads.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        let Ok(threads) = self.threads.lock() else {
+            return (0, 0, 0);
+        };
+        let (mut answers, mut errors) = (0, 0);
+        let mut all: Option<hdrhistogram::Histogram<u64>> = None;
+        for (a, e, h) in threads.iter().flatten() {
+            answers += a;
+            errors += e;
+            match all.as_mut() {
+                Some(x) => {
+                    let _ = x.add(h);
+                }
+                None => all = Some(h.clone()),
+            }
+        }
+        let p99 = all
+            .filter(|h| !h.is_empty())
+            .map_or(0, |h| h.value_at_quantile(0.99));
+        (answers, errors, p99)
+    }
+
+    pub(crate) fn publish(
+        &self,
+        thread: usize,
+        answers: u64,
+        errors: u64,
+        h: &hdrhistogram::Histogram<u64>,
+    ) {
+        if let Ok(mut t) = self.threads.lock() {
+            if t.len() <= thread {
+                t.resize(thread + 1, None);
+            }
+            t[thread] = Some((answers, errors, h.clone()));
+        }
+    }
+}
+
 /// When a run ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stop {
@@ -75,6 +122,8 @@ pub struct BenchOptions {
     pub h2: bool,
     /// HTTP/2: concurrent streams per connection (h2load's `-m`).
     pub streams: usize,
+    /// Where the threads publish live figures (a progress display reads them).
+    pub progress: Option<Arc<Progress>>,
     /// Start at this wall-clock time (every shard together), not at once.
     pub start_at: Option<std::time::SystemTime>,
     /// This run is shard `.0` (0-based) of `.1`: it takes its share of the
@@ -142,6 +191,7 @@ impl BenchOptions {
             tls: None,
             h2: false,
             streams: 1,
+            progress: None,
             start_at: None,
             shard: None,
         }
@@ -239,6 +289,8 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
     for i in 0..threads {
         let share = |n: usize| n / threads + usize::from(i < n % threads);
         let plan = ThreadPlan {
+            index: i,
+            progress: o.progress.clone(),
             connections: share(connections),
             open: match (&plan, &o.open) {
                 (Some(p), Some(ol)) => Some((

@@ -56,6 +56,10 @@ pub(crate) struct Shared {
 
 /// One thread's plan: its connections, and the open loop's schedule and pool bound.
 pub(crate) struct ThreadPlan {
+    /// This thread's number, from 0.
+    pub index: usize,
+    /// Where to publish live figures.
+    pub progress: Option<Arc<super::Progress>>,
     /// Connections opened at the start.
     pub connections: usize,
     /// Open loop: the schedule and the most connections the pool may grow to.
@@ -142,6 +146,17 @@ async fn thread_main(
     // ~180 KB: one per connection would not scale to 10,000 connections).
     let total = Rc::new(RefCell::new(Stats::new(&template)));
     let mut tasks = Vec::new();
+    let reporter = plan.progress.clone().map(|p| {
+        let (total, index) = (total.clone(), plan.index);
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let s = total.borrow();
+                p.publish(index, s.responses, s.errors.iter().sum(), &s.latency);
+            }
+        })
+    });
     let spawn = |queue: Option<Rc<Queue>>, tasks: &mut Vec<tokio::task::JoinHandle<()>>| {
         if shared.h2 {
             let slot: Slot = Rc::new(tokio::sync::Mutex::new(None));
@@ -189,6 +204,10 @@ async fn thread_main(
     }
     for t in tasks {
         let _ = t.await;
+    }
+    if let Some(r) = reporter {
+        r.abort();
+        let _ = r.await;
     }
     Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
 }

@@ -184,8 +184,45 @@ fn merge(m: &BenchMergeArgs) -> Result<()> {
     Ok(())
 }
 
+/// On a terminal (stderr, and not -q): a line with the rate, errors and p99 so far.
+fn live_progress(
+    o: &mut BenchOptions,
+    quiet: bool,
+) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let progress = std::sync::Arc::new(wirekit::bench::Progress::default());
+    o.progress = Some(progress.clone());
+    let bar = match o.stop {
+        Stop::Requests(n) => indicatif::ProgressBar::new(n),
+        Stop::Duration(_) => indicatif::ProgressBar::new_spinner(),
+    };
+    let style = indicatif::ProgressStyle::with_template("{elapsed_precise} {bar:30} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    let shown = bar.clone();
+    let started = std::time::Instant::now();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let (answers, errors, p99) = progress.snapshot();
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            shown.set_position(answers + errors);
+            shown.set_message(format!(
+                "{answers} answers, {:.0} req/s, {errors} errors, p99 {}",
+                answers as f64 / secs,
+                wirekit::bench::us(p99 as f64)
+            ));
+        }
+    });
+    Some((bar, task))
+}
+
 /// Run `wirekit bench`.
-pub async fn run(a: &BenchArgs) -> Result<()> {
+pub async fn run(a: &BenchArgs, quiet: bool) -> Result<()> {
     if let Some(BenchCommand::Merge(m)) = &a.command {
         return merge(m);
     }
@@ -197,7 +234,14 @@ pub async fn run(a: &BenchArgs) -> Result<()> {
         }
         (Stop::Requests(n), _) => format!("Running {n} requests @ {}", o.url),
     };
-    let report = tokio::task::spawn_blocking(move || wirekit::bench::run(&o)).await??;
+    let mut o = o;
+    let bar = live_progress(&mut o, quiet);
+    let report = tokio::task::spawn_blocking(move || wirekit::bench::run(&o)).await?;
+    if let Some((bar, task)) = bar {
+        task.abort();
+        bar.finish_and_clear();
+    }
+    let report = report?;
     if let Some(path) = &a.hgrm {
         write_hgrm(path, &report)?;
     }

@@ -28,6 +28,6 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Fernet(a) => fernet::run(a),
         Command::Http(a) => http::run(a, &cli.global).await,
         Command::Fetch(a) => fetch::run(a, &cli.global).await,
-        Command::Bench(a) => bench::run(a).await,
+        Command::Bench(a) => bench::run(a, cli.global.quiet).await,
     }
 }
