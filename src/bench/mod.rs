@@ -28,8 +28,11 @@ use worker::{Shared, ThreadPlan};
 /// thread publishes its counts about every 250 ms (nothing on the request path).
 #[derive(Debug, Default)]
 pub struct Progress {
-    threads: std::sync::Mutex<Vec<Option<(u64, u64, hdrhistogram::Histogram<u64>)>>>,
+    threads: std::sync::Mutex<Vec<Option<Published>>>,
 }
+
+/// One thread's answers, failed requests and latency histogram so far.
+type Published = (u64, u64, hdrhistogram::Histogram<u64>);
 
 impl Progress {
     /// Answers, failed requests and the p99 latency (µs) so far, over all threads.
