@@ -635,3 +635,65 @@ fn live_progress_on_a_terminal_and_none_when_piped() {
     );
     python_ok(&code_text);
 }
+
+#[test]
+fn urls_and_vegeta_targets_go_round_robin() {
+    let (dir, server, port) = serve(&["--route", "POST /p 201 {\"ok\": true}"]);
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(dir.path().join(name), name).expect("write");
+    }
+    let lists = tempfile::tempdir().expect("tempdir");
+    let urls = lists.path().join("urls.txt");
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        &urls,
+        format!("# three files\n{base}/a.txt\n{base}/b.txt\n\n{base}/c.txt\n"),
+    )
+    .expect("urls");
+    let out = bench(&[
+        "--urls",
+        urls.to_str().expect("path"),
+        "-n",
+        "300",
+        "-c",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["statuses"]["200"], 300);
+    let targets = lists.path().join("targets.txt");
+    std::fs::write(lists.path().join("body.json"), "{\"n\": 1}").expect("body");
+    std::fs::write(
+        &targets,
+        format!("GET {base}/a.txt\nX-Probe: yes\n\nPOST {base}/p\nContent-Type: application/json\n@body.json\n"),
+    )
+    .expect("targets");
+    let out = bench(&[
+        "--targets",
+        targets.to_str().expect("path"),
+        "-n",
+        "100",
+        "-c",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["statuses"]["200"], 50, "{v}");
+    assert_eq!(v["statuses"]["201"], 50, "{v}");
+    let log = stderr(&server.terminate(Duration::from_secs(20)));
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("\"GET /a.txt HTTP/1.1\" 200"), 100 + 50);
+    assert_eq!(count("\"GET /b.txt HTTP/1.1\" 200"), 100);
+    assert_eq!(count("\"GET /c.txt HTTP/1.1\" 200"), 100);
+    assert_eq!(count("\"POST /p HTTP/1.1\" 201"), 50);
+    // Another host in the list: refused with the reason.
+    std::fs::write(&urls, format!("{base}/a.txt\nhttp://127.0.0.1:1/x\n")).expect("urls");
+    let out = bench(&["--urls", urls.to_str().expect("path"), "-n", "1"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("one run loads one scheme, host and port"),
+        "{}",
+        stderr(&out)
+    );
+}

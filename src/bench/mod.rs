@@ -8,12 +8,14 @@ mod merge;
 mod report;
 mod schedule;
 mod stats;
+mod targets;
 mod worker;
 
 pub use merge::{decode_histogram, merge};
 pub use report::{Errors, Latency, PERCENTILES, Report, hgrm, us};
 pub use schedule::{Arrival, Plan, Stage, parse_stages};
 pub use stats::{ErrorKind, Second};
+pub use targets::{Target, parse_targets, parse_urls};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -125,6 +127,9 @@ pub struct BenchOptions {
     pub h2: bool,
     /// HTTP/2: concurrent streams per connection (h2load's `-m`).
     pub streams: usize,
+    /// Many targets, round-robin (`--urls`, `--targets`); empty: `url`,
+    /// `method`, `headers` and `body`. All on the same scheme, host and port.
+    pub targets: Vec<Target>,
     /// Where the threads publish live figures (a progress display reads them).
     pub progress: Option<Arc<Progress>>,
     /// Start at this wall-clock time (every shard together), not at once.
@@ -174,6 +179,16 @@ impl BenchOptions {
             }
             ol.max_conns = part(ol.max_conns);
         }
+        if self.targets.len() >= count {
+            let mine: Vec<Target> = self
+                .targets
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % count.max(1) == index)
+                .map(|(_, t)| t.clone())
+                .collect();
+            self.targets = mine;
+        }
         self.shard = Some((index, count));
     }
 }
@@ -195,39 +210,70 @@ impl BenchOptions {
             h2: false,
             streams: 1,
             progress: None,
+            targets: Vec::new(),
             start_at: None,
             shard: None,
         }
     }
 }
 
-/// The one request every connection sends, in origin form with a `Host` header.
-fn request(o: &BenchOptions) -> Result<http::Request<Full<Bytes>>> {
-    let host = o.url.host_str().context("the URL has no host")?;
-    let authority = match o.url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    let mut path = o.url.path().to_string();
-    if let Some(q) = o.url.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let mut req = http::Request::builder().method(o.method.clone());
-    req = if o.h2 {
-        // HTTP/2 carries the authority in the request's URI (`:authority`).
-        req.uri(o.url.as_str())
+/// The requests the connections send in turn, in origin form with a `Host`
+/// header (HTTP/1.1) or with the authority in the URI (HTTP/2).
+fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
+    let single = [Target {
+        method: o.method.clone(),
+        url: o.url.clone(),
+        headers: o.headers.clone(),
+        body: o.body.clone(),
+    }];
+    let targets = if o.targets.is_empty() {
+        &single[..]
     } else {
-        req.uri(path).header(http::header::HOST, authority)
+        &o.targets[..]
     };
-    if !o.body.is_empty() {
-        req = req.header(http::header::CONTENT_LENGTH, o.body.len());
+    let origin = |u: &url::Url| {
+        (
+            u.scheme().to_string(),
+            u.host_str().map(str::to_string),
+            u.port_or_known_default(),
+        )
+    };
+    let mut out = Vec::new();
+    for t in targets {
+        if origin(&t.url) != origin(&o.url) {
+            bail!(
+                "{} is not on {}; one run loads one scheme, host and port (run one bench per host)",
+                t.url,
+                o.url.origin().ascii_serialization()
+            );
+        }
+        let host = t.url.host_str().context("the URL has no host")?;
+        let authority = match t.url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let mut path = t.url.path().to_string();
+        if let Some(q) = t.url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let mut req = http::Request::builder().method(t.method.clone());
+        req = if o.h2 {
+            // HTTP/2 carries the authority in the request's URI (`:authority`).
+            req.uri(t.url.as_str())
+        } else {
+            req.uri(path).header(http::header::HOST, authority)
+        };
+        if !t.body.is_empty() {
+            req = req.header(http::header::CONTENT_LENGTH, t.body.len());
+        }
+        let mut req = req.body(Full::new(t.body.clone()))?;
+        for (name, value) in &t.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
+        }
+        out.push(req);
     }
-    let mut req = req.body(Full::new(o.body.clone()))?;
-    for (name, value) in &o.headers {
-        req.headers_mut().insert(name.clone(), value.clone());
-    }
-    Ok(req)
+    Ok(out)
 }
 
 /// Run the benchmark to its end (blocking: it starts its own threads); the report.
@@ -273,7 +319,8 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         addr,
         host: bare,
         tls: o.tls.clone(),
-        request: request(o)?,
+        requests: requests(o)?,
+        next: std::sync::atomic::AtomicUsize::new(0),
         h2: o.h2,
         streams: o.streams.max(1),
         timeout: o.timeout,

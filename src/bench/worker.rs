@@ -32,8 +32,10 @@ pub(crate) struct Shared {
     pub host: String,
     /// TLS for `https://`.
     pub tls: Option<TlsClient>,
-    /// The request every connection sends (origin form for HTTP/1.1, absolute for HTTP/2).
-    pub request: http::Request<Full<Bytes>>,
+    /// The requests the connections send in turn (origin form for HTTP/1.1, absolute for HTTP/2).
+    pub requests: Vec<http::Request<Full<Bytes>>>,
+    /// The next of `requests`, round-robin over every thread.
+    pub next: std::sync::atomic::AtomicUsize,
     /// HTTP/2 (h2c with prior knowledge, or h2 over TLS) instead of HTTP/1.1.
     pub h2: bool,
     /// HTTP/2: concurrent streams per connection (`-m`).
@@ -437,7 +439,14 @@ async fn connection(
         if queue.is_some() && sent.saturating_duration_since(intended) > shared.late_after {
             stats.borrow_mut().late += 1;
         }
-        let request = shared.request.clone();
+        let request = match shared.requests.len() {
+            0 | 1 => shared.requests.first().cloned(),
+            n => shared
+                .requests
+                .get(shared.next.fetch_add(1, Ordering::Relaxed) % n)
+                .cloned(),
+        };
+        let Some(request) = request else { break };
         let exchange = async {
             let response = s.send(request).await?;
             let status = response.status().as_u16();

@@ -22,8 +22,14 @@ pub struct BenchArgs {
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
     /// The URL to load, http:// or https://.
-    #[arg(value_name = "URL", required = true)]
+    #[arg(value_name = "URL", required_unless_present_any = ["urls", "targets"], conflicts_with_all = ["urls", "targets"])]
     pub url: Option<String>,
+    /// Load many URLs round-robin: one per line in FILE (same scheme, host and port).
+    #[arg(long, value_name = "FILE", conflicts_with = "targets")]
+    pub urls: Option<PathBuf>,
+    /// A vegeta-style targets FILE: blocks of 'METHOD URL', 'Name: value' lines and an optional '@body-file', round-robin.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
     /// Connections to keep open (the closed loop's concurrency; the open loop's starting pool).
     #[arg(short = 'c', long, value_name = "N", default_value_t = 64)]
     pub connections: usize,

@@ -8,9 +8,59 @@ use wirekit::bench::{Arrival, BenchOptions, OpenLoop, Stop};
 use wirekit::error::{exit_with, usage};
 use wirekit::tls::{TlsClient, TlsClientOptions};
 
+/// `--body` or `--body-file`.
+fn body(a: &BenchArgs) -> Result<Bytes> {
+    Ok(match (&a.body, &a.body_file) {
+        (Some(t), _) => Bytes::from(t.clone()),
+        (None, Some(p)) => Bytes::from(std::fs::read(p).map_err(|e| {
+            usage(format!(
+                "--body-file: cannot read '{}': {}",
+                p.display(),
+                wirekit::http::client::errors::io_reason(&e)
+            ))
+        })?),
+        (None, None) => Bytes::new(),
+    })
+}
+
 /// The library's options for `a`, or a usage error naming the bad flag.
 fn options(a: &BenchArgs) -> Result<BenchOptions> {
-    let text = a.url.clone().unwrap_or_default();
+    let method = http::Method::from_bytes(a.method.as_bytes()).map_err(|_| {
+        usage(format!(
+            "-X '{}' is not an HTTP method; write it like GET or POST",
+            a.method
+        ))
+    })?;
+    let body = body(a)?;
+    let read = |flag: &str, p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| {
+            usage(format!(
+                "{flag}: cannot read '{}': {}",
+                p.display(),
+                wirekit::http::client::errors::io_reason(&e)
+            ))
+        })
+    };
+    let targets = match (&a.urls, &a.targets) {
+        (Some(p), _) => wirekit::bench::parse_urls(
+            &read("--urls", p)?,
+            &p.display().to_string(),
+            &method,
+            &a.headers,
+            &body,
+        )
+        .map_err(usage)?,
+        (None, Some(p)) => {
+            let dir = p.parent().unwrap_or(std::path::Path::new("."));
+            wirekit::bench::parse_targets(&read("--targets", p)?, &p.display().to_string(), dir)
+                .map_err(usage)?
+        }
+        (None, None) => Vec::new(),
+    };
+    let text = match targets.first() {
+        Some(t) => t.url.to_string(),
+        None => a.url.clone().unwrap_or_default(),
+    };
     let url = url::Url::parse(&text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
@@ -53,23 +103,6 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
     if a.stages.is_some() && a.rate.is_none() && a.max_conns < a.connections {
         return Err(usage("--max-conns must be at least -c"));
     }
-    let method = http::Method::from_bytes(a.method.as_bytes()).map_err(|_| {
-        usage(format!(
-            "-X '{}' is not an HTTP method; write it like GET or POST",
-            a.method
-        ))
-    })?;
-    let body = match (&a.body, &a.body_file) {
-        (Some(t), _) => Bytes::from(t.clone()),
-        (None, Some(p)) => Bytes::from(std::fs::read(p).map_err(|e| {
-            usage(format!(
-                "--body-file: cannot read '{}': {}",
-                p.display(),
-                wirekit::http::client::errors::io_reason(&e)
-            ))
-        })?),
-        (None, None) => Bytes::new(),
-    };
     let tls = if url.scheme() == "https" {
         let opts = TlsClientOptions {
             cacert: a.cacert.clone(),
@@ -83,7 +116,16 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
     } else {
         None
     };
+    let origin = url.origin();
+    if let Some(t) = targets.iter().find(|t| t.url.origin() != origin) {
+        return Err(usage(format!(
+            "{} is not on {}; one run loads one scheme, host and port (run one bench per host)",
+            t.url,
+            origin.ascii_serialization()
+        )));
+    }
     let mut o = BenchOptions::new(url);
+    o.targets = targets;
     o.method = method;
     o.headers = a.headers.clone();
     o.body = body;
