@@ -697,3 +697,76 @@ fn urls_and_vegeta_targets_go_round_robin() {
         stderr(&out)
     );
 }
+
+#[test]
+fn find_max_rate_reports_the_knee() {
+    // Two connections at most, each answer 20 ms late: the server holds 100 req/s.
+    let (_dir, _server, port) = serve(&["-q", "--httpbin"]);
+    let url = format!("http://127.0.0.1:{port}/delay/0.02");
+    let out = bench(&[
+        &url,
+        "--find-max-rate",
+        "--slo",
+        "p99<300ms",
+        "-R",
+        "40",
+        "--rate-step",
+        "40",
+        "-d",
+        "2s",
+        "-c",
+        "2",
+        "--max-conns",
+        "2",
+        "-t",
+        "1",
+        "--max-steps",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let steps = v["steps"].as_array().expect("steps");
+    let rates: Vec<f64> = steps
+        .iter()
+        .map(|s| s["rate"].as_f64().expect("rate"))
+        .collect();
+    let met: Vec<bool> = steps
+        .iter()
+        .map(|s| s["met"].as_bool().expect("met"))
+        .collect();
+    assert_eq!(rates, [40.0, 80.0, 120.0], "{v}");
+    assert_eq!(met, [true, true, false], "{v}");
+    assert_eq!(v["knee"], 80.0);
+    let p99_at_120 = steps[2]["report"]["latency"]["percentiles"]["p99"]
+        .as_u64()
+        .expect("p99");
+    assert!(p99_at_120 >= 300_000, "{p99_at_120}");
+    // Not even the first step meets an SLO below the server's 20 ms: exit 1, said so.
+    let out = bench(&[
+        &url,
+        "--find-max-rate",
+        "--slo",
+        "p99<10ms",
+        "-R",
+        "20",
+        "-d",
+        "1s",
+        "-c",
+        "2",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stdout(&out).contains("Max rate: none"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no tested rate met p99<10ms"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bench(&[&url, "--find-max-rate", "--slo", "p42<1ms"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("is not FIGURE<DURATION"),
+        "{}",
+        stderr(&out)
+    );
+}

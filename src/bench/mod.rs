@@ -4,6 +4,7 @@
 //! that a stalled server cannot hide its stall: coordinated omission corrected,
 //! like wrk2), with HDR histograms and a wrk-like or JSON report.
 
+mod find;
 mod merge;
 mod report;
 mod schedule;
@@ -11,6 +12,7 @@ mod stats;
 mod targets;
 mod worker;
 
+pub use find::{MaxRate, Slo, Step, find_max_rate, parse_slo};
 pub use merge::{decode_histogram, merge};
 pub use report::{Errors, Latency, PERCENTILES, Report, hgrm, us};
 pub use schedule::{Arrival, Plan, Stage, parse_stages};

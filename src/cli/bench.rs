@@ -87,6 +87,18 @@ pub struct BenchArgs {
     /// Print the latency percentiles (p50, p75, p90, p99, p99.9, p99.99, max).
     #[arg(long)]
     pub latency: bool,
+    /// Raise the open-loop rate step by step (from -R, by --rate-step, each step -d long) until --slo fails; report the knee.
+    #[arg(long, requires = "slo", conflicts_with_all = ["stages", "requests"])]
+    pub find_max_rate: bool,
+    /// The objective for --find-max-rate: FIGURE<DURATION on the corrected latency, e.g. 'p99<10ms'.
+    #[arg(long, value_name = "SLO", value_parser = wirekit::bench::parse_slo, requires = "find_max_rate")]
+    pub slo: Option<wirekit::bench::Slo>,
+    /// --find-max-rate: how much each step adds to the rate (default: the start rate).
+    #[arg(long, value_name = "RATE")]
+    pub rate_step: Option<f64>,
+    /// --find-max-rate: the most steps.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_steps: usize,
     /// Write the latency percentile distribution to FILE (HdrHistogram's .hgrm, as wrk2 prints it; in ms).
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,

@@ -182,6 +182,60 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
     Ok(o)
 }
 
+/// `--find-max-rate`: every step's line as it ends, then the knee; exit 1 when
+/// not even the first step met the SLO.
+fn find(a: &BenchArgs, mut o: BenchOptions, slo: wirekit::bench::Slo) -> Result<()> {
+    let start = a.rate.unwrap_or(1000.0);
+    let step = a.rate_step.unwrap_or(start);
+    if !(step.is_finite() && step > 0.0) {
+        return Err(usage(format!(
+            "--rate-step {step}: give a rate above 0, like --rate-step 500"
+        )));
+    }
+    if o.stop == Stop::Duration(std::time::Duration::from_secs(10)) && a.duration.is_none() {
+        o.stop = Stop::Duration(std::time::Duration::from_secs(5));
+    }
+    if !a.json {
+        println!(
+            "Finding the max rate @ {} ({} per step, SLO {})",
+            o.url,
+            match o.stop {
+                Stop::Duration(d) => humantime::format_duration(d).to_string(),
+                Stop::Requests(n) => format!("{n} requests"),
+            },
+            slo.text
+        );
+    }
+    let live = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let found = wirekit::bench::find_max_rate(&o, &slo, start, step, a.max_steps, |s| {
+        if live {
+            eprintln!(
+                "  step {:.1} req/s: achieved {:.1}, {} {}, {}",
+                s.rate,
+                s.report.rate,
+                slo.figure,
+                wirekit::bench::us(slo.value(&s.report) as f64),
+                if s.met { "met" } else { "FAILED" }
+            );
+        }
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        print!("{}", found.text());
+    }
+    if found.knee.is_none() {
+        return Err(exit_with(
+            1,
+            format!(
+                "no tested rate met {} (the first step, {start:.1} req/s, failed)",
+                slo.text
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `--hgrm FILE`: the latency distribution of `report`.
 fn write_hgrm(path: &std::path::Path, report: &wirekit::bench::Report) -> Result<()> {
     let h = wirekit::bench::decode_histogram(&report.latency.histogram)?;
@@ -276,6 +330,9 @@ pub async fn run(a: &BenchArgs, quiet: bool) -> Result<()> {
         }
         (Stop::Requests(n), _) => format!("Running {n} requests @ {}", o.url),
     };
+    if let (true, Some(slo)) = (a.find_max_rate, &a.slo) {
+        return find(a, o, slo.clone());
+    }
     let mut o = o;
     let bar = live_progress(&mut o, quiet);
     let report = tokio::task::spawn_blocking(move || wirekit::bench::run(&o)).await?;
