@@ -770,3 +770,66 @@ fn find_max_rate_reports_the_knee() {
         stderr(&out)
     );
 }
+
+#[test]
+fn html_report_is_self_contained_and_renders_in_chromium() {
+    let (_dir, _server, port) = serve(&["-q"]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("report.html");
+    let out = bench(&[
+        &url,
+        "-R",
+        "300",
+        "-d",
+        "2s",
+        "--html",
+        page.to_str().expect("path"),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let html = std::fs::read_to_string(&page).expect("page written");
+    // No network: nothing loaded from anywhere, no script.
+    for bad in ["src=", "href=", "<script", "@import", "url("] {
+        assert!(!html.contains(bad), "{bad} in the page");
+    }
+    let shot = dir.path().join("shot.png");
+    let chromium = |extra: &[&str]| {
+        let mut cmd = Command::new("chromium");
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=900,1100",
+        ])
+        .args(extra)
+        .arg(format!("file://{}", page.display()));
+        run(cmd, None, LIMIT)
+    };
+    let dom = chromium(&["--dump-dom"]);
+    assert_eq!(code(&dom), 0, "{}", stderr(&dom));
+    let dom = stdout(&dom);
+    assert!(
+        dom.contains("Latency over time") && dom.contains("Percentile distribution"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!("<td>{}</td>", v["requests"])),
+        "the request count in the table"
+    );
+    assert_eq!(
+        dom.matches("<polyline").count(),
+        4,
+        "two series in each chart"
+    );
+    let out = chromium(&[&format!("--screenshot={}", shot.display())]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}

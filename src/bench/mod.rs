@@ -5,6 +5,7 @@
 //! like wrk2), with HDR histograms and a wrk-like or JSON report.
 
 mod find;
+mod html;
 mod merge;
 mod report;
 mod schedule;
@@ -13,6 +14,7 @@ mod targets;
 mod worker;
 
 pub use find::{MaxRate, Slo, Step, find_max_rate, parse_slo};
+pub use html::html;
 pub use merge::{decode_histogram, merge};
 pub use report::{Errors, Latency, PERCENTILES, Report, hgrm, us};
 pub use schedule::{Arrival, Plan, Stage, parse_stages};

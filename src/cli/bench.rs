@@ -99,6 +99,9 @@ pub struct BenchArgs {
     /// --find-max-rate: the most steps.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_steps: usize,
+    /// Write one self-contained HTML page to FILE: the summary, latency over time, the percentile distribution.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write the latency percentile distribution to FILE (HdrHistogram's .hgrm, as wrk2 prints it; in ms).
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
@@ -146,6 +149,9 @@ pub struct BenchMergeArgs {
     /// Print the merged report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the merged report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write the merged latency distribution to FILE (.hgrm, in ms).
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,

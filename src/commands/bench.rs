@@ -236,6 +236,17 @@ fn find(a: &BenchArgs, mut o: BenchOptions, slo: wirekit::bench::Slo) -> Result<
     Ok(())
 }
 
+/// `--html FILE`: the page of `report`.
+fn write_html(path: &std::path::Path, report: &wirekit::bench::Report) -> Result<()> {
+    std::fs::write(path, wirekit::bench::html(report)?).map_err(|e| {
+        anyhow::anyhow!(
+            "--html: cannot write '{}': {}",
+            path.display(),
+            wirekit::http::client::errors::io_reason(&e)
+        )
+    })
+}
+
 /// `--hgrm FILE`: the latency distribution of `report`.
 fn write_hgrm(path: &std::path::Path, report: &wirekit::bench::Report) -> Result<()> {
     let h = wirekit::bench::decode_histogram(&report.latency.histogram)?;
@@ -270,6 +281,9 @@ fn merge(m: &BenchMergeArgs) -> Result<()> {
     let merged = wirekit::bench::merge(&reports)?;
     if let Some(path) = &m.hgrm {
         write_hgrm(path, &merged)?;
+    }
+    if let Some(path) = &m.html {
+        write_html(path, &merged)?;
     }
     if m.json {
         println!("{}", serde_json::to_string_pretty(&merged)?);
@@ -343,6 +357,9 @@ pub async fn run(a: &BenchArgs, quiet: bool) -> Result<()> {
     let report = report?;
     if let Some(path) = &a.hgrm {
         write_hgrm(path, &report)?;
+    }
+    if let Some(path) = &a.html {
+        write_html(path, &report)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
