@@ -15,6 +15,9 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A chart's line: its name, colour and (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 const W: f64 = 760.0;
 const H: f64 = 260.0;
 const PAD: f64 = 50.0;
@@ -23,7 +26,7 @@ const PAD: f64 = 50.0;
 fn chart(
     title: &str,
     x_label: &str,
-    series: &[(&str, &str, Vec<(f64, f64)>)],
+    series: &[Series<'_>],
     x_ticks: &[(f64, String)],
     log_y: bool,
 ) -> String {
