@@ -568,10 +568,19 @@ fn the_verdict_says_when_the_run_measured_the_generator() {
         sent, 40_000,
         "every scheduled request is sent or counted as dropped"
     );
-    // A rate the server and generator keep easily: no verdict.
-    let out = bench(&[&url, "-R", "200", "-d", "1s", "--json"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(json(&out)["verdict"], Value::Null, "{}", stdout(&out));
+    // A rate the server and generator keep easily: no verdict. On a machine busy
+    // with other tests the schedule can slip for real, so up to three tries.
+    let mut verdicts = Vec::new();
+    for _ in 0..3 {
+        let out = bench(&[&url, "-R", "100", "-d", "1s", "-t", "1", "--json"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let v = json(&out)["verdict"].clone();
+        if v.is_null() {
+            return;
+        }
+        verdicts.push(v);
+    }
+    panic!("a verdict on every easy run: {verdicts:?}");
 }
 
 #[test]
