@@ -409,6 +409,12 @@ fn shard_flags_are_checked() {
         "{}",
         stderr(&out)
     );
+    // --shard I/N takes its share of -n: 5 over 2 shards is 3 and 2.
+    let out = bench(&["http://127.0.0.1:1/", "--shard", "2/2", "-n", "5", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["requests"], 2);
+    assert_eq!(v["shard"], "2/2");
     let out = bench(&["merge", "/nonexistent/a.json"]);
     assert_eq!(code(&out), 2);
     assert!(
@@ -840,5 +846,44 @@ fn html_report_is_self_contained_and_renders_in_chromium() {
         png.starts_with(b"\x89PNG") && png.len() > 20_000,
         "{} bytes",
         png.len()
+    );
+}
+
+#[test]
+fn stages_ramp_and_poisson_arrivals_against_serve() {
+    let (_dir, server, port) = serve(&[]);
+    let url = format!("http://127.0.0.1:{port}/k.bin");
+    // 0 → 400/s over 1 s (200 requests), then 400/s for 1 s (400): exactly 600.
+    let out = bench(&[&url, "--stages", "1s:400,1s:400", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["responses"], 600, "{v}");
+    assert!((v["target_rate"].as_f64().expect("rate") - 300.0).abs() < 1e-6);
+    let timeline = v["timeline"].as_array().expect("timeline");
+    let first = timeline[0]["responses"].as_u64().expect("first second");
+    assert!(
+        first.abs_diff(200) <= 10,
+        "the ramp's first second: {first}"
+    );
+    // Poisson arrivals keep the mean rate (within 10 % over 2,000 expected).
+    let out = bench(&[
+        &url,
+        "-R",
+        "1000",
+        "-d",
+        "2s",
+        "--arrival",
+        "poisson",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let n = json(&out)["responses"].as_u64().expect("responses");
+    assert!(n.abs_diff(2000) <= 200, "{n}");
+    let log = stderr(&server.terminate(Duration::from_secs(20)));
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"GET /k.bin HTTP/1.1\" 200"))
+            .count() as u64,
+        600 + n
     );
 }

@@ -76,8 +76,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = ArrivalArg::Constant)]
     pub arrival: ArrivalArg,
     /// Open loop stages DURATION:RATE,... ramping from the previous rate (from -R, else 0), e.g. 10s:1000,30s:5000,10s:0.
-    #[arg(long, value_name = "STAGES", value_parser = wirekit::bench::parse_stages, conflicts_with_all = ["duration", "requests"])]
-    pub stages: Option<Vec<wirekit::bench::Stage>>,
+    #[arg(long, value_name = "STAGES", value_parser = parse_stages, conflicts_with_all = ["duration", "requests"])]
+    pub stages: Option<Stages>,
     /// Open loop: the most connections the pool grows to when every connection is busy.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_conns: usize,
@@ -158,6 +158,14 @@ pub struct BenchMergeArgs {
     /// Print the latency percentiles.
     #[arg(long)]
     pub latency: bool,
+}
+
+/// `--stages`: one value holding every stage (a bare `Vec` would make clap expect many values).
+#[derive(Debug, Clone)]
+pub struct Stages(pub Vec<wirekit::bench::Stage>);
+
+fn parse_stages(text: &str) -> Result<Stages, String> {
+    wirekit::bench::parse_stages(text).map(Stages)
 }
 
 /// An RFC 3339 time with any offset.

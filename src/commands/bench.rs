@@ -150,7 +150,7 @@ fn options(a: &BenchArgs) -> Result<BenchOptions> {
     if a.rate.is_some() || a.stages.is_some() {
         o.open = Some(OpenLoop {
             rate: a.rate.unwrap_or(0.0),
-            stages: a.stages.clone().unwrap_or_default(),
+            stages: a.stages.clone().map(|s| s.0).unwrap_or_default(),
             arrival: match a.arrival {
                 ArrivalArg::Constant => Arrival::Constant,
                 ArrivalArg::Poisson => Arrival::Poisson,
