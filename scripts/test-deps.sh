@@ -11,6 +11,7 @@ command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd respons
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
 command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)
+command -v nginx >/dev/null || need_apt+=(nginx)           # the open-loop rate test, h2 (tests/bench.rs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -49,4 +50,16 @@ fi
 if ! command -v tshark >/dev/null || ! command -v capinfos >/dev/null; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+fi
+
+# hdrhistogram (PyPI, module hdrh): decodes `wirekit bench --json` histograms (tests/bench.rs).
+if ! python3 -c 'import hdrh' 2>/dev/null; then
+  python3 -m pip install -q hdrhistogram \
+    || python3 -m pip install -q --break-system-packages hdrhistogram
+fi
+
+# kubernetes-validate (PyPI): checks deploy/kubernetes/*.yaml against Kubernetes' schemas (tests/bench.rs).
+if ! command -v kubernetes-validate >/dev/null; then
+  python3 -m pip install -q kubernetes-validate \
+    || python3 -m pip install -q --break-system-packages kubernetes-validate
 fi

@@ -74,6 +74,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod bench;
 pub mod disk;
 pub mod error;
 pub mod fernet;

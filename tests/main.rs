@@ -2,6 +2,7 @@
 
 mod util;
 
+mod bench;
 mod fernet;
 mod fetch;
 mod http;

@@ -1,6 +1,7 @@
 //! Command-line definitions: one struct per command, each flag documented once
 //! (the doc comment is its `--help` text).
 
+mod bench;
 mod cert;
 mod fernet;
 mod fetch;
@@ -14,6 +15,7 @@ mod tcp;
 mod tls;
 mod udp;
 
+pub use bench::{ArrivalArg, BenchArgs, BenchCommand, BenchMergeArgs};
 pub use cert::{CertArgs, CertCaArgs, CertCommand, CertNewArgs};
 pub use fernet::{FernetArgs, FernetCommand, FernetIoArgs, FernetKeyArgs};
 pub use fetch::FetchArgs;
@@ -102,6 +104,8 @@ pub enum Command {
     Fernet(FernetArgs),
     /// Relay TCP to an upstream and break it on purpose: Toxiproxy's toxics (latency, bandwidth, resets, ...).
     Proxy(ProxyArgs),
+    /// Load-test an HTTP server (like wrk, wrk2, oha): closed or open loop, HDR latency percentiles.
+    Bench(BenchArgs),
 }
 
 #[cfg(test)]

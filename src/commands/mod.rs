@@ -1,6 +1,7 @@
 //! One file per command: the parsed flags become the library's options, the
 //! library runs, and the outcome is reported.
 
+mod bench;
 mod cert;
 mod fernet;
 mod fetch;
@@ -29,5 +30,6 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Http(a) => http::run(a, &cli.global).await,
         Command::Fetch(a) => fetch::run(a, &cli.global).await,
         Command::Proxy(a) => proxy::run(a).await,
+        Command::Bench(a) => bench::run(a, cli.global.quiet).await,
     }
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# wirekit bench beside wrk, oha and h2load, in the same run (issue 13).
+# nginx (1 worker) serves 1 KiB on CPU 0; every generator runs on CPU 1 with one
+# thread. Prints a markdown table (see bench/RESULTS.md): requests/s, CPU time per
+# request, RSS with many connections, and the open loop's achieved rate.
+#
+#   bench/bench.sh                       # builds --release first if needed
+#   DUR=10 WIREKIT=path/to/wirekit bench/bench.sh
+#   SMOKE=1 DUR=1 bench/bench.sh         # a one-second check that the script works
+set -euo pipefail
+GIVEN=${WIREKIT:-}
+source "$(dirname "$0")/lib.sh"
+
+DUR=${DUR:-10}
+CONNS=${CONNS:-64}
+MANY=${MANY:-10000}          # connections for the RSS row
+RATE=${RATE:-50000}          # open-loop target
+if [ -n "${SMOKE:-}" ]; then MANY=200; RATE=2000; fi
+WK=${GIVEN:-$WIREKIT}
+
+apt_need wrk wrk
+apt_need nginx nginx
+apt_need h2load nghttp2-client
+[ -x "$WK" ] || build_release
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work=$(mktemp -d)
+chmod 755 "$work" # nginx workers may run as another user
+cleanup() {
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/site"
+head -c 1024 /dev/urandom >"$work/site/1k.bin"
+
+P1=$(free_port)
+P2=$(free_port)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+worker_rlimit_nofile 30000;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 25000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
+  uwsgi_temp_path $work/u; scgi_temp_path $work/s;
+  server { listen 127.0.0.1:$P1; root $work/site; }
+  server { listen 127.0.0.1:$P2 http2; root $work/site; }
+}
+NGINX
+taskset -c 0 nginx -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" -g 'daemon off;' &
+wait_listen "$P1"
+wait_listen "$P2"
+URL=http://127.0.0.1:$P1/1k.bin
+URL2=http://127.0.0.1:$P2/1k.bin
+
+# measure OUT CMD...: run CMD on CPU 1, its stdout to OUT; prints "cpu_seconds max_rss_kib".
+measure() {
+  local out=$1; shift
+  python3 - "$out" "$@" <<'PY'
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as f:
+    subprocess.run(["taskset", "-c", "1"] + sys.argv[2:], stdout=f, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss}")
+PY
+}
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
+wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
+
+echo "# wirekit bench vs peers: $(machine); nginx 1 worker on CPU 0, generators on CPU 1, ${DUR}s each"
+echo
+echo "| scenario | wirekit | peer | ratio |"
+echo "|---|---|---|---|"
+
+# Closed loop, HTTP/1.1: wrk -t1 -c64 and oha.
+read -r wk_cpu _ < <(measure "$work/wk.json" "$WK" bench "$URL" -t 1 -c "$CONNS" -d "${DUR}s" --json)
+wk_rps=$(jget "$work/wk.json" 'd["rate"]')
+wk_n=$(jget "$work/wk.json" 'd["responses"]')
+read -r wrk_cpu _ < <(measure "$work/wrk.txt" wrk -t1 -c "$CONNS" -d "${DUR}s" "$URL")
+wrk_r=$(wrk_rps "$work/wrk.txt")
+echo "| req/s, -t1 -c$CONNS, HTTP/1.1 (vs wrk) | $wk_rps | $wrk_r | $(ratio "$wk_rps" "$wrk_r")x |"
+wrk_n=$(wrk_reqs "$work/wrk.txt")
+wk_us=$(python3 -c "print(f'{$wk_cpu / $wk_n * 1e6:.2f}')")
+wrk_us=$(python3 -c "print(f'{$wrk_cpu / $wrk_n * 1e6:.2f}')")
+echo "| CPU us per request (lower is better; vs wrk) | $wk_us | $wrk_us | $(ratio "$wrk_us" "$wk_us")x |"
+if command -v oha >/dev/null; then
+  measure "$work/oha.json" oha -z "${DUR}s" -c "$CONNS" --no-tui --output-format json "$URL" >/dev/null
+  oha_r=$(jget "$work/oha.json" 'd["summary"]["requestsPerSec"]')
+  echo "| req/s, -c$CONNS, HTTP/1.1 (vs oha) | $wk_rps | $oha_r | $(ratio "$wk_rps" "$oha_r")x |"
+else
+  echo "| req/s vs oha | $wk_rps | (oha not installed: cargo install oha) | – |"
+fi
+
+# HTTP/2: h2load -t1 -c64 -m10.
+if "$WK" bench --help | grep -q -- '--h2'; then
+  measure "$work/wk2.json" "$WK" bench "$URL2" --h2 -m 10 -t 1 -c "$CONNS" -d "${DUR}s" --json >/dev/null
+  wk2=$(jget "$work/wk2.json" 'd["rate"]')
+  measure "$work/h2load.txt" h2load -t1 -c "$CONNS" -m 10 -D "$DUR" "$URL2" >/dev/null
+  h2=$(awk '/^finished in/ {print $4}' "$work/h2load.txt")
+  echo "| req/s, HTTP/2 -c$CONNS -m10 (vs h2load) | $wk2 | $h2 | $(ratio "$wk2" "$h2")x |"
+else
+  echo "| req/s, HTTP/2 (vs h2load) | (no --h2 in this wirekit) | – | – |"
+fi
+
+# RSS with MANY connections open.
+read -r _ wk_rss < <(measure "$work/many.json" "$WK" bench "$URL" -t 1 -c "$MANY" -d "${DUR}s" --json)
+read -r _ wrk_rss < <(measure "$work/many.txt" wrk -t1 -c "$MANY" -d "${DUR}s" "$URL")
+echo "| max RSS with $MANY connections, KiB (lower is better; vs wrk) | $wk_rss | $wrk_rss | $(ratio "$wrk_rss" "$wk_rss")x |"
+
+# Open loop at RATE: achieved rate and corrected p99 (wrk2 is not packaged: beside the theory).
+measure "$work/open.json" "$WK" bench "$URL" -t 1 -c "$CONNS" -R "$RATE" -d "${DUR}s" --json >/dev/null
+got=$(jget "$work/open.json" 'round(d["responses"] / '"$DUR"', 1)')
+p99=$(jget "$work/open.json" 'd["latency"]["percentiles"]["p99"]')
+verdict=$(jget "$work/open.json" 'd["verdict"] or "none"')
+echo "| open loop -R $RATE: achieved req/s (target $RATE) | $got | – | $(ratio "$got" "$RATE")x |"
+echo "| open loop -R $RATE: corrected p99 (us); verdict: $verdict | $p99 | theory: about one service time when the server keeps up | – |"

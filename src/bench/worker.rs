@@ -1,0 +1,496 @@
+//! The generator's threads: one tokio current-thread runtime each (the shape of
+//! wrk's one event loop per thread), keep-alive HTTP/1.1 connections on hyper,
+//! and in the open loop a dispatcher that follows the schedule and grows the pool.
+
+use super::schedule::Schedule;
+use super::stats::{ErrorKind, Stats};
+use crate::tls::TlsClient;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
+use hyper_util::rt::TokioIo;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// What every thread shares: the target, the request, the limits.
+pub(crate) struct Shared {
+    /// The addresses the target's host resolved to (the first is used).
+    pub addr: SocketAddr,
+    /// The host name for TLS.
+    pub host: String,
+    /// TLS for `https://`.
+    pub tls: Option<TlsClient>,
+    /// The requests the connections send in turn (origin form for HTTP/1.1, absolute for HTTP/2).
+    pub requests: Vec<http::Request<Full<Bytes>>>,
+    /// The next of `requests`, round-robin over every thread.
+    pub next: std::sync::atomic::AtomicUsize,
+    /// HTTP/2 (h2c with prior knowledge, or h2 over TLS) instead of HTTP/1.1.
+    pub h2: bool,
+    /// HTTP/2: concurrent streams per connection (`-m`).
+    pub streams: usize,
+    /// Per request.
+    pub timeout: Duration,
+    /// When the run starts (every thread waits for it).
+    pub start: Instant,
+    /// Closed loop: requests claimed so far and the most there may be.
+    pub issued: AtomicU64,
+    /// `-n`: the closed loop's request count.
+    pub limit: Option<u64>,
+    /// `-d`: the closed loop stops at this moment; in-flight requests are abandoned.
+    pub deadline: Option<Instant>,
+    /// Open loop: a request not sent within this of its intended time is dropped.
+    pub drop_after: Duration,
+    /// Open loop: a request sent later than this after its intended time is late.
+    pub late_after: Duration,
+}
+
+/// One thread's plan: its connections, and the open loop's schedule and pool bound.
+pub(crate) struct ThreadPlan {
+    /// This thread's number, from 0.
+    pub index: usize,
+    /// Where to publish live figures.
+    pub progress: Option<Arc<super::Progress>>,
+    /// Connections opened at the start.
+    pub connections: usize,
+    /// Open loop: the schedule and the most connections the pool may grow to.
+    pub open: Option<(Schedule, usize)>,
+}
+
+/// Run one generator thread to the end of the run; its merged counts.
+pub(crate) fn run_thread(
+    shared: Arc<Shared>,
+    plan: ThreadPlan,
+    template: hdrhistogram::Histogram<u64>,
+) -> anyhow::Result<Stats> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    Ok(local.block_on(&rt, thread_main(shared, plan, template)))
+}
+
+/// The open loop's due requests (their intended send times) and the thread's idle
+/// connections. The most recently idle connection takes the next request (LIFO),
+/// so a hot set of keep-alive connections carries the load and the rest of a grown
+/// pool stays quiet, as a pool does.
+#[derive(Default)]
+struct Queue {
+    state: RefCell<QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Due requests no connection was free for, oldest first.
+    pending: VecDeque<Instant>,
+    /// Connections waiting for a request, most recent last.
+    idle: Vec<oneshot::Sender<Instant>>,
+    /// The schedule has ended: waiting connections finish.
+    closed: bool,
+}
+
+impl Queue {
+    /// Hand `at` to an idle connection; false when every connection is busy (it waits).
+    fn push(&self, mut at: Instant) -> bool {
+        let mut s = self.state.borrow_mut();
+        while let Some(tx) = s.idle.pop() {
+            match tx.send(at) {
+                Ok(()) => return true,
+                Err(back) => at = back,
+            }
+        }
+        s.pending.push_back(at);
+        false
+    }
+
+    /// No more requests: idle connections end, busy ones end after the pending ones.
+    fn close(&self) {
+        let mut s = self.state.borrow_mut();
+        s.closed = true;
+        s.idle.clear();
+    }
+
+    /// The next request for a connection, or `None` at the end.
+    async fn pop(&self) -> Option<Instant> {
+        let rx = {
+            let mut s = self.state.borrow_mut();
+            if let Some(at) = s.pending.pop_front() {
+                return Some(at);
+            }
+            if s.closed {
+                return None;
+            }
+            let (tx, rx) = oneshot::channel();
+            s.idle.push(tx);
+            rx
+        };
+        rx.await.ok()
+    }
+}
+
+async fn thread_main(
+    shared: Arc<Shared>,
+    plan: ThreadPlan,
+    template: hdrhistogram::Histogram<u64>,
+) -> Stats {
+    // One set of counts per thread, shared by its connections (a histogram is
+    // ~180 KB: one per connection would not scale to 10,000 connections).
+    let total = Rc::new(RefCell::new(Stats::new(&template)));
+    let mut tasks = Vec::new();
+    let reporter = plan.progress.clone().map(|p| {
+        let (total, index) = (total.clone(), plan.index);
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let s = total.borrow();
+                p.publish(index, s.responses, s.errors.iter().sum(), &s.latency);
+            }
+        })
+    });
+    let spawn = |queue: Option<Rc<Queue>>, tasks: &mut Vec<tokio::task::JoinHandle<()>>| {
+        if shared.h2 {
+            let slot: Slot = Rc::new(tokio::sync::Mutex::new(None));
+            for _ in 0..shared.streams.max(1) {
+                let (q, slot) = (queue.clone(), Some(slot.clone()));
+                tasks.push(tokio::task::spawn_local(connection(
+                    shared.clone(),
+                    q,
+                    total.clone(),
+                    slot,
+                )));
+            }
+        } else {
+            tasks.push(tokio::task::spawn_local(connection(
+                shared.clone(),
+                queue,
+                total.clone(),
+                None,
+            )));
+        }
+    };
+    match plan.open {
+        None => {
+            for _ in 0..plan.connections {
+                spawn(None, &mut tasks);
+            }
+        }
+        Some((mut schedule, max_conns)) => {
+            let queue = Rc::new(Queue::default());
+            for _ in 0..plan.connections {
+                spawn(Some(queue.clone()), &mut tasks);
+            }
+            let mut open = plan.connections;
+            while let Some(offset) = schedule.next_offset() {
+                let at = shared.start + offset;
+                tokio::time::sleep_until(at).await;
+                // Every connection busy: grow the pool, up to its bound.
+                if !queue.push(at) && open < max_conns {
+                    open += 1;
+                    spawn(Some(queue.clone()), &mut tasks);
+                }
+            }
+            queue.close();
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    if let Some(r) = reporter {
+        r.abort();
+        let _ = r.await;
+    }
+    Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
+}
+
+/// A stream that counts the bytes read from it.
+struct Counting<S> {
+    inner: S,
+    read: Rc<Cell<u64>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.read.set(self.read.get() + n);
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A plain or TLS connection.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// An HTTP/2 connection that `-m` stream loops share.
+/// Locked while one loop (re)opens it, so the others wait and share it.
+type Slot = Rc<tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>>;
+
+/// Runs hyper's HTTP/2 connection tasks on this thread's `LocalSet` (they hold `Rc`s).
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// The sending half of an HTTP/1.1 or HTTP/2 connection.
+enum Sender {
+    H1(SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    /// Whether the connection can take a request (false: the server closed it).
+    async fn ready(&mut self) -> bool {
+        match self {
+            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        req: http::Request<Full<Bytes>>,
+    ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
+        match self {
+            Sender::H1(s) => s.send_request(req).await,
+            Sender::H2(s) => s.send_request(req).await,
+        }
+    }
+}
+
+/// Open a keep-alive HTTP/1.1 or an HTTP/2 connection; its sender, or why not.
+async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<Sender, String> {
+    let connect = async {
+        let tcp = TcpStream::connect(shared.addr)
+            .await
+            .map_err(|e| format!("{}: {}", shared.addr, e))?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = match &shared.tls {
+            Some(tls) => Box::new(
+                tls.handshake(tcp, &shared.host)
+                    .await
+                    .map_err(|e| format!("{}: {}", shared.addr, crate::error::one_line(&e)))?,
+            ),
+            None => Box::new(tcp),
+        };
+        let io = TokioIo::new(Counting { inner: io, read });
+        if shared.h2 {
+            let (sender, conn) =
+                http2::Builder::new(LocalExec)
+                    .handshake(io)
+                    .await
+                    .map_err(|e| {
+                        format!("{}: HTTP/2: {}", shared.addr, crate::error::chain_text(&e))
+                    })?;
+            tokio::task::spawn_local(conn);
+            return Ok(Sender::H2(sender));
+        }
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_local(conn);
+        Ok(Sender::H1(sender))
+    };
+    match tokio::time::timeout(shared.timeout, connect).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "{}: no connection within {:?} (--timeout)",
+            shared.addr, shared.timeout
+        )),
+    }
+}
+
+/// A sender: HTTP/1.1 opens its own connection; an HTTP/2 stream loop takes the
+/// shared one from `slot` while it is open, else opens it and leaves it there.
+async fn connect(
+    shared: &Shared,
+    read: &Rc<Cell<u64>>,
+    slot: Option<&Slot>,
+) -> Result<Sender, String> {
+    let Some(slot) = slot else {
+        return open(shared, read.clone()).await;
+    };
+    let mut guard = slot.lock().await;
+    if let Some(s) = guard.as_mut()
+        && s.ready().await.is_ok()
+    {
+        return Ok(Sender::H2(s.clone()));
+    }
+    match open(shared, read.clone()).await? {
+        Sender::H2(s) => {
+            *guard = Some(s.clone());
+            Ok(Sender::H2(s))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The next request this connection sends: its intended send time, or `None` at the end.
+async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
+    match queue {
+        None => {
+            if shared.deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            if let Some(limit) = shared.limit
+                && shared.issued.fetch_add(1, Ordering::Relaxed) >= limit
+            {
+                return None;
+            }
+            Some(Instant::now())
+        }
+        Some(q) => q.pop().await,
+    }
+}
+
+/// One connection's life: take requests, send them, record the answers; reconnect
+/// after a failure (or when the server closed a keep-alive connection).
+/// With HTTP/2, `slot` holds the connection this loop shares with the other
+/// streams: the first loop to find it missing or closed opens it again.
+async fn connection(
+    shared: Arc<Shared>,
+    queue: Option<Rc<Queue>>,
+    stats: Rc<RefCell<Stats>>,
+    slot: Option<Slot>,
+) {
+    let read = Rc::new(Cell::new(0u64));
+    let mut sender: Option<Sender> = None;
+    if queue.is_none() {
+        // Closed loop: connect before the start, as wrk does.
+        sender = connect(&shared, &read, slot.as_ref()).await.ok();
+        tokio::time::sleep_until(shared.start).await;
+    }
+    let since = |at: Instant| at.saturating_duration_since(shared.start);
+    loop {
+        let Some(intended) = next_job(&shared, queue.as_deref()).await else {
+            break;
+        };
+        let now = Instant::now();
+        let lag = now.saturating_duration_since(intended);
+        if queue.is_some() && lag > shared.drop_after {
+            stats.borrow_mut().dropped += 1;
+            continue;
+        }
+        // A keep-alive connection the server closed is reopened without an error.
+        if let Some(s) = sender.as_mut()
+            && !s.ready().await
+        {
+            sender = None;
+        }
+        if sender.is_none() {
+            match connect(&shared, &read, slot.as_ref()).await {
+                Ok(s) => sender = Some(s),
+                Err(reason) => {
+                    stats
+                        .borrow_mut()
+                        .fail(ErrorKind::Connect, || reason, since(Instant::now()));
+                    continue;
+                }
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+        let sent = Instant::now();
+        if queue.is_some() && sent.saturating_duration_since(intended) > shared.late_after {
+            stats.borrow_mut().late += 1;
+        }
+        let request = match shared.requests.len() {
+            0 | 1 => shared.requests.first().cloned(),
+            n => shared
+                .requests
+                .get(shared.next.fetch_add(1, Ordering::Relaxed) % n)
+                .cloned(),
+        };
+        let Some(request) = request else { break };
+        let exchange = async {
+            let response = s.send(request).await?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                frame?;
+            }
+            Ok::<u16, hyper::Error>(status)
+        };
+        let mut limit = sent + shared.timeout;
+        let cut = shared.deadline.is_some_and(|d| d < limit);
+        if let Some(d) = shared.deadline {
+            limit = limit.min(d);
+        }
+        match tokio::time::timeout_at(limit, exchange).await {
+            Ok(Ok(status)) => {
+                let done = Instant::now();
+                stats.borrow_mut().answer(
+                    status,
+                    done.saturating_duration_since(intended),
+                    done.saturating_duration_since(sent),
+                    sent.saturating_duration_since(intended),
+                    since(done),
+                );
+            }
+            Ok(Err(e)) => {
+                sender = None;
+                stats.borrow_mut().fail(
+                    ErrorKind::Read,
+                    || crate::error::chain_text(&e),
+                    since(Instant::now()),
+                );
+            }
+            Err(_) if cut && Instant::now() >= limit => break,
+            Err(_) => {
+                sender = None;
+                let t = shared.timeout;
+                stats.borrow_mut().fail(
+                    ErrorKind::Timeout,
+                    || format!("no complete answer within {t:?} (--timeout)"),
+                    since(Instant::now()),
+                );
+            }
+        }
+    }
+    stats.borrow_mut().bytes += read.get();
+}
