@@ -437,7 +437,7 @@ fn serve_tls_port_answers_plain_http_with_400() {
     assert_eq!(failed["status"], 0);
     assert_eq!(failed["request"], serde_json::Value::Null);
     let why = failed["error"].as_str().expect("error");
-    assert!(why.contains("NoCipherSuitesInCommon"), "{why}");
+    assert!(why.contains("no cipher suite in common"), "{why}");
 }
 
 /// Issue 10 item 10 (part): `--httpbin` `/post`, `/put`, `/patch` and
