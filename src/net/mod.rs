@@ -6,6 +6,7 @@ pub mod access;
 pub mod addr;
 pub mod connect;
 pub mod dump;
+pub(crate) mod events;
 pub mod listen;
 pub mod resolve;
 pub mod session;

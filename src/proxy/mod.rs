@@ -123,20 +123,8 @@ pub enum Event {
     },
 }
 
-/// Where events go: a channel the caller reads, or nowhere.
-#[derive(Clone, Default)]
-pub(crate) struct Events {
-    tx: Option<mpsc::Sender<Event>>,
-}
-
-impl Events {
-    /// Report `event`; waits while the reader is behind, so none is lost.
-    pub(crate) async fn send(&self, event: Event) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(event).await;
-        }
-    }
-}
+/// Where the proxy's events go.
+pub(crate) type Events = crate::net::events::Events<Event>;
 
 /// A proxy's toxics, shared with its open connections: a change here acts on
 /// them at their next chunk.
@@ -225,7 +213,7 @@ impl BoundProxy {
             seed: options.seed,
             capture: options.capture.clone(),
             upstream_tls: options.upstream_tls.clone(),
-            events: Events { tx: events },
+            events: Events::new(events),
         });
         Ok(BoundProxy {
             listener,

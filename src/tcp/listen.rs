@@ -87,20 +87,8 @@ pub enum Event {
     },
 }
 
-/// Where events go: a channel the caller reads, or nowhere.
-#[derive(Clone)]
-pub(crate) struct Events {
-    tx: Option<mpsc::Sender<Event>>,
-}
-
-impl Events {
-    /// Report `event`; waits while the reader is behind, so none is lost.
-    pub(crate) async fn send(&self, event: Event) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(event).await;
-        }
-    }
-}
+/// Where this listener's events go.
+pub(crate) type Events = crate::net::events::Events<Event>;
 
 /// A mode with what its clients share (a hub for broker, chat and `-k` pipe).
 #[derive(Clone)]
@@ -168,7 +156,7 @@ pub async fn serve(
         ListenMode::Chat => Role::Chat(Hub::dropping_stalled(STALL_LIMIT)),
         ListenMode::Discard => Role::Discard,
     };
-    let events = Events { tx: events };
+    let events = Events::new(events);
     let result = listener
         .run(!keep_open, move |conn| {
             handle(conn, role.clone(), events.clone())
