@@ -812,6 +812,33 @@ fn sh_exec_reply_arrives_despite_unread_input() {
     }
 }
 
+/// Issue 11, defect 1: a program that never reads its stdin still gets all of
+/// its output to the client: the unread input is drained, so the close after
+/// the last byte is a FIN, not a reset that would cut the tail.
+#[test]
+fn sh_exec_output_survives_unread_client_input() {
+    let (_server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "-k",
+        "--sh-exec",
+        "head -c 10000000 /dev/zero; sleep 1; echo END",
+    ]);
+    let input = vec![b'y'; 1 << 20];
+    for round in 0..3 {
+        let out = run(
+            wirekit(&["tcp", "connect", &format!("127.0.0.1:{port}")]),
+            Some(&input),
+            T,
+        );
+        let got = &out.stdout;
+        assert_eq!(got.len(), 10_000_004, "round {round}: {}", stderr(&out));
+        assert!(got.ends_with(b"END\n"), "round {round}");
+        assert!(got[..10_000_000].iter().all(|&b| b == 0), "round {round}");
+    }
+}
+
 /// Issue 11, defect 4: `tcp connect --json` keeps stdout for the peer's bytes
 /// and writes the report to stderr.
 #[test]

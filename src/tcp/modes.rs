@@ -111,8 +111,14 @@ pub(crate) async fn exec(
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
     let to_child = async move {
-        let _ = tokio::io::copy(&mut rd, &mut child_in).await;
-        // dropping child_in closes the program's stdin: it sees EOF
+        let copied = tokio::io::copy(&mut rd, &mut child_in).await;
+        drop(child_in); // the program's stdin closes: it sees EOF
+        // A program that stopped reading (EPIPE) leaves the client's input unread;
+        // read it into the void, so that closing the socket is a FIN, not a reset
+        // that would throw away the program's output still on its way.
+        if copied.is_err() {
+            let _ = tokio::io::copy(&mut rd, &mut tokio::io::sink()).await;
+        }
     };
     let from_child = async move {
         let copied = tokio::io::copy(&mut child_out, &mut wr).await;
@@ -120,9 +126,13 @@ pub(crate) async fn exec(
         copied
     };
     tokio::pin!(to_child, from_child);
-    // The connection ends when the program's output ends, as with ncat.
+    // The connection ends when the program's output ends, as with ncat; then, as
+    // `reply` does, what the client still sends is read for a moment (lingering close).
     let copied = tokio::select! {
-        r = &mut from_child => r,
+        r = &mut from_child => {
+            let _ = tokio::time::timeout(LINGER, &mut to_child).await;
+            r
+        }
         _ = &mut to_child => from_child.await,
     };
     let status = child.wait().await?;
