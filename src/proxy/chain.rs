@@ -335,7 +335,8 @@ impl Chain {
             let mut n = data.len();
             if let Some((avg, var, _)) = slicer {
                 let size = if var > 0 {
-                    self.rng.u64(avg - var..=avg + var)
+                    self.rng
+                        .u64(avg.saturating_sub(var)..=avg.saturating_add(var))
                 } else {
                     avg
                 };
@@ -343,7 +344,11 @@ impl Chain {
             }
             if let Some(r) = rate {
                 // Pieces of at most a tenth of a second's worth, as Toxiproxy sends them.
-                n = n.min((r * 100).max(1) as usize);
+                n = n.min(
+                    usize::try_from(r.saturating_mul(100))
+                        .unwrap_or(usize::MAX)
+                        .max(1),
+                );
             }
             let piece = data.split_to(n);
             if let Some(r) = rate {

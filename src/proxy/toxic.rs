@@ -169,6 +169,12 @@ impl Kind {
                 )));
             }
         };
+        let (max, unit) = attribute_limit(type_name, key);
+        if value > max {
+            return Err(usage(format!(
+                "toxic {type_name} {key}={value} is out of range; at most {max} {unit}"
+            )));
+        }
         *slot = value;
         Ok(())
     }
@@ -385,6 +391,20 @@ fn parse_toxicity(value: &str) -> Result<f64> {
     }
 }
 
+/// The largest value an attribute takes, and its unit: times up to 366 days
+/// (as every wirekit duration), sizes up to 1 TiB and rates up to 1 TB/s, so
+/// that no deadline or piece size computed from them can overflow.
+fn attribute_limit(type_name: &str, key: &str) -> (u64, &'static str) {
+    const DAYS_366_MS: u64 = 366 * 24 * 3600 * 1000;
+    match (type_name, key) {
+        ("bandwidth", _) => (1_000_000_000, "KB/s"),
+        ("slicer", "delay") => (3_600_000_000, "microseconds (1 hour)"),
+        ("slicer", _) => (1 << 40, "bytes"),
+        ("limit_data", _) => (u64::MAX, "bytes"),
+        _ => (DAYS_366_MS, "milliseconds (366 days)"),
+    }
+}
+
 /// An attribute value: a whole number from 0 up.
 fn parse_count(type_name: &str, key: &str, value: &str) -> Result<u64> {
     value.parse::<u64>().map_err(|_| {
@@ -437,6 +457,11 @@ mod tests {
         );
         assert!(text("latency:rate=1").contains("no attribute 'rate'; valid: latency, jitter"));
         assert!(text("latency:stream=sideways").contains("valid streams: upstream"));
+        assert!(text("latency:latency=18446744073709551615").contains(
+            "latency=18446744073709551615 is out of range; at most 31622400000 milliseconds"
+        ));
+        assert!(text("bandwidth:rate=1000000000000").contains("at most 1000000000 KB/s"));
+        assert!(text("slicer:average_size=1099511627777").contains("at most 1099511627776 bytes"));
         assert!(text("latency:toxicity=2").contains("from 0 to 1"));
         assert!(text("latency:latency=-5").contains("not a whole number"));
         assert!(text("slicer:average_size=0").contains("at least 1"));

@@ -48,6 +48,9 @@ pub struct UdpFault {
     pub stream: Stream,
 }
 
+/// The longest latency or jitter, in ms: 366 days, as every wirekit duration.
+const MAX_MS: u64 = 366 * 24 * 3600 * 1000;
+
 /// The UDP fault types.
 pub const UDP_TYPES: &[&str] = &["loss", "duplicate", "reorder", "corrupt", "latency"];
 
@@ -83,15 +86,24 @@ impl UdpFault {
                     stream = Stream::parse(value.trim()).map_err(|e| bad(e.to_string()))?
                 }
                 (UdpKind::Latency { latency, .. }, "latency") => {
-                    *latency = value.trim().parse().map_err(|_| {
-                        bad(format!("latency '{value}' is not a whole number of ms"))
-                    })?
+                    *latency = value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|ms| *ms <= MAX_MS)
+                        .ok_or_else(|| {
+                            bad(format!("latency '{value}' is not a whole number of ms up to {MAX_MS} (366 days)"))
+                        })?
                 }
                 (UdpKind::Latency { jitter, .. }, "jitter") => {
                     *jitter = value
                         .trim()
                         .parse()
-                        .map_err(|_| bad(format!("jitter '{value}' is not a whole number of ms")))?
+                        .ok()
+                        .filter(|ms| *ms <= MAX_MS)
+                        .ok_or_else(|| {
+                            bad(format!("jitter '{value}' is not a whole number of ms up to {MAX_MS} (366 days)"))
+                        })?
                 }
                 (UdpKind::Latency { .. }, k) => {
                     return Err(bad(format!(
@@ -174,7 +186,7 @@ fn deliver(
             }
             UdpKind::Latency { latency, jitter } => {
                 let ms = if *jitter > 0 {
-                    rng.u64(latency.saturating_sub(*jitter)..=latency + jitter)
+                    rng.u64(latency.saturating_sub(*jitter)..=latency.saturating_add(*jitter))
                 } else {
                     *latency
                 };
@@ -265,10 +277,11 @@ pub async fn relay(socket: UdpSocket, options: UdpProxyOptions) -> Result<()> {
         let data = Bytes::copy_from_slice(&buf[..n]);
         if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(client) {
             next += 1;
+            // The kernel picks the source address for the upstream's route.
             let local: SocketAddr = if target.is_ipv4() {
-                ([127, 0, 0, 1], 0).into()
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
             } else {
-                (std::net::Ipv6Addr::LOCALHOST, 0).into()
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
             };
             let up = match bind_udp_at(local, &options.buffers) {
                 Ok(s) => Arc::new(s),
