@@ -56,6 +56,9 @@ fn stats_of(r: &Report, shift: usize, template: &Histogram<u64>) -> Result<Stats
     Ok(s)
 }
 
+/// How far apart shards of one run may start: one day.
+const MAX_START_SPREAD_MS: u64 = 24 * 3600 * 1000;
+
 /// One report of `reports` (each a shard's `--json`), as if one generator had run them all.
 pub fn merge(reports: &[Report]) -> Result<Report> {
     let Some(first) = reports.first() else {
@@ -63,6 +66,15 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
     };
     let template = stats::histogram()?;
     let t0 = reports.iter().map(|r| r.start_unix_ms).min().unwrap_or(0);
+    let t1 = reports.iter().map(|r| r.start_unix_ms).max().unwrap_or(0);
+    // Shards of one run start together (--start-at); a day apart they are not one
+    // run, and the timeline padded between them would be needlessly huge.
+    if t1 - t0 > MAX_START_SPREAD_MS {
+        bail!(
+            "these reports started {} s apart; shards of one run start together (give them the same --start-at)",
+            (t1 - t0) / 1000
+        );
+    }
     let mut total = Stats::new(&template);
     let mut elapsed: f64 = 0.0;
     for r in reports {
