@@ -3,7 +3,9 @@
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WIREKIT="$ROOT/target/release/wirekit"
+# WIREKIT=path/to/wirekit measures that binary (no build); else a fresh release build.
+WIREKIT_GIVEN=${WIREKIT:-}
+WIREKIT="${WIREKIT:-$ROOT/target/release/wirekit}"
 
 # apt_need CMD PACKAGE...: install PACKAGE when CMD is missing.
 apt_need() {
@@ -14,7 +16,7 @@ apt_need() {
 }
 
 build_release() {
-  (cd "$ROOT" && cargo build --release --quiet)
+  [ -n "$WIREKIT_GIVEN" ] || (cd "$ROOT" && cargo build --release --quiet)
 }
 
 free_port() {

@@ -651,3 +651,36 @@ fn key_beginning_with_a_dash_is_a_value() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(out.stdout, b"dash");
 }
+
+/// Issue 11, defect 6: decryption streams, yet nothing unverified is released:
+/// an 8 MiB token whose last ciphertext block was changed (HMAC no longer
+/// matching) gives exit 1 and not one byte on stdout, and `-o` leaves no file.
+#[test]
+fn a_tampered_large_token_releases_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("plain.bin");
+    let tok = dir.path().join("big.tok");
+    std::fs::write(&plain, bytes(8 << 20, 11)).expect("write");
+    let out = wk(
+        &["fernet", "encrypt", "--key", KEY, p(&plain), "-o", p(&tok)],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut token = std::fs::read(&tok).expect("token");
+    while token.last().is_some_and(|b| b.is_ascii_whitespace()) {
+        token.pop();
+    }
+    // A character well inside the ciphertext (not the HMAC): still valid base64.
+    let at = token.len() - 200;
+    token[at] = if token[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&tok, &token).expect("write");
+    let out = wk(&["fernet", "decrypt", "--key", KEY, p(&tok)], None);
+    assert_refused(&out, "signature mismatch", "tampered to stdout");
+    let dest = dir.path().join("out.bin");
+    let out = wk(
+        &["fernet", "decrypt", "--key", KEY, p(&tok), "-o", p(&dest)],
+        None,
+    );
+    assert_refused(&out, "signature mismatch", "tampered to -o");
+    assert!(!dest.exists(), "-o must not leave a file behind");
+}

@@ -358,6 +358,8 @@ for port, tls in (({h2c_port}, False), ({tls_port}, True)):
     s, c = connect(port, tls)
     st, body = request(s, c, 1, head("/hello.txt"))
     assert st == "200" and body == b"hello, world\n", (tls, st, body)
+    # The bound on concurrent streams, as the server's SETTINGS announce it.
+    assert c.remote_settings.max_concurrent_streams == 100, (tls, c.remote_settings.max_concurrent_streams)
     st, _ = request(s, c, 3, head("/hello.txt", [("x-%d" % i, "v") for i in range(19)]))
     assert st == "200", (tls, "19 fields", st)
     st, body = request(s, c, 5, head("/hello.txt", [("x-%d" % i, "v") for i in range(21)]))

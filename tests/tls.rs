@@ -1048,6 +1048,24 @@ fn openssl_self_signed_certificate_trusted_with_cacert_or_pin() {
         stderr(&o)
     );
     assert!(stderr(&o).contains(&fp), "{}", stderr(&o));
+    // `fetch` takes the same client flags: the right pin fetches, a wrong one
+    // is a failed line naming the fingerprint seen.
+    let o = run(
+        wirekit(&["fetch", "--pin", &format!("sha256:{fp}"), &url]),
+        None,
+        T,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON line");
+    assert_eq!(line["status"], 200, "{line}");
+    let o = run(wirekit(&["fetch", "--pin", &wrong, &url]), None, T);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON line");
+    let why = line["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("is not the pinned one") && why.contains(&fp),
+        "{line}"
+    );
     // Untrusted, `http` words it with the same sentences, in its own flags.
     let o = run(wirekit(&["http", &url]), None, T);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
