@@ -1497,17 +1497,20 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--reply", "tunnelled"]);
     let target = format!("127.0.0.1:{port}");
     // The proxies close both ways at the client's half-close: keep the write side open.
-    let through = |extra: &[&str]| {
-        let mut args = vec![
-            "tcp",
-            "connect",
-            target.as_str(),
-            "--send",
-            "hi",
-            "--no-shutdown",
-        ];
+    let by_name = format!("localhost:{port}");
+    let to = |dest: &str, extra: &[&str]| {
+        let mut args = vec!["tcp", "connect", dest, "--send", "hi", "--no-shutdown"];
         args.extend_from_slice(extra);
         run(wirekit(&args), None, T)
+    };
+    let through = |extra: &[&str]| to(&target, extra);
+    let tunnelled = |out: &std::process::Output| {
+        assert_eq!(
+            (code(out), stdout(out).as_str()),
+            (0, "tunnelled"),
+            "{}",
+            stderr(out)
+        );
     };
     let hp = free_port();
     let _http = proxy_on(
@@ -1516,12 +1519,7 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         hp,
     );
     let out = through(&["--proxy", &format!("127.0.0.1:{hp}")]);
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
 
     let ap = free_port();
     let _auth = proxy_on(
@@ -1552,12 +1550,7 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         "--proxy-auth",
         "bob:pw",
     ]);
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
 
     let sp = free_port();
     let _socks = proxy_on(
@@ -1571,35 +1564,18 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         "--proxy-type",
         "socks5",
     ]);
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
     // A name is resolved by the SOCKS5 proxy.
-    let out = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--send",
-            "hi",
-            "--no-shutdown",
+    let out = to(
+        &by_name,
+        &[
             "--proxy",
             &format!("127.0.0.1:{sp}"),
             "--proxy-type",
             "socks5",
-        ]),
-        None,
-        T,
+        ],
     );
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
 
     let up = free_port();
     let _socks_auth = proxy_on(
@@ -1625,12 +1601,7 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         "--proxy-auth",
         "alice:secret",
     ]);
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
     let out = through(&[
         "--proxy",
         &proxy,
@@ -1660,36 +1631,19 @@ fn connect_through_http_socks4_and_socks5_proxies() {
         "--proxy-type",
         "socks4",
     ]);
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
-    let out = run(
-        wirekit(&[
-            "tcp",
-            "connect",
-            &format!("localhost:{port}"),
-            "--send",
-            "hi",
-            "--no-shutdown",
+    tunnelled(&out);
+    let out = to(
+        &by_name,
+        &[
             "--proxy",
             &format!("127.0.0.1:{p4}"),
             "--proxy-type",
             "socks4",
             "--proxy-auth",
             "me:x",
-        ]),
-        None,
-        T,
+        ],
     );
-    assert_eq!(
-        (code(&out), stdout(&out).as_str()),
-        (0, "tunnelled"),
-        "{}",
-        stderr(&out)
-    );
+    tunnelled(&out);
     let out = run(
         wirekit(&["tcp", "connect", &target, "--proxy-auth", "x:y"]),
         None,
