@@ -5,6 +5,7 @@
 //! like wrk2), with HDR histograms and a wrk-like or JSON report.
 
 mod find;
+mod h1;
 mod html;
 mod merge;
 mod report;
@@ -221,9 +222,11 @@ impl BenchOptions {
     }
 }
 
-/// The requests the connections send in turn, in origin form with a `Host`
-/// header (HTTP/1.1) or with the authority in the URI (HTTP/2).
-fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
+/// The requests the connections send in turn: for HTTP/2 with the authority in
+/// the URI; for HTTP/1.1 in origin form with a `Host` header, serialised once.
+type Requests = (Vec<http::Request<Full<Bytes>>>, Vec<h1::Request>);
+
+fn requests(o: &BenchOptions) -> Result<Requests> {
     let single = [Target {
         method: o.method.clone(),
         url: o.url.clone(),
@@ -242,7 +245,7 @@ fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
             u.port_or_known_default(),
         )
     };
-    let mut out = Vec::new();
+    let (mut h2, mut h1) = (Vec::new(), Vec::new());
     for t in targets {
         if origin(&t.url) != origin(&o.url) {
             bail!(
@@ -275,9 +278,13 @@ fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
         for (name, value) in &t.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
-        out.push(req);
+        if o.h2 {
+            h2.push(req);
+        } else {
+            h1.push(h1::Request::new(&req, &t.body));
+        }
     }
-    Ok(out)
+    Ok((h2, h1))
 }
 
 /// Run the benchmark to its end (blocking: it starts its own threads); the report.
@@ -319,11 +326,13 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         .open
         .as_ref()
         .map(|ol| Plan::new(ol.rate, &ol.stages, duration, limit, ol.arrival));
+    let (h2_requests, h1_requests) = requests(o)?;
     let shared = Arc::new(Shared {
         addr,
         host: bare,
         tls: o.tls.clone(),
-        requests: requests(o)?,
+        requests: h2_requests,
+        h1: h1_requests,
         next: std::sync::atomic::AtomicUsize::new(0),
         h2: o.h2,
         streams: o.streams.max(1),

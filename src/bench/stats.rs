@@ -130,20 +130,21 @@ impl Stats {
         &mut self.timeline[i]
     }
 
-    /// An answer with `status`, `latency` (from the intended time), `service` and
-    /// `lag`, completed `at` after the start.
+    /// An answer with `status` and `latency` (from the intended time), completed
+    /// `at` after the start; in the open loop also its service time and send lag.
     pub fn answer(
         &mut self,
         status: u16,
         latency: Duration,
-        service: Duration,
-        lag: Duration,
+        service_lag: Option<(Duration, Duration)>,
         at: Duration,
     ) {
         let us = micros(latency);
         self.latency.saturating_record(us);
-        self.service.saturating_record(micros(service));
-        self.lag.saturating_record(micros(lag));
+        if let Some((service, lag)) = service_lag {
+            self.service.saturating_record(micros(service));
+            self.lag.saturating_record(micros(lag));
+        }
         self.responses += 1;
         *self.statuses.entry(status).or_default() += 1;
         let s = self.second(at);
