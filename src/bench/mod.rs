@@ -428,11 +428,11 @@ fn cpu_seconds() -> f64 {
 /// A generator lag p99 past this means the schedule was not kept.
 const LAG_BOUND_US: u64 = 10_000;
 
-/// Whether the run measured the generator, not the server: its CPU saturated
-/// (90 % of its threads' time) or, in the open loop, its send lag past 10 ms at p99.
+/// Whether the run measured the generator, not the server: its threads busy
+/// (running, or ready to run but starved of CPU by other processes) 90 % of the
+/// run, or, in the open loop, its send lag past 10 ms at p99.
 fn verdict(r: &Report, threads: usize) -> Option<String> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let busy = r.generator_cpu_s / (r.elapsed_s.max(1e-9) * threads.min(cores) as f64);
+    let busy = r.generator_busy;
     let lag = r
         .lag
         .as_ref()
@@ -440,8 +440,9 @@ fn verdict(r: &Report, threads: usize) -> Option<String> {
     let mut why = Vec::new();
     if busy >= 0.9 && r.elapsed_s >= 0.5 {
         why.push(format!(
-            "its own CPU was saturated ({:.0} % of {threads} thread(s))",
-            busy * 100.0
+            "its own CPU was saturated (its {threads} thread(s) busy {:.0} % of the run, {:.2}s of CPU): more threads (-t) or shards may help",
+            busy * 100.0,
+            r.generator_cpu_s
         ));
     }
     if lag > LAG_BOUND_US || r.dropped > 0 {

@@ -92,6 +92,12 @@ pub(crate) struct Stats {
     pub timeline: Vec<Second>,
     /// When the last request ended, since the start.
     pub last: Duration,
+    /// Connections opened (HTTP/2: by each stream loop that found none open).
+    pub opened: u64,
+    /// How long the threads ran or waited to run since the start, summed.
+    pub busy: Duration,
+    /// How long the event loops ran since the start, summed.
+    pub span: Duration,
 }
 
 impl Stats {
@@ -110,6 +116,9 @@ impl Stats {
             bytes: 0,
             timeline: Vec::new(),
             last: Duration::ZERO,
+            opened: 0,
+            busy: Duration::ZERO,
+            span: Duration::ZERO,
         }
     }
 }
@@ -188,6 +197,9 @@ impl Stats {
         self.dropped += other.dropped;
         self.bytes += other.bytes;
         self.last = self.last.max(other.last);
+        self.opened += other.opened;
+        self.busy += other.busy;
+        self.span += other.span;
         if self.timeline.len() < other.timeline.len() {
             self.timeline
                 .resize(other.timeline.len(), Second::default());

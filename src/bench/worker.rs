@@ -83,6 +83,30 @@ pub(crate) fn run_thread(
     Ok(local.block_on(&rt, thread_main(shared, plan, template)))
 }
 
+/// How long this thread has run or waited to run: on Linux its CPU time plus
+/// its time runnable on a run queue (`/proc/thread-self/schedstat`), so that a
+/// generator starved of CPU by other processes shows as busy too; else its CPU time.
+fn demand() -> Duration {
+    if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
+        let mut it = s.split_whitespace().map(str::parse::<u64>);
+        if let (Some(Ok(run)), Some(Ok(wait))) = (it.next(), it.next()) {
+            return Duration::from_nanos(run.saturating_add(wait));
+        }
+    }
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the struct we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        t.tv_sec.max(0) as u64,
+        t.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 /// The open loop's due requests (their intended send times) and the thread's idle
 /// connections. The most recently idle connection takes the next request (LIFO),
 /// so a hot set of keep-alive connections carries the load and the rest of a grown
@@ -182,21 +206,30 @@ async fn thread_main(
             )));
         }
     };
-    match plan.open {
-        None => {
-            for _ in 0..plan.connections {
-                spawn(None, &mut tasks);
-            }
-        }
-        Some((mut schedule, max_conns)) => {
-            let queue = Rc::new(Queue::default());
-            for _ in 0..plan.connections {
-                spawn(Some(queue.clone()), &mut tasks);
-            }
+    let queue = plan.open.as_ref().map(|_| Rc::new(Queue::default()));
+    for _ in 0..plan.connections {
+        spawn(queue.clone(), &mut tasks);
+    }
+    // The thread's demand for CPU is counted from the start (connecting comes before).
+    tokio::time::sleep_until(shared.start).await;
+    let before = demand();
+    match (plan.open, queue) {
+        (Some((mut schedule, max_conns)), Some(queue)) => {
             let mut open = plan.connections;
+            let (mut now, mut batch) = (Instant::now(), 0);
             while let Some(offset) = schedule.next_offset() {
                 let at = shared.start + offset;
-                tokio::time::sleep_until(at).await;
+                // Hand out the requests already due (64 at most at once), then let
+                // the connections send them; sleep only when the next is not due yet.
+                if at > now || batch == 64 {
+                    tokio::task::yield_now().await;
+                    (now, batch) = (Instant::now(), 0);
+                    if at > now {
+                        tokio::time::sleep_until(at).await;
+                        now = Instant::now();
+                    }
+                }
+                batch += 1;
                 // Every connection busy: grow the pool, up to its bound.
                 if !queue.push(at) && open < max_conns {
                     open += 1;
@@ -205,15 +238,21 @@ async fn thread_main(
             }
             queue.close();
         }
+        _ => {}
     }
     for t in tasks {
         let _ = t.await;
     }
+    let end = Instant::now();
     if let Some(r) = reporter {
         r.abort();
         let _ = r.await;
     }
-    Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
+    let mut stats =
+        Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner);
+    stats.span = end.saturating_duration_since(shared.start);
+    stats.busy = demand().saturating_sub(before).min(stats.span);
+    stats
 }
 
 /// A stream that counts the bytes read from it.
@@ -407,6 +446,9 @@ async fn connection(
     if !open_loop {
         // Closed loop: connect before the start, as wrk does.
         sender = connect(&shared, &read, slot.as_ref()).await.ok();
+        if sender.is_some() {
+            stats.borrow_mut().opened += 1;
+        }
         tokio::time::sleep_until(shared.start).await;
     }
     let since = |at: Instant| at.saturating_duration_since(shared.start);
@@ -444,7 +486,10 @@ async fn connection(
         }
         if sender.is_none() {
             match connect(&shared, &read, slot.as_ref()).await {
-                Ok(s) => sender = Some(s),
+                Ok(s) => {
+                    stats.borrow_mut().opened += 1;
+                    sender = Some(s);
+                }
                 Err(reason) => {
                     clock = Instant::now();
                     stats
