@@ -213,32 +213,29 @@ async fn thread_main(
     // The thread's demand for CPU is counted from the start (connecting comes before).
     tokio::time::sleep_until(shared.start).await;
     let before = demand();
-    match (plan.open, queue) {
-        (Some((mut schedule, max_conns)), Some(queue)) => {
-            let mut open = plan.connections;
-            let (mut now, mut batch) = (Instant::now(), 0);
-            while let Some(offset) = schedule.next_offset() {
-                let at = shared.start + offset;
-                // Hand out the requests already due (64 at most at once), then let
-                // the connections send them; sleep only when the next is not due yet.
-                if at > now || batch == 64 {
-                    tokio::task::yield_now().await;
-                    (now, batch) = (Instant::now(), 0);
-                    if at > now {
-                        tokio::time::sleep_until(at).await;
-                        now = Instant::now();
-                    }
-                }
-                batch += 1;
-                // Every connection busy: grow the pool, up to its bound.
-                if !queue.push(at) && open < max_conns {
-                    open += 1;
-                    spawn(Some(queue.clone()), &mut tasks);
+    if let (Some((mut schedule, max_conns)), Some(queue)) = (plan.open, queue) {
+        let mut open = plan.connections;
+        let (mut now, mut batch) = (Instant::now(), 0);
+        while let Some(offset) = schedule.next_offset() {
+            let at = shared.start + offset;
+            // Hand out the requests already due (64 at most at once), then let
+            // the connections send them; sleep only when the next is not due yet.
+            if at > now || batch == 64 {
+                tokio::task::yield_now().await;
+                (now, batch) = (Instant::now(), 0);
+                if at > now {
+                    tokio::time::sleep_until(at).await;
+                    now = Instant::now();
                 }
             }
-            queue.close();
+            batch += 1;
+            // Every connection busy: grow the pool, up to its bound.
+            if !queue.push(at) && open < max_conns {
+                open += 1;
+                spawn(Some(queue.clone()), &mut tasks);
+            }
         }
-        _ => {}
+        queue.close();
     }
     for t in tasks {
         let _ = t.await;
