@@ -274,9 +274,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Parse an answer head at the start of `buf`: its length, or `None` when incomplete.
     fn head(&mut self, buf: &[u8], head_request: bool) -> Result<Option<usize>, String> {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-        let mut res = httparse::Response::new(&mut fields);
-        let n = match res.parse(buf) {
+        // Uninitialised fields: filling 100 empty ones cost ~10 % of a request.
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_FIELDS];
+        let mut res = httparse::Response::new(&mut []);
+        let config = httparse::ParserConfig::default();
+        let n = match config.parse_response_with_uninit_headers(&mut res, buf, &mut fields) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(format!("a malformed answer head ({e})")),

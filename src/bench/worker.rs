@@ -17,11 +17,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 /// What every thread shares: the target, the request, the limits.
@@ -121,20 +120,35 @@ struct QueueState {
     /// Due requests no connection was free for, oldest first.
     pending: VecDeque<Instant>,
     /// Connections waiting for a request, most recent last.
-    idle: Vec<oneshot::Sender<Instant>>,
+    idle: Vec<Rc<Mailbox>>,
     /// The schedule has ended: waiting connections finish.
     closed: bool,
 }
 
+/// Where the dispatcher leaves an idle connection's next request, and wakes it
+/// (one per connection, reused: no channel made per request).
+#[derive(Default)]
+struct Mailbox {
+    at: Cell<Option<Instant>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Mailbox {
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
 impl Queue {
     /// Hand `at` to an idle connection; false when every connection is busy (it waits).
-    fn push(&self, mut at: Instant) -> bool {
+    fn push(&self, at: Instant) -> bool {
         let mut s = self.state.borrow_mut();
-        while let Some(tx) = s.idle.pop() {
-            match tx.send(at) {
-                Ok(()) => return true,
-                Err(back) => at = back,
-            }
+        if let Some(m) = s.idle.pop() {
+            m.at.set(Some(at));
+            m.wake();
+            return true;
         }
         s.pending.push_back(at);
         false
@@ -144,12 +158,14 @@ impl Queue {
     fn close(&self) {
         let mut s = self.state.borrow_mut();
         s.closed = true;
-        s.idle.clear();
+        for m in s.idle.drain(..) {
+            m.wake();
+        }
     }
 
-    /// The next request for a connection, or `None` at the end.
-    async fn pop(&self) -> Option<Instant> {
-        let rx = {
+    /// The next request for the connection whose mailbox is `mine`, or `None` at the end.
+    async fn pop(&self, mine: &Rc<Mailbox>) -> Option<Instant> {
+        {
             let mut s = self.state.borrow_mut();
             if let Some(at) = s.pending.pop_front() {
                 return Some(at);
@@ -157,11 +173,19 @@ impl Queue {
             if s.closed {
                 return None;
             }
-            let (tx, rx) = oneshot::channel();
-            s.idle.push(tx);
-            rx
-        };
-        rx.await.ok()
+            s.idle.push(mine.clone());
+        }
+        std::future::poll_fn(|cx| {
+            if let Some(at) = mine.at.take() {
+                return Poll::Ready(Some(at));
+            }
+            if self.state.borrow().closed {
+                return Poll::Ready(None);
+            }
+            *mine.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -452,10 +476,11 @@ async fn connection(
     // The closed loop's clock: when the last request ended (one clock read per request).
     let mut clock = Instant::now();
     let mut again: Option<Instant> = None;
+    let mailbox = Rc::new(Mailbox::default());
     loop {
         let intended = match (again.take(), queue.as_deref()) {
             (Some(at), _) => at,
-            (None, Some(q)) => match q.pop().await {
+            (None, Some(q)) => match q.pop(&mailbox).await {
                 Some(at) => at,
                 None => break,
             },
