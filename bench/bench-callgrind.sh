@@ -32,6 +32,7 @@ run() {
   case $name in
     wrk) n=$(awk '/requests in/ {print $1}' "$out.txt") ;;
     h2load) n=$(awk '/^requests:/ {print $8}' "$out.txt") ;;
+    oha) n=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(d["statusCodeDistribution"].values()))' "$out.txt") ;;
     *) n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["responses"])' "$out.txt") ;;
   esac
   echo "$ins $n"
@@ -42,6 +43,7 @@ per() {
   local name=$1; shift
   local flag=-d suffix=s
   [ "$name" = h2load ] && { flag=-D; suffix=; }
+  [ "$name" = oha ] && flag=-z
   read -r i1 n1 < <(run "$name" "$SHORT" "$@" "$flag" "$SHORT$suffix")
   read -r i2 n2 < <(run "$name" "$LONG" "$@" "$flag" "$LONG$suffix")
   python3 -c "print(round(($i2 - $i1) / ($n2 - $n1)))"
@@ -54,6 +56,11 @@ echo "|---|---|---|---|"
 wk=$(per wirekit "$WK" bench "$URL" -t 1 -c "$CONNS" --json)
 wrk=$(per wrk wrk -t1 -c "$CONNS" "$URL")
 echo "| HTTP/1.1 -c$CONNS (vs wrk) | $wk | $wrk | $(ratio "$wrk" "$wk") |"
+export PATH=$HOME/.cargo/bin:$PATH
+if command -v oha >/dev/null; then
+  oha=$(per oha oha -c "$CONNS" --no-tui --output-format json "$URL")
+  echo "| HTTP/1.1 -c$CONNS (vs oha) | $wk | $oha | $(ratio "$oha" "$wk") |"
+fi
 if command -v h2load >/dev/null; then
   wk2=$(per wirekit2 "$WK" bench "$URL2" --h2 -m 10 -t 1 -c "$CONNS" --json)
   h2=$(per h2load h2load -t1 -c "$CONNS" -m 10 "$URL2")
