@@ -198,42 +198,42 @@ fn nginx_with(workers: u32) -> (tempfile::TempDir, Proc, u16, u16) {
     let d = dir.path();
     std::fs::create_dir(d.join("www")).expect("www");
     std::fs::write(d.join("www/k.bin"), vec![b'x'; 1024]).expect("k.bin");
-    let port = free_port();
-    let port2 = free_port();
-    let conf = format!(
-        "worker_processes {workers};\n\
-         pid {d}/nginx.pid;\n\
-         error_log {d}/error.log;\n\
-         events {{ worker_connections 4096; }}\n\
-         http {{\n\
-           access_log off;\n\
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-           keepalive_requests 100000;\n\
-           server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n\
-           log_format proto '$server_protocol $status';\n\
-           server {{ listen 127.0.0.1:{port2} http2; root {d}/www; access_log {d}/h2.log proto; }}\n\
-         }}\n",
+    let (port, port2) = (free_port(), free_port());
+    let http = format!(
+        "access_log off;\n\
+         keepalive_requests 100000;\n\
+         server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n\
+         log_format proto '$server_protocol $status';\n\
+         server {{ listen 127.0.0.1:{port2} http2; root {d}/www; access_log {d}/h2.log proto; }}\n",
         d = d.display()
     );
-    std::fs::write(d.join("nginx.conf"), conf).expect("nginx.conf");
-    let mut cmd = Command::new("nginx");
-    cmd.args([
-        "-p",
-        d.to_str().expect("path"),
-        "-e",
-        &format!("{}/error.log", d.display()),
-    ])
-    .args([
-        "-c",
-        &format!("{}/nginx.conf", d.display()),
-        "-g",
-        "daemon off;",
-    ]);
-    let p = Proc::start(cmd);
-    wait_for_port(port);
-    wait_for_port(port2);
+    let p = start_nginx(d, workers, &http, &[port, port2]);
     (dir, p, port, port2)
+}
+
+/// nginx with `workers` worker processes and `http` in its `http {}` block, its
+/// files in `dir`, once it listens on every one of `ports`.
+fn start_nginx(dir: &std::path::Path, workers: u32, http: &str, ports: &[u16]) -> Proc {
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           {http}\n\
+         }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
+    let mut cmd = Command::new("nginx");
+    let (conf, errors) = (format!("{d}/nginx.conf"), format!("{d}/error.log"));
+    cmd.args(["-p", dir.to_str().expect("path"), "-c", &conf])
+        .args(["-e", &errors, "-g", "daemon off;"]);
+    let p = Proc::start(cmd);
+    for port in ports {
+        wait_for_port(*port);
+    }
+    p
 }
 
 #[test]
@@ -988,30 +988,13 @@ fn cacert_and_h2_by_alpn_against_serve_tls_and_nginx_http2_ssl() {
     std::fs::create_dir(d.join("www")).expect("www");
     std::fs::write(d.join("www/k.bin"), vec![b'x'; 1024]).expect("k.bin");
     let port = free_port();
-    let conf = format!(
-        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{\n\
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-           log_format proto '$server_protocol $status $ssl_protocol';\n\
-           server {{ listen 127.0.0.1:{port} ssl http2; root {d}/www; access_log {d}/tls.log proto;\n\
-                    ssl_certificate {cert}; ssl_certificate_key {key}; }}\n\
-         }}\n",
+    let http = format!(
+        "log_format proto '$server_protocol $status $ssl_protocol';\n\
+         server {{ listen 127.0.0.1:{port} ssl http2; root {d}/www; access_log {d}/tls.log proto;\n\
+                  ssl_certificate {cert}; ssl_certificate_key {key}; }}\n",
         d = d.display()
     );
-    std::fs::write(d.join("nginx.conf"), conf).expect("nginx.conf");
-    let mut cmd = Command::new("nginx");
-    let conf_path = format!("{}/nginx.conf", d.display());
-    cmd.args(["-p", d.to_str().expect("path"), "-c", &conf_path])
-        .args([
-            "-e",
-            &format!("{}/error.log", d.display()),
-            "-g",
-            "daemon off;",
-        ]);
-    let nginx = Proc::start(cmd);
-    wait_for_port(port);
+    let nginx = start_nginx(d, 1, &http, &[port]);
     let url = format!("https://localhost:{port}/k.bin");
     let out = bench(&[
         &url, "--cacert", &ca, "--h2", "-m", "8", "-c", "2", "-n", "500", "--json",
@@ -1127,30 +1110,13 @@ fn chunked_answers_keepalive_closes_and_head_against_nginx() {
     std::fs::create_dir(d.join("www")).expect("www");
     std::fs::write(d.join("www/k.txt"), "wirekit ".repeat(2000)).expect("k.txt");
     let port = free_port();
-    let conf = format!(
-        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{\n\
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-           log_format c '$connection $request_method $status';\n\
-           gzip on; gzip_types text/plain; gzip_min_length 0; keepalive_requests 10;\n\
-           server {{ listen 127.0.0.1:{port}; root {d}/www; access_log {d}/a.log c; }}\n\
-         }}\n",
+    let http = format!(
+        "log_format c '$connection $request_method $status';\n\
+         gzip on; gzip_types text/plain; gzip_min_length 0; keepalive_requests 10;\n\
+         server {{ listen 127.0.0.1:{port}; root {d}/www; access_log {d}/a.log c; }}\n",
         d = d.display()
     );
-    std::fs::write(d.join("nginx.conf"), conf).expect("nginx.conf");
-    let mut cmd = Command::new("nginx");
-    let conf_path = format!("{}/nginx.conf", d.display());
-    cmd.args(["-p", d.to_str().expect("path"), "-c", &conf_path])
-        .args([
-            "-e",
-            &format!("{}/error.log", d.display()),
-            "-g",
-            "daemon off;",
-        ]);
-    let nginx = Proc::start(cmd);
-    wait_for_port(port);
+    let nginx = start_nginx(d, 1, &http, &[port]);
     let url = format!("http://127.0.0.1:{port}/k.txt");
     let gzip = ["-H", "Accept-Encoding: gzip"];
     let mut args = vec![url.as_str(), "-n", "1000", "-c", "4", "-t", "1", "--json"];
