@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod registry;
 mod relay;
+mod splice;
 pub mod toxic;
 pub mod udp;
 

@@ -4,6 +4,7 @@
 
 use super::capture::{CaptureTarget, KeyLogger, Recorder, Side};
 use super::chain::{Chain, End, QUEUE_CHUNKS, ToxicList, reader};
+use super::splice::Spliced;
 use super::toxic::Stream;
 use super::{Event, Events};
 use crate::net::stream::{AsyncStream, Tap};
@@ -166,8 +167,19 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
                 (Box::new(tap), meter, None)
             }
         };
-        let (client_rd, client_wr) = tokio::io::split(conn.stream);
-        let (up_rd, up_wr) = tokio::io::split(up);
+        // The fast path while nothing needs to see the bytes; the chains after it,
+        // for the directions still open, if toxics appear.
+        let mut open = (true, true);
+        let mut fast = None;
+        if route.dump.is_none() && capture.is_none() {
+            if let (Some(c), Some(u)) = (tcp_of(&*conn.stream), tcp_of(&*up)) {
+                match super::splice::relay(c, u, (&client_meter, &up_meter), &route.toxics, route.idle).await {
+                    Some(Spliced::Done(end)) => fast = Some(end),
+                    Some(Spliced::Switch(up_open, down_open)) => open = (up_open, down_open),
+                    None => {}
+                }
+            }
+        }
         let mut to_server = Chain::new(
             Stream::Upstream,
             route.toxics.clone(),
@@ -180,15 +192,20 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             rng(route.seed, id, Stream::Downstream),
             client_leg.clone(),
         );
-        let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
-        let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
-        let upward = direction(reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
-        let downward = direction(reader(up_rd, down_tx, chain_leg), to_client.writer(down_rx, client_wr));
-        let end = {
-            tokio::pin!(upward, downward);
-            tokio::select! {
-                end = &mut upward => match end { End::Eof => (&mut downward).await, other => other },
-                end = &mut downward => match end { End::Eof => (&mut upward).await, other => other },
+        let end = match fast {
+            Some(end) => end,
+            None => {
+                let (client_rd, client_wr) = tokio::io::split(conn.stream);
+                let (up_rd, up_wr) = tokio::io::split(up);
+                let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
+                let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
+                let upward = direction(open.0, reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
+                let downward = direction(open.1, reader(up_rd, down_tx, chain_leg), to_client.writer(down_rx, client_wr));
+                tokio::pin!(upward, downward);
+                tokio::select! {
+                    end = &mut upward => match end { End::Eof => (&mut downward).await, other => other },
+                    end = &mut downward => match end { End::Eof => (&mut upward).await, other => other },
+                }
             }
         };
         upstream_bytes = (up_meter.sent(), up_meter.received());
@@ -254,14 +271,25 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
 }
 
 /// One direction: its reader and its writer run together; the direction ends
-/// with its writer (which sees the reader's end in the queue).
+/// with its writer (which sees the reader's end in the queue). A direction
+/// not `open` (it ended on the fast path) is already done.
 async fn direction(
+    open: bool,
     reader: impl std::future::Future<Output = ()>,
     writer: impl std::future::Future<Output = End>,
 ) -> End {
+    if !open {
+        return End::Eof;
+    }
     tokio::pin!(reader, writer);
     tokio::select! {
         end = &mut writer => end,
         () = &mut reader => writer.await,
     }
+}
+
+/// The TCP stream under a connection's tap, when it is plain TCP.
+fn tcp_of(stream: &dyn AsyncStream) -> Option<&TcpStream> {
+    let any: &dyn std::any::Any = stream;
+    any.downcast_ref::<Tap<TcpStream>>().map(Tap::get_ref)
 }
