@@ -401,6 +401,28 @@ pub(crate) struct Recorder<S> {
     inner: S,
     side: Option<Side>,
     held: Held,
+    note: Option<Note>,
+}
+
+/// The packet comment for what a [`Recorder`] writes next: set by the relay's
+/// chain before each write (the toxics that acted on it), so the TLS records
+/// of the upstream leg carry the same comments as the plain legs.
+#[derive(Clone, Default)]
+pub(crate) struct Note(Arc<Mutex<Option<String>>>);
+
+impl Note {
+    /// Name the toxics of the next write (`None`: none acted).
+    pub(crate) fn set(&self, comment: Option<&str>) {
+        if let Ok(mut n) = self.0.lock()
+            && n.as_deref() != comment
+        {
+            *n = comment.map(str::to_string);
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|n| n.clone())
+    }
 }
 
 /// One held-back chunk: (sent by the peer?, bytes).
@@ -441,14 +463,16 @@ impl Held {
 }
 
 impl<S> Recorder<S> {
-    /// Wrap `inner`, holding back what passes until the returned handle is released.
-    pub(crate) fn new(inner: S, side: Option<Side>) -> (Recorder<S>, Held) {
+    /// Wrap `inner`, holding back what passes until the returned handle is
+    /// released; what it writes carries the comment in `note`.
+    pub(crate) fn new(inner: S, side: Option<Side>, note: Option<Note>) -> (Recorder<S>, Held) {
         let held = Held(Arc::new(Mutex::new(Some(Vec::new()))));
         (
             Recorder {
                 inner,
                 side,
                 held: held.clone(),
+                note,
             },
             held,
         )
@@ -490,7 +514,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
         if let (std::task::Poll::Ready(Ok(n)), Some(side)) = (&polled, &this.side)
             && !this.held.hold(false, &buf[..*n])
         {
-            side.proxy_sent(&buf[..*n], None);
+            let comment = this.note.as_ref().and_then(Note::get);
+            side.proxy_sent(&buf[..*n], comment.as_deref());
         }
         polled
     }

@@ -23,6 +23,7 @@ mod relay;
 mod splice;
 pub mod toxic;
 pub mod udp;
+mod upstream;
 
 pub use registry::{ApiError, Registry};
 pub use toxic::{Kind, Stream, Toxic};

@@ -2,17 +2,16 @@
 //! with its own chain of toxics), pass each half-close on as it comes and a
 //! reset on as a reset (SO_LINGER 0), and report what happened.
 
-use super::capture::{CaptureTarget, KeyLogger, Recorder, Side};
+use super::capture::{CaptureTarget, Side};
 use super::chain::{Chain, End, QUEUE_CHUNKS, ToxicList, reader};
 use super::splice::Spliced;
 use super::toxic::Stream;
 use super::{Event, Events};
 use crate::net::stream::{AsyncStream, Tap};
-use crate::net::{BoxStream, Conn, ConnectOptions, Dump, HostPort};
+use crate::net::{Conn, ConnectOptions, Dump, HostPort};
 use crate::tls::{TlsClient, TlsStream};
 use anyhow::{Result, anyhow};
 use std::os::fd::AsFd;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -109,64 +108,34 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
     let mut upstream_bytes = (0, 0);
     let mut toxics = Vec::new();
     let outcome: Result<Option<String>> = async {
-        let (tcp, addr) = match crate::net::connect(&route.upstream, &route.connect).await {
-            Ok(pair) => pair,
-            Err(e) => {
+        if let Some(s) = &client_socket {
+            let _ = s.set_tcp_nodelay(true); // chunks leave as they come, as Toxiproxy's do
+        }
+        let target = super::upstream::Target {
+            upstream: &route.upstream,
+            connect: &route.connect,
+            tls: route.upstream_tls.as_ref(),
+            capture: capture.as_ref(),
+            dump: route.dump.clone(),
+            idle: route.idle,
+            record_plain: false,
+        };
+        let leg = match super::upstream::open(target).await {
+            Ok(leg) => leg,
+            Err(failed) => {
                 // The client learns of it as a reset, as from an unreachable server.
+                upstream_addr = failed.addr;
                 arm_reset(client_socket.as_ref());
                 if let Some(leg) = &client_leg {
-                    leg.proxy_rst(Some("wirekit: the upstream could not be reached"));
+                    leg.proxy_rst(Some(failed.comment));
                 }
-                return Err(e.context(format!("proxy {}: upstream {}", route.name, route.upstream)));
+                return Err(failed.error.context(format!("proxy {}", route.name)));
             }
         };
-        upstream_addr = Some(addr);
-        // Chunks leave as they come, as Toxiproxy (Go) sends them.
-        let _ = tcp.set_nodelay(true);
-        if let Some(s) = &client_socket {
-            let _ = s.set_tcp_nodelay(true);
-        }
-        let upstream_socket = socket_of(&tcp);
-        let upstream_leg = match (&capture, tcp.local_addr()) {
-            (Some(c), Ok(local)) => Some(Side::upstream(c.clone(), local, addr)),
-            _ => None,
-        };
-        // With TLS to the upstream, its leg is recorded under TLS (the records
-        // themselves, with the session keys in the capture), not by the chains.
-        let (up, up_meter, chain_leg): (BoxStream, _, Option<Side>) = match &route.upstream_tls {
-            None => {
-                let tap = Tap::new(tcp, addr, route.dump.clone(), route.idle);
-                let meter = tap.meter();
-                (Box::new(tap), meter, upstream_leg.clone())
-            }
-            Some(tls) => {
-                let client = match &capture {
-                    Some(c) => tls.with_key_log(Arc::new(KeyLogger::new(c.clone()))),
-                    None => tls.clone(),
-                };
-                let (io, held) = Recorder::new(tcp, upstream_leg.clone());
-                let limit = route.connect.connect_timeout;
-                let shaken = tokio::time::timeout(limit, client.handshake_over(io, &route.upstream.host)).await;
-                held.release(upstream_leg.as_ref());
-                let stream = match shaken {
-                    Ok(Ok(s)) => s,
-                    failed => {
-                        arm_reset(client_socket.as_ref());
-                        if let Some(leg) = &client_leg {
-                            leg.proxy_rst(Some("wirekit: the TLS handshake with the upstream failed"));
-                        }
-                        let why = match failed {
-                            Ok(Err(e)) => crate::error::one_line(&e),
-                            _ => format!("the TLS handshake timed out after {limit:?} (is it a TLS server?)"),
-                        };
-                        return Err(anyhow!("proxy {}: upstream {}: {why}", route.name, route.upstream));
-                    }
-                };
-                let tap = Tap::new(stream, addr, route.dump.clone(), route.idle);
-                let meter = tap.meter();
-                (Box::new(tap), meter, None)
-            }
-        };
+        upstream_addr = Some(leg.addr);
+        let (up, up_meter, upstream_socket, upstream_leg) = (leg.stream, leg.meter, leg.socket, leg.side);
+        // Recorded under TLS (the note carries the toxics' comments), or by the chains.
+        let chain_leg = if leg.note.is_some() { None } else { upstream_leg.clone() };
         // The fast path while nothing needs to see the bytes; the chains after it,
         // for the directions still open, if toxics appear.
         let mut open = (true, true);
@@ -185,7 +154,8 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
             route.toxics.clone(),
             rng(route.seed, id, Stream::Upstream),
             chain_leg.clone(),
-        );
+        )
+        .with_note(leg.note);
         let mut to_client = Chain::new(
             Stream::Downstream,
             route.toxics.clone(),
