@@ -159,6 +159,7 @@ async fn udp(a: &ProxyArgs) -> Result<()> {
         idle: a.udp_idle,
         seed: a.seed,
         buffers,
+        capture: capture_target(a)?,
     };
     wirekit::proxy::udp::relay(socket, options).await
 }
