@@ -1664,15 +1664,21 @@ fn udp_reorder_sends_a_held_datagram_after_the_next() {
 #[test]
 fn udp_idle_closes_a_quiet_session_so_the_next_datagram_gets_a_new_socket() {
     // The upstream prints the source port of each datagram it gets.
-    let server = python_server_udp(
-        r#"
+    let up = free_udp_port();
+    let mut server = python_server(
+        &format!(
+            r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', {up}))
 while True:
     d, peer = s.recvfrom(2000)
     print("from", peer[1], d.decode(), flush=True)
     s.sendto(d, peer)
-"#,
+"#
+        ),
+        up,
+        true,
     );
-    let (mut server, up) = server;
     let up = format!("127.0.0.1:{up}");
     let (_px, port) = Proc::server(&["proxy", "127.0.0.1:0", &up, "--udp", "--udp-idle", "300ms"]);
     let send = |text: &str, pause: f64| {
@@ -1708,19 +1714,6 @@ print("ok")
         "after --udp-idle the client gets a new upstream socket"
     );
     assert!(server.alive());
-}
-
-/// A Python UDP server on a port of its own running `code` with `s` bound;
-/// it prints `listening on 127.0.0.1:PORT` first.
-fn python_server_udp(code: &str) -> (Proc, u16) {
-    let program = format!(
-        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\nprint('listening on 127.0.0.1:%d' % s.getsockname()[1], flush=True)\n{code}"
-    );
-    let mut cmd = Command::new("python3");
-    cmd.args(["-u", "-c", &program]);
-    let p = Proc::start(cmd);
-    let port = p.port_after(Pipe::Stdout, "listening on ");
-    (p, port)
 }
 
 #[test]
@@ -2018,42 +2011,26 @@ fn upstream_tls_leg_records_name_the_toxics_that_acted() {
 #[test]
 fn pcap_that_cannot_be_written_is_reported() {
     let (_up, up) = echo();
-    // Cannot be created: exit 1 at start, naming the file.
-    let out = run(
-        wirekit(&[
-            "proxy",
-            "127.0.0.1:0",
-            &format!("127.0.0.1:{up}"),
-            "--pcap",
+    // Cannot be created, or takes no header (/dev/full): exit 1 at start, naming the file.
+    for (path, says) in [
+        (
             "/nonexistent/x.pcapng",
-        ]),
-        None,
-        T,
-    );
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("cannot create capture file /nonexistent/x.pcapng"),
-        "{}",
-        stderr(&out)
-    );
-    // A full disk at start (/dev/full takes no header): exit 1.
-    let out = run(
-        wirekit(&[
-            "proxy",
-            "127.0.0.1:0",
-            &format!("127.0.0.1:{up}"),
-            "--pcap",
+            "cannot create capture file /nonexistent/x.pcapng",
+        ),
+        (
             "/dev/full",
-        ]),
-        None,
-        T,
-    );
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("cannot write capture file /dev/full: No space left on device"),
-        "{}",
-        stderr(&out)
-    );
+            "cannot write capture file /dev/full: No space left on device",
+        ),
+    ] {
+        let up = format!("127.0.0.1:{up}");
+        let out = run(
+            wirekit(&["proxy", "127.0.0.1:0", &up, "--pcap", path]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
     // Full while running (a 4 KiB file size limit, SIGXFSZ ignored): logged once,
     // capturing stops, relaying goes on.
     let dir = tempfile::tempdir().expect("tempdir");
