@@ -65,6 +65,15 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
+/// Splice what `from` holds into the empty `pipe`. (A short splice does not
+/// mean the socket is drained: the pipe may have run out of slots for small
+/// segments, so readiness is only cleared by EAGAIN.)
+fn read_into(from: &TcpStream, pipe: &Pipe) -> io::Result<usize> {
+    from.try_io(Interest::READABLE, || {
+        splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE as usize)
+    })
+}
+
 /// How the fast path ended.
 pub(crate) enum Spliced {
     /// The connection ended here (both half-closes, a reset, a failure).
@@ -81,16 +90,20 @@ enum Way {
     End(End),
 }
 
-/// When either direction last moved bytes, in ms since `start` (for the idle timeout).
+/// When either direction last moved bytes, in ms since `start` (for the idle
+/// timeout; not kept without one).
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    kept: bool,
 }
 
 impl Activity {
     fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
+        if self.kept {
+            let ms = self.start.elapsed().as_millis() as u64;
+            self.last_ms.store(ms, Ordering::Relaxed);
+        }
     }
 
     /// Ends once nothing moved for `limit`.
@@ -133,6 +146,7 @@ pub(crate) async fn relay(
     let activity = Activity {
         start: Instant::now(),
         last_ms: AtomicU64::new(0),
+        kept: idle.is_some(),
     };
     let upward = one_way(
         client,
@@ -206,9 +220,7 @@ async fn one_way(
                 }
                 continue;
             }
-            ready = from.readable() => ready.and_then(|()| {
-                from.try_io(Interest::READABLE, || splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE as usize))
-            }),
+            ready = from.readable() => ready.and_then(|()| read_into(from, pipe)),
         };
         let n = match got {
             Ok(0) => {
