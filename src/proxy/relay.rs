@@ -140,13 +140,16 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
         // for the directions still open, if toxics appear.
         let mut open = (true, true);
         let mut fast = None;
-        if route.dump.is_none() && capture.is_none() {
-            if let (Some(c), Some(u)) = (tcp_of(&*conn.stream), tcp_of(&*up)) {
-                match super::splice::relay(c, u, (&client_meter, &up_meter), &route.toxics, route.idle).await {
-                    Some(Spliced::Done(end)) => fast = Some(end),
-                    Some(Spliced::Switch(up_open, down_open)) => open = (up_open, down_open),
-                    None => {}
-                }
+        if route.dump.is_none()
+            && capture.is_none()
+            && let (Some(c), Some(u)) = (tcp_of(&*conn.stream), tcp_of(&*up))
+        {
+            match super::splice::relay(c, u, (&client_meter, &up_meter), &route.toxics, route.idle)
+                .await
+            {
+                Some(Spliced::Done(end)) => fast = Some(end),
+                Some(Spliced::Switch(up_open, down_open)) => open = (up_open, down_open),
+                None => {}
             }
         }
         let mut to_server = Chain::new(
