@@ -21,7 +21,7 @@ trap cleanup EXIT
 
 # Peers, run by the first binary (not measured): an echo server and a discarding one.
 EPORT=$(free_port); "$1" -q tcp listen "127.0.0.1:$EPORT" -k --echo 2>/dev/null & PIDS+=($!)
-DPORT=$(free_port); "$1" -q tcp listen "127.0.0.1:$DPORT" -k --discard 2>/dev/null & PIDS+=($!)
+DPORT=$(free_port); "$1" -q tcp listen "127.0.0.1:$DPORT" -k --discard >/dev/null 2>&1 & PIDS+=($!)
 wait_listen "$EPORT"; wait_listen "$DPORT"
 
 # client KIND PORT N: N round trips of 1 byte (ping), or N MiB one way (stream).
@@ -54,7 +54,9 @@ measure() {
   for _ in $(seq 1 600); do grep -q "listening on" "$out.err" 2>/dev/null && break; sleep 0.1; done
   client "$kind" "$port" "$n"
   sleep 0.3 # the proxy's close of that connection
-  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  # Stop wirekit itself (under strace it is strace's child), so it writes its counts.
+  local target; target=$(pgrep -P "$pid" | head -1 || true)
+  kill -INT "${target:-$pid}" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   case $tool in
     ir) grep -E '^(summary|totals):' "$out.cg" | head -1 | awk '{print $2}' ;;
     sys) awk '$NF == "total" {print $4}' "$out.st" ;;

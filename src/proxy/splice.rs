@@ -1,8 +1,9 @@
 //! The relay's fast path: while a connection has no toxic, and no capture,
 //! dump or TLS needs to see its bytes, each direction moves socket -> pipe ->
 //! socket with splice(2), so the bytes never enter user memory. (Our own
-//! loop, as no crate splices between tokio sockets; bench/proxy.sh: iperf3
-//! through the proxy went from 0.55x to see RESULTS.md of direct.)
+//! loop, as no crate splices between tokio sockets; bench/proxy-cost.sh:
+//! 4.8 K instructions and 8 system calls per MiB relayed, against 1.12 M and
+//! 68 with 64 KiB read/write chunks; about half the CPU time per GiB.)
 //!
 //! Toxics that appear while it runs (through the API) are seen whenever a
 //! direction waits for data, with its pipe empty: the connection then goes on
