@@ -1760,25 +1760,24 @@ def handle(c):
     assert!(px.alive());
 }
 
+/// `wirekit serve --tls` with a localhost certificate made in `dir`, serving
+/// `a.txt` holding `text`: (serve, its port, the certificate's PEM path).
+fn tls_serve(dir: &std::path::Path, text: &str) -> (Proc, u16, String) {
+    let (cert, key) = localhost_cert(dir);
+    let site = dir.join("site");
+    std::fs::create_dir(&site).expect("mkdir");
+    std::fs::write(site.join("a.txt"), text).expect("write");
+    let site = site.to_str().expect("utf-8");
+    let (serve, port) = Proc::server(&[
+        "serve", site, "-p", "0", "-q", "--tls", "--cert", &cert, "--key", &key,
+    ]);
+    (serve, port, cert)
+}
+
 #[test]
 fn http_to_an_upstream_tls_serve_works_and_both_legs_are_captured() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = localhost_cert(dir.path());
-    let site = dir.path().join("site");
-    std::fs::create_dir(&site).expect("mkdir");
-    std::fs::write(site.join("a.txt"), "over https\n").expect("write");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        site.to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-        "--tls",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-    ]);
+    let (_serve, up, cert) = tls_serve(dir.path(), "over https\n");
     let pcap = dir.path().join("http.pcapng");
     let file = pcap.to_str().expect("utf-8");
     let up = format!("localhost:{up}");
@@ -1962,20 +1961,7 @@ print("ok")
 #[test]
 fn upstream_tls_leg_records_name_the_toxics_that_acted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = localhost_cert(dir.path());
-    std::fs::write(dir.path().join("a.txt"), "x\n").expect("write");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-        "--tls",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-    ]);
+    let (_serve, up, cert) = tls_serve(dir.path(), "x\n");
     let pcap = dir.path().join("c.pcapng");
     let file = pcap.to_str().expect("utf-8");
     let (_px, port) = proxy(
