@@ -68,6 +68,7 @@ t.sort(); print(f"{t[len(t)//2]/1000:.1f}")
 PY
 }
 pd=$(p50 "$EPORT"); pp=$(p50 "$P")
+P=$(free_port); relay socat "$P" "$EPORT"; ps=$(p50 "$P")
 
 # --http: wrk through the HTTP proxy to `wirekit serve` vs direct (req/s).
 WRK_SECS=${WRK_SECS:-5}
@@ -86,7 +87,7 @@ echo
 echo "| scenario | direct | wirekit proxy | socat | ncat --sh-exec | wirekit ÷ socat | wirekit ÷ direct |"
 echo "|---|---|---|---|---|---|---|"
 echo "| iperf3 single stream, ${IPERF_SECS} s (Gbit/s) | $direct | $wk | $so | $nc | $(ratio "$wk" "$so") | $(ratio "$wk" "$direct") |"
-echo "| 1-byte ping-pong p50, $PINGS round trips (µs) | $pd | $pp | – | – | – | +$(python3 -c "print(f'{$pp - $pd:.1f}')") µs |"
+echo "| 1-byte ping-pong p50, $PINGS round trips (µs; last column: proxy minus direct) | $pd | $pp | $ps (+$(python3 -c "print(f'{$ps - $pd:.1f}')")) | – | – | +$(python3 -c "print(f'{$pp - $pd:.1f}')") µs |"
 echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $pc | – | – | – | $(ratio "$pc" "$wk") |"
 echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $lt | – | – | – | $(ratio "$lt" "$wk") |"
 echo "| --http, wrk 32 conns, 1 KiB file from serve (req/s; ÷ direct) | $wd | $wh | – | – | – | $(ratio "$wh" "$wd") |"

@@ -1587,3 +1587,506 @@ print("ok")
     assert_eq!(probe(port), "ECONNRESET");
     assert!(px.alive());
 }
+
+/// tshark's fields `fields` (`-T fields -e ...`) of the packets in `file` that
+/// match `filter`, one line per packet.
+fn tshark_fields(file: &str, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut args = vec!["-r", file, "-Y", filter, "-T", "fields"];
+    for f in fields {
+        args.extend_from_slice(&["-e", f]);
+    }
+    tshark("tshark", &args)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn udp_pcap_records_each_datagram_on_both_legs_for_tshark() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("udp.pcapng");
+    let file = pcap.to_str().expect("utf-8");
+    let (_echo, _px, port) = udp_proxy(&["--pcap", file, "--udp-fault", "duplicate:rate=1"]);
+    let got = udp_exchange(port, 3);
+    assert_eq!(got.len(), 6, "{got:?}"); // each echo comes back twice
+    // Each datagram: client -> proxy, proxy -> upstream, upstream -> proxy, and
+    // (duplicated) proxy -> client twice: 5 UDP packets, payloads as sent.
+    let rows = tshark_fields(
+        file,
+        "udp",
+        &[
+            "frame.interface_id",
+            "udp.srcport",
+            "udp.dstport",
+            "udp.payload",
+            "frame.comment",
+        ],
+    );
+    assert_eq!(rows.len(), 15, "{rows:?}");
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    for i in 0..3 {
+        let payload = hex(&format!("msg{i:03}"));
+        let with: Vec<&String> = rows.iter().filter(|r| r.contains(&payload)).collect();
+        assert_eq!(with.len(), 5, "msg{i:03}: {with:?}");
+        let on = |iface: &str| with.iter().filter(|r| r.starts_with(iface)).count();
+        assert_eq!((on("0\t"), on("1\t")), (3, 2), "{with:?}");
+        // The duplicates going back to the client carry the fault's name.
+        let to_client: Vec<_> = with
+            .iter()
+            .filter(|r| r.starts_with("0\t") && r.split('\t').nth(1) == Some(&port.to_string()))
+            .collect();
+        assert_eq!(to_client.len(), 2, "{with:?}");
+        assert!(
+            to_client
+                .iter()
+                .all(|r| r.contains("wirekit udp faults: duplicate")),
+            "{to_client:?}"
+        );
+    }
+    let count = tshark("capinfos", &["-c", "-M", file]);
+    assert!(
+        count.contains("Number of packets:   15") || count.contains("Number of packets = 15"),
+        "{count}"
+    );
+}
+
+#[test]
+fn udp_reorder_sends_a_held_datagram_after_the_next() {
+    let (_echo, _px, port) = udp_proxy(&["--udp-fault", "reorder:rate=1"]);
+    let got = udp_exchange(port, 6);
+    assert_eq!(
+        got,
+        ["msg001", "msg000", "msg003", "msg002", "msg005", "msg004"],
+        "each odd reply overtakes the even one held back"
+    );
+}
+
+#[test]
+fn udp_idle_closes_a_quiet_session_so_the_next_datagram_gets_a_new_socket() {
+    // The upstream prints the source port of each datagram it gets.
+    let up = free_udp_port();
+    let mut server = python_server(
+        &format!(
+            r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', {up}))
+while True:
+    d, peer = s.recvfrom(2000)
+    print("from", peer[1], d.decode(), flush=True)
+    s.sendto(d, peer)
+"#
+        ),
+        up,
+        true,
+    );
+    let up = format!("127.0.0.1:{up}");
+    let (_px, port) = Proc::server(&["proxy", "127.0.0.1:0", &up, "--udp", "--udp-idle", "300ms"]);
+    let send = |text: &str, pause: f64| {
+        python_ok(&format!(
+            r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.bind(('127.0.0.1', 0))
+for word in {text:?}.split():
+    s.sendto(word.encode(), ('127.0.0.1', {port}))
+    assert s.recv(100) == word.encode()
+    time.sleep({pause})
+print("ok")
+"#
+        ))
+    };
+    send("a b", 0.05); // within the idle time: one session
+    send("c", 0.0);
+    std::thread::sleep(Duration::from_millis(1200)); // past it (the sweep runs every 150 ms)
+    send("d", 0.0);
+    let port_of = |word: &str| {
+        server
+            .line(Pipe::Stdout, &format!(" {word}"))
+            .split_whitespace()
+            .nth(1)
+            .expect("port")
+            .to_string()
+    };
+    let (a, b, c, d) = (port_of("a"), port_of("b"), port_of("c"), port_of("d"));
+    assert_eq!(a, b, "two datagrams 50 ms apart share the upstream socket");
+    assert_ne!(
+        c, d,
+        "after --udp-idle the client gets a new upstream socket"
+    );
+    assert!(server.alive());
+}
+
+#[test]
+fn http_every_3_fails_every_third_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_s, _px, port) = http_proxy(dir.path(), &["--http-fault", "abort:status=500,every=3"]);
+    let url = format!("http://127.0.0.1:{port}/a.txt");
+    let codes: Vec<String> = (0..7)
+        .map(|_| stdout(&curl(&["-o", "/dev/null", "-w", "%{http_code}", &url])))
+        .collect();
+    assert_eq!(codes, ["200", "200", "500", "200", "200", "500", "200"]);
+}
+
+#[test]
+fn http_upstream_that_never_answers_gets_a_504_after_upstream_timeout() {
+    let (_server, up) = python_upstream(
+        r#"
+def handle(c):
+    time.sleep(30)  # accepts, reads nothing, never answers
+"#,
+    );
+    let up = format!("127.0.0.1:{up}");
+    let (mut px, port) = Proc::server(&[
+        "proxy",
+        "127.0.0.1:0",
+        &up,
+        "--http",
+        "--upstream-timeout",
+        "1s",
+    ]);
+    let started = std::time::Instant::now();
+    let out = curl(&["-i", &format!("http://127.0.0.1:{port}/x")]);
+    let took = started.elapsed();
+    let text = stdout(&out);
+    assert!(text.starts_with("HTTP/1.1 504"), "{text}");
+    assert!(
+        text.contains("did not answer within 1s (--upstream-timeout)"),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert!(px.alive());
+}
+
+/// `wirekit serve --tls` with a localhost certificate made in `dir`, serving
+/// `a.txt` holding `text`: (serve, its port, the certificate's PEM path).
+fn tls_serve(dir: &std::path::Path, text: &str) -> (Proc, u16, String) {
+    let (cert, key) = localhost_cert(dir);
+    let site = dir.join("site");
+    std::fs::create_dir(&site).expect("mkdir");
+    std::fs::write(site.join("a.txt"), text).expect("write");
+    let site = site.to_str().expect("utf-8");
+    let (serve, port) = Proc::server(&[
+        "serve", site, "-p", "0", "-q", "--tls", "--cert", &cert, "--key", &key,
+    ]);
+    (serve, port, cert)
+}
+
+#[test]
+fn http_to_an_upstream_tls_serve_works_and_both_legs_are_captured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_serve, up, cert) = tls_serve(dir.path(), "over https\n");
+    let pcap = dir.path().join("http.pcapng");
+    let file = pcap.to_str().expect("utf-8");
+    let up = format!("localhost:{up}");
+    let (_px, port) = Proc::server(&[
+        "proxy",
+        "127.0.0.1:0",
+        &up,
+        "--http",
+        "--upstream-tls",
+        "--cacert",
+        &cert,
+        "--pcap",
+        file,
+    ]);
+    for path in ["/a.txt", "/a.txt?again"] {
+        let out = curl(&["-f", &format!("http://127.0.0.1:{port}{path}")]);
+        assert_eq!(stdout(&out), "over https\n", "{}", stderr(&out));
+    }
+    // Two requests on each leg: plain on the client's, decrypted from the embedded keys on the upstream's.
+    let rows = tshark_fields(
+        file,
+        "http.request",
+        &["frame.interface_id", "http.request.uri"],
+    );
+    assert_eq!(
+        rows,
+        [
+            "0\t/a.txt",
+            "1\t/a.txt",
+            "0\t/a.txt?again",
+            "1\t/a.txt?again"
+        ],
+        "{rows:?}"
+    );
+    let tls = tshark_fields(file, "tls.record", &["frame.interface_id"]);
+    assert!(!tls.is_empty() && tls.iter().all(|i| i == "1"), "{tls:?}");
+}
+
+#[test]
+fn upstream_tls_insecure_reaches_a_self_signed_serve_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "self-signed\n").expect("write");
+    let (_serve, up) = Proc::server(&[
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+        "--tls",
+    ]);
+    // Without --insecure the self-signed certificate is refused: the client is reset.
+    let (_strict, strict) = proxy(up, &["--upstream-tls"]);
+    let out = curl(&[&format!("http://127.0.0.1:{strict}/a.txt")]);
+    assert_ne!(code_of_curl(&out), 0);
+    for mode in [
+        &["--upstream-tls", "--insecure"][..],
+        &["--http", "--upstream-tls", "--insecure"],
+    ] {
+        let (px, port) = proxy(up, mode);
+        let out = curl(&[
+            "-f",
+            "-H",
+            "Host: localhost",
+            &format!("http://127.0.0.1:{port}/a.txt"),
+        ]);
+        assert_eq!(stdout(&out), "self-signed\n", "{mode:?}: {}", stderr(&out));
+        let warning = px.line(Pipe::Stderr, "insecure");
+        assert!(
+            warning.to_lowercase().contains("not verif") || warning.contains("--insecure"),
+            "{warning}"
+        );
+    }
+}
+
+fn code_of_curl(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn tls_without_a_cert_serves_the_announced_self_signed_certificate() {
+    let (_up, up) = echo();
+    let (px, port) = proxy(up, &["--tls"]);
+    let line = px.line(Pipe::Stderr, "self-signed certificate");
+    let announced = line
+        .rsplit("fingerprint ")
+        .next()
+        .expect("fingerprint")
+        .replace(':', "")
+        .to_lowercase();
+    let seen = python(
+        &format!(
+            r#"
+import socket, ssl, hashlib
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', {port})), server_hostname="localhost")
+s.sendall(b"ping")
+assert s.recv(100) == b"ping"
+print(hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest())
+"#
+        ),
+        T,
+    );
+    assert_eq!(
+        stdout(&seen).trim(),
+        announced.trim(),
+        "{line} / {}",
+        stderr(&seen)
+    );
+}
+
+#[test]
+fn reset_peer_shows_as_rst_in_the_pcap_on_both_legs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("rst.pcapng");
+    let file = pcap.to_str().expect("utf-8");
+    let (_up, up) = echo();
+    let (_px, port) = proxy(
+        up,
+        &[
+            "--pcap",
+            file,
+            "--toxic",
+            "reset_peer:timeout=0,stream=upstream",
+        ],
+    );
+    assert_eq!(probe(port), "ECONNRESET");
+    std::thread::sleep(Duration::from_millis(300)); // the proxy writes the RSTs as it resets
+    let rows = tshark_fields(
+        file,
+        "tcp.flags.reset == 1",
+        &["frame.interface_id", "frame.comment"],
+    );
+    let on = |iface: &str| rows.iter().filter(|r| r.starts_with(iface)).count();
+    assert!(on("0") >= 1 && on("1") >= 1, "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r.contains("reset_peer_upstream")),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn ipv6_connections_are_ipv6_packets_in_the_pcap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("v6.pcapng");
+    let file = pcap.to_str().expect("utf-8");
+    let (_up, up) = Proc::server(&["tcp", "listen", "[::1]:0", "-k", "--echo"]);
+    let up = format!("[::1]:{up}");
+    let (_px, port) = Proc::server(&["proxy", "[::1]:0", &up, "--pcap", file]);
+    python_ok(&format!(
+        r#"
+s = __import__("socket").create_connection(('::1', {port}))
+s.sendall(b"over ipv6"); s.shutdown(1)
+got = b""
+while True:
+    d = s.recv(100)
+    if not d: break
+    got += d
+assert got == b"over ipv6", got
+print("ok")
+"#
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    let rows = tshark_fields(
+        file,
+        "ipv6 && tcp.len > 0",
+        &["frame.interface_id", "ipv6.src", "ipv6.dst"],
+    );
+    assert_eq!(rows.len(), 4, "{rows:?}"); // the bytes there and back, on each leg
+    assert!(rows.iter().all(|r| r.contains("::1\t::1")), "{rows:?}");
+    assert!(
+        tshark_fields(file, "ip", &["frame.number"]).is_empty(),
+        "no IPv4 packets"
+    );
+    let (sent, back) = followed(file, 0);
+    assert_eq!(
+        (sent.as_slice(), back.as_slice()),
+        (&b"over ipv6"[..], &b"over ipv6"[..])
+    );
+}
+
+#[test]
+fn upstream_tls_leg_records_name_the_toxics_that_acted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_serve, up, cert) = tls_serve(dir.path(), "x\n");
+    let pcap = dir.path().join("c.pcapng");
+    let file = pcap.to_str().expect("utf-8");
+    let (_px, port) = proxy(
+        up,
+        &[
+            "--upstream-tls",
+            "--cacert",
+            &cert,
+            "--sni",
+            "localhost",
+            "--pcap",
+            file,
+            "--toxic",
+            "latency:latency=1,stream=upstream",
+        ],
+    );
+    let out = curl(&[
+        "-f",
+        "-H",
+        "Host: localhost",
+        &format!("http://127.0.0.1:{port}/a.txt"),
+    ]);
+    assert_eq!(stdout(&out), "x\n", "{}", stderr(&out));
+    // The request's TLS record to the upstream names the toxic, as the plain leg would.
+    let rows = tshark_fields(
+        file,
+        "frame.interface_id == 1 && http.request",
+        &["frame.comment"],
+    );
+    assert_eq!(rows, ["wirekit toxics: latency_upstream"], "{rows:?}");
+}
+
+#[test]
+fn pcap_that_cannot_be_written_is_reported() {
+    let (_up, up) = echo();
+    // Cannot be created, or takes no header (/dev/full): exit 1 at start, naming the file.
+    for (path, says) in [
+        (
+            "/nonexistent/x.pcapng",
+            "cannot create capture file /nonexistent/x.pcapng",
+        ),
+        (
+            "/dev/full",
+            "cannot write capture file /dev/full: No space left on device",
+        ),
+    ] {
+        let up = format!("127.0.0.1:{up}");
+        let out = run(
+            wirekit(&["proxy", "127.0.0.1:0", &up, "--pcap", path]),
+            None,
+            T,
+        );
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    // Full while running (a 4 KiB file size limit, SIGXFSZ ignored): logged once,
+    // capturing stops, relaying goes on.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("small.pcapng");
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!(
+            "trap '' XFSZ; ulimit -f 8; exec {} proxy 127.0.0.1:0 127.0.0.1:{up} --pcap {}",
+            bin(),
+            pcap.display()
+        ),
+    ]);
+    let px = Proc::start(cmd);
+    let port = px.announced_port();
+    for _ in 0..4 {
+        let out = python(
+            &format!(
+                r#"
+import socket
+s = socket.create_connection(('127.0.0.1', {port}))
+s.sendall(b"y" * 3000); s.shutdown(1)
+got = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    got += d
+print(len(got))
+"#
+            ),
+            T,
+        );
+        assert_eq!(stdout(&out).trim(), "3000", "{}", stderr(&out));
+    }
+    let out = px.terminate(T);
+    let log = stderr(&out);
+    assert_eq!(log.matches("cannot write capture file").count(), 1, "{log}");
+    assert!(log.contains("capturing stopped, relaying goes on"), "{log}");
+    assert!(std::fs::metadata(&pcap).expect("pcap").len() <= 8 * 512 + 8 * 1024);
+}
+
+#[test]
+fn udp_and_http_refuse_flags_they_cannot_honour() {
+    for (args, says) in [
+        (
+            &["--udp", "--json"][..],
+            "--udp has no connections to report with --json",
+        ),
+        (
+            &["--udp", "--hex-dump", "-"],
+            "--udp does not hex-dump datagrams",
+        ),
+        (
+            &["--udp", "--toxic", "latency"],
+            "for --udp use --udp-fault",
+        ),
+        (&["--http", "--json"], "--json reports TCP connections"),
+        (
+            &["--http", "--toxic", "latency"],
+            "with --http use --http-fault",
+        ),
+        (
+            &["--http", "--api", "127.0.0.1:0"],
+            "run the --http proxy as a wirekit proxy process of its own",
+        ),
+    ] {
+        let mut all = vec!["proxy", "127.0.0.1:0", "127.0.0.1:9"];
+        all.extend_from_slice(args);
+        let out = run(wirekit(&all), None, T);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -73,8 +73,8 @@ pub struct ProxyArgs {
     /// Accept exactly the upstream certificate with this SHA-256 fingerprint (sha256:HEX, colons allowed), no CA needed; its dates and name are still checked.
     #[arg(long, value_name = "sha256:HEX", requires = "upstream_tls", conflicts_with = "insecure", value_parser = wirekit::tls::Pin::parse)]
     pub pin: Option<wirekit::tls::Pin>,
-    /// Relay UDP instead of TCP: one upstream socket per client address.
-    #[arg(long, conflicts_with_all = ["config", "api", "toxics", "tls", "upstream_tls", "pcap", "pcap_dir"])]
+    /// Relay UDP instead of TCP: one upstream socket per client address (--pcap records the datagrams).
+    #[arg(long)]
     pub udp: bool,
     /// A UDP fault (repeatable): loss|duplicate|reorder|corrupt[:rate=P] or latency:latency=MS,jitter=MS; each takes stream=upstream|downstream (default downstream).
     #[arg(long, value_name = "SPEC", requires = "udp", value_parser = parse_udp_fault)]
@@ -82,9 +82,12 @@ pub struct ProxyArgs {
     /// Close a client's upstream UDP socket after this long without a datagram either way.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s", requires = "udp")]
     pub udp_idle: Duration,
-    /// Proxy HTTP/1.1 (to a plain-HTTP upstream) and apply --http-fault to requests.
-    #[arg(long, conflicts_with_all = ["config", "api", "toxics", "udp", "upstream_tls", "pcap", "pcap_dir"])]
+    /// Proxy HTTP/1.1 and apply --http-fault to requests (--upstream-tls for HTTPS upstreams; --pcap and --hex-dump record both legs).
+    #[arg(long, conflicts_with = "udp")]
     pub http: bool,
+    /// With --http: the longest wait for the upstream's connection and response head; then the client gets 504.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s", requires = "http")]
+    pub upstream_timeout: Duration,
     /// An HTTP fault (repeatable): abort:status=503,retry_after=1 | delay:ms=500 | throttle:rate=KB/s | cut:bytes=N,
     /// matched by method=, path= (prefix), header=Name[:value], gated by percent=, first=N or every=N.
     #[arg(long, value_name = "SPEC", requires = "http")]

@@ -13,6 +13,7 @@ use wirekit::proxy::{Event, ProxyConfig, ProxyOptions, Registry, api, config};
 
 /// Run every proxy (and the API) until SIGINT/SIGTERM.
 pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
+    check_modes(a)?;
     if a.udp {
         return udp(a).await;
     }
@@ -47,7 +48,7 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
         seed: a.seed,
         capture: capture_target(a)?,
         tls: wirekit::tls::acceptor(a.tls.options().as_ref(), "localhost", &[])?,
-        upstream_tls: upstream_tls(a)?,
+        upstream_tls: upstream_tls(a, &[])?,
     };
     let (tx, rx) = mpsc::channel(256);
     let registry = Arc::new(Registry::new(options, a.json.then_some(tx)));
@@ -92,6 +93,57 @@ pub(crate) async fn run(a: &ProxyArgs) -> Result<()> {
     result
 }
 
+/// Flags that `--udp` or `--http` cannot honour: exit 2 saying why and what to
+/// use instead, rather than ignoring them.
+fn check_modes(a: &ProxyArgs) -> Result<()> {
+    let tls = a.tls.tls || a.upstream_tls;
+    let refused: &[(bool, &str)] = if a.udp {
+        &[
+            (
+                a.json,
+                "--udp has no connections to report with --json; -v logs each client's session, --pcap FILE records the datagrams",
+            ),
+            (
+                a.dump.hex_dump.is_some(),
+                "--udp does not hex-dump datagrams; record them with --pcap FILE and read it with tshark -x",
+            ),
+            (
+                !a.toxics.is_empty(),
+                "--toxic acts on TCP streams; for --udp use --udp-fault (loss, duplicate, reorder, corrupt, latency)",
+            ),
+            (
+                tls,
+                "--udp relays datagrams as they are, and TLS needs TCP; drop --udp to relay TLS",
+            ),
+            (
+                a.config.is_some() || a.api.is_some(),
+                "--config and --api run TCP proxies; run the --udp relay as a wirekit proxy process of its own",
+            ),
+        ]
+    } else if a.http {
+        &[
+            (
+                a.json,
+                "--json reports TCP connections, and --http has requests; use --pcap FILE (tshark -Y http.request) or -v, or a TCP proxy with --json",
+            ),
+            (
+                !a.toxics.is_empty(),
+                "--toxic acts on TCP bytes; with --http use --http-fault (abort, delay, throttle, cut), or put a TCP proxy with --toxic in front",
+            ),
+            (
+                a.config.is_some() || a.api.is_some(),
+                "--config and --api run TCP proxies (Toxiproxy's model); run the --http proxy as a wirekit proxy process of its own",
+            ),
+        ]
+    } else {
+        &[]
+    };
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(wirekit::error::usage(*why)),
+        None => Ok(()),
+    }
+}
+
 /// `--udp`: the UDP relay.
 async fn udp(a: &ProxyArgs) -> Result<()> {
     let (Some(listen), Some(upstream)) = (&a.listen, &a.upstream) else {
@@ -107,6 +159,7 @@ async fn udp(a: &ProxyArgs) -> Result<()> {
         idle: a.udp_idle,
         seed: a.seed,
         buffers,
+        capture: capture_target(a)?,
     };
     wirekit::proxy::udp::relay(socket, options).await
 }
@@ -123,12 +176,23 @@ async fn http(a: &ProxyArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let addr = HostPort::parse(listen, None)?;
     let tls = wirekit::tls::acceptor(a.tls.options().as_ref(), &addr.host, &[])?;
-    let listener = Listener::bind(&addr, &a.listen_args.options(), a.dump.open()?)
+    let dump = a.dump.open()?;
+    let listener = Listener::bind(&addr, &a.listen_args.options(), dump.clone())
         .await?
         .with_tls(tls);
     eprintln!("wirekit: listening on {}", listener.local_addr());
+    let listen = a.listen_args.options();
     let options = wirekit::proxy::http::HttpProxyOptions {
         upstream: HostPort::parse(upstream, None)?,
+        connect: ConnectOptions {
+            connect_timeout: a.connect_timeout,
+            buffers: listen.buffers,
+            ..ConnectOptions::default()
+        },
+        tls: upstream_tls(a, &["http/1.1"])?,
+        capture: capture_target(a)?,
+        dump,
+        timeout: a.upstream_timeout,
         faults,
         seed: a.seed,
     };
@@ -136,7 +200,7 @@ async fn http(a: &ProxyArgs) -> Result<()> {
 }
 
 /// `--upstream-tls` and its checks (--cacert, --sni, --insecure, --pin).
-fn upstream_tls(a: &ProxyArgs) -> Result<Option<wirekit::tls::TlsClient>> {
+fn upstream_tls(a: &ProxyArgs, alpn: &[&str]) -> Result<Option<wirekit::tls::TlsClient>> {
     if !a.upstream_tls {
         return Ok(None);
     }
@@ -147,7 +211,7 @@ fn upstream_tls(a: &ProxyArgs) -> Result<Option<wirekit::tls::TlsClient>> {
         pin: a.pin,
         ..Default::default()
     };
-    Ok(Some(wirekit::tls::TlsClient::new(&options, &[])?))
+    Ok(Some(wirekit::tls::TlsClient::new(&options, alpn)?))
 }
 
 /// `--pcap FILE` (created now) or `--pcap-dir DIR` (which must exist).

@@ -22,6 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::warn;
 
 /// Interface 0: the client's leg; interface 1: the upstream's.
 const CLIENT_LEG: u32 = 0;
@@ -49,7 +50,14 @@ impl CaptureTarget {
 /// A pcapng file being written; cloning shares it.
 #[derive(Clone)]
 pub struct Capture {
-    writer: Arc<Mutex<PcapNgWriter<BufWriter<File>>>>,
+    writer: Arc<Mutex<Writer>>,
+}
+
+/// The file, until a write to it fails (a full disk, ...): that is logged
+/// once and capturing stops, while relaying goes on.
+struct Writer {
+    file: Option<PcapNgWriter<BufWriter<File>>>,
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for Capture {
@@ -86,34 +94,67 @@ impl Capture {
                 })
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        writer.get_mut().flush()?;
+        writer
+            .get_mut()
+            .flush()
+            .with_context(|| format!("cannot write capture file {}", path.display()))?;
         Ok(Capture {
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Arc::new(Mutex::new(Writer {
+                file: Some(writer),
+                path: path.to_path_buf(),
+            })),
         })
+    }
+
+    /// Write blocks with `f`, then flush; the first failure stops the capture.
+    fn with_file(
+        &self,
+        f: impl FnOnce(&mut PcapNgWriter<BufWriter<File>>) -> Result<(), pcap_file::PcapError>,
+    ) {
+        let Ok(mut w) = self.writer.lock() else {
+            return;
+        };
+        let Some(file) = w.file.as_mut() else {
+            return;
+        };
+        let written = f(file).and_then(|()| {
+            file.get_mut()
+                .flush()
+                .map_err(pcap_file::PcapError::IoError)
+        });
+        if let Err(e) = written {
+            warn!(
+                "cannot write capture file {}: {e}; capturing stopped, relaying goes on",
+                w.path.display()
+            );
+            if let Some(file) = w.file.take() {
+                // Its buffer cannot be written either: dropped without a last try.
+                drop(file.into_inner().into_parts());
+            }
+        }
     }
 
     /// Write packets of one interface, then flush.
     fn write(&self, iface: u32, packets: &[(Vec<u8>, Option<String>)]) {
-        let Ok(mut w) = self.writer.lock() else {
-            return;
-        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        for (data, comment) in packets {
-            let options = comment
-                .as_ref()
-                .map(|c| vec![EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str()))])
-                .unwrap_or_default();
-            let _ = w.write_pcapng_block(EnhancedPacketBlock {
-                interface_id: iface,
-                timestamp: now,
-                original_len: data.len() as u32,
-                data: Cow::Borrowed(data),
-                options,
-            });
-        }
-        let _ = w.get_mut().flush();
+        self.with_file(|w| {
+            for (data, comment) in packets {
+                let options = comment
+                    .as_ref()
+                    .map(|c| vec![EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str()))])
+                    .unwrap_or_default();
+                w.write_pcapng_block(EnhancedPacketBlock {
+                    interface_id: iface,
+                    timestamp: now,
+                    original_len: data.len() as u32,
+                    data: Cow::Borrowed(data),
+                    options,
+                })?;
+            }
+            Ok(())
+        });
     }
 }
 
@@ -157,10 +198,7 @@ impl Flow {
         } else {
             (self.b, self.a)
         };
-        let ip = match (src.ip(), dst.ip()) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
-            (s, d) => PacketBuilder::ipv6(v6(s), v6(d), 64),
-        };
+        let ip = ip_builder(src, dst);
         let mut header = TcpHeader::new(src.port(), dst.port(), seq, 65535);
         if let Some(ack) = ack {
             header.ack = true;
@@ -251,6 +289,38 @@ impl Flow {
     }
 }
 
+/// The IP layer of a packet from `src` to `dst` (IPv6 when either is).
+fn ip_builder(
+    src: SocketAddr,
+    dst: SocketAddr,
+) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        (s, d) => PacketBuilder::ipv6(v6(s), v6(d), 64),
+    }
+}
+
+impl Capture {
+    /// A UDP datagram `from` -> `to` on the client's leg (`client_leg`) or the
+    /// upstream's; `comment` names the faults that acted on it.
+    pub(crate) fn datagram(
+        &self,
+        client_leg: bool,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &[u8],
+        comment: Option<&str>,
+    ) {
+        let udp = ip_builder(from, to).udp(from.port(), to.port());
+        let mut out = Vec::with_capacity(udp.size(payload.len()));
+        if udp.write(&mut out, payload).is_err() {
+            return; // larger than an IP packet holds: not recorded
+        }
+        let iface = if client_leg { CLIENT_LEG } else { UPSTREAM_LEG };
+        self.write(iface, &[(out, comment.map(str::to_string))]);
+    }
+}
+
 /// An IPv6 address for the packet (IPv4 mapped when the families differ).
 fn v6(ip: IpAddr) -> [u8; 16] {
     match ip {
@@ -330,32 +400,30 @@ impl Capture {
     /// A Decryption Secrets Block (pcapng type 0x0A) of TLS key log lines, so
     /// Wireshark decrypts the TLS after it with no key file.
     fn write_secrets(&self, lines: &str) {
-        let Ok(mut w) = self.writer.lock() else {
-            return;
-        };
-        const TLS_KEY_LOG: u32 = 0x544c_534b;
-        let little = matches!(w.section().endianness, pcap_file::Endianness::Little);
-        let word = |n: u32| {
-            if little {
-                n.to_le_bytes()
-            } else {
-                n.to_be_bytes()
+        self.with_file(|w| {
+            const TLS_KEY_LOG: u32 = 0x544c_534b;
+            let little = matches!(w.section().endianness, pcap_file::Endianness::Little);
+            let word = |n: u32| {
+                if little {
+                    n.to_le_bytes()
+                } else {
+                    n.to_be_bytes()
+                }
+            };
+            let mut value = Vec::with_capacity(8 + lines.len() + 3);
+            value.extend_from_slice(&word(TLS_KEY_LOG));
+            value.extend_from_slice(&word(lines.len() as u32));
+            value.extend_from_slice(lines.as_bytes());
+            while value.len() % 4 != 0 {
+                value.push(0); // the block's data is padded to 32 bits
             }
-        };
-        let mut value = Vec::with_capacity(8 + lines.len() + 3);
-        value.extend_from_slice(&word(TLS_KEY_LOG));
-        value.extend_from_slice(&word(lines.len() as u32));
-        value.extend_from_slice(lines.as_bytes());
-        while value.len() % 4 != 0 {
-            value.push(0); // the block's data is padded to 32 bits
-        }
-        let block = pcap_file::pcapng::blocks::unknown::UnknownBlock {
-            type_: 0x0000_000A,
-            length: value.len() as u32,
-            value: Cow::Owned(value),
-        };
-        let _ = w.write_pcapng_block(block);
-        let _ = w.get_mut().flush();
+            let block = pcap_file::pcapng::blocks::unknown::UnknownBlock {
+                type_: 0x0000_000A,
+                length: value.len() as u32,
+                value: Cow::Owned(value),
+            };
+            w.write_pcapng_block(block).map(|_| ())
+        });
     }
 }
 
@@ -401,6 +469,28 @@ pub(crate) struct Recorder<S> {
     inner: S,
     side: Option<Side>,
     held: Held,
+    note: Option<Note>,
+}
+
+/// The packet comment for what a [`Recorder`] writes next: set by the relay's
+/// chain before each write (the toxics that acted on it), so the TLS records
+/// of the upstream leg carry the same comments as the plain legs.
+#[derive(Clone, Default)]
+pub(crate) struct Note(Arc<Mutex<Option<String>>>);
+
+impl Note {
+    /// Name the toxics of the next write (`None`: none acted).
+    pub(crate) fn set(&self, comment: Option<&str>) {
+        if let Ok(mut n) = self.0.lock()
+            && n.as_deref() != comment
+        {
+            *n = comment.map(str::to_string);
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|n| n.clone())
+    }
 }
 
 /// One held-back chunk: (sent by the peer?, bytes).
@@ -441,14 +531,16 @@ impl Held {
 }
 
 impl<S> Recorder<S> {
-    /// Wrap `inner`, holding back what passes until the returned handle is released.
-    pub(crate) fn new(inner: S, side: Option<Side>) -> (Recorder<S>, Held) {
+    /// Wrap `inner`, holding back what passes until the returned handle is
+    /// released; what it writes carries the comment in `note`.
+    pub(crate) fn new(inner: S, side: Option<Side>, note: Option<Note>) -> (Recorder<S>, Held) {
         let held = Held(Arc::new(Mutex::new(Some(Vec::new()))));
         (
             Recorder {
                 inner,
                 side,
                 held: held.clone(),
+                note,
             },
             held,
         )
@@ -490,7 +582,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
         if let (std::task::Poll::Ready(Ok(n)), Some(side)) = (&polled, &this.side)
             && !this.held.hold(false, &buf[..*n])
         {
-            side.proxy_sent(&buf[..*n], None);
+            let comment = this.note.as_ref().and_then(Note::get);
+            side.proxy_sent(&buf[..*n], comment.as_deref());
         }
         polled
     }

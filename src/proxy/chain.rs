@@ -8,7 +8,7 @@
 //! most 6 × 64 KiB (384 KiB) however slow its reader is: a slow reader slows
 //! its writer (backpressure), as TCP does.
 
-use super::capture::Side;
+use super::capture::{Note, Side};
 use super::toxic::{Kind, Stream, Toxic};
 use crate::net::stream::read_chunk;
 use bytes::Bytes;
@@ -113,6 +113,8 @@ pub(crate) struct Chain {
     sink: Option<Side>,
     /// The write side was shut down (its FIN is recorded).
     pub(crate) finished: bool,
+    /// With a capture of a leg recorded below TLS: where the comment goes instead.
+    note: Option<Note>,
 }
 
 impl Chain {
@@ -134,7 +136,14 @@ impl Chain {
             applied: BTreeSet::new(),
             sink,
             finished: false,
+            note: None,
         }
+    }
+
+    /// Name the toxics that act on each write in `note` (a leg recorded under TLS).
+    pub(crate) fn with_note(mut self, note: Option<Note>) -> Chain {
+        self.note = note;
+        self
     }
 
     /// The toxics acting on this direction of this connection now, in order.
@@ -358,6 +367,9 @@ impl Chain {
                     sleep_until(at).await;
                 }
                 self.next_send = Some(at + Duration::from_secs_f64(n as f64 / (r as f64 * 1000.0)));
+            }
+            if let Some(note) = &self.note {
+                note.set(comment);
             }
             wr.write_all(&piece).await?;
             if let Some(side) = &self.sink {

@@ -4,18 +4,22 @@
 //! response body early), each matched by method, path prefix or header and
 //! gated by `percent=`, `first=N` (the first N matching requests) or `every=N`.
 
+use super::capture::{Capture, CaptureTarget, Recorder, Side};
 use crate::error::usage;
-use crate::net::{HostPort, Listener};
+use crate::net::{ConnectOptions, Dump, HostPort, Listener};
+use crate::tls::TlsClient;
 use anyhow::Result;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::{debug, warn};
 
 /// What an HTTP fault does.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,8 +217,19 @@ impl HttpFault {
 
 /// How the HTTP proxy runs.
 pub struct HttpProxyOptions {
-    /// Where requests go (`host:port`, plain HTTP).
+    /// Where requests go (`host:port`).
     pub upstream: HostPort,
+    /// How to connect there (`--connect-timeout`, buffers).
+    pub connect: ConnectOptions,
+    /// `--upstream-tls`: HTTPS to the upstream.
+    pub tls: Option<TlsClient>,
+    /// `--pcap` / `--pcap-dir`: both legs of every connection.
+    pub capture: Option<CaptureTarget>,
+    /// `--hex-dump`: the upstream leg too (the listener dumps the client's).
+    pub dump: Option<Dump>,
+    /// `--upstream-timeout`: the longest wait for an upstream connection and
+    /// its response head; then the client gets a 504.
+    pub timeout: Duration,
     /// The faults, in order.
     pub faults: Vec<HttpFault>,
     /// `--seed`: the same seed, the same `percent=` choices.
@@ -225,41 +240,120 @@ pub struct HttpProxyOptions {
 type Body = BoxBody<Bytes, std::io::Error>;
 
 struct Shared {
-    client: reqwest::Client,
-    upstream: HostPort,
-    faults: Vec<HttpFault>,
+    options: HttpProxyOptions,
     rng: Mutex<fastrand::Rng>,
+}
+
+/// One client connection: its capture, and its own upstream connection
+/// (opened at its first forwarded request, again if the upstream closes it),
+/// so the two legs in a capture pair up as the client's requests do.
+struct Client {
+    capture: Option<Capture>,
+    upstream: tokio::sync::Mutex<Option<SendRequest<Incoming>>>,
 }
 
 /// Serve HTTP on `listener`, forwarding to the upstream through the faults,
 /// until SIGINT/SIGTERM.
 pub async fn serve(listener: Listener, options: HttpProxyOptions) -> Result<()> {
+    let rng = options
+        .seed
+        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     let shared = Arc::new(Shared {
-        client: crate::http::client::default_client()?,
-        upstream: options.upstream,
-        faults: options.faults,
-        rng: Mutex::new(
-            options
-                .seed
-                .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
-        ),
+        options,
+        rng: Mutex::new(rng),
     });
     listener
         .nodelay(true)
         .run(false, move |conn| {
             let shared = shared.clone();
             async move {
+                let capture = shared.options.capture.as_ref().and_then(|target| {
+                    target
+                        .for_connection("http", conn.id)
+                        .map_err(|e| warn!("proxy --http: no capture: {}", crate::error::one_line(&e)))
+                        .ok()
+                });
+                let side = capture
+                    .as_ref()
+                    .map(|c| Side::client(c.clone(), conn.peer, conn.local));
+                let (io, held) = Recorder::new(conn.stream, side.clone(), None);
+                held.release(side.as_ref());
+                let client = Arc::new(Client {
+                    capture,
+                    upstream: tokio::sync::Mutex::new(None),
+                });
                 let service = hyper::service::service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&shared, req).await) }
+                    let (shared, client) = (shared.clone(), client.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(handle(&shared, &client, req).await)
+                    }
                 });
                 hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(conn.stream), service)
+                    .serve_connection(TokioIo::new(io), service)
                     .await
                     .map_err(|e| anyhow::anyhow!("HTTP connection: {e}"))
             }
         })
         .await
+}
+
+/// Why a request could not be forwarded, as the client's status.
+enum Upstream {
+    /// 502: the upstream could not be reached or broke the exchange.
+    Failed(String),
+    /// 504: `--upstream-timeout` passed.
+    TimedOut,
+}
+
+/// Send `req` on the client's upstream connection (opening one first if
+/// needed) and wait for the response head.
+async fn forward(
+    shared: &Shared,
+    client: &Client,
+    req: Request<Incoming>,
+) -> Result<Response<Incoming>, Upstream> {
+    let o = &shared.options;
+    let exchange = async {
+        let mut slot = client.upstream.lock().await;
+        let usable = match slot.as_mut() {
+            Some(s) => s.ready().await.is_ok(),
+            None => false,
+        };
+        if !usable {
+            *slot = None;
+            let target = super::upstream::Target {
+                upstream: &o.upstream,
+                connect: &o.connect,
+                tls: o.tls.as_ref(),
+                capture: client.capture.as_ref(),
+                dump: o.dump.clone(),
+                idle: None,
+                record_plain: true,
+            };
+            let leg = super::upstream::open(target)
+                .await
+                .map_err(|f| Upstream::Failed(crate::error::chain_text(&*f.error)))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(leg.stream))
+                .await
+                .map_err(|e| Upstream::Failed(e.to_string()))?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    debug!("proxy --http: upstream connection: {e}");
+                }
+            });
+            *slot = Some(sender);
+        }
+        let Some(sender) = slot.as_mut() else {
+            return Err(Upstream::Failed("no upstream connection".into()));
+        };
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| Upstream::Failed(crate::error::chain_text(&e)))
+    };
+    tokio::time::timeout(o.timeout, exchange)
+        .await
+        .unwrap_or(Err(Upstream::TimedOut))
 }
 
 fn text(status: u16, body: String) -> Response<Body> {
@@ -291,12 +385,12 @@ fn hop_by_hop(name: &http::HeaderName) -> bool {
     )
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+async fn handle(shared: &Shared, client: &Client, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let mut throttle = None;
     let mut cut = None;
-    for f in &shared.faults {
+    for f in &shared.options.faults {
         if !f.matches(&method, &path, req.headers()) || !f.hits(&shared.rng) {
             continue;
         }
@@ -324,43 +418,48 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let url = format!("http://{}{target}", shared.upstream);
-    let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, 256 << 20).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return text(
-                413,
-                format!("wirekit proxy: cannot read the request body: {e}\n"),
-            );
-        }
-    };
-    let mut out = shared.client.request(parts.method, &url).body(body);
-    for (name, value) in &parts.headers {
-        if !hop_by_hop(name) && name != http::header::CONTENT_LENGTH {
-            out = out.header(name, value);
-        }
+    let (mut parts, body) = req.into_parts();
+    parts.uri = target.parse().unwrap_or_default();
+    parts.version = http::Version::HTTP_11;
+    let hop: Vec<_> = parts
+        .headers
+        .keys()
+        .filter(|n| hop_by_hop(n))
+        .cloned()
+        .collect();
+    for name in hop {
+        parts.headers.remove(name);
     }
-    let resp = match out.send().await {
+    if let Ok(host) = http::HeaderValue::from_str(&shared.options.upstream.to_string()) {
+        parts.headers.insert(http::header::HOST, host);
+    }
+    let resp = match forward(shared, client, Request::from_parts(parts, body)).await {
         Ok(r) => r,
-        Err(e) => {
+        Err(Upstream::Failed(why)) => {
             return text(
                 502,
                 format!(
-                    "wirekit proxy: upstream {} failed: {}\n",
-                    shared.upstream,
-                    crate::error::chain_text(&e)
+                    "wirekit proxy: upstream {} failed: {why}\n",
+                    shared.options.upstream
+                ),
+            );
+        }
+        Err(Upstream::TimedOut) => {
+            return text(
+                504,
+                format!(
+                    "wirekit proxy: upstream {} did not answer within {:?} (--upstream-timeout)\n",
+                    shared.options.upstream, shared.options.timeout
                 ),
             );
         }
     };
     let status = resp.status();
     let headers = resp.headers().clone();
+    let resp = resp.into_body().into_data_stream();
     let mut left = cut;
     let pace = throttle.map(|r| r as f64 * 1000.0);
-    let stream = resp
-        .bytes_stream()
-        .map(|c| c.map_err(std::io::Error::other));
+    let stream = resp.map(|c| c.map_err(std::io::Error::other));
     let stream = futures_util::stream::unfold(
         (
             Box::pin(stream),

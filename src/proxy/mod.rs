@@ -10,6 +10,8 @@
 //! - [`capture`]: `--pcap`, both legs as synthesized TCP in pcapng;
 //! - `chain`: one direction of a connection, through its toxics;
 //! - `relay`: one connection, both directions, half-close and reset;
+//! - `splice`: the relay's fast path while nothing needs to see the bytes;
+//! - `upstream`: the upstream leg (connect, TLS, capture) of the relay and `--http`;
 //! - [`udp`]: `--udp`, the UDP relay and its faults;
 //! - [`http`]: `--http`, the HTTP proxy and its faults.
 
@@ -20,8 +22,10 @@ pub mod config;
 pub mod http;
 pub mod registry;
 mod relay;
+mod splice;
 pub mod toxic;
 pub mod udp;
+mod upstream;
 
 pub use registry::{ApiError, Registry};
 pub use toxic::{Kind, Stream, Toxic};

@@ -75,10 +75,12 @@ impl Entry {
         })
     }
 
-    /// Stop listening and drop every open connection (Toxiproxy's disable).
-    fn stop(&mut self) {
+    /// Stop listening and drop every open connection (Toxiproxy's disable);
+    /// the port is closed when this returns, so the API's answer is true.
+    async fn stop(&mut self) {
         if let Some((_, task)) = self.running.take() {
             task.abort();
+            let _ = task.await; // cancelled: its listener and connections are dropped
         }
     }
 }
@@ -215,7 +217,7 @@ impl Registry {
         entry.config = changed;
         entry.config.enabled = enabled;
         if moved || !enabled {
-            entry.stop();
+            entry.stop().await;
         }
         if enabled {
             self.start(entry).await?;
@@ -227,7 +229,7 @@ impl Registry {
     pub async fn remove(&self, name: &str) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
         let mut entry = proxies.remove(name).ok_or_else(|| proxy_not_found(name))?;
-        entry.stop();
+        entry.stop().await;
         Ok(())
     }
 

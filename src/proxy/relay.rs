@@ -2,16 +2,16 @@
 //! with its own chain of toxics), pass each half-close on as it comes and a
 //! reset on as a reset (SO_LINGER 0), and report what happened.
 
-use super::capture::{CaptureTarget, KeyLogger, Recorder, Side};
+use super::capture::{CaptureTarget, Side};
 use super::chain::{Chain, End, QUEUE_CHUNKS, ToxicList, reader};
+use super::splice::Spliced;
 use super::toxic::Stream;
 use super::{Event, Events};
 use crate::net::stream::{AsyncStream, Tap};
-use crate::net::{BoxStream, Conn, ConnectOptions, Dump, HostPort};
+use crate::net::{Conn, ConnectOptions, Dump, HostPort};
 use crate::tls::{TlsClient, TlsStream};
 use anyhow::{Result, anyhow};
 use std::os::fd::AsFd;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -108,87 +108,77 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
     let mut upstream_bytes = (0, 0);
     let mut toxics = Vec::new();
     let outcome: Result<Option<String>> = async {
-        let (tcp, addr) = match crate::net::connect(&route.upstream, &route.connect).await {
-            Ok(pair) => pair,
-            Err(e) => {
+        if let Some(s) = &client_socket {
+            let _ = s.set_tcp_nodelay(true); // chunks leave as they come, as Toxiproxy's do
+        }
+        let target = super::upstream::Target {
+            upstream: &route.upstream,
+            connect: &route.connect,
+            tls: route.upstream_tls.as_ref(),
+            capture: capture.as_ref(),
+            dump: route.dump.clone(),
+            idle: route.idle,
+            record_plain: false,
+        };
+        let leg = match super::upstream::open(target).await {
+            Ok(leg) => leg,
+            Err(failed) => {
                 // The client learns of it as a reset, as from an unreachable server.
+                upstream_addr = failed.addr;
                 arm_reset(client_socket.as_ref());
                 if let Some(leg) = &client_leg {
-                    leg.proxy_rst(Some("wirekit: the upstream could not be reached"));
+                    leg.proxy_rst(Some(failed.comment));
                 }
-                return Err(e.context(format!("proxy {}: upstream {}", route.name, route.upstream)));
+                return Err(failed.error.context(format!("proxy {}", route.name)));
             }
         };
-        upstream_addr = Some(addr);
-        // Chunks leave as they come, as Toxiproxy (Go) sends them.
-        let _ = tcp.set_nodelay(true);
-        if let Some(s) = &client_socket {
-            let _ = s.set_tcp_nodelay(true);
+        upstream_addr = Some(leg.addr);
+        let (up, up_meter, upstream_socket, upstream_leg) = (leg.stream, leg.meter, leg.socket, leg.side);
+        // Recorded under TLS (the note carries the toxics' comments), or by the chains.
+        let chain_leg = if leg.note.is_some() { None } else { upstream_leg.clone() };
+        // The fast path while nothing needs to see the bytes; the chains after it,
+        // for the directions still open, if toxics appear.
+        let mut open = (true, true);
+        let mut fast = None;
+        if route.dump.is_none()
+            && capture.is_none()
+            && let (Some(c), Some(u)) = (tcp_of(&*conn.stream), tcp_of(&*up))
+        {
+            match super::splice::relay(c, u, (&client_meter, &up_meter), &route.toxics, route.idle)
+                .await
+            {
+                Some(Spliced::Done(end)) => fast = Some(end),
+                Some(Spliced::Switch(up_open, down_open)) => open = (up_open, down_open),
+                None => {}
+            }
         }
-        let upstream_socket = socket_of(&tcp);
-        let upstream_leg = match (&capture, tcp.local_addr()) {
-            (Some(c), Ok(local)) => Some(Side::upstream(c.clone(), local, addr)),
-            _ => None,
-        };
-        // With TLS to the upstream, its leg is recorded under TLS (the records
-        // themselves, with the session keys in the capture), not by the chains.
-        let (up, up_meter, chain_leg): (BoxStream, _, Option<Side>) = match &route.upstream_tls {
-            None => {
-                let tap = Tap::new(tcp, addr, route.dump.clone(), route.idle);
-                let meter = tap.meter();
-                (Box::new(tap), meter, upstream_leg.clone())
-            }
-            Some(tls) => {
-                let client = match &capture {
-                    Some(c) => tls.with_key_log(Arc::new(KeyLogger::new(c.clone()))),
-                    None => tls.clone(),
-                };
-                let (io, held) = Recorder::new(tcp, upstream_leg.clone());
-                let limit = route.connect.connect_timeout;
-                let shaken = tokio::time::timeout(limit, client.handshake_over(io, &route.upstream.host)).await;
-                held.release(upstream_leg.as_ref());
-                let stream = match shaken {
-                    Ok(Ok(s)) => s,
-                    failed => {
-                        arm_reset(client_socket.as_ref());
-                        if let Some(leg) = &client_leg {
-                            leg.proxy_rst(Some("wirekit: the TLS handshake with the upstream failed"));
-                        }
-                        let why = match failed {
-                            Ok(Err(e)) => crate::error::one_line(&e),
-                            _ => format!("the TLS handshake timed out after {limit:?} (is it a TLS server?)"),
-                        };
-                        return Err(anyhow!("proxy {}: upstream {}: {why}", route.name, route.upstream));
-                    }
-                };
-                let tap = Tap::new(stream, addr, route.dump.clone(), route.idle);
-                let meter = tap.meter();
-                (Box::new(tap), meter, None)
-            }
-        };
-        let (client_rd, client_wr) = tokio::io::split(conn.stream);
-        let (up_rd, up_wr) = tokio::io::split(up);
         let mut to_server = Chain::new(
             Stream::Upstream,
             route.toxics.clone(),
             rng(route.seed, id, Stream::Upstream),
             chain_leg.clone(),
-        );
+        )
+        .with_note(leg.note);
         let mut to_client = Chain::new(
             Stream::Downstream,
             route.toxics.clone(),
             rng(route.seed, id, Stream::Downstream),
             client_leg.clone(),
         );
-        let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
-        let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
-        let upward = direction(reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
-        let downward = direction(reader(up_rd, down_tx, chain_leg), to_client.writer(down_rx, client_wr));
-        let end = {
-            tokio::pin!(upward, downward);
-            tokio::select! {
-                end = &mut upward => match end { End::Eof => (&mut downward).await, other => other },
-                end = &mut downward => match end { End::Eof => (&mut upward).await, other => other },
+        let end = match fast {
+            Some(end) => end,
+            None => {
+                let (client_rd, client_wr) = tokio::io::split(conn.stream);
+                let (up_rd, up_wr) = tokio::io::split(up);
+                let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
+                let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
+                let upward = direction(open.0, reader(client_rd, up_tx, client_leg.clone()), to_server.writer(up_rx, up_wr));
+                let downward = direction(open.1, reader(up_rd, down_tx, chain_leg), to_client.writer(down_rx, client_wr));
+                tokio::pin!(upward, downward);
+                tokio::select! {
+                    end = &mut upward => match end { End::Eof => (&mut downward).await, other => other },
+                    end = &mut downward => match end { End::Eof => (&mut upward).await, other => other },
+                }
             }
         };
         upstream_bytes = (up_meter.sent(), up_meter.received());
@@ -254,14 +244,25 @@ pub(crate) async fn relay(conn: Conn, route: &Route) -> Result<()> {
 }
 
 /// One direction: its reader and its writer run together; the direction ends
-/// with its writer (which sees the reader's end in the queue).
+/// with its writer (which sees the reader's end in the queue). A direction
+/// not `open` (it ended on the fast path) is already done.
 async fn direction(
+    open: bool,
     reader: impl std::future::Future<Output = ()>,
     writer: impl std::future::Future<Output = End>,
 ) -> End {
+    if !open {
+        return End::Eof;
+    }
     tokio::pin!(reader, writer);
     tokio::select! {
         end = &mut writer => end,
         () = &mut reader => writer.await,
     }
+}
+
+/// The TCP stream under a connection's tap, when it is plain TCP.
+fn tcp_of(stream: &dyn AsyncStream) -> Option<&TcpStream> {
+    let any: &dyn std::any::Any = stream;
+    any.downcast_ref::<Tap<TcpStream>>().map(Tap::get_ref)
 }

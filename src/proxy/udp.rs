@@ -3,6 +3,7 @@
 //! `reorder`, `corrupt` (each with a `rate`, the chance per datagram) and
 //! `latency` (ms, with `jitter`), each on one `stream` (default downstream).
 
+use super::capture::{Capture, CaptureTarget};
 use super::toxic::Stream;
 use crate::error::usage;
 use crate::net::listen::bind_udp_at;
@@ -35,6 +36,19 @@ pub enum UdpKind {
         /// Milliseconds more or less, at random.
         jitter: u64,
     },
+}
+
+impl UdpKind {
+    /// Its name in `--udp-fault` (and in packet comments).
+    fn name(&self) -> &'static str {
+        match self {
+            UdpKind::Loss => "loss",
+            UdpKind::Duplicate => "duplicate",
+            UdpKind::Reorder => "reorder",
+            UdpKind::Corrupt => "corrupt",
+            UdpKind::Latency { .. } => "latency",
+        }
+    }
 }
 
 /// One UDP fault.
@@ -146,7 +160,13 @@ pub struct UdpProxyOptions {
     pub seed: Option<u64>,
     /// Kernel buffer sizes.
     pub buffers: Buffers,
+    /// `--pcap` / `--pcap-dir`: every datagram, on the client's leg and the
+    /// upstream's (one file per client session with `--pcap-dir`).
+    pub capture: Option<CaptureTarget>,
 }
+
+/// Sends one datagram on, and records it; the comment names the faults that acted.
+type Send = Arc<dyn Fn(Bytes, Option<&str>) + std::marker::Send + Sync>;
 
 /// Apply the faults of `stream` to one datagram and send what results with `send`.
 fn deliver(
@@ -155,13 +175,17 @@ fn deliver(
     rng: &Mutex<fastrand::Rng>,
     held: &Mutex<Option<Bytes>>,
     data: Bytes,
-    send: Arc<dyn Fn(Bytes) + Send + Sync>,
+    send: Send,
 ) {
     let Ok(mut rng) = rng.lock() else { return };
     let mut out = vec![data];
     let mut delay = Duration::ZERO;
+    let mut acted = Vec::new();
     for f in faults.iter().filter(|f| f.stream == stream) {
         let hit = rng.f64() < f.rate;
+        if hit || matches!(f.kind, UdpKind::Latency { .. }) {
+            acted.push(f.kind.name());
+        }
         match &f.kind {
             UdpKind::Loss if hit => out.clear(),
             UdpKind::Duplicate if hit => {
@@ -203,12 +227,14 @@ fn deliver(
         out.push(late);
     }
     drop(rng);
+    let comment = (!acted.is_empty()).then(|| format!("wirekit udp faults: {}", acted.join(", ")));
+    let go = move || out.into_iter().for_each(|d| send(d, comment.as_deref()));
     if delay.is_zero() {
-        out.into_iter().for_each(|d| send(d));
+        go();
     } else {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            out.into_iter().for_each(|d| send(d));
+            go();
         });
     }
 }
@@ -221,6 +247,9 @@ struct Session {
     up_held: Mutex<Option<Bytes>>,
     /// Carries the upstream's datagrams back; stopped with the session.
     task: tokio::task::JoinHandle<()>,
+    /// Where its datagrams are recorded, and its upstream socket's address there.
+    capture: Option<Capture>,
+    up_local: SocketAddr,
 }
 
 impl Drop for Session {
@@ -246,6 +275,7 @@ pub async fn relay(socket: UdpSocket, options: UdpProxyOptions) -> Result<()> {
         .next()
         .ok_or_else(|| anyhow!("{} has no addresses", options.upstream))?;
     let faults: Arc<[UdpFault]> = options.faults.into();
+    let here = socket.local_addr()?;
     let mut sessions: HashMap<SocketAddr, Session> = HashMap::new();
     let mut buf = vec![0u8; 65536];
     let mut next = 0u64;
@@ -295,24 +325,45 @@ pub async fn relay(socket: UdpSocket, options: UdpProxyOptions) -> Result<()> {
                 continue;
             }
             info!("udp {client}: new session to {target}");
+            let capture = options.capture.as_ref().and_then(|t| {
+                t.for_connection("udp", next)
+                    .map_err(|e| warn!("udp {client}: no capture: {}", crate::error::one_line(&e)))
+                    .ok()
+            });
+            let up_local = up.local_addr().unwrap_or(local);
             let last = Arc::new(Mutex::new(Instant::now()));
             // Datagrams from the upstream back to this client, through the downstream faults.
-            let (reader, back, faults2, last2) =
-                (up.clone(), socket.clone(), faults.clone(), last.clone());
+            let (reader, back, faults2, last2, capture2) = (
+                up.clone(),
+                socket.clone(),
+                faults.clone(),
+                last.clone(),
+                capture.clone(),
+            );
             let down_rng = Mutex::new(rng_for(options.seed, next * 2));
             let task = tokio::spawn(async move {
                 let held = Mutex::new(None);
                 let mut buf = vec![0u8; 65536];
-                let send: Arc<dyn Fn(Bytes) + Send + Sync> = Arc::new(move |d: Bytes| {
+                let recorder = capture2.clone();
+                let send: Send = Arc::new(move |d: Bytes, comment: Option<&str>| {
                     // Straight to the socket: tokio's try_send waits for a readiness
                     // it has not seen yet on a fresh socket; a full buffer drops, as UDP does.
-                    let _ = socket2::SockRef::from(&*back).send_to(&d, &client.into());
+                    if socket2::SockRef::from(&*back)
+                        .send_to(&d, &client.into())
+                        .is_ok()
+                        && let Some(c) = &recorder
+                    {
+                        c.datagram(true, here, client, &d, comment);
+                    }
                 });
                 while let Ok(n) = reader.recv(&mut buf).await {
                     if let Ok(mut l) = last2.lock() {
                         *l = Instant::now();
                     }
                     let d = Bytes::copy_from_slice(&buf[..n]);
+                    if let Some(c) = &capture2 {
+                        c.datagram(false, target, up_local, &d, None);
+                    }
                     deliver(
                         &faults2,
                         Stream::Downstream,
@@ -329,6 +380,8 @@ pub async fn relay(socket: UdpSocket, options: UdpProxyOptions) -> Result<()> {
                 up_rng: Mutex::new(rng_for(options.seed, next * 2 + 1)),
                 up_held: Mutex::new(None),
                 task,
+                capture,
+                up_local,
             });
         }
         let Some(s) = sessions.get(&client) else {
@@ -337,9 +390,17 @@ pub async fn relay(socket: UdpSocket, options: UdpProxyOptions) -> Result<()> {
         if let Ok(mut l) = s.last.lock() {
             *l = Instant::now();
         }
-        let up = s.upstream.clone();
-        let send: Arc<dyn Fn(Bytes) + Send + Sync> = Arc::new(move |d: Bytes| {
-            let _ = socket2::SockRef::from(&*up).send(&d);
+        if let Some(c) = &s.capture {
+            c.datagram(true, client, here, &data, None);
+        }
+        let (up, recorder) = (s.upstream.clone(), s.capture.clone());
+        let up_local = s.up_local;
+        let send: Send = Arc::new(move |d: Bytes, comment: Option<&str>| {
+            if socket2::SockRef::from(&*up).send(&d).is_ok()
+                && let Some(c) = &recorder
+            {
+                c.datagram(false, up_local, target, &d, comment);
+            }
         });
         deliver(&faults, Stream::Upstream, &s.up_rng, &s.up_held, data, send);
     }
