@@ -65,38 +65,27 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
 
 /// Give freed heap pages back to the system, at most once a second; true once
-/// a trim has happened at or after `since` (so every parked connection's freed
-/// buffers are covered by some trim, the last ones included).
+/// a release has happened at or after `since` (so every parked connection's freed
+/// buffers are covered by some release, the last ones included).
 ///
-/// glibc keeps the pages of freed buffers resident; after many connections
-/// have been parked (their hyper buffers freed), `malloc_trim` returns them, so
-/// the memory of idle connections really falls (measured in bench/serve.sh).
+/// Allocators keep the pages of freed buffers resident for a while; after many
+/// connections have been parked (their hyper buffers freed), releasing them makes
+/// the memory of idle connections really fall (measured in bench/serve.sh).
 fn trim_heap(since: u64) -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let now = clock_ms();
-        let last = LAST_TRIM.load(Ordering::Relaxed);
-        if last >= since {
-            return true;
-        }
-        if now.saturating_sub(last) >= 1000
-            && LAST_TRIM
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            // SAFETY: malloc_trim only releases free memory; it is thread-safe.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-            return true;
-        }
-        false
+    let now = clock_ms();
+    let last = LAST_TRIM.load(Ordering::Relaxed);
+    if last >= since {
+        return true;
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    if now.saturating_sub(last) >= 1000
+        && LAST_TRIM
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     {
-        let _ = since;
-        true
+        crate::net::heap::release_free_memory();
+        return true;
     }
+    false
 }
 
 /// A stream with bytes already read from it put back in front, and placeholder
