@@ -185,6 +185,7 @@ fn stdin_to_hub(crlf: bool) -> Hub {
 /// One client, from its open event to its close event. A plain function returning
 /// an `async move` block: the block uses its captures in place, where an `async fn`
 /// would hold a second copy of its arguments for the connection's whole life.
+#[allow(clippy::manual_async_fn)]
 fn handle(conn: Conn, role: Role, events: Events) -> impl Future<Output = Result<()>> + Send {
     async move {
         let (id, peer, meter, started) = (conn.id, conn.peer, conn.meter.clone(), conn.started);
