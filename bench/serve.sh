@@ -6,12 +6,13 @@
 #
 #   bench/serve.sh                 # builds --release first if needed
 #   DUR=10 WIREKIT=path/to/wirekit bench/serve.sh
+#   ONLY=rss IDLE="5000 10000" bench/serve.sh   # the idle-memory rows alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-5}
-IDLE=${IDLE:-10000}
+IDLE=${IDLE:-5000 10000}
 TARGET=${CARGO_TARGET_DIR:-target}
 WK=${WIREKIT:-$TARGET/release/wirekit}
 
@@ -164,6 +165,8 @@ best3() { # label path conns with_python -> "wirekit nginx python"
   echo "$bw $bn $bp"
 }
 
+# ONLY=rss: just the memory rows (quick checks of a memory change).
+if [ "${ONLY:-}" != rss ]; then
 best3 1k /1k.bin 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1 KiB file, keep-alive, 64 conns (req/s)" req/s "$w" "$n" "$p"
 
@@ -176,10 +179,12 @@ row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
 
 best3 route /api/data 64 no >"$work/r"; read -r w n p <"$work/r"
 row "mock JSON route, 64 conns (req/s; nginx: return 200)" req/s "$w" "$n" "n/a"
+fi
 
-# Memory: hold IDLE keep-alive connections (each made one request) and read RSS.
-hold() { # port -> prints nothing; holds until killed
-  python3 - "$1" "$IDLE" <<'PY' &
+# Memory: hold IDLE keep-alive connections (each made one request) and read RSS;
+# IDLE may list several counts ("5000 10000"), each held by a fresh client.
+hold() { # port count -> prints nothing; holds until killed
+  python3 - "$1" "$2" <<'PY' &
 import socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
 req = b"GET /1k.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -206,24 +211,28 @@ rss_kb() { # pids... -> sum of VmRSS in kB
   echo "$t"
 }
 mb() { python3 -c 'import sys; print("%.1f MB" % (int(sys.argv[1]) / 1024))' "$1"; }
-
-hold "$P_WK" >"$work/hold-wk" ; H1=$!
-for _ in $(seq 600); do grep -q held "$work/hold-wk" 2>/dev/null && break; sleep 0.1; done
-sleep 3 # let both servers settle (wirekit parks idle keep-alive connections, then trims its heap)
-wk_rss=$(rss_kb "$WK_PID")
-kill "$H1" 2>/dev/null || true
+held_rss() { # port count pids... -> RSS of pids while count idle clients are held
+  local port=$1 n=$2 h out=$work/hold-$1-$2
+  shift 2
+  hold "$port" "$n" >"$out"
+  h=$!
+  for _ in $(seq 600); do grep -q held "$out" 2>/dev/null && break; sleep 0.1; done
+  sleep 3 # let the server settle (wirekit parks idle keep-alive connections, then purges its heap)
+  rss_kb "$@"
+  kill "$h" 2>/dev/null || true
+  wait "$h" 2>/dev/null || true
+}
 
 ng_pids="$NG_PID $(pgrep -P "$NG_PID" || true)"
-hold "$P_NG" >"$work/hold-ng" ; H2=$!
-for _ in $(seq 600); do grep -q held "$work/hold-ng" 2>/dev/null && break; sleep 0.1; done
-sleep 3
-# shellcheck disable=SC2086
-ng_rss=$(rss_kb $ng_pids)
-kill "$H2" 2>/dev/null || true
+for n in $IDLE; do
+  wk_rss=$(held_rss "$P_WK" "$n" "$WK_PID")
+  # shellcheck disable=SC2086
+  ng_rss=$(held_rss "$P_NG" "$n" $ng_pids)
+  printf '| RSS holding %s idle keep-alive conns | %s | %s | n/a (closes after each response) | %s |\n' \
+    "$n" "$(mb "$wk_rss")" "$(mb "$ng_rss")" "$(python3 -c 'import sys; print("%.2f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$wk_rss" "$ng_rss") (lower is better)"
+done
 
-printf '| RSS holding %s idle keep-alive conns | %s | %s | n/a (closes after each response) | %s |\n' \
-  "$IDLE" "$(mb "$wk_rss")" "$(mb "$ng_rss")" "$(python3 -c 'import sys; print("%.2f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$wk_rss" "$ng_rss") (lower is better)"
-
+[ "${ONLY:-}" != rss ] || exit 0
 echo
 echo "| server CPU per request (µs, lowest of the rounds) | wirekit | nginx | wirekit / nginx (lower is better) |"
 echo "|---|---|---|---|"

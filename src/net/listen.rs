@@ -6,6 +6,7 @@ use super::socket::Buffers;
 use super::{Access, BoxStream, Dump, HostPort, Meter, Session, stream::Tap};
 use crate::tls::{TlsAcceptor, TlsStream, describe_server_error};
 use anyhow::{Context, Result, anyhow};
+use futures_util::FutureExt;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
@@ -243,12 +244,29 @@ impl Listener {
                     // The address this client reached (not `0.0.0.0` when bound to every address).
                     let local = tcp.local_addr().unwrap_or(self.local);
                     let (id, shutdown) = (next_id, shutdown_rx.clone());
-                    let (tls, dump, idle) = (self.tls.clone(), self.dump.clone(), self.idle);
+                    let (dump, idle, session) = (self.dump.clone(), self.idle, self.session.clone());
+                    let Some(tls) = self.tls.clone() else {
+                        let (stream, meter) = tap(tcp, peer, dump, idle, session);
+                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn: None };
+                        // A combinator, not an async block: the task then holds the handler's
+                        // future once, not also a copy of all it captured (a parked `serve`
+                        // connection's task: see bench/RESULTS.md, idle memory).
+                        tasks.spawn(handler(conn).map(move |result| {
+                            drop(permit);
+                            (peer, Some(result))
+                        }));
+                        if once {
+                            listener = None; // like ncat: the first client is the only one
+                        }
+                        continue;
+                    };
                     let gate = self.tls_gate.clone();
-                    let session = self.session.clone();
                     let handler = handler.clone();
                     tasks.spawn(async move {
-                        let Some((stream, meter, alpn)) = admit(tcp, peer, tls, dump, idle, gate, session).await else {
+                        // Boxed: the handshake's state is large, and the task would otherwise
+                        // carry room for it for the connection's whole life.
+                        let admitted = Box::pin(admit_tls(tcp, peer, tls, dump, idle, gate, session)).await;
+                        let Some((stream, meter, alpn)) = admitted else {
                             return (peer, None);
                         };
                         let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn };
@@ -257,11 +275,7 @@ impl Listener {
                         (peer, Some(result))
                     });
                     if once {
-                        if self.tls.is_some() {
-                            paused = true; // until the handshake is known to have succeeded
-                        } else {
-                            listener = None; // like ncat: the first client is the only one
-                        }
+                        paused = true; // until the handshake is known to have succeeded
                     }
                 }
             }
@@ -331,30 +345,21 @@ async fn drain(mut tasks: Tasks, grace: Duration) {
     }
 }
 
-/// A connection's stream: TLS first (when configured), then the tap, so counts and
-/// dumps are of plaintext. `None` when the client failed the TLS handshake (logged).
-async fn admit(
-    tcp: TcpStream,
+/// A connection's stream behind the tap (counts, dumps, idle timeout, session).
+fn tap<S: super::stream::AsyncStream>(
+    stream: S,
     peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
     dump: Option<Dump>,
     idle: Option<Duration>,
-    gate: Arc<TlsGate>,
     session: Option<Session>,
-) -> Option<(BoxStream, Arc<Meter>, Option<Vec<u8>>)> {
-    match tls {
-        None => {
-            let tap = Tap::new(tcp, peer, dump, idle).with_session(session);
-            let meter = tap.meter();
-            Some((Box::new(tap), meter, None))
-        }
-        // Boxed: the handshake's state is large, and every plain connection's task
-        // would otherwise carry room for it (measured: 54.8-55.6 MB → 50.3-52.1 MB RSS
-        // for 10,000 idle `serve` keep-alive clients).
-        Some(acceptor) => Box::pin(admit_tls(tcp, peer, acceptor, dump, idle, gate, session)).await,
-    }
+) -> (BoxStream, Arc<Meter>) {
+    let tap = Tap::new(stream, peer, dump, idle).with_session(session);
+    let meter = tap.meter();
+    (Box::new(tap), meter)
 }
 
+/// The TLS handshake, then the tap, so counts and dumps are of plaintext. `None`
+/// when the client failed the handshake (logged).
 async fn admit_tls(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -407,9 +412,8 @@ async fn admit_tls(
         }
     };
     let alpn = stream.alpn().map(<[u8]>::to_vec);
-    let tap = Tap::new(stream, peer, dump, idle).with_session(session);
-    let meter = tap.meter();
-    Some((Box::new(tap), meter, alpn))
+    let (stream, meter) = tap(stream, peer, dump, idle, session);
+    Some((stream, meter, alpn))
 }
 
 /// Read what a plain-text client sent (a little of it), send `reply`, close, and

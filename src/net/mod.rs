@@ -7,6 +7,7 @@ pub mod addr;
 pub mod connect;
 pub mod dump;
 pub(crate) mod events;
+pub(crate) mod heap;
 pub mod listen;
 pub mod resolve;
 pub mod session;

@@ -70,12 +70,20 @@ impl Idle {
 /// Wraps a stream to count, dump and time out.
 pub struct Tap<S> {
     inner: S,
-    peer: SocketAddr,
     meter: Arc<Meter>,
-    dump: Option<Dump>,
     idle: Option<Idle>,
     /// TCP_CORK is on (see `Tap::cork`).
     corked: bool,
+    /// Where every byte is also recorded, if anywhere. Boxed: rarely asked for,
+    /// and every idle connection of a server would carry room for it (96 bytes).
+    record: Option<Box<Record>>,
+}
+
+/// The copies a [`Tap`] makes of every byte.
+#[derive(Default)]
+struct Record {
+    /// The hex dump, and the peer its lines name.
+    dump: Option<(Dump, SocketAddr)>,
     /// `-o`: the session's bytes, both ways.
     session: Option<Session>,
 }
@@ -85,22 +93,27 @@ impl<S: AsyncStream> Tap<S> {
     pub fn new(inner: S, peer: SocketAddr, dump: Option<Dump>, idle: Option<Duration>) -> Self {
         Tap {
             inner,
-            peer,
             meter: Arc::new(Meter::default()),
-            dump,
             idle: idle.map(|limit| Idle {
                 limit,
                 last: Instant::now(),
                 timer: Box::pin(tokio::time::sleep(limit)),
             }),
             corked: false,
-            session: None,
+            record: dump.map(|dump| {
+                Box::new(Record {
+                    dump: Some((dump, peer)),
+                    session: None,
+                })
+            }),
         }
     }
 
     /// Also record every byte, both ways, to `session` (`-o`).
     pub fn with_session(mut self, session: Option<Session>) -> Self {
-        self.session = session;
+        if let Some(session) = session {
+            self.record.get_or_insert_default().session = Some(session);
+        }
         self
     }
 
@@ -120,11 +133,13 @@ impl<S: AsyncStream> Tap<S> {
             Direction::Out => &self.meter.sent,
         };
         let offset = counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-        if let Some(dump) = &self.dump {
-            dump.record(dir, self.peer, offset, data);
-        }
-        if let Some(session) = &self.session {
-            session.record(data);
+        if let Some(record) = &self.record {
+            if let Some((dump, peer)) = &record.dump {
+                dump.record(dir, *peer, offset, data);
+            }
+            if let Some(session) = &record.session {
+                session.record(data);
+            }
         }
         if let Some(idle) = &mut self.idle {
             idle.last = Instant::now();
@@ -193,7 +208,7 @@ impl<S: AsyncStream> AsyncWrite for Tap<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.dump.is_some() || self.session.is_some() {
+        if self.record.is_some() {
             // The dump wants contiguous chunks; write the first non-empty slice.
             let first = bufs
                 .iter()
@@ -228,7 +243,7 @@ pub(crate) fn off_t(offset: u64) -> io::Result<libc::off_t> {
 impl Tap<TcpStream> {
     /// Whether [`Tap::poll_sendfile`] may be used: the dump wants to see every byte.
     pub fn can_sendfile(&self) -> bool {
-        self.dump.is_none()
+        self.record.as_ref().is_none_or(|r| r.dump.is_none())
     }
 
     /// Hold back partial frames until [`Tap::uncork`] (`TCP_CORK`): a response head

@@ -9,6 +9,7 @@ use crate::net::stdio::{StdoutWriter, stdin_chunks};
 use crate::net::{Conn, Listener};
 use anyhow::Result;
 use bytes::Bytes;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,41 +182,46 @@ fn stdin_to_hub(crlf: bool) -> Hub {
     hub
 }
 
-/// One client, from its open event to its close event.
-async fn handle(conn: Conn, role: Role, events: Events) -> Result<()> {
-    let (id, peer, meter, started) = (conn.id, conn.peer, conn.meter.clone(), conn.started);
-    info!("connection from {peer}");
-    events.send(Event::Open { id, peer }).await;
-    let result = match role {
-        // --recv-only keeps the write side open, as ncat does: the client ends the session.
-        Role::Pipe { input, output } => {
-            let keep_open = matches!(input, Input::Nothing);
-            pipe(conn.stream, input, output, keep_open).await
-        }
-        Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
-        Role::Echo => echo(conn.stream).await,
-        Role::Reply(text) => reply(conn.stream, peer, id, text, &events).await,
-        Role::Exec(words) => exec(conn.stream, peer, conn.local, &words).await,
-        Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
-        Role::Chat(hub) => chat(conn, hub).await,
-        Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
-    };
-    let elapsed = started.elapsed();
-    let (received, sent) = (meter.received(), meter.sent());
-    let error = result.as_ref().err().map(crate::error::one_line);
-    events
-        .send(Event::Close {
-            id,
-            peer,
-            received,
-            sent,
-            elapsed,
-            error,
-        })
-        .await;
-    info!(
-        "{peer} closed: received {received} bytes, sent {sent} bytes in {:.3} s",
-        elapsed.as_secs_f64()
-    );
-    result
+/// One client, from its open event to its close event. A plain function returning
+/// an `async move` block: the block uses its captures in place, where an `async fn`
+/// would hold a second copy of its arguments for the connection's whole life.
+#[allow(clippy::manual_async_fn)]
+fn handle(conn: Conn, role: Role, events: Events) -> impl Future<Output = Result<()>> + Send {
+    async move {
+        let (id, peer, meter, started) = (conn.id, conn.peer, conn.meter.clone(), conn.started);
+        info!("connection from {peer}");
+        events.send(Event::Open { id, peer }).await;
+        let result = match role {
+            // --recv-only keeps the write side open, as ncat does: the client ends the session.
+            Role::Pipe { input, output } => {
+                let keep_open = matches!(input, Input::Nothing);
+                pipe(conn.stream, input, output, keep_open).await
+            }
+            Role::Fanout { stdin, out } => member(conn, stdin, Relay::Stdout(out)).await,
+            Role::Echo => echo(conn.stream).await,
+            Role::Reply(text) => reply(conn.stream, peer, id, text, &events).await,
+            Role::Exec(words) => exec(conn.stream, peer, conn.local, &words).await,
+            Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
+            Role::Chat(hub) => chat(conn, hub).await,
+            Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
+        };
+        let elapsed = started.elapsed();
+        let (received, sent) = (meter.received(), meter.sent());
+        let error = result.as_ref().err().map(crate::error::one_line);
+        events
+            .send(Event::Close {
+                id,
+                peer,
+                received,
+                sent,
+                elapsed,
+                error,
+            })
+            .await;
+        info!(
+            "{peer} closed: received {received} bytes, sent {sent} bytes in {:.3} s",
+            elapsed.as_secs_f64()
+        );
+        result
+    }
 }

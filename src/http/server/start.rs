@@ -11,6 +11,7 @@ use crate::http::server::response::empty;
 use crate::net::{Conn, Dump, HostPort, ListenOptions, Listener};
 use crate::tls::{self, TlsAcceptor};
 use anyhow::Result;
+use futures_util::FutureExt;
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use std::future::Future;
@@ -242,7 +243,8 @@ pub async fn run(opts: ServeOptions) -> Result<()> {
 }
 
 /// Serve one connection. Only what the connection's task needs across awaits is
-/// kept: the rest of `Conn` is dropped before the first await.
+/// kept: the rest of `Conn` is dropped at once, and `drive`'s future is the task's
+/// whole state (it logs its own end).
 fn serve_conn(
     protocols: Arc<Protocols>,
     service: Handler,
@@ -254,11 +256,5 @@ fn serve_conn(
         shutdown,
         ..
     } = conn;
-    async move {
-        if let Err(e) = drive(protocols, peer, stream, shutdown, service).await {
-            // Clients that reset, time out or send garbage are routine for a server.
-            debug!(%peer, "connection from {peer} ended: {e}");
-        }
-        Ok(())
-    }
+    drive(protocols, peer, stream, shutdown, service).map(Ok)
 }

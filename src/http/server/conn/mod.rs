@@ -65,38 +65,27 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
 
 /// Give freed heap pages back to the system, at most once a second; true once
-/// a trim has happened at or after `since` (so every parked connection's freed
-/// buffers are covered by some trim, the last ones included).
+/// a release has happened at or after `since` (so every parked connection's freed
+/// buffers are covered by some release, the last ones included).
 ///
-/// glibc keeps the pages of freed buffers resident; after many connections
-/// have been parked (their hyper buffers freed), `malloc_trim` returns them, so
-/// the memory of idle connections really falls (measured in bench/serve.sh).
+/// Allocators keep the pages of freed buffers resident for a while; after many
+/// connections have been parked (their hyper buffers freed), releasing them makes
+/// the memory of idle connections really fall (measured in bench/serve.sh).
 fn trim_heap(since: u64) -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let now = clock_ms();
-        let last = LAST_TRIM.load(Ordering::Relaxed);
-        if last >= since {
-            return true;
-        }
-        if now.saturating_sub(last) >= 1000
-            && LAST_TRIM
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            // SAFETY: malloc_trim only releases free memory; it is thread-safe.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-            return true;
-        }
-        false
+    let now = clock_ms();
+    let last = LAST_TRIM.load(Ordering::Relaxed);
+    if last >= since {
+        return true;
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    if now.saturating_sub(last) >= 1000
+        && LAST_TRIM
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     {
-        let _ = since;
-        true
+        crate::net::heap::release_free_memory();
+        return true;
     }
+    false
 }
 
 /// A stream with bytes already read from it put back in front, and placeholder
@@ -412,52 +401,66 @@ enum H1End {
 /// Serve one connection until the client leaves or the server shuts down.
 ///
 /// The work of each phase runs in its own boxed future, so that the task of a
-/// parked connection holds only the small parking state (measured: the task
-/// future fell from 1,448 to ~990 bytes, and 10,000 idle keep-alive clients from ~50 MB to ~37–39 MB RSS).
-pub(crate) async fn drive(
+/// parked connection holds only the small parking state. A plain function
+/// returning an `async move` block, not an `async fn`: the block uses the
+/// arguments where they are, where an `async fn` would keep a second copy
+/// (measured: 1,184 → 624 bytes; bench/RESULTS.md, idle memory).
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn drive(
     protocols: Arc<Protocols>,
     peer: SocketAddr,
     mut io: BoxStream,
     mut shutdown: watch::Receiver<bool>,
     service: Handler,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let first = Box::pin(async {
-        tokio::select! {
-            r = tokio::time::timeout(protocols.header_timeout, first_bytes(&mut io)) => match r {
-                Ok(r) => r.map(Some),
-                Err(_) => Ok(None), // connected and said nothing
-            },
-            () = stopped(&mut shutdown) => Ok(None),
-        }
-    })
-    .await?;
-    let Some(Some((mut prefix, h2))) = first else {
-        return Ok(());
-    };
-    // Vectored writes keep hyper from copying body bytes, which the placeholders need.
-    let zero_copy = !h2 && splice::supported(&io);
-    let activity = Arc::new(Activity::new(peer, zero_copy.then(Splices::default)));
-    let svc = Svc {
-        service,
-        activity: activity.clone(),
-    };
-    if h2 {
-        return Box::pin(serve_h2(&protocols, prefix, io, &mut shutdown, svc)).await;
-    }
-    loop {
-        let end = Box::pin(serve_h1(&protocols, prefix, io, &mut shutdown, svc.clone())).await?;
-        (prefix, io) = match end {
-            H1End::Closed => return Ok(()),
-            H1End::Resume(prefix, io) => (prefix, io),
-            H1End::Idle(sock) => {
-                // Stable text (-v shows it): the tests check that parking happens.
-                tracing::debug!("parked connection from {peer}");
-                match park(sock, protocols.idle_timeout, &mut shutdown).await {
-                    Some(next) => next,
-                    None => return Ok(()),
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let ended: Result<(), Box<dyn std::error::Error + Send + Sync>> = 'conn: {
+            let first = Box::pin(async {
+                tokio::select! {
+                    r = tokio::time::timeout(protocols.header_timeout, first_bytes(&mut io)) => match r {
+                        Ok(r) => r.map(Some),
+                        Err(_) => Ok(None), // connected and said nothing
+                    },
+                    () = stopped(&mut shutdown) => Ok(None),
                 }
+            })
+            .await;
+            let (mut prefix, h2) = match first {
+                Ok(Some(Some(first))) => first,
+                Ok(_) => break 'conn Ok(()),
+                Err(e) => break 'conn Err(e.into()),
+            };
+            // Vectored writes keep hyper from copying body bytes, which the placeholders need.
+            let zero_copy = !h2 && splice::supported(&io);
+            let svc = Svc {
+                service,
+                activity: Arc::new(Activity::new(peer, zero_copy.then(Splices::default))),
+            };
+            if h2 {
+                break 'conn Box::pin(serve_h2(&protocols, prefix, io, &mut shutdown, svc)).await;
+            }
+            loop {
+                let svc = svc.clone();
+                (prefix, io) =
+                    match Box::pin(serve_h1(&protocols, prefix, io, &mut shutdown, svc)).await {
+                        Err(e) => break 'conn Err(e),
+                        Ok(H1End::Closed) => break 'conn Ok(()),
+                        Ok(H1End::Resume(prefix, io)) => (prefix, io),
+                        Ok(H1End::Idle(sock)) => {
+                            // Stable text (-v shows it): the tests check that parking happens.
+                            tracing::debug!("parked connection from {peer}");
+                            match park(sock, protocols.idle_timeout, &mut shutdown).await {
+                                Some(next) => next,
+                                None => break 'conn Ok(()),
+                            }
+                        }
+                    };
             }
         };
+        if let Err(e) = ended {
+            // Clients that reset, time out or send garbage are routine for a server.
+            tracing::debug!(%peer, "connection from {peer} ended: {e}");
+        }
     }
 }
 
@@ -700,35 +703,39 @@ async fn linger(mut sock: BoxStream, shutdown: &mut watch::Receiver<bool>) {
 /// Wait for the next request with nothing but the socket held; the bytes that
 /// arrive and the socket, or `None` when the client left, stayed silent for
 /// `idle`, or the server is stopping.
-async fn park(
+#[allow(clippy::manual_async_fn)] // see `drive`: no second copy of the arguments
+fn park<'a>(
     mut sock: BoxStream,
     idle: Duration,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<(Bytes, BoxStream)> {
-    let parked_at = tokio::time::Instant::now();
-    let parked_ms = clock_ms();
-    let mut trimmed = false;
-    let mut wake = std::pin::pin!(tokio::time::sleep_until(parked_at + TRIM_AFTER));
-    loop {
-        tokio::select! {
-            r = read_chunk(&mut sock) => return match r {
-                Ok(b) if !b.is_empty() => Some((b, sock)),
-                _ => None, // closed or failed
-            },
-            () = &mut wake => {
-                if trimmed {
-                    return None; // silent too long
+    shutdown: &'a mut watch::Receiver<bool>,
+) -> impl Future<Output = Option<(Bytes, BoxStream)>> + Send + 'a {
+    async move {
+        // Only the clock reading is kept (the task of every parked connection holds it).
+        let parked_ms = clock_ms();
+        let mut trimmed = false;
+        let mut wake = std::pin::pin!(tokio::time::sleep(TRIM_AFTER));
+        loop {
+            tokio::select! {
+                r = read_chunk(&mut sock) => return match r {
+                    Ok(b) if !b.is_empty() => Some((b, sock)),
+                    _ => None, // closed or failed
+                },
+                () = &mut wake => {
+                    if trimmed {
+                        return None; // silent too long
+                    }
+                    // Parked a while: a good moment to hand freed pages back.
+                    trimmed = trim_heap(parked_ms);
+                    let wait = if trimmed {
+                        let parked_for = Duration::from_millis(clock_ms().saturating_sub(parked_ms));
+                        idle.saturating_sub(parked_for)
+                    } else {
+                        TRIM_AFTER
+                    };
+                    wake.as_mut().reset(tokio::time::Instant::now() + wait);
                 }
-                // Parked a while: a good moment to hand freed pages back.
-                trimmed = trim_heap(parked_ms);
-                let next = if trimmed {
-                    parked_at + idle
-                } else {
-                    tokio::time::Instant::now() + TRIM_AFTER
-                };
-                wake.as_mut().reset(next);
+                () = stopped(shutdown) => return None,
             }
-            () = stopped(shutdown) => return None,
         }
     }
 }
