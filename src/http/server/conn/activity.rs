@@ -83,6 +83,15 @@ impl Activity {
             .checked_sub(Duration::from_millis(ago))
             .unwrap_or_else(Instant::now)
     }
+    /// HTTP/1.1: how long the request head being read has been on its way, if
+    /// one is (bytes came while no request was being answered).
+    pub(super) fn head_open_for(&self) -> Option<Duration> {
+        if !self.reading.load(Ordering::Relaxed) || self.in_flight.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let since = self.head_ms.load(Ordering::Relaxed);
+        Some(Duration::from_millis(clock_ms().saturating_sub(since)))
+    }
     /// HTTP/2: a header block has begun (`true`) or ended (`false`).
     pub(super) fn h2_head(&self, open: bool) {
         let now = if open { clock_ms() } else { 0 };
