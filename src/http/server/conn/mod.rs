@@ -608,7 +608,14 @@ async fn serve_h1(
     if head_cut {
         let inner = parts.io.into_inner();
         let why = "request head not complete within --header-timeout";
-        log_refused(protocols.log, &activity, None, why, inner.bare_lf, &parts.read_buf);
+        log_refused(
+            protocols.log,
+            &activity,
+            None,
+            why,
+            inner.bare_lf,
+            &parts.read_buf,
+        );
         let mut sock = inner.inner;
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut sock).await;
         return Ok(H1End::Closed);
