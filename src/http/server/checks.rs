@@ -49,11 +49,14 @@ fn target(req: &Parts) -> Result<(), ServeError> {
 /// port digits, and whether the host is IPv6.
 type Split<'a> = (&'a [u8], &'a [u8], bool);
 
+/// The raw authority bytes and their [`Split`] (`None` if not a valid host[:port]).
+type Authority<'a> = (&'a [u8], Option<Split<'a>>);
+
 /// The host (and port) the request is for, with its split (`None` if not a
 /// valid host[:port]): the target's authority (HTTP/2, absolute-form) or the one
 /// `Host` header, which HTTP/1.1 requires (400 when missing, repeated or
 /// malformed). `None` for an HTTP/1.0 request without one.
-fn authority(req: &Parts) -> Result<Option<(&[u8], Option<Split<'_>>)>, ServeError> {
+fn authority(req: &Parts) -> Result<Option<Authority<'_>>, ServeError> {
     let mut hosts = req.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
