@@ -14,15 +14,15 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub(crate) fn request(cfg: &Config, req: &Parts) -> Result<(), ServeError> {
     target(req)?;
     let authority = authority(req)?;
-    if let (Hosts::Loopback(allowed), Some(a)) = (&cfg.hosts, authority)
-        && !answers_for(a, allowed)
+    if let (Hosts::Loopback(allowed), Some((a, split))) = (&cfg.hosts, authority)
+        && !split.is_some_and(|split| allowed_host(split, allowed))
     {
         return Err(ServeError::MisdirectedHost(
             String::from_utf8_lossy(&a[..a.len().min(200)]).into_owned(),
         ));
     }
     if !cfg.cors && !safe(&req.method) {
-        cross_site(req, authority)?;
+        cross_site(req, authority.map(|(a, _)| a))?;
     }
     Ok(())
 }
@@ -45,10 +45,18 @@ fn target(req: &Parts) -> Result<(), ServeError> {
     ))
 }
 
-/// The host (and port) the request is for: the target's authority (HTTP/2,
-/// absolute-form) or the one `Host` header, which HTTP/1.1 requires (400 when
-/// missing, repeated or malformed). `None` for an HTTP/1.0 request without one.
-fn authority(req: &Parts) -> Result<Option<&[u8]>, ServeError> {
+/// A host and port split by [`split_host`]: the host (IPv6 without brackets), the
+/// port digits, and whether the host is IPv6.
+type Split<'a> = (&'a [u8], &'a [u8], bool);
+
+/// The raw authority bytes and their [`Split`] (`None` if not a valid host[:port]).
+type Authority<'a> = (&'a [u8], Option<Split<'a>>);
+
+/// The host (and port) the request is for, with its split (`None` if not a
+/// valid host[:port]): the target's authority (HTTP/2, absolute-form) or the one
+/// `Host` header, which HTTP/1.1 requires (400 when missing, repeated or
+/// malformed). `None` for an HTTP/1.0 request without one.
+fn authority(req: &Parts) -> Result<Option<Authority<'_>>, ServeError> {
     let mut hosts = req.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -57,10 +65,11 @@ fn authority(req: &Parts) -> Result<Option<&[u8]>, ServeError> {
         ));
     }
     if let Some(a) = req.uri.authority() {
-        return Ok(Some(a.as_str().as_bytes()));
+        let a = a.as_str().as_bytes();
+        return Ok(Some((a, split_host(a))));
     }
-    match host {
-        Some(h) if split_host(h.as_bytes()).is_some() => Ok(Some(h.as_bytes())),
+    match host.map(|h| (h.as_bytes(), split_host(h.as_bytes()))) {
+        Some((h, Some(split))) => Ok(Some((h, Some(split)))),
         Some(_) => Err(ServeError::BadRequest(
             "the Host header is not a valid host[:port]".into(),
         )),
@@ -93,7 +102,7 @@ const REG_NAME: [bool; 256] = {
 
 /// `host[:port]` split into the host (IPv6 without its brackets) and the port
 /// digits (empty when absent); `None` if it is not a valid Host value.
-fn split_host(a: &[u8]) -> Option<(&[u8], &[u8], bool)> {
+fn split_host(a: &[u8]) -> Option<Split<'_>> {
     let (host, rest, v6) = if let Some(inner) = a.strip_prefix(b"[") {
         let end = inner.iter().position(|&b| b == b']')?;
         (&inner[..end], &inner[end + 1..], true)
@@ -120,10 +129,13 @@ fn split_host(a: &[u8]) -> Option<(&[u8], &[u8], bool)> {
 
 /// Whether `authority` names this machine's loopback (localhost, *.localhost,
 /// 127.0.0.0/8, [::1]) or one of the `allowed` names.
+#[cfg(test)]
 fn answers_for(authority: &[u8], allowed: &[String]) -> bool {
-    let Some((host, _, v6)) = split_host(authority) else {
-        return false;
-    };
+    split_host(authority).is_some_and(|split| allowed_host(split, allowed))
+}
+
+/// [`answers_for`] of an authority already split by [`split_host`].
+fn allowed_host((host, _, v6): Split<'_>, allowed: &[String]) -> bool {
     let host = host.strip_suffix(b".").unwrap_or(host);
     let Ok(text) = std::str::from_utf8(host) else {
         return false;

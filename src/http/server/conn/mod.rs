@@ -316,8 +316,11 @@ impl Protocols {
         // into one buffer, and the sendfile placeholders (`crate::http::server::conn::splice`) rely on
         // each body chunk reaching the stream as it was given.
         let mut h1 = http1::Builder::new();
+        // The driver times request heads itself (`serve_h1`): hyper's own header
+        // timeout allocates and registers a timer for every request (~1,380
+        // instructions a request, callgrind 2026-12-02).
         h1.timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(None)
             .max_buf_size(max_head as usize)
             .max_headers(max_headers)
             .keep_alive(true)
@@ -565,6 +568,7 @@ async fn serve_h1(
     let mut check = std::pin::pin!(tokio::time::sleep(PARK_AFTER));
     let mut stopping = false;
     let mut parking = false;
+    let mut head_cut = false;
     let ended = loop {
         tokio::select! {
             // Unless parking, hyper ends the connection itself, sending what it still
@@ -576,6 +580,16 @@ async fn serve_h1(
                 Pin::new(&mut conn).poll(cx)
             }) => break r,
             _ = &mut check => {
+                // A request head on its way for longer than the header timeout: cut.
+                if let Some(open) = activity.head_open_for() {
+                    if open >= protocols.header_timeout {
+                        head_cut = true;
+                        break Ok(());
+                    }
+                    let wait = (protocols.header_timeout - open).min(PARK_AFTER);
+                    check.as_mut().reset(tokio::time::Instant::now() + wait);
+                    continue;
+                }
                 match activity.idle_for() {
                     Some(idle) if idle >= PARK_AFTER => {
                         // Closes hyper's side at once when it is between requests.
@@ -594,6 +608,21 @@ async fn serve_h1(
         }
     };
     let parts = conn.into_parts();
+    if head_cut {
+        let inner = parts.io.into_inner();
+        let why = "request head not complete within --header-timeout";
+        log_refused(
+            protocols.log,
+            &activity,
+            None,
+            why,
+            inner.bare_lf,
+            &parts.read_buf,
+        );
+        let mut sock = inner.inner;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut sock).await;
+        return Ok(H1End::Closed);
+    }
     if let Err(e) = ended {
         // hyper gave up on a request head: it answered (400, 414, 431) or cut it.
         let inner = parts.io.into_inner();
@@ -662,6 +691,21 @@ fn log_head_error(
     } else {
         return false; // not about a head (an I/O error while answering)
     };
+    log_refused(log, activity, status, why, bare_lf, read_buf);
+    status.is_some()
+}
+
+/// Write the access-log line (with a log) of a request head refused with
+/// `status` (`None`: cut without an answer) because of `why`; its first line
+/// is taken from `read_buf`, what was read of it.
+fn log_refused(
+    log: Option<Format>,
+    activity: &Activity,
+    status: Option<u16>,
+    why: &str,
+    bare_lf: bool,
+    read_buf: &[u8],
+) {
     if let Some(format) = log {
         let first = read_buf
             .split(|&b| b == b'\r' || b == b'\n' || (bare_lf && b == 0))
@@ -678,7 +722,6 @@ fn log_head_error(
             why,
         );
     }
-    status.is_some()
 }
 
 /// Read and drop what the client still sends after our side is shut down, until

@@ -20,7 +20,12 @@ pub(crate) fn segments(raw: &str, hidden: bool) -> Result<Vec<OsString>, ServeEr
         if seg.is_empty() {
             continue;
         }
-        let bytes: Vec<u8> = percent_decode_str(seg).collect();
+        // Decoding is the identity without a '%': copied at once, not byte by byte.
+        let bytes: Vec<u8> = if seg.contains('%') {
+            percent_decode_str(seg).collect()
+        } else {
+            seg.as_bytes().to_vec()
+        };
         if bytes == b"." {
             continue;
         }
