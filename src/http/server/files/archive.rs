@@ -133,7 +133,19 @@ fn write_archive(
     kind: Kind,
     out: Channel,
 ) -> io::Result<()> {
+    // The folder and every folder above it up to the root: a link to one of them
+    // (`up -> ..`) would put the tree inside itself, so it is not followed.
     let mut seen = vec![(top.dev(), top.ino())];
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        for above in real.ancestors().skip(1) {
+            if !above.starts_with(&cfg.root) {
+                break;
+            }
+            if let Ok(md) = std::fs::metadata(above) {
+                seen.push((md.dev(), md.ino()));
+            }
+        }
+    }
     match kind {
         Kind::TarGz => {
             let mut sink = Tar(tar::Builder::new(GzEncoder::new(
@@ -162,7 +174,7 @@ trait Sink {
 }
 
 /// Everything visible under `dir` into `sink`, by name; `seen` holds the
-/// folders on the way down, so a symlink back up the tree is not followed again.
+/// folders above, so a symlink back up the tree is not followed.
 fn walk(
     cfg: &Config,
     dir: &Path,

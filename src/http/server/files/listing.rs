@@ -38,7 +38,7 @@ const READMES: [&str; 2] = ["README.md", "README.txt"];
 const README_MAX: u64 = 256 * 1024;
 
 /// The icons, defined once per page and used by reference in every row.
-const ICONS: &str = "<svg hidden xmlns=\"http://www.w3.org/2000/svg\">\
+const ICONS: &str = "<svg class=\"sprite\" aria-hidden=\"true\" xmlns=\"http://www.w3.org/2000/svg\">\
 <symbol id=\"d\" viewBox=\"0 0 16 16\"><path d=\"M1 2.5h5l1.5 2H15v9H1z\"/></symbol>\
 <symbol id=\"f\" viewBox=\"0 0 16 16\"><path d=\"M3 1h6.5L13 4.5V15H3z\"/></symbol>\
 <symbol id=\"t\" viewBox=\"0 0 16 16\"><path fill-rule=\"evenodd\" d=\"M3 1h6.5L13 4.5V15H3zM5 7v1h6V7zm0 2.5v1h6v-1zm0 2.5v1h4v-1z\"/></symbol>\
