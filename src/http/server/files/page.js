@@ -27,7 +27,7 @@
   function show(status, text) {
     bar.hidden = true;
     msg.hidden = false;
-    msg.textContent = (words[status] || "The server answered " + status + ".") + (text ? " " + text.trim() : "");
+    msg.textContent = (words[status] || "The server answered " + status + ".") + (text ? " (The server said: " + text.trim() + ")" : "");
   }
   function send(data) {
     var x = new XMLHttpRequest();
