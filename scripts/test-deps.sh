@@ -9,6 +9,7 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing page, rendered headless
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)    # decoding serve --qr codes (tests/serve.rs)
 command -v unzip >/dev/null || need_apt+=(unzip)           # listing folder zip archives (tests/serve.rs)
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
 command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)

@@ -2192,3 +2192,96 @@ fn serve_two_gib_folder_archives_stream_in_bounded_memory() {
         );
     }
 }
+
+/// The text zbarimg (a QR decoder) reads in `image`.
+fn decode_qr(image: &Path) -> String {
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(image)
+        .output()
+        .expect("zbarimg is not installed: run scripts/test-deps.sh");
+    stdout(&out).trim().to_string()
+}
+
+/// The terminal's half-block QR code as a PGM image (a block is a light module), 8x.
+fn half_blocks_to_pgm(text: &str) -> Vec<u8> {
+    let rows: Vec<Vec<(bool, bool)>> = text
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| match c {
+                    '\u{2588}' => (true, true),
+                    '\u{2580}' => (true, false),
+                    '\u{2584}' => (false, true),
+                    _ => (false, false),
+                })
+                .collect()
+        })
+        .collect();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let scale = 8;
+    let mut pixels = Vec::new();
+    for row in &rows {
+        for half in [0, 1] {
+            let mut line = Vec::new();
+            for x in 0..width {
+                let (top, bottom) = row.get(x).copied().unwrap_or((true, true));
+                let light = if half == 0 { top } else { bottom };
+                line.extend(std::iter::repeat_n(if light { 255u8 } else { 0 }, scale));
+            }
+            for _ in 0..scale {
+                pixels.extend_from_slice(&line);
+            }
+        }
+    }
+    let mut pgm = format!("P5\n{} {}\n255\n", width * scale, rows.len() * 2 * scale).into_bytes();
+    pgm.extend(pixels);
+    pgm
+}
+
+#[test]
+fn serve_qr_codes_in_the_terminal_and_on_the_page() {
+    let browser = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| have(b))
+        .expect("chromium is not installed: run scripts/test-deps.sh");
+    let d = site();
+    let w = tempfile::tempdir().expect("tempdir");
+    let (p, port) = serve(d.path(), &["--qr", "-q"]);
+    let page = stdout(&curl(&[
+        "-H",
+        &format!("Host: localhost:{port}"),
+        &url(port, "/docs/"),
+    ]));
+    let start = page.find("<summary>QR code</summary><svg").expect("a QR code on the page")
+        + "<summary>QR code</summary>".len();
+    let end = start + page[start..].find("</svg>").expect("svg end") + "</svg>".len();
+    std::fs::write(w.path().join("qr.svg"), &page[start..end]).expect("write");
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=400,400",
+    ])
+    .arg(format!("--screenshot={}", w.path().join("qr.png").display()))
+    .arg(format!("file://{}", w.path().join("qr.svg").display()));
+    run(c, None, Duration::from_secs(60));
+    assert_eq!(
+        decode_qr(&w.path().join("qr.png")),
+        format!("http://localhost:{port}/docs/")
+    );
+    // The terminal's code, decoded from what was printed.
+    let out = p.terminate(T);
+    let printed = stdout(&out);
+    let code_text: String = printed
+        .lines()
+        .filter(|l| l.contains('\u{2588}'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(code_text.lines().count() > 10, "{printed}");
+    std::fs::write(w.path().join("term.pgm"), half_blocks_to_pgm(&code_text)).expect("write");
+    let want = format!("http://127.0.0.1:{port}/");
+    assert_eq!(decode_qr(&w.path().join("term.pgm")), want);
+    assert!(printed.lines().any(|l| l == want), "{printed}");
+}
