@@ -1935,7 +1935,12 @@ fn serve_listing_page_in_chromium() {
         std::fs::read_to_string(d.path().join("drop-two.txt")).expect("dropped"),
         "second dropped file\n"
     );
-    assert_eq!(std::fs::read(d.path().join("notes.txt")).expect("kept").len(), 12);
+    assert_eq!(
+        std::fs::read(d.path().join("notes.txt"))
+            .expect("kept")
+            .len(),
+        12
+    );
     assert!(!d.path().join("big.bin").exists());
     assert!(d.path().join("new folder").is_dir());
     assert!(!locked.path().join("denied.txt").exists());
@@ -1965,7 +1970,9 @@ fn archive_site() -> (tempfile::TempDir, tempfile::TempDir) {
     std::fs::write(p.join(".env"), "TOKEN=1\n").expect("write");
     std::fs::write(p.join("sub/b.txt"), "bravo\n").expect("write");
     std::fs::write(p.join("sub/.hidden"), "hidden\n").expect("write");
-    let noise: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(p.join("sub/deep/c.bin"), &noise).expect("write");
     std::os::unix::fs::symlink(outside.path().join("passwd"), p.join("outfile")).expect("link");
     std::os::unix::fs::symlink(outside.path(), p.join("outdir")).expect("link");
@@ -2060,16 +2067,35 @@ fn serve_folder_archives_hold_what_the_listing_shows() {
             .expect("unzip"),
     );
     for f in &want {
-        assert!(human.contains(f.as_str()), "{f} missing from unzip -l:\n{human}");
+        assert!(
+            human.contains(f.as_str()),
+            "{f} missing from unzip -l:\n{human}"
+        );
     }
-    for leak in ["passwd", ".git", ".env", ".hidden", "outdir", "outfile", "up/"] {
-        assert!(!tar_dirs.contains(leak), "{leak} leaked into the tar:\n{tar_dirs}");
-        assert!(!human.contains(leak), "{leak} leaked into the zip:\n{human}");
+    for leak in [
+        "passwd", ".git", ".env", ".hidden", "outdir", "outfile", "up/",
+    ] {
+        assert!(
+            !tar_dirs.contains(leak),
+            "{leak} leaked into the tar:\n{tar_dirs}"
+        );
+        assert!(
+            !human.contains(leak),
+            "{leak} leaked into the zip:\n{human}"
+        );
     }
     // Contents byte-equal, extracted by the real tools.
     for (tool, args, into) in [
-        ("tar", vec!["xzf", tgz.to_str().expect("utf-8"), "-C"], w.join("t")),
-        ("unzip", vec!["-q", zip.to_str().expect("utf-8"), "-d"], w.join("z")),
+        (
+            "tar",
+            vec!["xzf", tgz.to_str().expect("utf-8"), "-C"],
+            w.join("t"),
+        ),
+        (
+            "unzip",
+            vec!["-q", zip.to_str().expect("utf-8"), "-d"],
+            w.join("z"),
+        ),
     ] {
         std::fs::create_dir(&into).expect("mkdir");
         let mut c = Command::new(tool);
@@ -2078,7 +2104,11 @@ fn serve_folder_archives_hold_what_the_listing_shows() {
         for f in &want {
             let rel = f.strip_prefix(&format!("{top}/")).expect("prefix");
             let real = d.path().join(rel.replace("sublink", "sub"));
-            let real = if rel == "inlink" { d.path().join("a.txt") } else { real };
+            let real = if rel == "inlink" {
+                d.path().join("a.txt")
+            } else {
+                real
+            };
             assert_eq!(
                 std::fs::read(into.join(f)).expect("extracted"),
                 std::fs::read(&real).expect("original"),
@@ -2087,16 +2117,28 @@ fn serve_folder_archives_hold_what_the_listing_shows() {
         }
     }
     // A subfolder is named after itself; `..` and dot folders are refused.
-    assert_eq!(download(port, "/sub/?download=zip", &w.join("s.zip")), "200");
+    assert_eq!(
+        download(port, "/sub/?download=zip", &w.join("s.zip")),
+        "200"
+    );
     let s = w.join("s.zip");
     assert_eq!(
         archive_files("unzip", &["-Z1", s.to_str().expect("utf-8")]),
         ["sub/b.txt", "sub/deep/c.bin"]
     );
     assert_eq!(download(port, "/sub/../?download=zip", &w.join("x")), "403");
-    assert_eq!(download(port, "/sub/%2e%2e/?download=tar.gz", &w.join("x")), "403");
-    assert_eq!(download(port, "/outdir/?download=tar.gz", &w.join("x")), "403");
-    assert_eq!(download(port, "/.git/?download=tar.gz", &w.join("x")), "404");
+    assert_eq!(
+        download(port, "/sub/%2e%2e/?download=tar.gz", &w.join("x")),
+        "403"
+    );
+    assert_eq!(
+        download(port, "/outdir/?download=tar.gz", &w.join("x")),
+        "403"
+    );
+    assert_eq!(
+        download(port, "/.git/?download=tar.gz", &w.join("x")),
+        "404"
+    );
     assert_eq!(download(port, "/?download=rar", &w.join("x")), "400");
     let head = stdout(&curl(&[
         "-sI",
@@ -2111,13 +2153,20 @@ fn serve_folder_archives_hold_what_the_listing_shows() {
 
     // --hidden: the dotfiles come in, links out of DIR still do not.
     let (_h, hport) = serve(d.path(), &["-q", "--hidden"]);
-    assert_eq!(download(hport, "/?download=tar.gz", &w.join("h.tgz")), "200");
+    assert_eq!(
+        download(hport, "/?download=tar.gz", &w.join("h.tgz")),
+        "200"
+    );
     let h = w.join("h.tgz");
     let hidden = archive_files("tar", &["tzf", h.to_str().expect("utf-8")]);
     for f in [".env", ".git/config", "sub/.hidden"] {
         assert!(hidden.contains(&format!("{top}/{f}")), "{f}: {hidden:?}");
     }
-    assert!(!hidden.iter().any(|f| f.contains("passwd") || f.contains("outdir")));
+    assert!(
+        !hidden
+            .iter()
+            .any(|f| f.contains("passwd") || f.contains("outdir"))
+    );
 
     // --no-archives: no links, and a clear 403.
     let (_n, nport) = serve(d.path(), &["-q", "--no-archives"]);
@@ -2158,7 +2207,14 @@ fn serve_two_gib_folder_archives_stream_in_bounded_memory() {
     let work = tempfile::tempdir().expect("tempdir");
     let (p, port) = serve(d.path(), &["-q"]);
     for (format, lister) in [
-        ("tar.gz", ["sh", "-c", "curl -sf -H 'Host: localhost' \"$0\" | tar tzvf -"]),
+        (
+            "tar.gz",
+            [
+                "sh",
+                "-c",
+                "curl -sf -H 'Host: localhost' \"$0\" | tar tzvf -",
+            ],
+        ),
         (
             "zip",
             [
@@ -2253,7 +2309,9 @@ fn serve_qr_codes_in_the_terminal_and_on_the_page() {
         &format!("Host: localhost:{port}"),
         &url(port, "/docs/"),
     ]));
-    let start = page.find("<summary>QR code</summary><svg").expect("a QR code on the page")
+    let start = page
+        .find("<summary>QR code</summary><svg")
+        .expect("a QR code on the page")
         + "<summary>QR code</summary>".len();
     let end = start + page[start..].find("</svg>").expect("svg end") + "</svg>".len();
     std::fs::write(w.path().join("qr.svg"), &page[start..end]).expect("write");
@@ -2264,7 +2322,10 @@ fn serve_qr_codes_in_the_terminal_and_on_the_page() {
         "--disable-gpu",
         "--window-size=400,400",
     ])
-    .arg(format!("--screenshot={}", w.path().join("qr.png").display()))
+    .arg(format!(
+        "--screenshot={}",
+        w.path().join("qr.png").display()
+    ))
     .arg(format!("file://{}", w.path().join("qr.svg").display()));
     run(c, None, Duration::from_secs(60));
     assert_eq!(

@@ -380,14 +380,12 @@ async fn mkdir(
     }
     let name = safe_name(cfg, raw)?;
     match resolve::target(cfg, dir, &name)? {
-        (_, Some(_)) => Err(ServeError::Conflict(
-            "a file or folder of that name exists",
-        )),
+        (_, Some(_)) => Err(ServeError::Conflict("a file or folder of that name exists")),
         (path, None) => match std::fs::create_dir(&path) {
             Ok(()) => Ok(name.to_string_lossy().into_owned()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(ServeError::Conflict(
-                "a file or folder of that name exists",
-            )),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(ServeError::Conflict("a file or folder of that name exists"))
+            }
             Err(e) => Err(ServeError::Io {
                 what: "cannot create the folder",
                 source: e,

@@ -65,8 +65,8 @@ pub(crate) fn asked(query: Option<&str>) -> Option<Result<Kind, ServeError>> {
 
 /// The archive of `dir` (the folder `req` names), streamed.
 pub(crate) fn respond(cfg: &Arc<Config>, req: &Parts, dir: &Path, kind: Kind) -> Reply {
-    let top = std::fs::metadata(dir)
-        .map_err(|_| ServeError::Forbidden("this folder cannot be read"))?;
+    let top =
+        std::fs::metadata(dir).map_err(|_| ServeError::Forbidden("this folder cannot be read"))?;
     std::fs::read_dir(dir).map_err(|_| ServeError::Forbidden("this folder cannot be read"))?;
     let name = dir
         .file_name()
@@ -326,7 +326,10 @@ mod tests {
     fn download_values() {
         assert_eq!(asked(None).map(Result::ok), None);
         assert_eq!(asked(Some("sort=size")).map(Result::ok), None);
-        assert_eq!(asked(Some("download=zip")).map(Result::ok), Some(Some(Kind::Zip)));
+        assert_eq!(
+            asked(Some("download=zip")).map(Result::ok),
+            Some(Some(Kind::Zip))
+        );
         assert_eq!(
             asked(Some("a=1&download=tar.gz")).map(Result::ok),
             Some(Some(Kind::TarGz))

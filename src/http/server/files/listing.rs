@@ -454,8 +454,8 @@ fn icon(name: &str) -> &'static str {
     match &buf[..ext.len()] {
         b"txt" | b"md" | b"rst" | b"csv" | b"tsv" | b"json" | b"yaml" | b"yml" | b"toml"
         | b"xml" | b"html" | b"htm" | b"css" | b"js" | b"ts" | b"rs" | b"py" | b"go" | b"c"
-        | b"h" | b"cpp" | b"java" | b"sh" | b"rb" | b"php" | b"log" | b"ini" | b"conf"
-        | b"sql" | b"pdf" => "t",
+        | b"h" | b"cpp" | b"java" | b"sh" | b"rb" | b"php" | b"log" | b"ini" | b"conf" | b"sql"
+        | b"pdf" => "t",
         b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"bmp" | b"ico" | b"avif"
         | b"tif" | b"tiff" | b"heic" => "p",
         b"mp3" | b"wav" | b"flac" | b"ogg" | b"m4a" | b"aac" | b"opus" | b"mp4" | b"mkv"
@@ -502,7 +502,11 @@ fn heading(s: &mut String, page: &Page, key: Key, label: &str, param: &str, clas
     s.push_str(if desc { "&amp;order=desc\">" } else { "\">" });
     s.push_str(label);
     if current {
-        s.push_str(if page.order.desc { " \u{25bc}" } else { " \u{25b2}" });
+        s.push_str(if page.order.desc {
+            " \u{25bc}"
+        } else {
+            " \u{25b2}"
+        });
     }
     s.push_str("</a></th>");
 }
@@ -687,7 +691,10 @@ mod tests {
         assert!(page.contains(
             "<tr><td><a href=\"./x%26y.txt\"><svg class=\"i\"><use href=\"#t\"/></svg>x&amp;y.txt</a><td class=\"s\">2.00 KiB<td class=\"m\">2026-11-18 11:06:40 UTC\n"
         ), "{page}");
-        assert!(page.contains("1 folder, 1 file<td class=\"s\">2.00 KiB"), "{page}");
+        assert!(
+            page.contains("1 folder, 1 file<td class=\"s\">2.00 KiB"),
+            "{page}"
+        );
     }
 
     #[test]
