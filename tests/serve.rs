@@ -850,12 +850,17 @@ fn serve_httpbin_h2c_spa_and_json_log() {
     assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port}/")));
 }
 
-#[test]
-fn serve_listing_in_chromium() {
-    let browser = ["chromium", "chromium-browser"]
+/// The system's Chromium.
+fn chromium() -> &'static str {
+    ["chromium", "chromium-browser"]
         .into_iter()
         .find(|b| have(b))
-        .expect("chromium is not installed: run scripts/test-deps.sh");
+        .expect("chromium is not installed: run scripts/test-deps.sh")
+}
+
+#[test]
+fn serve_listing_in_chromium() {
+    let browser = chromium();
     let d = tempfile::tempdir().expect("tempdir");
     // '/' cannot be in a file name, so the classic payload becomes a folder plus files.
     std::fs::create_dir(d.path().join("<script>alert(1)")).expect("mkdir");
@@ -893,16 +898,19 @@ fn serve_listing_in_chromium() {
         "{dom}"
     );
     assert!(!dom.contains("<img"), "an <img> element was created: {dom}");
-    assert!(
-        !dom.contains("<script"),
+    // The page's own script is the one <script> element; none came from a name.
+    assert_eq!(
+        dom.matches("<script").count(),
+        1,
         "a <script> element was created: {dom}"
     );
+    assert!(!dom.contains("<script>alert"), "{dom}");
     // The links work: follow the ones the page gives.
     let href = |needle: &str| {
         let i = dom
             .find(needle)
             .unwrap_or_else(|| panic!("no link for {needle}"));
-        let start = dom[..i].rfind("href=\"").expect("href") + 6;
+        let start = dom[..i].rfind("<a href=\"").expect("href") + 9;
         let end = start + dom[start..].find('"').expect("end quote");
         dom[start..end].to_string()
     };
@@ -1926,6 +1934,15 @@ fn serve_listing_page_in_chromium() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("ok a 401 is shown on the page in words"));
+    // The policy that keeps names and READMEs from loading or running anything.
+    let head = stdout(&curl(&["-sI", "-H", "Host: localhost", &url(port, "/")]));
+    let csp = header_in(&head, "content-security-policy").expect("a CSP");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-")
+            && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
     // What was dropped is on disk, byte for byte; what was refused is not.
     assert_eq!(
         std::fs::read_to_string(d.path().join("drop-one.txt")).expect("dropped"),
@@ -2297,10 +2314,7 @@ fn half_blocks_to_pgm(text: &str) -> Vec<u8> {
 
 #[test]
 fn serve_qr_codes_in_the_terminal_and_on_the_page() {
-    let browser = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| have(b))
-        .expect("chromium is not installed: run scripts/test-deps.sh");
+    let browser = chromium();
     let d = site();
     let w = tempfile::tempdir().expect("tempdir");
     let (p, port) = serve(d.path(), &["--qr", "-q"]);

