@@ -9,6 +9,8 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v chromium >/dev/null || need_apt+=(chromium)   # the serve listing page, rendered headless
 command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd responses in the serve tests
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)    # decoding serve --qr codes (tests/serve.rs)
+command -v unzip >/dev/null || need_apt+=(unzip)           # listing folder zip archives (tests/serve.rs)
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
 command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)
 command -v nginx >/dev/null || need_apt+=(nginx)           # tests/bench.rs: open-loop rate, h2c and h2 over TLS, chunked answers, CPU verdict
@@ -62,4 +64,9 @@ fi
 if ! command -v kubernetes-validate >/dev/null; then
   python3 -m pip install -q kubernetes-validate \
     || python3 -m pip install -q --break-system-packages kubernetes-validate
+fi
+
+# playwright-core: drives the system chromium for the listing page (tests/browser/listing.js).
+if [ ! -d "$(npm root -g)/playwright-core" ]; then
+  npm install -g -q playwright-core@1.65.1 >/dev/null
 fi

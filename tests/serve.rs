@@ -850,12 +850,17 @@ fn serve_httpbin_h2c_spa_and_json_log() {
     assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port}/")));
 }
 
-#[test]
-fn serve_listing_in_chromium() {
-    let browser = ["chromium", "chromium-browser"]
+/// The system's Chromium.
+fn chromium() -> &'static str {
+    ["chromium", "chromium-browser"]
         .into_iter()
         .find(|b| have(b))
-        .expect("chromium is not installed: run scripts/test-deps.sh");
+        .expect("chromium is not installed: run scripts/test-deps.sh")
+}
+
+#[test]
+fn serve_listing_in_chromium() {
+    let browser = chromium();
     let d = tempfile::tempdir().expect("tempdir");
     // '/' cannot be in a file name, so the classic payload becomes a folder plus files.
     std::fs::create_dir(d.path().join("<script>alert(1)")).expect("mkdir");
@@ -893,16 +898,19 @@ fn serve_listing_in_chromium() {
         "{dom}"
     );
     assert!(!dom.contains("<img"), "an <img> element was created: {dom}");
-    assert!(
-        !dom.contains("<script"),
+    // The page's own script is the one <script> element; none came from a name.
+    assert_eq!(
+        dom.matches("<script").count(),
+        1,
         "a <script> element was created: {dom}"
     );
+    assert!(!dom.contains("<script>alert"), "{dom}");
     // The links work: follow the ones the page gives.
     let href = |needle: &str| {
         let i = dom
             .find(needle)
             .unwrap_or_else(|| panic!("no link for {needle}"));
-        let start = dom[..i].rfind("href=\"").expect("href") + 6;
+        let start = dom[..i].rfind("<a href=\"").expect("href") + 9;
         let end = start + dom[start..].find('"').expect("end quote");
         dom[start..end].to_string()
     };
@@ -1846,4 +1854,509 @@ fn serve_siblings_listings_and_uploads_through_the_resolver() {
         "hello, world\n"
     );
     still_answers(port);
+}
+
+/// The folder the listing page is shown and screenshotted with.
+fn listing_site() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    let p = d.path();
+    for dir in ["docs", "photos"] {
+        std::fs::create_dir(p.join(dir)).expect("mkdir");
+    }
+    std::fs::write(p.join("docs/guide.txt"), "a guide\n").expect("write");
+    std::fs::write(p.join("photos/beach.jpg"), vec![7u8; 3000]).expect("write");
+    let files: [(&str, usize); 5] = [
+        ("notes.txt", 12),
+        ("report-2.pdf", 2_000),
+        ("report-10.pdf", 10_000),
+        ("song.mp3", 30_000),
+        ("photo.jpg", 50_000),
+    ];
+    for (name, len) in files {
+        std::fs::write(p.join(name), vec![b'x'; len]).expect("write");
+    }
+    std::fs::write(
+        p.join("README.md"),
+        "# Project files\n\nShared with `wirekit serve`. Raw HTML stays text:\n\n\
+<script>window.__xss=1</script>\n\nand <img src=x onerror=window.__xss=2> too.\n\n\
+- reports, by number\n- photos\n",
+    )
+    .expect("write");
+    std::fs::write(p.join(".hidden"), "not listed\n").expect("write");
+    d
+}
+
+/// The file names of `dir`, smallest first (what clicking "Size" shows).
+fn by_size(dir: &Path) -> Vec<String> {
+    let mut files: Vec<(u64, String)> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .map(|n| (std::fs::metadata(dir.join(&n)).expect("stat").len(), n))
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, n)| n).collect()
+}
+
+#[test]
+fn serve_listing_page_in_chromium() {
+    let node = ["node", "nodejs"]
+        .into_iter()
+        .find(|b| have(b))
+        .expect("node is not installed: run scripts/test-deps.sh");
+    let d = listing_site();
+    let order = serde_json::to_string(&by_size(d.path())).expect("json");
+    let (_p, port) = serve(
+        d.path(),
+        &["--upload", "--mkdir", "--max-body", "64K", "-q"],
+    );
+    let locked = tempfile::tempdir().expect("tempdir");
+    let (_t, tport) = serve(
+        locked.path(),
+        &["--upload", "--token", "secret-token", "-q"],
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let mut c = Command::new(node);
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/listing.js"))
+        .env("LISTING_URL", format!("http://localhost:{port}/"))
+        .env("TOKEN_URL", format!("http://localhost:{tport}/"))
+        .env("SHOTS", &shots)
+        .env("BY_SIZE", &order);
+    let out = run(c, None, Duration::from_secs(120));
+    assert_eq!(
+        code(&out),
+        0,
+        "the browser checks failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("ok a 401 is shown on the page in words"));
+    // The policy that keeps names and READMEs from loading or running anything.
+    let head = stdout(&curl(&["-sI", "-H", "Host: localhost", &url(port, "/")]));
+    let csp = header_in(&head, "content-security-policy").expect("a CSP");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-")
+            && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    // What was dropped is on disk, byte for byte; what was refused is not.
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("drop-one.txt")).expect("dropped"),
+        "first dropped file\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("drop-two.txt")).expect("dropped"),
+        "second dropped file\n"
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("notes.txt"))
+            .expect("kept")
+            .len(),
+        12
+    );
+    assert!(!d.path().join("big.bin").exists());
+    assert!(d.path().join("new folder").is_dir());
+    assert!(!locked.path().join("denied.txt").exists());
+    for shot in [
+        "listing-1100x700-light.png",
+        "listing-1100x700-dark.png",
+        "listing-375x800-light.png",
+        "listing-375x800-dark.png",
+    ] {
+        let png = std::fs::read(shots.join(shot)).expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{shot}");
+    }
+}
+
+/// A folder with everything an archive must leave out: dotfiles, a dot folder,
+/// links to a file and a folder outside, a link back up the tree; and links
+/// inside (kept, as the listing shows them). The folder outside comes second.
+fn archive_site() -> (tempfile::TempDir, tempfile::TempDir) {
+    let d = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let p = d.path();
+    std::fs::write(outside.path().join("passwd"), "root:x:0:0\n").expect("write");
+    std::fs::write(p.join("a.txt"), "alpha\n").expect("write");
+    std::fs::create_dir_all(p.join("sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(p.join(".git")).expect("mkdir");
+    std::fs::write(p.join(".git/config"), "secret\n").expect("write");
+    std::fs::write(p.join(".env"), "TOKEN=1\n").expect("write");
+    std::fs::write(p.join("sub/b.txt"), "bravo\n").expect("write");
+    std::fs::write(p.join("sub/.hidden"), "hidden\n").expect("write");
+    let noise: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(p.join("sub/deep/c.bin"), &noise).expect("write");
+    std::os::unix::fs::symlink(outside.path().join("passwd"), p.join("outfile")).expect("link");
+    std::os::unix::fs::symlink(outside.path(), p.join("outdir")).expect("link");
+    std::os::unix::fs::symlink("a.txt", p.join("inlink")).expect("link");
+    std::os::unix::fs::symlink("sub", p.join("sublink")).expect("link");
+    std::os::unix::fs::symlink("..", p.join("sub/up")).expect("link");
+    (d, outside)
+}
+
+/// Download `path` to `to` with curl; the status code.
+fn download(port: u16, path: &str, to: &Path) -> String {
+    stdout(&curl(&[
+        "--path-as-is",
+        "-H",
+        "Host: localhost",
+        "-w",
+        "%{http_code}",
+        "-o",
+        to.to_str().expect("utf-8"),
+        &url(port, path),
+    ]))
+}
+
+/// The file entries (not folders) an archive lister prints, sorted.
+fn archive_files(program: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(program).args(args).output().expect("lister");
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    let mut files: Vec<String> = stdout(&out)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.ends_with('/'))
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn serve_folder_archives_hold_what_the_listing_shows() {
+    let (d, _outside) = archive_site();
+    let top = d
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let (_p, port) = serve(d.path(), &["-q"]);
+    let page = stdout(&curl(&["-H", "Host: localhost", &url(port, "/")]));
+    assert!(page.contains("href=\"?download=tar.gz\"") && page.contains("href=\"?download=zip\""));
+
+    assert_eq!(download(port, "/?download=tar.gz", &w.join("a.tgz")), "200");
+    assert_eq!(download(port, "/?download=zip", &w.join("a.zip")), "200");
+    let tgz = w.join("a.tgz");
+    let listed = archive_files("tar", &["tzf", tgz.to_str().expect("utf-8")]);
+    // Folders are entries too; only files are compared (tar prints them without a slash).
+    let tar_dirs = stdout(
+        &Command::new("tar")
+            .args(["tzvf", tgz.to_str().expect("utf-8")])
+            .output()
+            .expect("tar"),
+    );
+    let want: Vec<String> = [
+        "a.txt",
+        "inlink",
+        "sub/b.txt",
+        "sub/deep/c.bin",
+        "sublink/b.txt",
+        "sublink/deep/c.bin",
+    ]
+    .iter()
+    .map(|f| format!("{top}/{f}"))
+    .collect();
+    let tar_files: Vec<String> = listed
+        .into_iter()
+        .filter(|f| {
+            tar_dirs
+                .lines()
+                .any(|l| l.starts_with('-') && l.ends_with(f.as_str()))
+        })
+        .collect();
+    assert_eq!(tar_files, want, "tar tzf:\n{tar_dirs}");
+    let zip = w.join("a.zip");
+    let unzip_list = archive_files("unzip", &["-Z1", zip.to_str().expect("utf-8")]);
+    assert_eq!(unzip_list, want);
+    // unzip -l, as a person would check it: the same names.
+    let human = stdout(
+        &Command::new("unzip")
+            .args(["-l", zip.to_str().expect("utf-8")])
+            .output()
+            .expect("unzip"),
+    );
+    for f in &want {
+        assert!(
+            human.contains(f.as_str()),
+            "{f} missing from unzip -l:\n{human}"
+        );
+    }
+    for leak in [
+        "passwd", ".git", ".env", ".hidden", "outdir", "outfile", "up/",
+    ] {
+        assert!(
+            !tar_dirs.contains(leak),
+            "{leak} leaked into the tar:\n{tar_dirs}"
+        );
+        assert!(
+            !human.contains(leak),
+            "{leak} leaked into the zip:\n{human}"
+        );
+    }
+    // Contents byte-equal, extracted by the real tools.
+    for (tool, args, into) in [
+        (
+            "tar",
+            vec!["xzf", tgz.to_str().expect("utf-8"), "-C"],
+            w.join("t"),
+        ),
+        (
+            "unzip",
+            vec!["-q", zip.to_str().expect("utf-8"), "-d"],
+            w.join("z"),
+        ),
+    ] {
+        std::fs::create_dir(&into).expect("mkdir");
+        let mut c = Command::new(tool);
+        c.args(&args).arg(&into);
+        assert!(c.status().expect("extract").success(), "{tool}");
+        for f in &want {
+            let rel = f.strip_prefix(&format!("{top}/")).expect("prefix");
+            let real = d.path().join(rel.replace("sublink", "sub"));
+            let real = if rel == "inlink" {
+                d.path().join("a.txt")
+            } else {
+                real
+            };
+            assert_eq!(
+                std::fs::read(into.join(f)).expect("extracted"),
+                std::fs::read(&real).expect("original"),
+                "{tool}: {f}"
+            );
+        }
+    }
+    // A subfolder is named after itself; `..` and dot folders are refused.
+    assert_eq!(
+        download(port, "/sub/?download=zip", &w.join("s.zip")),
+        "200"
+    );
+    let s = w.join("s.zip");
+    assert_eq!(
+        archive_files("unzip", &["-Z1", s.to_str().expect("utf-8")]),
+        ["sub/b.txt", "sub/deep/c.bin"]
+    );
+    assert_eq!(download(port, "/sub/../?download=zip", &w.join("x")), "403");
+    assert_eq!(
+        download(port, "/sub/%2e%2e/?download=tar.gz", &w.join("x")),
+        "403"
+    );
+    assert_eq!(
+        download(port, "/outdir/?download=tar.gz", &w.join("x")),
+        "403"
+    );
+    assert_eq!(
+        download(port, "/.git/?download=tar.gz", &w.join("x")),
+        "404"
+    );
+    assert_eq!(download(port, "/?download=rar", &w.join("x")), "400");
+    let head = stdout(&curl(&[
+        "-sI",
+        "-H",
+        "Host: localhost",
+        &url(port, "/sub/?download=tar.gz"),
+    ]));
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"sub.tar.gz\""),
+        "{head}"
+    );
+
+    // --hidden: the dotfiles come in, links out of DIR still do not.
+    let (_h, hport) = serve(d.path(), &["-q", "--hidden"]);
+    assert_eq!(
+        download(hport, "/?download=tar.gz", &w.join("h.tgz")),
+        "200"
+    );
+    let h = w.join("h.tgz");
+    let hidden = archive_files("tar", &["tzf", h.to_str().expect("utf-8")]);
+    for f in [".env", ".git/config", "sub/.hidden"] {
+        assert!(hidden.contains(&format!("{top}/{f}")), "{f}: {hidden:?}");
+    }
+    assert!(
+        !hidden
+            .iter()
+            .any(|f| f.contains("passwd") || f.contains("outdir"))
+    );
+
+    // --no-archives: no links, and a clear 403.
+    let (_n, nport) = serve(d.path(), &["-q", "--no-archives"]);
+    let page = stdout(&curl(&["-H", "Host: localhost", &url(nport, "/")]));
+    assert!(!page.contains("download="), "{page}");
+    let refused = curl(&[
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "Host: localhost",
+        &url(nport, "/?download=zip"),
+    ]);
+    assert_eq!(
+        stdout(&refused),
+        "403 Forbidden: folder archives are off (--no-archives)\n\n403"
+    );
+}
+
+/// The highest resident set size of process `pid` so far, in KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn serve_two_gib_folder_archives_stream_in_bounded_memory() {
+    let d = tempfile::tempdir().expect("tempdir");
+    // 2 GiB of sparse files: nothing on disk, every byte read and archived.
+    for name in ["one.img", "two.img"] {
+        let f = std::fs::File::create(d.path().join(name)).expect("create");
+        f.set_len(1 << 30).expect("truncate");
+    }
+    std::fs::write(d.path().join("small.txt"), "small\n").expect("write");
+    let work = tempfile::tempdir().expect("tempdir");
+    let (p, port) = serve(d.path(), &["-q"]);
+    for (format, lister) in [
+        (
+            "tar.gz",
+            [
+                "sh",
+                "-c",
+                "curl -sf -H 'Host: localhost' \"$0\" | tar tzvf -",
+            ],
+        ),
+        (
+            "zip",
+            [
+                "sh",
+                "-c",
+                "curl -sf -H 'Host: localhost' -o \"$1\" \"$0\" && unzip -l \"$1\"",
+            ],
+        ),
+    ] {
+        let zip_at = work.path().join("out.zip");
+        let mut c = Command::new(lister[0]);
+        c.args(&lister[1..])
+            .arg(url(port, &format!("/?download={format}")))
+            .arg(&zip_at);
+        let out = run(c, None, Duration::from_secs(240));
+        let _ = std::fs::remove_file(&zip_at);
+        assert_eq!(code(&out), 0, "{format}: {}", stderr(&out));
+        let listing = stdout(&out);
+        for f in ["one.img", "two.img", "small.txt"] {
+            assert!(listing.contains(f), "{format}: {listing}");
+        }
+        assert_eq!(
+            listing.matches("1073741824").count(),
+            2,
+            "{format}: both 1 GiB files whole:\n{listing}"
+        );
+        let hwm = vm_hwm_kib(p.pid());
+        assert!(
+            hwm < 64 * 1024,
+            "{format}: the server's peak RSS was {hwm} KiB streaming 2 GiB"
+        );
+    }
+}
+
+/// The text zbarimg (a QR decoder) reads in `image`.
+fn decode_qr(image: &Path) -> String {
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(image)
+        .output()
+        .expect("zbarimg is not installed: run scripts/test-deps.sh");
+    stdout(&out).trim().to_string()
+}
+
+/// The terminal's half-block QR code as a PGM image (a block is a light module), 8x.
+fn half_blocks_to_pgm(text: &str) -> Vec<u8> {
+    let rows: Vec<Vec<(bool, bool)>> = text
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| match c {
+                    '\u{2588}' => (true, true),
+                    '\u{2580}' => (true, false),
+                    '\u{2584}' => (false, true),
+                    _ => (false, false),
+                })
+                .collect()
+        })
+        .collect();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let scale = 8;
+    let mut pixels = Vec::new();
+    for row in &rows {
+        for half in [0, 1] {
+            let mut line = Vec::new();
+            for x in 0..width {
+                let (top, bottom) = row.get(x).copied().unwrap_or((true, true));
+                let light = if half == 0 { top } else { bottom };
+                line.extend(std::iter::repeat_n(if light { 255u8 } else { 0 }, scale));
+            }
+            for _ in 0..scale {
+                pixels.extend_from_slice(&line);
+            }
+        }
+    }
+    let mut pgm = format!("P5\n{} {}\n255\n", width * scale, rows.len() * 2 * scale).into_bytes();
+    pgm.extend(pixels);
+    pgm
+}
+
+#[test]
+fn serve_qr_codes_in_the_terminal_and_on_the_page() {
+    let browser = chromium();
+    let d = site();
+    let w = tempfile::tempdir().expect("tempdir");
+    let (p, port) = serve(d.path(), &["--qr", "-q"]);
+    let page = stdout(&curl(&[
+        "-H",
+        &format!("Host: localhost:{port}"),
+        &url(port, "/docs/"),
+    ]));
+    let start = page
+        .find("<summary>QR code</summary><svg")
+        .expect("a QR code on the page")
+        + "<summary>QR code</summary>".len();
+    let end = start + page[start..].find("</svg>").expect("svg end") + "</svg>".len();
+    std::fs::write(w.path().join("qr.svg"), &page[start..end]).expect("write");
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=400,400",
+    ])
+    .arg(format!(
+        "--screenshot={}",
+        w.path().join("qr.png").display()
+    ))
+    .arg(format!("file://{}", w.path().join("qr.svg").display()));
+    run(c, None, Duration::from_secs(60));
+    assert_eq!(
+        decode_qr(&w.path().join("qr.png")),
+        format!("http://localhost:{port}/docs/")
+    );
+    // The terminal's code, decoded from what was printed.
+    let out = p.terminate(T);
+    let printed = stdout(&out);
+    let code_text: String = printed
+        .lines()
+        .filter(|l| l.contains('\u{2588}'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(code_text.lines().count() > 10, "{printed}");
+    std::fs::write(w.path().join("term.pgm"), half_blocks_to_pgm(&code_text)).expect("write");
+    let want = format!("http://127.0.0.1:{port}/");
+    assert_eq!(decode_qr(&w.path().join("term.pgm")), want);
+    assert!(printed.lines().any(|l| l == want), "{printed}");
 }

@@ -38,6 +38,7 @@ Examples:
   wirekit serve                         serve the current folder on http://127.0.0.1:8000
   wirekit serve site -p 8080 --spa      a single-page app with history routing
   wirekit serve --upload --auth me:secret   accept uploads behind Basic auth
+  wirekit serve -b 0.0.0.0 --qr --upload --mkdir   share a folder with a phone
   wirekit serve --httpbin               httpbin-style endpoints for testing clients";
 
 /// The flags of `wirekit serve`.
@@ -63,6 +64,15 @@ pub struct ServeArgs {
     /// Follow symlinks that point outside DIR (refused by default).
     #[arg(long)]
     pub follow_symlinks: bool,
+    /// No folder archives: the listing page's tar.gz and zip links go, and
+    /// `?download=` answers 403.
+    #[arg(long)]
+    pub no_archives: bool,
+    /// Print a QR code of the URL at start (to open it on a phone on the same
+    /// network; with -b 0.0.0.0 it names this machine's LAN address), and show
+    /// one on listing pages.
+    #[arg(long)]
+    pub qr: bool,
     /// Serve DIR/index.html for unknown paths a browser navigates to (no file
     /// extension, or Accept: text/html); missing assets stay 404 (single-page apps).
     #[arg(long)]
@@ -97,6 +107,9 @@ pub struct ServeArgs {
     /// Let uploads replace existing files (409 Conflict otherwise).
     #[arg(long, requires = "upload")]
     pub overwrite: bool,
+    /// Let the listing page create folders (a "Create folder" form).
+    #[arg(long, requires = "upload")]
+    pub mkdir: bool,
 
     /// Allow cross-origin requests from any origin (CORS headers and preflight answers),
     /// writes (POST, PUT, DELETE, PATCH) from other sites included; without it they get 403.

@@ -32,6 +32,9 @@ fn options(args: &ServeArgs, global: &GlobalArgs) -> Result<ServeOptions> {
         token: args.token.clone(),
         upload: args.upload,
         overwrite: args.overwrite,
+        mkdir: args.mkdir,
+        archives: !args.no_archives,
+        qr: args.qr,
         max_body: args.max_body,
         cors: args.cors,
         allowed_hosts: args.allowed_hosts.clone(),
@@ -76,6 +79,14 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> Result<()> {
         )
         .and_then(|_| out.flush())
         .context("writing to stdout")?;
+        if args.qr {
+            let phone = wirekit::http::server::qr::phone_url(server.local_addr(), server.tls());
+            if let Some(code) = wirekit::http::server::qr::terminal(&phone) {
+                writeln!(out, "{code}\n{phone}")
+                    .and_then(|_| out.flush())
+                    .context("writing to stdout")?;
+            }
+        }
     }
     if open_uploads(
         server.local_addr().ip(),

@@ -6,6 +6,7 @@ use crate::http::server::access_log::Format;
 use crate::http::server::auth::Auth;
 use crate::http::server::files::cache::FileCache;
 use crate::http::server::mock::{self, Route};
+use crate::http::server::qr::PageQr;
 use crate::net::{Dump, HostPort, ListenOptions};
 use crate::tls::TlsServerOptions;
 use anyhow::Result;
@@ -42,6 +43,12 @@ pub struct ServeOptions {
     pub upload: bool,
     /// Let uploads replace existing files.
     pub overwrite: bool,
+    /// Let the listing page (a multipart field `mkdir`) create folders; needs `upload`.
+    pub mkdir: bool,
+    /// Offer folders as one archive (`?download=tar.gz` or `zip`), with listings on.
+    pub archives: bool,
+    /// Show a QR code of the page's URL on listing pages.
+    pub qr: bool,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: u64,
     /// CORS headers on every response, and answers to preflights; also lets
@@ -91,6 +98,9 @@ impl Default for ServeOptions {
             token: None,
             upload: false,
             overwrite: false,
+            mkdir: false,
+            archives: true,
+            qr: false,
             max_body: 1 << 30,
             cors: false,
             allowed_hosts: Vec::new(),
@@ -175,6 +185,10 @@ pub(crate) struct Config {
     pub(crate) upload: bool,
     pub(crate) max_body: u64,
     pub(crate) overwrite: bool,
+    pub(crate) mkdir: bool,
+    pub(crate) archives: bool,
+    /// `--qr`: how listing pages name their own URL.
+    pub(crate) qr: Option<PageQr>,
     pub(crate) cors: bool,
     /// Which Host values are answered (421 otherwise).
     pub(crate) hosts: Hosts,
@@ -234,6 +248,11 @@ impl Config {
             upload: opts.upload,
             max_body: opts.max_body,
             overwrite: opts.overwrite,
+            mkdir: opts.upload && opts.mkdir,
+            archives: opts.archives,
+            qr: opts
+                .qr
+                .then(|| PageQr::new(&opts.bind.host, opts.tls.is_some())),
             cors: opts.cors,
             hosts: Hosts::new(&opts.bind.host, &opts.allowed_hosts)?,
             headers: opts.headers.clone(),

@@ -12,6 +12,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 fn allow_value(cfg: &Config) -> HeaderValue {
@@ -41,7 +42,7 @@ fn preflight(req: &Parts) -> Response<Body> {
 
 /// The answer to one request, before the headers every response gets.
 pub(crate) async fn dispatch(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     peer: SocketAddr,
     req: &Parts,
     body: Incoming,
@@ -145,7 +146,7 @@ fn log_entry(
 
 /// One request, start to finish.
 pub(crate) async fn handle(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<Logged> {

@@ -14,6 +14,7 @@ mod error;
 mod files;
 mod httpbin;
 mod mock;
+pub mod qr;
 mod response;
 mod start;
 mod upload;

@@ -118,6 +118,11 @@ impl Bound {
         &self.cfg.root
     }
 
+    /// Whether it serves TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
     /// The URL of the root: `http://127.0.0.1:8000/`, `https://[::1]:8443/`.
     pub fn url(&self) -> String {
         root_url(self.local_addr(), self.tls)

@@ -270,7 +270,11 @@ pub(crate) async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
     }
     let mut text = String::new();
     for (name, n) in &saved {
-        text.push_str(&format!("saved {n} bytes to {}{}\n", req.uri.path(), name));
+        if name.ends_with('/') {
+            text.push_str(&format!("created the folder {}{name}\n", req.uri.path()));
+        } else {
+            text.push_str(&format!("saved {n} bytes to {}{name}\n", req.uri.path()));
+        }
     }
     let mut r = Response::new(Body::text(text));
     *r.status_mut() = StatusCode::CREATED;
@@ -295,26 +299,13 @@ async fn save_fields(
         .map_err(|e| ServeError::BadRequest(format!("bad multipart body: {e}").into()))?
     {
         let Some(raw_name) = field.file_name().map(str::to_string) else {
-            continue; // a plain form field
+            if field.name() == Some("mkdir") {
+                let name = mkdir(cfg, dir, field).await?;
+                saved.push((format!("{name}/"), 0));
+            }
+            continue; // another plain form field
         };
-        // A browser's file name, reduced to a safe single name; dot files only with --hidden.
-        let rules = crate::disk::FileNameRules {
-            last_component: true,
-            portable: false,
-            control: crate::disk::ControlChars::RefuseNul,
-            leading_dots: if cfg.hidden {
-                crate::disk::LeadingDots::Keep
-            } else {
-                crate::disk::LeadingDots::Refuse
-            },
-            max_chars: None,
-        };
-        let Some(name) = crate::disk::safe_file_name(&raw_name, &rules) else {
-            return Err(ServeError::BadRequest(
-                format!("'{raw_name}' is not an allowed file name").into(),
-            ));
-        };
-        let name = OsStr::from_bytes(name.as_bytes()).to_owned();
+        let name = safe_name(cfg, &raw_name)?;
         let (dest, _) = target(cfg, dir, &name)?;
         let mut tmp = TempFile {
             path: temp_path(dir, &name),
@@ -325,7 +316,80 @@ async fn save_fields(
         saved.push((name.to_string_lossy().into_owned(), n));
     }
     if saved.is_empty() {
-        return Err(ServeError::BadRequest("the form had no file".into()));
+        return Err(ServeError::BadRequest(
+            "the form had no file (and no mkdir field)".into(),
+        ));
     }
     Ok(saved)
+}
+
+/// A name from a form (a browser's file name, a new folder's), reduced to a
+/// safe single name; dot names only with --hidden.
+fn safe_name(cfg: &Config, raw: &str) -> Result<std::ffi::OsString, ServeError> {
+    let rules = crate::disk::FileNameRules {
+        last_component: true,
+        portable: false,
+        control: crate::disk::ControlChars::RefuseNul,
+        leading_dots: if cfg.hidden {
+            crate::disk::LeadingDots::Keep
+        } else {
+            crate::disk::LeadingDots::Refuse
+        },
+        max_chars: None,
+    };
+    match crate::disk::safe_file_name(raw, &rules) {
+        Some(name) => Ok(OsStr::from_bytes(name.as_bytes()).to_owned()),
+        None => Err(ServeError::BadRequest(
+            format!("'{raw}' is not an allowed file name").into(),
+        )),
+    }
+}
+
+/// The `mkdir` field of the listing page's form (--mkdir): a new folder in `dir`,
+/// through the one resolver; 409 if anything of that name is there. Its name.
+async fn mkdir(
+    cfg: &Config,
+    dir: &Path,
+    mut field: multer::Field<'_>,
+) -> Result<String, ServeError> {
+    /// A folder name longer than this is not a name.
+    const MAX: usize = 1024;
+    if !cfg.mkdir {
+        return Err(ServeError::Forbidden(
+            "creating folders is off; start the server with --upload --mkdir",
+        ));
+    }
+    let mut raw = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| ServeError::BadRequest(format!("bad multipart body: {e}").into()))?
+    {
+        raw.extend_from_slice(&chunk);
+        if raw.len() > MAX {
+            return Err(ServeError::BadRequest("the folder name is too long".into()));
+        }
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    let raw = raw.trim();
+    // A name that a browser's file name would lose (a/b, ..) is refused, not changed.
+    if raw.contains(['/', '\\']) || raw == "." || raw == ".." {
+        return Err(ServeError::BadRequest(
+            format!("'{raw}' is not an allowed folder name (one name, no slashes)").into(),
+        ));
+    }
+    let name = safe_name(cfg, raw)?;
+    match resolve::target(cfg, dir, &name)? {
+        (_, Some(_)) => Err(ServeError::Conflict("a file or folder of that name exists")),
+        (path, None) => match std::fs::create_dir(&path) {
+            Ok(()) => Ok(name.to_string_lossy().into_owned()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(ServeError::Conflict("a file or folder of that name exists"))
+            }
+            Err(e) => Err(ServeError::Io {
+                what: "cannot create the folder",
+                source: e,
+            }),
+        },
+    }
 }

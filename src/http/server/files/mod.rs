@@ -2,6 +2,7 @@
 //! [`resolve`]), with folders (index.html, listings, redirects), single-page
 //! apps, conditional requests, ranges and compression.
 
+pub(crate) mod archive;
 pub(crate) mod cache;
 pub(crate) mod compress;
 pub(crate) mod conditional;
@@ -24,12 +25,14 @@ use ranges::Ranges;
 use resolve::{resolve, segments};
 use std::fs::{File, Metadata};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The file that stands for a folder.
 const INDEX: &str = "index.html";
 
-/// GET or HEAD of a URL path under the root.
-pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
+/// GET or HEAD of a URL path under the root (`Arc`: a folder's archive is
+/// written by a thread of its own).
+pub(crate) fn get(cfg: &Arc<Config>, req: &Parts) -> Reply {
     let raw = req.uri.path();
     let found = segments(raw, cfg.hidden).and_then(|segs| resolve(cfg, &segs));
     let (path, md) = match found {
@@ -46,6 +49,19 @@ pub(crate) fn get(cfg: &Config, req: &Parts) -> Reply {
                 location.push_str(q);
             }
             return Ok(redirect(StatusCode::MOVED_PERMANENTLY, &location));
+        }
+        if let Some(kind) = archive::asked(req.uri.query()) {
+            if !cfg.listing {
+                return Err(ServeError::Forbidden(
+                    "folder listings are off (--no-listing), and folder archives with them",
+                ));
+            }
+            if !cfg.archives {
+                return Err(ServeError::Forbidden(
+                    "folder archives are off (--no-archives)",
+                ));
+            }
+            return archive::respond(cfg, req, &path, kind?);
         }
         match resolve::entry(cfg, &path, INDEX.as_ref()) {
             Ok((index, imd)) if imd.is_file() => return file(cfg, req, &index, &imd),

@@ -33,8 +33,8 @@ fn site() -> Site {
     Site { dir, outside }
 }
 
-fn cfg(root: &Path) -> Config {
-    Config::for_tests(root)
+fn cfg(root: &Path) -> std::sync::Arc<Config> {
+    std::sync::Arc::new(Config::for_tests(root))
 }
 
 fn req(path: &str, headers: &[(header::HeaderName, &str)]) -> Parts {
@@ -104,7 +104,7 @@ fn symlinks_out_of_the_root_are_forbidden_unless_followed() {
         resolve(&c, &segments("/nothing", false).unwrap()),
         Err(ServeError::NotFound)
     ));
-    c.follow_symlinks = true;
+    std::sync::Arc::get_mut(&mut c).unwrap().follow_symlinks = true;
     let (_, md) = resolve(&c, &segs).unwrap();
     assert_eq!(md.len(), 4);
     assert!(s.outside.path().exists());
@@ -129,7 +129,7 @@ fn get_maps_refusals_to_their_errors() {
     let moved = get(&c, &req("/sub?x=1", &[])).unwrap();
     assert_eq!(moved.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(moved.headers()[header::LOCATION], "/sub/?x=1");
-    c.listing = false;
+    std::sync::Arc::get_mut(&mut c).unwrap().listing = false;
     let e = err(get(&c, &req("/sub/", &[])));
     assert_eq!(e.status(), StatusCode::FORBIDDEN);
     assert!(e.to_string().contains("--no-listing"));
@@ -281,8 +281,8 @@ mod props {
     /// One served folder for every case (kept for the whole run): files, a
     /// folder, links in and out (to a file and a folder outside, and `sub/up`
     /// to `../..`), a dotfile; its config, and the canonical folder outside.
-    fn shared() -> (&'static Config, &'static Path) {
-        static SITE: OnceLock<(Site, Config, std::path::PathBuf)> = OnceLock::new();
+    fn shared() -> (&'static std::sync::Arc<Config>, &'static Path) {
+        static SITE: OnceLock<(Site, std::sync::Arc<Config>, std::path::PathBuf)> = OnceLock::new();
         let (_, c, outside) = SITE.get_or_init(|| {
             let s = site();
             let d = s.dir.path();
