@@ -507,3 +507,69 @@ print("ok")
 "#
     ));
 }
+
+/// A certificate for localhost and 127.0.0.1 made by `wirekit cert` in `dir`:
+/// (CA, cert, key) paths.
+fn pki(dir: &std::path::Path) -> (String, String, String) {
+    let out = dir.to_str().expect("utf-8 temp path");
+    let limit = Duration::from_secs(30);
+    let o = run(wirekit(&["cert", "ca", "--out", out]), None, limit);
+    assert_eq!(code(&o), 0, "cert ca: {}", stderr(&o));
+    let ca = format!("{out}/ca.pem");
+    let ca_key = format!("{out}/ca-key.pem");
+    let args = [
+        "cert", "new", "localhost", "127.0.0.1", "--ca", &ca, "--ca-key", &ca_key, "--out", out,
+    ];
+    let o = run(wirekit(&args), None, limit);
+    assert_eq!(code(&o), 0, "cert new: {}", stderr(&o));
+    (
+        ca,
+        format!("{out}/localhost+1.pem"),
+        format!("{out}/localhost+1-key.pem"),
+    )
+}
+
+/// Issue 14 item 3: a client that sends an IP address as SNI (as wrk does; here
+/// `openssl s_client -servername 127.0.0.1`) makes rustls warn; that warning
+/// shows only from `-v` on, and under `-q` stderr stays empty.
+#[test]
+fn serve_tls_ip_sni_warns_only_with_verbose() {
+    let d = site();
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = pki(keys.path());
+    for (global, warned) in [(&["-q"][..], false), (&[][..], false), (&["-v"][..], true)] {
+        let (p, port) = serve(global, d.path(), &["--tls", "--cert", &cert, "--key", &key]);
+        let mut o = Command::new("openssl");
+        o.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "127.0.0.1",
+            "-CAfile",
+            &ca,
+            "-quiet",
+            "-ign_eof",
+        ]);
+        let out = run(
+            o,
+            Some(b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+            Duration::from_secs(15),
+        );
+        assert!(
+            stdout(&out).ends_with("\r\n\r\nhello, world\n"),
+            "s_client got: {:?} {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        if warned {
+            p.line(Pipe::Stderr, "Illegal SNI extension");
+        }
+        let out = p.terminate(Duration::from_secs(15));
+        let err = stderr(&out);
+        assert_eq!(err.contains("Illegal SNI"), warned, "{global:?}: {err}");
+        if global == ["-q"] {
+            assert_eq!(err, "", "under -q");
+        }
+    }
+}
