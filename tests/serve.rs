@@ -1847,3 +1847,47 @@ fn serve_siblings_listings_and_uploads_through_the_resolver() {
     );
     still_answers(port);
 }
+
+/// Issue 10 item 5: `--upload` bound to a non-loopback address (0.0.0.0 here;
+/// traffic only to 127.0.0.1) without `--auth`/`--token` prints a warning that
+/// names the address and the flags; with `--auth`, or bound to loopback, none.
+#[test]
+fn serve_warns_about_open_uploads_on_other_addresses() {
+    let d = site();
+    let (open, port) = serve(d.path(), &["-b", "0.0.0.0", "--upload"]);
+    let warning = open.line(Pipe::Stderr, "uploads are on");
+    assert!(
+        warning.contains(&format!(
+            "0.0.0.0:{port} is reachable from other machines without credentials"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("--auth USER:PASS or --token TOKEN"),
+        "{warning}"
+    );
+    assert_eq!(
+        status(&["-T", "-", &url(port, "/open.txt")]),
+        "201",
+        "the upload itself still works"
+    );
+    for (args, want) in [
+        (
+            &["-b", "0.0.0.0", "--upload", "--auth", "me:secret"][..],
+            "401",
+        ),
+        (&["-b", "0.0.0.0", "--upload", "--token", "t0k"][..], "401"),
+        (&["--upload"][..], "200"),
+    ] {
+        let (p, port) = serve(d.path(), args);
+        // The warning comes before the first answer, so an answered request
+        // proves it was not printed.
+        assert_eq!(status(&[&url(port, "/hello.txt")]), want, "{args:?}");
+        p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\"");
+        assert!(
+            !p.so_far(Pipe::Stderr).contains("uploads are on"),
+            "{args:?}: {}",
+            p.so_far(Pipe::Stderr)
+        );
+    }
+}
