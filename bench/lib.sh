@@ -42,3 +42,12 @@ machine() {
 
 # ratio A B: A / B with two decimals.
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+# cpu_ticks PID...: user+system clock ticks (getconf CLK_TCK a second) of those processes.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
