@@ -148,9 +148,8 @@ impl Bound {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
-                    if req.version() == Version::HTTP_2
-                        && let Some(why) = h2_head_too_large(&req, max_headers, max_head)
-                    {
+                    let h2 = req.version() == Version::HTTP_2;
+                    if h2 && let Some(why) = h2_head_too_large(&req, max_headers, max_head) {
                         return Ok(head_too_large(&req, why, log, activity));
                     }
                     let mut resp = if activity.take_both_lengths() {
@@ -163,6 +162,9 @@ impl Bound {
                     } else {
                         handle(&cfg, activity.peer, req).await
                     };
+                    if h2 {
+                        resp.body_mut().inner.for_h2();
+                    }
                     resp.body_mut().activity = Some(activity);
                     Ok(resp)
                 })
