@@ -51,3 +51,34 @@ cpu_ticks() {
   done
   echo "$t"
 }
+
+# nginx_1k: nginx (1 worker, on CPU 0) serving a 1 KiB /1k.bin over HTTP/1.1 on
+# 127.0.0.1:$P1 and h2c on $P2, from a fresh folder $work (removed at exit).
+nginx_1k() {
+  apt_need nginx nginx
+  work=$(mktemp -d)
+  chmod 755 "$work" # nginx workers may run as another user
+  trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+  mkdir -p "$work/site"
+  head -c 1024 /dev/urandom >"$work/site/1k.bin"
+  P1=$(free_port)
+  P2=$(free_port)
+  cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+worker_rlimit_nofile 30000;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 25000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
+  uwsgi_temp_path $work/u; scgi_temp_path $work/s;
+  server { listen 127.0.0.1:$P1; root $work/site; }
+  server { listen 127.0.0.1:$P2 http2; root $work/site; }
+}
+NGINX
+  taskset -c 0 nginx -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" -g 'daemon off;' &
+  wait_listen "$P1"
+  wait_listen "$P2"
+}

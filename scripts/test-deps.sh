@@ -11,7 +11,7 @@ command -v zstd >/dev/null || need_apt+=(zstd)           # decoding zstd respons
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)   # the seed's snippets, http_peer.py
 command -v ncat >/dev/null || need_apt+=(ncat)             # half-closing clients (tests/serve.rs), ncat parity (tests/tcp.rs)
 command -v microsocks >/dev/null || need_apt+=(microsocks) # a real SOCKS5 server for tcp connect --proxy (tests/tcp.rs)
-command -v nginx >/dev/null || need_apt+=(nginx)           # the open-loop rate test, h2 (tests/bench.rs)
+command -v nginx >/dev/null || need_apt+=(nginx)           # tests/bench.rs: open-loop rate, h2c and h2 over TLS, chunked answers, CPU verdict
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

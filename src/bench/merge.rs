@@ -112,6 +112,9 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
     merged.shards = reports.len();
     merged.protocol.clone_from(&first.protocol);
     merged.generator_cpu_s = reports.iter().map(|r| r.generator_cpu_s).sum();
+    merged.generator_busy =
+        reports.iter().map(|r| r.generator_busy).sum::<f64>() / reports.len().max(1) as f64;
+    merged.connections_opened = reports.iter().map(|r| r.connections_opened).sum();
     let verdicts: Vec<String> = reports
         .iter()
         .enumerate()

@@ -5,6 +5,7 @@
 //! like wrk2), with HDR histograms and a wrk-like or JSON report.
 
 mod find;
+mod h1;
 mod html;
 mod merge;
 mod report;
@@ -221,9 +222,11 @@ impl BenchOptions {
     }
 }
 
-/// The requests the connections send in turn, in origin form with a `Host`
-/// header (HTTP/1.1) or with the authority in the URI (HTTP/2).
-fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
+/// The requests the connections send in turn: for HTTP/2 with the authority in
+/// the URI; for HTTP/1.1 in origin form with a `Host` header, serialised once.
+type Requests = (Vec<http::Request<Full<Bytes>>>, Vec<h1::Request>);
+
+fn requests(o: &BenchOptions) -> Result<Requests> {
     let single = [Target {
         method: o.method.clone(),
         url: o.url.clone(),
@@ -242,7 +245,7 @@ fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
             u.port_or_known_default(),
         )
     };
-    let mut out = Vec::new();
+    let (mut h2, mut h1) = (Vec::new(), Vec::new());
     for t in targets {
         if origin(&t.url) != origin(&o.url) {
             bail!(
@@ -275,9 +278,13 @@ fn requests(o: &BenchOptions) -> Result<Vec<http::Request<Full<Bytes>>>> {
         for (name, value) in &t.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
-        out.push(req);
+        if o.h2 {
+            h2.push(req);
+        } else {
+            h1.push(h1::Request::new(&req, &t.body));
+        }
     }
-    Ok(out)
+    Ok((h2, h1))
 }
 
 /// Run the benchmark to its end (blocking: it starts its own threads); the report.
@@ -319,11 +326,13 @@ pub fn run(o: &BenchOptions) -> Result<Report> {
         .open
         .as_ref()
         .map(|ol| Plan::new(ol.rate, &ol.stages, duration, limit, ol.arrival));
+    let (h2_requests, h1_requests) = requests(o)?;
     let shared = Arc::new(Shared {
         addr,
         host: bare,
         tls: o.tls.clone(),
-        requests: requests(o)?,
+        requests: h2_requests,
+        h1: h1_requests,
         next: std::sync::atomic::AtomicUsize::new(0),
         h2: o.h2,
         streams: o.streams.max(1),
@@ -419,11 +428,11 @@ fn cpu_seconds() -> f64 {
 /// A generator lag p99 past this means the schedule was not kept.
 const LAG_BOUND_US: u64 = 10_000;
 
-/// Whether the run measured the generator, not the server: its CPU saturated
-/// (90 % of its threads' time) or, in the open loop, its send lag past 10 ms at p99.
+/// Whether the run measured the generator, not the server: its threads busy
+/// (running, or ready to run but starved of CPU by other processes) 90 % of the
+/// run, or, in the open loop, its send lag past 10 ms at p99.
 fn verdict(r: &Report, threads: usize) -> Option<String> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let busy = r.generator_cpu_s / (r.elapsed_s.max(1e-9) * threads.min(cores) as f64);
+    let busy = r.generator_busy;
     let lag = r
         .lag
         .as_ref()
@@ -431,8 +440,9 @@ fn verdict(r: &Report, threads: usize) -> Option<String> {
     let mut why = Vec::new();
     if busy >= 0.9 && r.elapsed_s >= 0.5 {
         why.push(format!(
-            "its own CPU was saturated ({:.0} % of {threads} thread(s))",
-            busy * 100.0
+            "its own CPU was saturated (its {threads} thread(s) busy {:.0} % of the run, {:.2}s of CPU): more threads (-t) or shards may help",
+            busy * 100.0,
+            r.generator_cpu_s
         ));
     }
     if lag > LAG_BOUND_US || r.dropped > 0 {

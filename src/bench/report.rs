@@ -143,6 +143,13 @@ pub struct Report {
     /// CPU seconds (user + system) the generator spent during the run.
     #[serde(default)]
     pub generator_cpu_s: f64,
+    /// The share of the run the generator's threads ran or waited for a CPU to run
+    /// on, rather than waiting for the network (0 to 1; near 1: the generator was the bottleneck).
+    #[serde(default)]
+    pub generator_busy: f64,
+    /// Connections opened during the run (the open loop's pool grows up to `--max-conns`).
+    #[serde(default)]
+    pub connections_opened: u64,
     /// Set when the run measured the generator rather than the server: its own
     /// CPU was saturated, or its send lag grew past the bound.
     #[serde(default)]
@@ -207,6 +214,12 @@ impl Report {
             shards: 1,
             protocol: String::new(),
             generator_cpu_s: 0.0,
+            generator_busy: if stats.span.is_zero() {
+                0.0
+            } else {
+                stats.busy.as_secs_f64() / stats.span.as_secs_f64()
+            },
+            connections_opened: stats.opened,
             verdict: None,
         })
     }
@@ -321,6 +334,13 @@ impl Report {
             }
         );
         let _ = writeln!(o, "  Errors: {}", self.errors_line());
+        let _ = writeln!(
+            o,
+            "  Connections opened: {}; generator busy {:.0} % of the run, CPU {:.2}s",
+            self.connections_opened,
+            self.generator_busy * 100.0,
+            self.generator_cpu_s
+        );
         if let Some(v) = &self.verdict {
             let _ = writeln!(o, "  Generator: {v}");
         }

@@ -92,6 +92,12 @@ pub(crate) struct Stats {
     pub timeline: Vec<Second>,
     /// When the last request ended, since the start.
     pub last: Duration,
+    /// Connections opened (HTTP/2: by each stream loop that found none open).
+    pub opened: u64,
+    /// How long the threads ran or waited to run since the start, summed.
+    pub busy: Duration,
+    /// How long the event loops ran since the start, summed.
+    pub span: Duration,
 }
 
 impl Stats {
@@ -110,6 +116,9 @@ impl Stats {
             bytes: 0,
             timeline: Vec::new(),
             last: Duration::ZERO,
+            opened: 0,
+            busy: Duration::ZERO,
+            span: Duration::ZERO,
         }
     }
 }
@@ -130,20 +139,21 @@ impl Stats {
         &mut self.timeline[i]
     }
 
-    /// An answer with `status`, `latency` (from the intended time), `service` and
-    /// `lag`, completed `at` after the start.
+    /// An answer with `status` and `latency` (from the intended time), completed
+    /// `at` after the start; in the open loop also its service time and send lag.
     pub fn answer(
         &mut self,
         status: u16,
         latency: Duration,
-        service: Duration,
-        lag: Duration,
+        service_lag: Option<(Duration, Duration)>,
         at: Duration,
     ) {
         let us = micros(latency);
         self.latency.saturating_record(us);
-        self.service.saturating_record(micros(service));
-        self.lag.saturating_record(micros(lag));
+        if let Some((service, lag)) = service_lag {
+            self.service.saturating_record(micros(service));
+            self.lag.saturating_record(micros(lag));
+        }
         self.responses += 1;
         *self.statuses.entry(status).or_default() += 1;
         let s = self.second(at);
@@ -187,6 +197,9 @@ impl Stats {
         self.dropped += other.dropped;
         self.bytes += other.bytes;
         self.last = self.last.max(other.last);
+        self.opened += other.opened;
+        self.busy += other.busy;
+        self.span += other.span;
         if self.timeline.len() < other.timeline.len() {
             self.timeline
                 .resize(other.timeline.len(), Second::default());

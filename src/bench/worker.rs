@@ -2,12 +2,12 @@
 //! wrk's one event loop per thread), keep-alive HTTP/1.1 connections on hyper,
 //! and in the open loop a dispatcher that follows the schedule and grows the pool.
 
+use super::h1;
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Stats};
 use crate::tls::TlsClient;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
 use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use std::cell::{Cell, RefCell};
@@ -17,12 +17,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// What every thread shares: the target, the request, the limits.
 pub(crate) struct Shared {
@@ -32,8 +31,10 @@ pub(crate) struct Shared {
     pub host: String,
     /// TLS for `https://`.
     pub tls: Option<TlsClient>,
-    /// The requests the connections send in turn (origin form for HTTP/1.1, absolute for HTTP/2).
+    /// HTTP/2: the requests the connections send in turn (absolute URIs).
     pub requests: Vec<http::Request<Full<Bytes>>>,
+    /// HTTP/1.1: the same requests, serialised once.
+    pub h1: Vec<h1::Request>,
     /// The next of `requests`, round-robin over every thread.
     pub next: std::sync::atomic::AtomicUsize,
     /// HTTP/2 (h2c with prior knowledge, or h2 over TLS) instead of HTTP/1.1.
@@ -81,6 +82,30 @@ pub(crate) fn run_thread(
     Ok(local.block_on(&rt, thread_main(shared, plan, template)))
 }
 
+/// How long this thread has run or waited to run: on Linux its CPU time plus
+/// its time runnable on a run queue (`/proc/thread-self/schedstat`), so that a
+/// generator starved of CPU by other processes shows as busy too; else its CPU time.
+fn demand() -> Duration {
+    if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
+        let mut it = s.split_whitespace().map(str::parse::<u64>);
+        if let (Some(Ok(run)), Some(Ok(wait))) = (it.next(), it.next()) {
+            return Duration::from_nanos(run.saturating_add(wait));
+        }
+    }
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the struct we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        t.tv_sec.max(0) as u64,
+        t.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 /// The open loop's due requests (their intended send times) and the thread's idle
 /// connections. The most recently idle connection takes the next request (LIFO),
 /// so a hot set of keep-alive connections carries the load and the rest of a grown
@@ -95,20 +120,35 @@ struct QueueState {
     /// Due requests no connection was free for, oldest first.
     pending: VecDeque<Instant>,
     /// Connections waiting for a request, most recent last.
-    idle: Vec<oneshot::Sender<Instant>>,
+    idle: Vec<Rc<Mailbox>>,
     /// The schedule has ended: waiting connections finish.
     closed: bool,
 }
 
+/// Where the dispatcher leaves an idle connection's next request, and wakes it
+/// (one per connection, reused: no channel made per request).
+#[derive(Default)]
+struct Mailbox {
+    at: Cell<Option<Instant>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Mailbox {
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
 impl Queue {
     /// Hand `at` to an idle connection; false when every connection is busy (it waits).
-    fn push(&self, mut at: Instant) -> bool {
+    fn push(&self, at: Instant) -> bool {
         let mut s = self.state.borrow_mut();
-        while let Some(tx) = s.idle.pop() {
-            match tx.send(at) {
-                Ok(()) => return true,
-                Err(back) => at = back,
-            }
+        if let Some(m) = s.idle.pop() {
+            m.at.set(Some(at));
+            m.wake();
+            return true;
         }
         s.pending.push_back(at);
         false
@@ -118,12 +158,14 @@ impl Queue {
     fn close(&self) {
         let mut s = self.state.borrow_mut();
         s.closed = true;
-        s.idle.clear();
+        for m in s.idle.drain(..) {
+            m.wake();
+        }
     }
 
-    /// The next request for a connection, or `None` at the end.
-    async fn pop(&self) -> Option<Instant> {
-        let rx = {
+    /// The next request for the connection whose mailbox is `mine`, or `None` at the end.
+    async fn pop(&self, mine: &Rc<Mailbox>) -> Option<Instant> {
+        {
             let mut s = self.state.borrow_mut();
             if let Some(at) = s.pending.pop_front() {
                 return Some(at);
@@ -131,11 +173,19 @@ impl Queue {
             if s.closed {
                 return None;
             }
-            let (tx, rx) = oneshot::channel();
-            s.idle.push(tx);
-            rx
-        };
-        rx.await.ok()
+            s.idle.push(mine.clone());
+        }
+        std::future::poll_fn(|cx| {
+            if let Some(at) = mine.at.take() {
+                return Poll::Ready(Some(at));
+            }
+            if self.state.borrow().closed {
+                return Poll::Ready(None);
+            }
+            *mine.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -180,38 +230,50 @@ async fn thread_main(
             )));
         }
     };
-    match plan.open {
-        None => {
-            for _ in 0..plan.connections {
-                spawn(None, &mut tasks);
-            }
-        }
-        Some((mut schedule, max_conns)) => {
-            let queue = Rc::new(Queue::default());
-            for _ in 0..plan.connections {
-                spawn(Some(queue.clone()), &mut tasks);
-            }
-            let mut open = plan.connections;
-            while let Some(offset) = schedule.next_offset() {
-                let at = shared.start + offset;
-                tokio::time::sleep_until(at).await;
-                // Every connection busy: grow the pool, up to its bound.
-                if !queue.push(at) && open < max_conns {
-                    open += 1;
-                    spawn(Some(queue.clone()), &mut tasks);
+    let queue = plan.open.as_ref().map(|_| Rc::new(Queue::default()));
+    for _ in 0..plan.connections {
+        spawn(queue.clone(), &mut tasks);
+    }
+    // The thread's demand for CPU is counted from the start (connecting comes before).
+    tokio::time::sleep_until(shared.start).await;
+    let before = demand();
+    if let (Some((mut schedule, max_conns)), Some(queue)) = (plan.open, queue) {
+        let mut open = plan.connections;
+        let (mut now, mut batch) = (Instant::now(), 0);
+        while let Some(offset) = schedule.next_offset() {
+            let at = shared.start + offset;
+            // Hand out the requests already due (64 at most at once), then let
+            // the connections send them; sleep only when the next is not due yet.
+            if at > now || batch == 64 {
+                tokio::task::yield_now().await;
+                (now, batch) = (Instant::now(), 0);
+                if at > now {
+                    tokio::time::sleep_until(at).await;
+                    now = Instant::now();
                 }
             }
-            queue.close();
+            batch += 1;
+            // Every connection busy: grow the pool, up to its bound.
+            if !queue.push(at) && open < max_conns {
+                open += 1;
+                spawn(Some(queue.clone()), &mut tasks);
+            }
         }
+        queue.close();
     }
     for t in tasks {
         let _ = t.await;
     }
+    let end = Instant::now();
     if let Some(r) = reporter {
         r.abort();
         let _ = r.await;
     }
-    Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
+    let mut stats =
+        Rc::try_unwrap(total).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner);
+    stats.span = end.saturating_duration_since(shared.start);
+    stats.busy = demand().saturating_sub(before).min(stats.span);
+    stats
 }
 
 /// A stream that counts the bytes read from it.
@@ -280,7 +342,7 @@ impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
 
 /// The sending half of an HTTP/1.1 or HTTP/2 connection.
 enum Sender {
-    H1(SendRequest<Full<Bytes>>),
+    H1(h1::Conn<Box<dyn Io>>),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -288,18 +350,8 @@ impl Sender {
     /// Whether the connection can take a request (false: the server closed it).
     async fn ready(&mut self) -> bool {
         match self {
-            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H1(c) => c.open(),
             Sender::H2(s) => s.ready().await.is_ok(),
-        }
-    }
-
-    async fn send(
-        &mut self,
-        req: http::Request<Full<Bytes>>,
-    ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
-        match self {
-            Sender::H1(s) => s.send_request(req).await,
-            Sender::H2(s) => s.send_request(req).await,
         }
     }
 }
@@ -319,23 +371,16 @@ async fn open(shared: &Shared, read: Rc<Cell<u64>>) -> Result<Sender, String> {
             ),
             None => Box::new(tcp),
         };
-        let io = TokioIo::new(Counting { inner: io, read });
-        if shared.h2 {
-            let (sender, conn) =
-                http2::Builder::new(LocalExec)
-                    .handshake(io)
-                    .await
-                    .map_err(|e| {
-                        format!("{}: HTTP/2: {}", shared.addr, crate::error::chain_text(&e))
-                    })?;
-            tokio::task::spawn_local(conn);
-            return Ok(Sender::H2(sender));
+        if !shared.h2 {
+            return Ok(Sender::H1(h1::Conn::new(io)));
         }
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        let io = TokioIo::new(Counting { inner: io, read });
+        let (sender, conn) = http2::Builder::new(LocalExec)
+            .handshake(io)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{}: HTTP/2: {}", shared.addr, crate::error::chain_text(&e)))?;
         tokio::task::spawn_local(conn);
-        Ok(Sender::H1(sender))
+        Ok(Sender::H2(sender))
     };
     match tokio::time::timeout(shared.timeout, connect).await {
         Ok(r) => r,
@@ -371,22 +416,37 @@ async fn connect(
     }
 }
 
-/// The next request this connection sends: its intended send time, or `None` at the end.
-async fn next_job(shared: &Shared, queue: Option<&Queue>) -> Option<Instant> {
-    match queue {
-        None => {
-            if shared.deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
+/// Run `work` until `deadline`; `None` when the deadline came first. `timer` is
+/// the connection's one timer, moved on only when it fires before the deadline,
+/// so a request costs no timer registration (as a `timeout_at` per request would).
+async fn within<F: std::future::Future>(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
+    work: F,
+) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return Some(out),
+            () = timer.as_mut() => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
             }
-            if let Some(limit) = shared.limit
-                && shared.issued.fetch_add(1, Ordering::Relaxed) >= limit
-            {
-                return None;
-            }
-            Some(Instant::now())
         }
-        Some(q) => q.pop().await,
     }
+}
+
+/// How one request ended.
+enum Outcome {
+    Answer(u16),
+    /// The connection broke or the answer was malformed: why.
+    Failed(String),
+    /// A kept-alive connection the server had closed: send again on a new one.
+    Again,
+    TimedOut,
 }
 
 /// One connection's life: take requests, send them, record the answers; reconnect
@@ -401,19 +461,41 @@ async fn connection(
 ) {
     let read = Rc::new(Cell::new(0u64));
     let mut sender: Option<Sender> = None;
-    if queue.is_none() {
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(shared.start + shared.timeout));
+    let open_loop = queue.is_some();
+    if !open_loop {
         // Closed loop: connect before the start, as wrk does.
         sender = connect(&shared, &read, slot.as_ref()).await.ok();
+        if sender.is_some() {
+            stats.borrow_mut().opened += 1;
+        }
         tokio::time::sleep_until(shared.start).await;
     }
     let since = |at: Instant| at.saturating_duration_since(shared.start);
+    // The closed loop's clock: when the last request ended (one clock read per request).
+    let mut clock = Instant::now();
+    let mut again: Option<Instant> = None;
+    let mailbox = Rc::new(Mailbox::default());
     loop {
-        let Some(intended) = next_job(&shared, queue.as_deref()).await else {
-            break;
+        let intended = match (again.take(), queue.as_deref()) {
+            (Some(at), _) => at,
+            (None, Some(q)) => match q.pop(&mailbox).await {
+                Some(at) => at,
+                None => break,
+            },
+            (None, None) => {
+                if shared.deadline.is_some_and(|d| clock >= d)
+                    || shared
+                        .limit
+                        .is_some_and(|l| shared.issued.fetch_add(1, Ordering::Relaxed) >= l)
+                {
+                    break;
+                }
+                clock
+            }
         };
-        let now = Instant::now();
-        let lag = now.saturating_duration_since(intended);
-        if queue.is_some() && lag > shared.drop_after {
+        let mut sent = if open_loop { Instant::now() } else { intended };
+        if open_loop && sent.saturating_duration_since(intended) > shared.drop_after {
             stats.borrow_mut().dropped += 1;
             continue;
         }
@@ -425,69 +507,101 @@ async fn connection(
         }
         if sender.is_none() {
             match connect(&shared, &read, slot.as_ref()).await {
-                Ok(s) => sender = Some(s),
+                Ok(s) => {
+                    stats.borrow_mut().opened += 1;
+                    sender = Some(s);
+                }
                 Err(reason) => {
+                    clock = Instant::now();
                     stats
                         .borrow_mut()
-                        .fail(ErrorKind::Connect, || reason, since(Instant::now()));
+                        .fail(ErrorKind::Connect, || reason, since(clock));
                     continue;
                 }
             }
+            sent = Instant::now();
         }
         let Some(s) = sender.as_mut() else { continue };
-        let sent = Instant::now();
-        if queue.is_some() && sent.saturating_duration_since(intended) > shared.late_after {
+        // The closed loop measures from the send, whatever the connecting took.
+        let intended = if open_loop { intended } else { sent };
+        if open_loop && sent.saturating_duration_since(intended) > shared.late_after {
             stats.borrow_mut().late += 1;
         }
-        let request = match shared.requests.len() {
-            0 | 1 => shared.requests.first().cloned(),
-            n => shared
-                .requests
-                .get(shared.next.fetch_add(1, Ordering::Relaxed) % n)
-                .cloned(),
-        };
-        let Some(request) = request else { break };
-        let exchange = async {
-            let response = s.send(request).await?;
-            let status = response.status().as_u16();
-            let mut body = response.into_body();
-            while let Some(frame) = body.frame().await {
-                frame?;
-            }
-            Ok::<u16, hyper::Error>(status)
+        let i = match shared.h1.len().max(shared.requests.len()) {
+            0 | 1 => 0,
+            n => shared.next.fetch_add(1, Ordering::Relaxed) % n,
         };
         let mut limit = sent + shared.timeout;
         let cut = shared.deadline.is_some_and(|d| d < limit);
         if let Some(d) = shared.deadline {
             limit = limit.min(d);
         }
-        match tokio::time::timeout_at(limit, exchange).await {
-            Ok(Ok(status)) => {
-                let done = Instant::now();
-                stats.borrow_mut().answer(
-                    status,
-                    done.saturating_duration_since(intended),
-                    done.saturating_duration_since(sent),
-                    sent.saturating_duration_since(intended),
-                    since(done),
-                );
+        let outcome = match s {
+            Sender::H1(c) => {
+                let Some(req) = shared.h1.get(i) else { break };
+                let reused = c.reused;
+                match within(timer.as_mut(), limit, c.exchange(req, &read)).await {
+                    Some(Ok(status)) => Outcome::Answer(status),
+                    Some(Err(h1::Failure::Closed)) if reused => Outcome::Again,
+                    Some(Err(h1::Failure::Closed)) => Outcome::Failed(
+                        "the server closed the connection without answering".to_string(),
+                    ),
+                    Some(Err(h1::Failure::Broken(why))) => Outcome::Failed(why),
+                    None => Outcome::TimedOut,
+                }
             }
-            Ok(Err(e)) => {
+            Sender::H2(s) => {
+                let Some(req) = shared.requests.get(i).cloned() else {
+                    break;
+                };
+                let exchange = async {
+                    let response = s.send_request(req).await?;
+                    let status = response.status().as_u16();
+                    let mut body = response.into_body();
+                    while let Some(frame) = body.frame().await {
+                        frame?;
+                    }
+                    Ok::<u16, hyper::Error>(status)
+                };
+                match within(timer.as_mut(), limit, exchange).await {
+                    Some(Ok(status)) => Outcome::Answer(status),
+                    Some(Err(e)) => Outcome::Failed(crate::error::chain_text(&e)),
+                    None => Outcome::TimedOut,
+                }
+            }
+        };
+        clock = Instant::now();
+        match outcome {
+            Outcome::Answer(status) => {
+                let latency = clock.saturating_duration_since(intended);
+                let split = open_loop.then(|| {
+                    (
+                        clock.saturating_duration_since(sent),
+                        sent.saturating_duration_since(intended),
+                    )
+                });
+                stats
+                    .borrow_mut()
+                    .answer(status, latency, split, since(clock));
+            }
+            Outcome::Again => {
                 sender = None;
-                stats.borrow_mut().fail(
-                    ErrorKind::Read,
-                    || crate::error::chain_text(&e),
-                    since(Instant::now()),
-                );
+                again = Some(intended);
             }
-            Err(_) if cut && Instant::now() >= limit => break,
-            Err(_) => {
+            Outcome::Failed(why) => {
+                sender = None;
+                stats
+                    .borrow_mut()
+                    .fail(ErrorKind::Read, || why, since(clock));
+            }
+            Outcome::TimedOut if cut && clock >= limit => break,
+            Outcome::TimedOut => {
                 sender = None;
                 let t = shared.timeout;
                 stats.borrow_mut().fail(
                     ErrorKind::Timeout,
                     || format!("no complete answer within {t:?} (--timeout)"),
-                    since(Instant::now()),
+                    since(clock),
                 );
             }
         }
