@@ -43,6 +43,15 @@ machine() {
 # ratio A B: A / B with two decimals.
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
+# cpu_ticks PID...: user+system clock ticks (getconf CLK_TCK a second) of those processes.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
+
 # nginx_1k: nginx (1 worker, on CPU 0) serving a 1 KiB /1k.bin over HTTP/1.1 on
 # 127.0.0.1:$P1 and h2c on $P2, from a fresh folder $work (removed at exit).
 nginx_1k() {

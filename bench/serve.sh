@@ -15,6 +15,7 @@ ROUNDS=${ROUNDS:-5}
 IDLE=${IDLE:-5000 10000}
 TARGET=${CARGO_TARGET_DIR:-target}
 WK=${WIREKIT:-$TARGET/release/wirekit}
+source bench/lib.sh # cpu_ticks
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -106,13 +107,6 @@ for port in "$P_WK" "$P_NG" "$P_PY"; do
   done
 done
 
-cpu_ticks() { # pids... -> user+system clock ticks of all of them
-  local t=0 p
-  for p in "$@"; do
-    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$t"
-}
 run() { # url connections server-pids... -> "req/s server-CPU-us-per-request"
   local url=$1 c=$2 a b out
   shift 2

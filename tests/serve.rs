@@ -1078,6 +1078,9 @@ print("ok")
     // h2c and --dump take the copying path: same bytes.
     let h2 = curl(&["--http2-prior-knowledge", &u]);
     assert_eq!(h2.stdout, big, "h2c");
+    // HTTP/2 reads files 16 KiB at a time: a range that starts and ends inside chunks.
+    let h2 = curl(&["--http2-prior-knowledge", "-r", "100001-3000002", &u]);
+    assert_eq!(h2.stdout, &big[100001..3000003], "h2c range");
     let dumped_dir = tempfile::tempdir().expect("tempdir");
     let dump = dumped_dir.path().join("dump.txt");
     let (_d, dport) = serve(dir.path(), &["--hex-dump", dump.to_str().expect("utf-8")]);
@@ -2359,4 +2362,48 @@ fn serve_qr_codes_in_the_terminal_and_on_the_page() {
     let want = format!("http://127.0.0.1:{port}/");
     assert_eq!(decode_qr(&w.path().join("term.pgm")), want);
     assert!(printed.lines().any(|l| l == want), "{printed}");
+}
+
+/// Issue 10 item 5: `--upload` bound to a non-loopback address (0.0.0.0 here;
+/// traffic only to 127.0.0.1) without `--auth`/`--token` prints a warning that
+/// names the address and the flags; with `--auth`, or bound to loopback, none.
+#[test]
+fn serve_warns_about_open_uploads_on_other_addresses() {
+    let d = site();
+    let (open, port) = serve(d.path(), &["-b", "0.0.0.0", "--upload"]);
+    let warning = open.line(Pipe::Stderr, "uploads are on");
+    assert!(
+        warning.contains(&format!(
+            "0.0.0.0:{port} is reachable from other machines without credentials"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("--auth USER:PASS or --token TOKEN"),
+        "{warning}"
+    );
+    assert_eq!(
+        status(&["-T", "-", &url(port, "/open.txt")]),
+        "201",
+        "the upload itself still works"
+    );
+    for (args, want) in [
+        (
+            &["-b", "0.0.0.0", "--upload", "--auth", "me:secret"][..],
+            "401",
+        ),
+        (&["-b", "0.0.0.0", "--upload", "--token", "t0k"][..], "401"),
+        (&["--upload"][..], "200"),
+    ] {
+        let (p, port) = serve(d.path(), args);
+        // The warning comes before the first answer, so an answered request
+        // proves it was not printed.
+        assert_eq!(status(&[&url(port, "/hello.txt")]), want, "{args:?}");
+        p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\"");
+        assert!(
+            !p.so_far(Pipe::Stderr).contains("uploads are on"),
+            "{args:?}: {}",
+            p.so_far(Pipe::Stderr)
+        );
+    }
 }

@@ -172,8 +172,9 @@ print("ok")
 /// answered with at most one response, never a second (smuggled) one, and a
 /// normal client is served afterwards. Bare-LF line ends get one 400 and a
 /// close (RFC 9112 §2.2). The body-framing forms run again with `--upload`, where
-/// the request reaches a handler that reads the body: CL+TE is then answered as
-/// chunked (RFC 9112 §6.3) and the connection is closed after that one answer.
+/// the request would reach a handler that reads the body. Content-Length with
+/// Transfer-Encoding, in either order, gets a 400 that says why (RFC 9112 §6.3
+/// allows refusing it), then the close.
 #[test]
 fn serve_malformed_request_corpus() {
     let d = site();
@@ -234,6 +235,9 @@ for port, forms in (({port}, cases), ({uport}, upload)):
         assert n == 0 or got[9:10] == b"4" or (closed and b"connection: close" in head), (name, got[:300])
         if name.startswith("bare-lf"):
             assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and closed, (name, got)
+        if name.endswith(("cl+te", "te+cl")):
+            assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and closed, (name, got)
+            assert b"both Content-Length and Transfer-Encoding" in got, (name, got)
 # Bare LF alone, as a hand-typed request: one 400, then the close.
 got, closed = exchange({port}, b"GET /hello.txt HTTP/1.0\n\n")
 assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and closed and got.count(b"HTTP/1.") == 1, got
@@ -332,7 +336,7 @@ def open_head(s, c, sid):
 /// Issue 10 item 3: HTTP/2, over h2c and over TLS (ALPN h2): a header block
 /// left open after a first complete request is cut at the header timeout (not
 /// the 120 s idle timeout), `--max-headers` bounds the fields (431) and
-/// `--max-header-size` the bytes (431 from h2), the connection going on; an idle one closes
+/// `--max-header-size` the bytes (431, logged as well), the connection going on; an idle one closes
 /// after `--idle-timeout`.
 #[test]
 fn serve_h2_limits() {
@@ -364,8 +368,8 @@ for port, tls in (({h2c_port}, False), ({tls_port}, True)):
     assert st == "200", (tls, "19 fields", st)
     st, body = request(s, c, 5, head("/hello.txt", [("x-%d" % i, "v") for i in range(21)]))
     assert st == "431" and body == b"", (tls, "21 fields", st, body)
-    st, _ = request(s, c, 7, head("/hello.txt", [("x-big", "v" * 9000)]))
-    assert st == "431", (tls, "9000-byte field", st)
+    st, body = request(s, c, 7, head("/big.txt", [("x-big", "v" * 9000)]))
+    assert st == "431" and body == b"", (tls, "9000-byte field", st, body)
     st, _ = request(s, c, 11, head("/hello.txt"))
     assert st == "200", (tls, "after the 431s", st)
     open_head(s, c, 13)
@@ -383,6 +387,17 @@ print("ok")
     let line = h2c.line(Pipe::Stderr, "\"status\":431");
     let v: serde_json::Value = serde_json::from_str(&line).expect("json");
     assert_eq!(v["request"], "GET /hello.txt HTTP/2.0");
+    // The header list over --max-header-size is logged too (h2 alone would
+    // answer it without a log line).
+    let line = h2c.line(Pipe::Stderr, "GET /big.txt HTTP/2.0");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(v["status"], 431);
+    assert_eq!(v["bytes"], 0);
+    assert_eq!(v["peer"], "127.0.0.1");
+    assert_eq!(
+        v["error"],
+        "request head too large or too many header fields"
+    );
     let cut = h2c.line(Pipe::Stderr, "HTTP/2 request head not complete");
     let v: serde_json::Value = serde_json::from_str(&cut).expect("json");
     assert_eq!(v["status"], 0);
@@ -506,4 +521,151 @@ assert r.json()["form"] == {{"x": ["1", "2"]}}, r.text
 print("ok")
 "#
     ));
+}
+
+/// A certificate for localhost and 127.0.0.1 made by `wirekit cert` in `dir`:
+/// (CA, cert, key) paths.
+fn pki(dir: &std::path::Path) -> (String, String, String) {
+    let out = dir.to_str().expect("utf-8 temp path");
+    let limit = Duration::from_secs(30);
+    let o = run(wirekit(&["cert", "ca", "--out", out]), None, limit);
+    assert_eq!(code(&o), 0, "cert ca: {}", stderr(&o));
+    let ca = format!("{out}/ca.pem");
+    let ca_key = format!("{out}/ca-key.pem");
+    let args = [
+        "cert",
+        "new",
+        "localhost",
+        "127.0.0.1",
+        "--ca",
+        &ca,
+        "--ca-key",
+        &ca_key,
+        "--out",
+        out,
+    ];
+    let o = run(wirekit(&args), None, limit);
+    assert_eq!(code(&o), 0, "cert new: {}", stderr(&o));
+    (
+        ca,
+        format!("{out}/localhost+1.pem"),
+        format!("{out}/localhost+1-key.pem"),
+    )
+}
+
+/// Issue 14 item 3: a client that sends an IP address as SNI (as wrk does; here
+/// `openssl s_client -servername 127.0.0.1`) makes rustls warn; that warning
+/// shows only from `-v` on, and under `-q` stderr stays empty.
+#[test]
+fn serve_tls_ip_sni_warns_only_with_verbose() {
+    let d = site();
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = pki(keys.path());
+    for (global, warned) in [(&["-q"][..], false), (&[][..], false), (&["-v"][..], true)] {
+        let (p, port) = serve(global, d.path(), &["--tls", "--cert", &cert, "--key", &key]);
+        let mut o = Command::new("openssl");
+        o.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "127.0.0.1",
+            "-CAfile",
+            &ca,
+            "-quiet",
+            "-ign_eof",
+        ]);
+        let out = run(
+            o,
+            Some(b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+            Duration::from_secs(15),
+        );
+        assert!(
+            stdout(&out).ends_with("\r\n\r\nhello, world\n"),
+            "s_client got: {:?} {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        if warned {
+            p.line(Pipe::Stderr, "Illegal SNI extension");
+        }
+        let out = p.terminate(Duration::from_secs(15));
+        let err = stderr(&out);
+        assert_eq!(err.contains("Illegal SNI"), warned, "{global:?}: {err}");
+        if global == ["-q"] {
+            assert_eq!(err, "", "under -q");
+        }
+    }
+}
+
+/// Issue 10: an upload PUT with both Content-Length and Transfer-Encoding (curl
+/// sends what it is told) gets 400 naming the conflict, nothing is written, the
+/// connection closes, and the answer has its access-log line.
+#[test]
+fn serve_upload_refuses_content_length_with_transfer_encoding() {
+    let d = site();
+    let (p, port) = serve(&[], d.path(), &["--upload"]);
+    let mut c = Command::new("curl");
+    c.current_dir(d.path()).args([
+        "-s",
+        "-i",
+        "--max-time",
+        "10",
+        "-T",
+        "hello.txt",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-H",
+        "Content-Length: 13",
+        &format!("http://127.0.0.1:{port}/new.txt"),
+    ]);
+    let out = run(c, None, Duration::from_secs(15));
+    let got = stdout(&out);
+    assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    assert!(got.contains("\r\nconnection: close\r\n"), "{got}");
+    let body = "400 Bad Request: the request has both Content-Length and Transfer-Encoding, so its length is ambiguous (RFC 9112 §6.3); send only one of them\n";
+    assert!(got.ends_with(&format!("\r\n\r\n{body}")), "{got}");
+    assert!(!d.path().join("new.txt").exists(), "nothing is written");
+    let line = p.line(Pipe::Stderr, "\"PUT /new.txt HTTP/1.1\"");
+    assert!(line.contains(&format!("\" 400 {} ", body.len())), "{line}");
+    // Content-Length first, from Python's http.client: the same answer.
+    python_ok(&format!(
+        r#"
+import http.client
+c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
+c.putrequest("PUT", "/other.txt")
+c.putheader("Content-Length", "4")
+c.putheader("Transfer-Encoding", "chunked")
+c.endheaders()
+c.send(b"0\r\n\r\n")
+r = c.getresponse()
+assert r.status == 400, r.status
+assert b"both Content-Length and Transfer-Encoding" in r.read()
+assert r.getheader("connection") == "close"
+print("ok")
+"#
+    ));
+    assert!(!d.path().join("other.txt").exists(), "nothing is written");
+    // One of the two alone still uploads.
+    let mut c = Command::new("curl");
+    c.current_dir(d.path()).args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "10",
+        "-T",
+        "hello.txt",
+        "-H",
+        "Transfer-Encoding: chunked",
+        &format!("http://127.0.0.1:{port}/chunked.txt"),
+    ]);
+    let out = run(c, None, Duration::from_secs(15));
+    assert_eq!(stdout(&out), "201");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("chunked.txt")).expect("uploaded"),
+        "hello, world\n"
+    );
 }

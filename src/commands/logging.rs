@@ -17,21 +17,27 @@ pub(crate) fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     }
 }
 
+/// The filter for the command line's level, when `RUST_LOG` does not set one.
+///
+/// `-q` lets only errors through, from every crate. rustls warns about what
+/// peers send (`Illegal SNI extension: ignoring IP address presented as
+/// hostname` for each wrk or curl connection to an IP address): a server's log
+/// would fill with it, so its warnings show from `-v` on only.
+fn default_filter(quiet: bool, verbose: u8) -> String {
+    let others = "rustls_platform_verifier=off";
+    match (quiet, verbose) {
+        (true, _) => format!("error,{others}"),
+        (false, 0) => format!("wirekit=info,warn,rustls=error,{others}"),
+        (false, 1) => format!("wirekit=debug,warn,{others}"),
+        (false, _) => format!("wirekit=trace,warn,{others}"),
+    }
+}
+
 /// Install the global subscriber: `-q` errors only, default info, `-v` debug, `-vv` trace.
 /// `RUST_LOG` overrides the level when set.
 pub fn init(global: &GlobalArgs) {
-    let level = if global.quiet {
-        "error"
-    } else {
-        match global.verbose {
-            0 => "info",
-            1 => "debug",
-            _ => "trace",
-        }
-    };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
-        EnvFilter::new(format!("wirekit={level},warn,rustls_platform_verifier=off"))
-    });
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(default_filter(global.quiet, global.verbose)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -51,5 +57,22 @@ pub fn init(global: &GlobalArgs) {
                 .without_time()
                 .try_init();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_filter;
+    use tracing_subscriber::EnvFilter;
+
+    #[test]
+    fn every_level_gives_a_filter_that_parses() {
+        for (q, v) in [(true, 0), (false, 0), (false, 1), (false, 2)] {
+            let f = default_filter(q, v);
+            assert!(EnvFilter::try_new(&f).is_ok(), "{f}");
+        }
+        assert!(default_filter(false, 0).contains("rustls=error"));
+        assert!(!default_filter(false, 1).contains("rustls=error"));
+        assert!(default_filter(true, 0).starts_with("error,"));
     }
 }

@@ -154,7 +154,32 @@ pub(crate) async fn handle(
     let started = cfg.log.is_some().then(Instant::now);
     let (parts, body) = req.into_parts();
     let mut user = None;
-    let mut resp = respond(dispatch(cfg, peer, &parts, body, &mut user).await);
+    let resp = respond(dispatch(cfg, peer, &parts, body, &mut user).await);
+    finish(cfg, peer, &parts, user, resp, started)
+}
+
+/// A request refused before the pipeline (its head breaks a rule the
+/// connection layer found), answered and logged like any other.
+pub(crate) fn refuse(
+    cfg: &Config,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    why: ServeError,
+) -> Response<Logged> {
+    // The body is left unread: its framing is what is in doubt.
+    let (parts, _) = req.into_parts();
+    finish(cfg, peer, &parts, None, why.into_response(), Instant::now())
+}
+
+/// The headers every response gets, and its access-log entry.
+fn finish(
+    cfg: &Config,
+    peer: SocketAddr,
+    parts: &Parts,
+    user: Option<String>,
+    mut resp: Response<Body>,
+    started: Instant,
+) -> Response<Logged> {
     let h = resp.headers_mut();
     if cfg.cors {
         h.insert(
@@ -169,7 +194,7 @@ pub(crate) async fn handle(
     for (k, v) in &cfg.headers {
         h.insert(k.clone(), v.clone());
     }
-    let entry = log_entry(cfg, peer, &parts, user, resp.status(), started);
+    let entry = log_entry(cfg, peer, parts, user, resp.status(), started);
     resp.map(|inner| Logged {
         inner,
         sent: 0,

@@ -6,7 +6,8 @@ use crate::http::server::body::Logged;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
-use crate::http::server::dispatch::handle;
+use crate::http::server::dispatch::{handle, refuse};
+use crate::http::server::error::ServeError;
 use crate::http::server::response::empty;
 use crate::net::{Conn, Dump, HostPort, ListenOptions, Listener};
 use crate::tls::{self, TlsAcceptor};
@@ -144,6 +145,7 @@ impl Bound {
         }
         let cfg = Arc::new(cfg);
         let max_headers = protocols.max_headers;
+        let max_head = protocols.max_head;
         let log = protocols.log;
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
@@ -152,11 +154,23 @@ impl Bound {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
-                    // h2 bounds a head's bytes itself (max_header_list_size), not its fields.
-                    if req.version() == Version::HTTP_2 && req.headers().len() > max_headers {
-                        return Ok(too_many_headers(&req, max_headers, log, activity));
+                    let h2 = req.version() == Version::HTTP_2;
+                    if h2 && let Some(why) = h2_head_too_large(&req, max_headers, max_head) {
+                        return Ok(head_too_large(&req, why, log, activity));
                     }
-                    let mut resp = handle(&cfg, activity.peer, req).await;
+                    let mut resp = if activity.take_both_lengths() {
+                        refuse(
+                            &cfg,
+                            activity.peer,
+                            req,
+                            ServeError::BadRequest(BOTH_LENGTHS.into()),
+                        )
+                    } else {
+                        handle(&cfg, activity.peer, req).await
+                    };
+                    if h2 {
+                        resp.body_mut().inner.for_h2();
+                    }
                     resp.body_mut().activity = Some(activity);
                     Ok(resp)
                 })
@@ -211,11 +225,48 @@ fn tls_gate(listener: Listener, log: Option<AccessLogFormat>) -> Listener {
     ))
 }
 
-/// The 431 for an HTTP/2 request with more than `--max-headers` fields (empty,
-/// as HTTP/1.1 gets from hyper), logged like the refusals below the handler.
-fn too_many_headers(
+/// Why an HTTP/1.1 request with both framing fields gets 400.
+const BOTH_LENGTHS: &str = "the request has both Content-Length and Transfer-Encoding, so its length is ambiguous (RFC 9112 §6.3); send only one of them";
+
+/// Why an HTTP/2 request head is over the limits, if it is: more than
+/// `--max-headers` fields, or a header list (RFC 9113 §6.5.2: each field's
+/// name and value plus 32 bytes, the pseudo-fields included) over
+/// `--max-header-size`. h2 would answer the second itself, unlogged, so it is
+/// given room (see `conn::Protocols::new`) and the limit is kept here.
+fn h2_head_too_large(req: &Request<Incoming>, max_headers: usize, max_head: u64) -> Option<String> {
+    if req.headers().len() > max_headers {
+        return Some(format!(
+            "more than {max_headers} header fields (--max-headers)"
+        ));
+    }
+    let uri = req.uri();
+    let pseudo = [
+        (":method", req.method().as_str().len()),
+        (":scheme", uri.scheme_str().map_or(0, str::len)),
+        (
+            ":authority",
+            uri.authority().map_or(0, |a| a.as_str().len()),
+        ),
+        (
+            ":path",
+            uri.path_and_query().map_or(0, |p| p.as_str().len()),
+        ),
+    ];
+    let size = pseudo.iter().map(|(n, v)| n.len() + v + 32).sum::<usize>()
+        + req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 32)
+            .sum::<usize>();
+    (size as u64 > max_head)
+        .then(|| format!("a header list of {size} bytes, over {max_head} (--max-header-size)"))
+}
+
+/// The 431 for an HTTP/2 request head over the limits (empty, as HTTP/1.1
+/// gets from hyper), logged like the refusals below the handler.
+fn head_too_large(
     req: &Request<Incoming>,
-    max: usize,
+    why: String,
     log: Option<AccessLogFormat>,
     activity: Arc<Activity>,
 ) -> Response<Logged> {
@@ -232,8 +283,8 @@ fn too_many_headers(
             "request head too large or too many header fields",
         );
     }
-    debug!(peer = %activity.peer, "HTTP/2 request with more than {max} header fields (--max-headers)");
-    // Empty, as hyper's HTTP/1.1 431 and h2's own 431 for a head over its size.
+    debug!(peer = %activity.peer, "HTTP/2 request with {why}");
+    // Empty, as hyper's HTTP/1.1 431.
     empty(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).map(|inner| Logged {
         inner,
         sent: 0,

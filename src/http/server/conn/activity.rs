@@ -35,6 +35,9 @@ pub(crate) struct Activity {
     /// A response is "finished" when hyper has taken its last bytes, not when they
     /// are sent; parking then would drop what hyper has not sent yet.
     pub(super) write_blocked: AtomicBool,
+    /// HTTP/1.1: the head of the request being answered had both Content-Length
+    /// and Transfer-Encoding (refused with 400; see `conn::HeadScan`).
+    pub(super) both_lengths: AtomicBool,
 }
 
 impl Activity {
@@ -50,6 +53,7 @@ impl Activity {
             h2_head_ms: AtomicU64::new(0),
             last_ms: AtomicU64::new(clock_ms()),
             write_blocked: AtomicBool::new(false),
+            both_lengths: AtomicBool::new(false),
         }
     }
     /// A request has arrived.
@@ -75,6 +79,12 @@ impl Activity {
         self.head_ms.store(clock_ms(), Ordering::Relaxed);
         self.reading.store(true, Ordering::Relaxed);
         self.in_flight.load(Ordering::Relaxed) == 0
+    }
+    /// Whether the request just begun had both Content-Length and
+    /// Transfer-Encoding in its head (then forgotten: one answer per head).
+    pub(crate) fn take_both_lengths(&self) -> bool {
+        self.both_lengths.load(Ordering::Relaxed)
+            && self.both_lengths.swap(false, Ordering::Relaxed)
     }
     /// When the head being read began (the connection's start at the latest).
     pub(super) fn head_started(&self) -> Instant {

@@ -56,6 +56,13 @@ const LINGER_QUIET: Duration = Duration::from_secs(5);
 /// Concurrent streams an HTTP/2 client may open on one connection (nginx: 128).
 const MAX_STREAMS: u32 = 100;
 
+/// Bytes an HTTP/2 stream may have queued for sending (hyper: 400 KiB). A client
+/// with large flow-control windows (h2load, browsers) lets every stream queue
+/// that much: 64 connections × 10 streams of 1 MiB held ~240 MB. 128 KiB kept
+/// the throughput of 400 KiB (h2load -c64 -m10, 1 MiB files; 64 KiB lost a
+/// fifth of it over TLS).
+const H2_SEND_BUF: usize = 128 * 1024;
+
 /// At most this much of a refused request's first line goes into the log.
 const MAX_LOGGED_LINE: usize = 1024;
 
@@ -167,6 +174,12 @@ impl FrameScan {
 /// bytes. A bare LF in a head is turned into a NUL before hyper sees it, so hyper
 /// answers that head 400 and closes, as for any malformed head. Only the bytes
 /// of a head are looked at, once, in the read that brings them (no second pass).
+///
+/// It also notes whether the head has both `Content-Length` and
+/// `Transfer-Encoding` (hyper drops the first and reads the body as chunked):
+/// such a request is refused with a 400 that says why (RFC 9112 §6.3 allows
+/// it; nginx does the same), since a proxy in front may have framed it the
+/// other way.
 #[derive(Default)]
 struct HeadScan {
     /// The byte before the bytes to scan next.
@@ -175,7 +188,19 @@ struct HeadScan {
     line: usize,
     /// A line with something on it has ended (so an empty line ends the head).
     seen_line: bool,
+    /// The first bytes of the current line, enough to tell a length field.
+    name: [u8; NAME_BYTES],
+    /// How many of them have come; [`NOT_A_LENGTH`] once the line cannot be one.
+    name_len: u8,
+    /// Content-Length (bit 0) and Transfer-Encoding (bit 1) seen.
+    lengths: u8,
 }
+
+/// The two fields that frame a request body, as they start a head's line.
+const CONTENT_LENGTH: &[u8] = b"content-length:";
+const TRANSFER_ENCODING: &[u8] = b"transfer-encoding:";
+const NAME_BYTES: usize = TRANSFER_ENCODING.len();
+const NOT_A_LENGTH: u8 = u8::MAX;
 
 impl HeadScan {
     /// Look at the next bytes of the head; how it ended, once it has (the rest
@@ -195,15 +220,55 @@ impl HeadScan {
             if self.line == 1 && self.seen_line {
                 return Some(HeadEnd::Blank);
             }
+            self.name_part(&bytes[start..at]);
+            self.end_line();
             self.seen_line |= self.line > 1;
             self.line = 0;
             start = at + 1;
         }
+        self.name_part(&bytes[start..]);
         self.line += bytes.len() - start;
         if let Some(&last) = bytes.last() {
             self.prev = last;
         }
         None
+    }
+
+    /// Keep the first bytes of the current line, if it may be a length field
+    /// (most lines are ruled out by their first byte).
+    fn name_part(&mut self, part: &[u8]) {
+        let have = usize::from(self.name_len);
+        if have >= NAME_BYTES || part.is_empty() {
+            return;
+        }
+        if have == 0 && !matches!(part[0] | 0x20, b'c' | b't') {
+            self.name_len = NOT_A_LENGTH;
+            return;
+        }
+        let n = (NAME_BYTES - have).min(part.len());
+        self.name[have..have + n].copy_from_slice(&part[..n]);
+        self.name_len += n as u8;
+    }
+
+    /// A line has ended: note it if it was a length field.
+    fn end_line(&mut self) {
+        if self.name_len != NOT_A_LENGTH {
+            let name = &self.name[..usize::from(self.name_len)];
+            let is = |field: &[u8]| {
+                name.len() >= field.len() && name[..field.len()].eq_ignore_ascii_case(field)
+            };
+            if is(CONTENT_LENGTH) {
+                self.lengths |= 1;
+            } else if is(TRANSFER_ENCODING) {
+                self.lengths |= 2;
+            }
+        }
+        self.name_len = 0;
+    }
+
+    /// Whether the head had both Content-Length and Transfer-Encoding.
+    fn both_lengths(&self) -> bool {
+        self.lengths == 3
     }
 }
 
@@ -247,20 +312,24 @@ impl AsyncRead for Prefixed {
             buf.put_slice(&head);
             Poll::Ready(Ok(()))
         };
-        if let Some(f) = &mut self.frames {
+        let this = &mut *self;
+        if let Some(f) = &mut this.frames {
             f.feed(&buf.filled()[before..]);
         }
-        if let Some(a) = &self.activity
+        if let Some(a) = &this.activity
             && buf.filled().len() > before
         {
             if a.saw_bytes() {
-                self.head = Some(HeadScan::default());
+                this.head = Some(HeadScan::default());
             }
-            if let Some(scan) = &mut self.head
+            if let Some(scan) = &mut this.head
                 && let Some(end) = scan.feed(&mut buf.filled_mut()[before..])
             {
-                self.bare_lf |= end == HeadEnd::BareLf;
-                self.head = None;
+                this.bare_lf |= end == HeadEnd::BareLf;
+                if scan.both_lengths() {
+                    a.both_lengths.store(true, Ordering::Relaxed);
+                }
+                this.head = None;
             }
         }
         polled
@@ -301,7 +370,16 @@ pub(crate) struct Protocols {
     pub(crate) log: Option<Format>,
     /// Most header fields in a request (hyper checks HTTP/1.1; the handler h2).
     pub(crate) max_headers: usize,
+    /// Largest request head (hyper checks HTTP/1.1; the handler h2, whose own
+    /// limit is [`H2_HEAD_ROOM`] times this).
+    pub(crate) max_head: u64,
 }
+
+/// h2 answers a header list over its limit with a 431 of its own, which no
+/// handler sees (so no log line): its limit is this many times `--max-header-size`,
+/// and the handler refuses (and logs) what lies between. It still bounds the
+/// memory of a header list.
+const H2_HEAD_ROOM: u64 = 2;
 
 impl Protocols {
     /// Settings for a header timeout and a largest request head of `max_head` bytes.
@@ -329,8 +407,9 @@ impl Protocols {
             .half_close(true);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
-            .max_header_list_size(max_head.min(u32::MAX as u64) as u32)
-            .max_concurrent_streams(MAX_STREAMS);
+            .max_header_list_size(max_head.saturating_mul(H2_HEAD_ROOM).min(u32::MAX as u64) as u32)
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_send_buf_size(H2_SEND_BUF);
         Protocols {
             h1,
             h2,
@@ -338,6 +417,7 @@ impl Protocols {
             idle_timeout,
             log,
             max_headers,
+            max_head,
         }
     }
 }
@@ -821,5 +901,38 @@ mod tests {
         }
         // An unfinished head is still being scanned.
         assert!(scan(&[b"GET / HTTP/1.1\r\nHost"]).0.is_none());
+    }
+
+    fn both_lengths(parts: &[&[u8]]) -> bool {
+        let mut s = HeadScan::default();
+        for p in parts {
+            if s.feed(&mut p.to_vec()).is_some() {
+                break;
+            }
+        }
+        s.both_lengths()
+    }
+
+    #[test]
+    fn head_scan_sees_content_length_with_transfer_encoding() {
+        let both: &[u8] = b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTRANSFER-encoding: chunked\r\n\r\n";
+        assert!(both_lengths(&[both]));
+        // Split anywhere, names included, in either order.
+        for cut in 1..both.len() {
+            assert!(both_lengths(&[&both[..cut], &both[cut..]]), "cut at {cut}");
+        }
+        assert!(both_lengths(&[
+            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length:4\r\n\r\n"
+        ]));
+        for one in [
+            &b"PUT /a HTTP/1.1\r\nContent-Length: 4\r\nContent-Type: x\r\n\r\n"[..],
+            b"PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            // Only in a value, or after the head: not a field of this head.
+            b"GET / HTTP/1.1\r\nX-A: content-length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 4\r\n\r\nTransfer-Encoding: chunked\r\n",
+            b"GET / HTTP/1.1\r\nContent-Lengthy: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(!both_lengths(&[one]), "{one:?}");
+        }
     }
 }
