@@ -168,7 +168,8 @@ pub(crate) fn refuse(
 ) -> Response<Logged> {
     // The body is left unread: its framing is what is in doubt.
     let (parts, _) = req.into_parts();
-    finish(cfg, peer, &parts, None, why.into_response(), Instant::now())
+    let started = cfg.log.is_some().then(Instant::now);
+    finish(cfg, peer, &parts, None, why.into_response(), started)
 }
 
 /// The headers every response gets, and its access-log entry.
@@ -178,7 +179,7 @@ fn finish(
     parts: &Parts,
     user: Option<String>,
     mut resp: Response<Body>,
-    started: Instant,
+    started: Option<Instant>,
 ) -> Response<Logged> {
     let h = resp.headers_mut();
     if cfg.cors {
