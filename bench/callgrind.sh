@@ -35,17 +35,7 @@ pid $work/nginx.pid;
 error_log $work/nginx.err;
 events { worker_connections 1024; }
 http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  types { application/octet-stream bin; text/plain txt; }
-  client_body_temp_path $work/ngx-body;
-  proxy_temp_path $work/ngx-proxy;
-  fastcgi_temp_path $work/ngx-fcgi;
-  uwsgi_temp_path $work/ngx-uwsgi;
-  scgi_temp_path $work/ngx-scgi;
+$(nginx_http_common "$work")
   server {
     listen 127.0.0.1:$1;
     root $site;
@@ -71,8 +61,10 @@ instructions() {
     valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$bin" -q serve "$site" -p 0 \
       --route 'GET /api/data {"message": "Hello, World!"}' >"$out.stdout" 2>"$out.stderr" &
     vp=$!
-    for _ in $(seq 1 600); do grep -q Serving "$out.stdout" 2>/dev/null && break; sleep 0.1; done
+    # valgrind's start-up takes minutes on a loaded machine: wait up to 10 min, then give up loudly.
+    for _ in $(seq 1 6000); do grep -q Serving "$out.stdout" 2>/dev/null && break; sleep 0.1; done
     port=$(grep -o '127.0.0.1:[0-9]*' "$out.stdout" | head -1 | cut -d: -f2)
+    [ -n "$port" ] || { echo "callgrind.sh: $bin did not start serving under valgrind in 10 min" >&2; kill "$vp"; exit 1; }
   fi
   timeout 300 python3 - "$port" "$path" "$n" <<'PY'
 import sys, http.client

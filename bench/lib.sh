@@ -52,6 +52,24 @@ cpu_ticks() {
   echo "$t"
 }
 
+# nginx_http_common DIR: the lines inside `http { }` that every bench's nginx shares
+# (no access log, sendfile, no request cap per connection, temp files under DIR).
+nginx_http_common() {
+  cat <<NGINX
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 10000000;
+  types { application/octet-stream bin; text/plain txt; }
+  client_body_temp_path $1/ngx-body;
+  proxy_temp_path $1/ngx-proxy;
+  fastcgi_temp_path $1/ngx-fcgi;
+  uwsgi_temp_path $1/ngx-uwsgi;
+  scgi_temp_path $1/ngx-scgi;
+NGINX
+}
+
 # nginx_1k: nginx (1 worker, on CPU 0) serving a 1 KiB /1k.bin over HTTP/1.1 on
 # 127.0.0.1:$P1 and h2c on $P2, from a fresh folder $work (removed at exit).
 nginx_1k() {

@@ -70,17 +70,7 @@ error_log $work/nginx.err;
 daemon off;
 events { worker_connections 15000; }
 http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  types { application/octet-stream bin; text/plain txt; }
-  client_body_temp_path $work/ngx-body;
-  proxy_temp_path $work/ngx-proxy;
-  fastcgi_temp_path $work/ngx-fcgi;
-  uwsgi_temp_path $work/ngx-uwsgi;
-  scgi_temp_path $work/ngx-scgi;
+$(nginx_http_common "$work")
   server {
     listen 127.0.0.1:$P_NG;
     root $site;

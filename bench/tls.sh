@@ -144,20 +144,10 @@ error_log $tmp/nginx.err;
 daemon off;
 events { worker_connections 25000; }
 http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 10000000;
+$(nginx_http_common "$tmp")
   ssl_protocols TLSv1.3;
   ssl_certificate $CERT;
   ssl_certificate_key $KEY;
-  types { application/octet-stream bin; }
-  client_body_temp_path $tmp/ngx-body;
-  proxy_temp_path $tmp/ngx-proxy;
-  fastcgi_temp_path $tmp/ngx-fcgi;
-  uwsgi_temp_path $tmp/ngx-uwsgi;
-  scgi_temp_path $tmp/ngx-scgi;
   server { listen 127.0.0.1:$P_NT ssl http2 backlog=4096; root $site; }
   server { listen 127.0.0.1:$P_NC http2; root $site; }
 }
