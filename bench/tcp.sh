@@ -90,7 +90,8 @@ for i in range(n):
     socks.append(socket.create_connection(("127.0.0.1", port)))
 time.sleep(2)  # let the server accept and settle every connection
 PY
-kill -TERM "$(pgrep -P "$tp" -x wirekit || echo "$tp")" 2>/dev/null || true
+kill -TERM "$(pgrep -P "$tp" || echo "$tp")" 2>/dev/null || true  # the child of time, whatever the binary is called
 wait "$tp" 2>/dev/null || true
 rss=$(awk -F: '/Maximum resident/ {print $2/1024}' /tmp/wirekit-idle.time)
+[ -n "$rss" ] || { echo "tcp.sh: /usr/bin/time recorded no RSS for tcp listen" >&2; exit 1; }
 echo "| RSS holding $IDLE idle connections, tcp listen -k (MiB; target ≤ 64) | $(printf %.1f "$rss") | – | – | – | – |"
