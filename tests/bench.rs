@@ -188,12 +188,12 @@ fn a_server_that_closes_every_connection_is_counted_without_a_hang() {
 
 /// nginx (one worker) serving a 1 KiB `k.bin` on a free port (HTTP/1.1) and on a
 /// second one (h2c, logging each request's protocol to `h2.log`), config in a tempdir.
-fn nginx() -> (tempfile::TempDir, Proc, u16, u16) {
+fn nginx() -> (tempfile::TempDir, Nginx, u16, u16) {
     nginx_with(1)
 }
 
 /// [`nginx`] with `workers` worker processes.
-fn nginx_with(workers: u32) -> (tempfile::TempDir, Proc, u16, u16) {
+fn nginx_with(workers: u32) -> (tempfile::TempDir, Nginx, u16, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     std::fs::create_dir(d.join("www")).expect("www");
@@ -213,7 +213,7 @@ fn nginx_with(workers: u32) -> (tempfile::TempDir, Proc, u16, u16) {
 
 /// nginx with `workers` worker processes and `http` in its `http {}` block, its
 /// files in `dir`, once it listens on every one of `ports`.
-fn start_nginx(dir: &std::path::Path, workers: u32, http: &str, ports: &[u16]) -> Proc {
+fn start_nginx(dir: &std::path::Path, workers: u32, http: &str, ports: &[u16]) -> Nginx {
     let d = dir.display();
     let conf = format!(
         "worker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
@@ -229,11 +229,30 @@ fn start_nginx(dir: &std::path::Path, workers: u32, http: &str, ports: &[u16]) -
     let (conf, errors) = (format!("{d}/nginx.conf"), format!("{d}/error.log"));
     cmd.args(["-p", dir.to_str().expect("path"), "-c", &conf])
         .args(["-e", &errors, "-g", "daemon off;"]);
-    let p = Proc::start(cmd);
+    let p = Nginx(Some(Proc::start(cmd)));
     for port in ports {
         wait_for_port(*port);
     }
     p
+}
+
+/// nginx's master process, stopped with SIGTERM when dropped so that it takes
+/// its workers along (a SIGKILL, as `Proc`'s drop sends, left them running
+/// after the tests).
+struct Nginx(Option<Proc>);
+
+impl Nginx {
+    fn terminate(mut self, limit: Duration) -> std::process::Output {
+        self.0.take().expect("nginx is running").terminate(limit)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            drop(p.terminate(Duration::from_secs(10)));
+        }
+    }
 }
 
 #[test]
