@@ -42,6 +42,24 @@ while True:
     (p, port)
 }
 
+/// `wirekit serve -q` (and `extra`) of a new folder holding `files`, on a free port.
+fn serve_files(files: &[(&str, &[u8])], extra: &[&str]) -> (tempfile::TempDir, Proc, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).expect("write");
+    }
+    let mut args = vec![
+        "serve",
+        dir.path().to_str().expect("utf-8"),
+        "-p",
+        "0",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let (p, port) = Proc::server(&args);
+    (dir, p, port)
+}
+
 /// The curl command, bounded by its own --max-time.
 fn curl(args: &[&str]) -> std::process::Output {
     Command::new("curl")
@@ -323,15 +341,7 @@ fn curl_time(url: &str) -> f64 {
 
 #[test]
 fn latency_adds_200_to_300_ms_to_a_curl_request() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-    ]);
+    let (_dir, _serve, up) = serve_files(&[("a.txt", b"hello\n")], &[]);
     let (_px, port) = proxy(up, &["--toxic", "latency:latency=200"]);
     let direct = curl_time(&format!("http://127.0.0.1:{up}/a.txt"));
     let through = curl_time(&format!("http://127.0.0.1:{port}/a.txt"));
@@ -341,15 +351,7 @@ fn latency_adds_200_to_300_ms_to_a_curl_request() {
 
 #[test]
 fn bandwidth_holds_a_download_within_20_percent_of_the_rate() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("big.bin"), vec![7u8; 300_000]).expect("write");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-    ]);
+    let (_dir, _serve, up) = serve_files(&[("big.bin", &[7u8; 300_000])], &[]);
     let (_px, port) = proxy(up, &["--toxic", "bandwidth:rate=100"]);
     let out = curl(&[
         "-o",
@@ -367,14 +369,7 @@ fn bandwidth_holds_a_download_within_20_percent_of_the_rate() {
 
 #[test]
 fn timeout_makes_requests_raise_its_timeout_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-    ]);
+    let (_dir, _serve, up) = serve_files(&[], &[]);
     let (_px, port) = proxy(up, &["--toxic", "timeout:timeout=0"]);
     python_ok(&format!(
         r#"
@@ -984,16 +979,8 @@ print("ok")
 
 #[test]
 fn pcap_of_an_http_run_lists_its_requests() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let (dir, _serve, up) = serve_files(&[("a.txt", b"hello\n")], &[]);
     let pcap = dir.path().join("http.pcapng");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-    ]);
     let (px, port) = proxy(up, &["--pcap", pcap.to_str().expect("utf-8")]);
     for path in ["/a.txt", "/missing"] {
         assert!(
@@ -1818,16 +1805,7 @@ fn http_to_an_upstream_tls_serve_works_and_both_legs_are_captured() {
 
 #[test]
 fn upstream_tls_insecure_reaches_a_self_signed_serve_with_a_warning() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "self-signed\n").expect("write");
-    let (_serve, up) = Proc::server(&[
-        "serve",
-        dir.path().to_str().expect("utf-8"),
-        "-p",
-        "0",
-        "-q",
-        "--tls",
-    ]);
+    let (_dir, _serve, up) = serve_files(&[("a.txt", b"self-signed\n")], &["--tls"]);
     // Without --insecure the self-signed certificate is refused: the client is reset.
     let (_strict, strict) = proxy(up, &["--upstream-tls"]);
     let out = curl(&[&format!("http://127.0.0.1:{strict}/a.txt")]);
