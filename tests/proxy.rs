@@ -131,6 +131,56 @@ print("client sent", sent.hexdigest(), "received", got.hexdigest())
     assert_eq!(words[4], theirs[2], "server to client bytes differ");
 }
 
+/// The kernel buffers (`ss -tm`'s rb and tb) of the established sockets `filter` selects.
+fn socket_buffers(filter: &str) -> Vec<String> {
+    let out = Command::new("ss")
+        .args(["-tmnH", "state", "established", filter])
+        .output()
+        .expect("ss runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split("skmem:(")
+        .skip(1)
+        .map(|m| {
+            m.split(',')
+                .filter(|f| f.starts_with("rb") || f.starts_with("tb"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn sockets_to_local_peers_get_fixed_256k_buffers() {
+    let (_echo, up) = echo();
+    let (_px, port) = proxy(up, &[]);
+    // Hold a connection open (after one echo, so the fast path has begun) while ss looks.
+    let mut py = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, sys\ns = socket.create_connection(('127.0.0.1', {port}))\n\
+                 s.sendall(b'x'); assert s.recv(1) == b'x'\nprint('ok', flush=True); sys.stdin.read()"
+            ),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(py.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("python answers");
+    assert_eq!(line.trim(), "ok");
+    // The kernel doubles SO_RCVBUF / SO_SNDBUF: 256 KiB reads 512 KiB.
+    let want = vec!["rb524288,tb524288".to_string()];
+    assert_eq!(socket_buffers(&format!("sport = :{port}")), want, "the client leg");
+    assert_eq!(socket_buffers(&format!("dport = :{up}")), want, "the upstream leg");
+    drop(py.stdin.take());
+    let _ = py.wait();
+}
+
 #[test]
 fn a_reset_from_the_client_reaches_the_server_as_a_reset() {
     let (server, up) = python_upstream(
