@@ -175,8 +175,16 @@ fn sockets_to_local_peers_get_fixed_256k_buffers() {
     assert_eq!(line.trim(), "ok");
     // The kernel doubles SO_RCVBUF / SO_SNDBUF: 256 KiB reads 512 KiB.
     let want = vec!["rb524288,tb524288".to_string()];
-    assert_eq!(socket_buffers(&format!("sport = :{port}")), want, "the client leg");
-    assert_eq!(socket_buffers(&format!("dport = :{up}")), want, "the upstream leg");
+    assert_eq!(
+        socket_buffers(&format!("sport = :{port}")),
+        want,
+        "the client leg"
+    );
+    assert_eq!(
+        socket_buffers(&format!("dport = :{up}")),
+        want,
+        "the upstream leg"
+    );
     drop(py.stdin.take());
     let _ = py.wait();
 }
