@@ -7,6 +7,7 @@
 #   bench/serve.sh                 # builds --release first if needed
 #   DUR=10 WIREKIT=path/to/wirekit bench/serve.sh
 #   ONLY=rss IDLE="5000 10000" bench/serve.sh   # the idle-memory rows alone
+#   ONLY=listing bench/serve.sh                 # the 1,000-entry listing rows alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -149,7 +150,18 @@ best3() { # label path conns with_python -> "wirekit nginx python"
   echo "$bw $bn $bp"
 }
 
-# ONLY=rss: just the memory rows (quick checks of a memory change).
+# ONLY=rss: just the memory rows (quick checks of a memory change); ONLY=listing:
+# just the listing's req/s and CPU rows.
+if [ "${ONLY:-}" = listing ]; then
+best3 list /list/ 64 yes >"$work/r"; read -r w n p <"$work/r"
+row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
+read -r cw cn <<<"${CPU[list]}"
+echo
+echo "| server CPU per request (µs, lowest of the rounds) | wirekit | nginx | wirekit / nginx (lower is better) |"
+echo "|---|---|---|---|"
+printf '| 1,000-entry listing | %s | %s | %s |\n' "$cw" "$cn" "$(python3 -c "print('%.2f' % ($cw / $cn) if $cn else 'n/a')")"
+exit 0
+fi
 if [ "${ONLY:-}" != rss ]; then
 best3 1k /1k.bin 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1 KiB file, keep-alive, 64 conns (req/s)" req/s "$w" "$n" "$p"

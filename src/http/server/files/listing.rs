@@ -29,6 +29,19 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The bytes a name may hold to be written as it is, in an href and as text:
+/// unreserved characters (SEGMENT encodes the rest) are none that HTML escapes.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        i += 1;
+    }
+    t
+};
+
 /// The page's only style and script, inline; the CSP admits exactly these by hash.
 const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
@@ -87,8 +100,12 @@ pub(crate) fn entries(cfg: &Config, dir: &Path) -> std::io::Result<Vec<Entry>> {
         let Some(md) = visible(cfg, dir, &item, &name) else {
             continue;
         };
+        // Valid UTF-8 (nearly every name) is moved, not copied.
+        let name = name
+            .into_string()
+            .unwrap_or_else(|n| n.to_string_lossy().into_owned());
         out.push(Entry {
-            name: name.to_string_lossy().into_owned(),
+            name,
             is_dir: md.is_dir(),
             size: if md.is_dir() { 0 } else { md.len() },
             modified: md.modified().ok(),
@@ -141,31 +158,50 @@ impl Order {
 /// Sort `list`: folders first, then by `order`, names breaking ties. The
 /// natural-order keys are made once per entry: comparing names in place cost
 /// ~2,000 instructions an entry in a 1,000-entry listing (callgrind), about a
-/// third of the request.
+/// third of the request. They share one buffer (no allocation per entry), and
+/// their first 16 bytes, as one integer, decide nearly every comparison without
+/// a memcmp: the sort took 0.92k instructions an entry, now 0.70k.
 pub(crate) fn sort(list: &mut Vec<Entry>, order: Order) {
-    let mut keyed: Vec<(Vec<u8>, Entry)> =
-        list.drain(..).map(|e| (natural_key(&e.name), e)).collect();
-    keyed.sort_unstable_by(|(ka, a), (kb, b)| {
+    let mut keys = Vec::with_capacity(list.iter().map(|e| e.name.len() + 4).sum());
+    let mut keyed: Vec<(u128, std::ops::Range<usize>, Entry)> = list
+        .drain(..)
+        .map(|e| {
+            let start = keys.len();
+            push_natural_key(&mut keys, &e.name);
+            (key_prefix(&keys[start..]), start..keys.len(), e)
+        })
+        .collect();
+    keyed.sort_unstable_by(|(pa, ka, a), (pb, kb, b)| {
         let by = match order.key {
             Key::Name => Ordering::Equal,
             Key::Size => a.size.cmp(&b.size),
             Key::Modified => a.modified.cmp(&b.modified),
         }
-        .then_with(|| ka.cmp(kb))
+        .then_with(|| pa.cmp(pb))
+        .then_with(|| keys[ka.clone()].cmp(&keys[kb.clone()]))
         .then_with(|| a.name.cmp(&b.name));
         b.is_dir
             .cmp(&a.is_dir)
             .then(if order.desc { by.reverse() } else { by })
     });
-    list.extend(keyed.into_iter().map(|(_, e)| e));
+    list.extend(keyed.into_iter().map(|(_, _, e)| e));
 }
 
-/// A key whose byte order is natural order: ASCII letters without case, and each
-/// run of digits as `0`, its length without leading zeros, then those digits, so
-/// `file-2` < `File-10` (a run compares with other characters as a digit would).
-pub(crate) fn natural_key(name: &str) -> Vec<u8> {
+/// The first 16 bytes of `key` (zeros after its end) as a big-endian integer:
+/// when two differ, the keys compare as they do.
+fn key_prefix(key: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let n = key.len().min(16);
+    b[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(b)
+}
+
+/// Append to `key` a key for `name` whose byte order is natural order: ASCII
+/// letters without case, and each run of digits as `0`, its length without
+/// leading zeros, then those digits, so `file-2` < `File-10` (a run compares with
+/// other characters as a digit would).
+fn push_natural_key(key: &mut Vec<u8>, name: &str) {
     let b = name.as_bytes();
-    let mut key = Vec::with_capacity(b.len() + 4);
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
@@ -184,7 +220,6 @@ pub(crate) fn natural_key(name: &str) -> Vec<u8> {
         key.push(digits.len().min(255) as u8);
         key.extend_from_slice(digits);
     }
-    key
 }
 
 fn wants_json(req: &Parts) -> bool {
@@ -223,7 +258,7 @@ pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
     let order = Order::from_query(req.uri.query());
     sort(&mut list, order);
     let html_page = !wants_json(req);
-    let body = if html_page {
+    let body: Vec<u8> = if html_page {
         let page = Page {
             url_path,
             order,
@@ -238,7 +273,7 @@ pub(crate) fn respond(cfg: &Config, req: &Parts, dir: &Path) -> Reply {
         };
         html(&page, &list)
     } else {
-        json(url_path, &list)
+        json(url_path, &list).into_bytes()
     };
     let ctype = if html_page {
         "text/html; charset=utf-8"
@@ -278,15 +313,17 @@ fn readme(cfg: &Config, dir: &Path, list: &[Entry]) -> Option<String> {
         .read_to_end(&mut raw)
         .ok()?;
     let text = String::from_utf8_lossy(&raw);
-    let mut out = String::with_capacity(text.len() * 2);
     if md {
+        let mut out = String::with_capacity(text.len() * 2);
         markdown(&mut out, &text);
+        Some(out)
     } else {
+        let mut out = Out(Vec::with_capacity(text.len() * 2));
         out.push_str("<pre>");
         push_escaped(&mut out, &text);
         out.push_str("</pre>");
+        String::from_utf8(out.0).ok()
     }
-    Some(out)
 }
 
 /// Markdown to HTML: raw HTML (blocks and inline) becomes text, and a link or
@@ -329,9 +366,24 @@ pub(crate) fn markdown(out: &mut String, text: &str) {
     pulldown_cmark::html::push_html(out, events);
 }
 
+/// A page being written: UTF-8 bytes, so that digits go in without a
+/// `str::from_utf8` each (5 a row, ~330 instructions a row in callgrind).
+struct Out(Vec<u8>);
+
+impl Out {
+    fn push_str(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn push(&mut self, c: char) {
+        let mut b = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut b));
+    }
+}
+
 /// Append `s` to `out` with the characters that mean something in HTML escaped;
 /// runs without them are copied whole.
-fn push_escaped(out: &mut String, s: &str) {
+fn push_escaped(out: &mut Out, s: &str) {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let rep = match b {
@@ -350,7 +402,7 @@ fn push_escaped(out: &mut String, s: &str) {
 }
 
 /// Append `name` percent-encoded for an href (no character HTML needs escaped remains).
-fn push_href(out: &mut String, name: &str) {
+fn push_href(out: &mut Out, name: &str) {
     for chunk in utf8_percent_encode(name, SEGMENT) {
         out.push_str(chunk);
     }
@@ -358,7 +410,9 @@ fn push_href(out: &mut String, name: &str) {
 
 fn href(name: &str, is_dir: bool) -> String {
     let mut h = String::with_capacity(name.len() + 1);
-    push_href(&mut h, name);
+    for chunk in utf8_percent_encode(name, SEGMENT) {
+        h.push_str(chunk);
+    }
     if is_dir {
         h.push('/');
     }
@@ -374,21 +428,20 @@ fn decoded_segments(url_path: &str) -> Vec<String> {
 }
 
 /// Append `n` in decimal, at least `width` digits.
-fn push_num(out: &mut String, mut n: u64, width: usize) {
+fn push_num(out: &mut Out, mut n: u64, width: usize) {
     let mut buf = [b'0'; 20];
     let mut i = buf.len();
-    while n > 0 || buf.len() - i < width.max(1) {
+    while i > 0 && (n > 0 || buf.len() - i < width.max(1)) {
         i -= 1;
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.0.extend_from_slice(&buf[i..]);
 }
 
 /// Append `bytes` as `crate::units::format_bytes` does ("512 B", "2.00 KiB"), in
 /// integers: a 1,000-row listing spent more in float formatting than in its rows.
-fn push_size(out: &mut String, bytes: u64) {
+fn push_size(out: &mut Out, bytes: u64) {
     const UNITS: [&str; 5] = [" B", " KiB", " MiB", " GiB", " TiB"];
     let mut unit = 0;
     while unit < UNITS.len() - 1 && bytes >= 1u64 << (10 * (unit + 1)) {
@@ -424,7 +477,7 @@ pub(crate) fn civil(t: SystemTime) -> Option<(u64, u64, u64, u64, u64, u64)> {
 }
 
 /// Append `t` as "2026-11-26 09:30:00 UTC", without the formatting machinery.
-fn push_time(out: &mut String, t: Option<SystemTime>) {
+fn push_time(out: &mut Out, t: Option<SystemTime>) {
     let Some((y, mo, d, h, mi, s)) = t.and_then(civil) else {
         return;
     };
@@ -438,14 +491,19 @@ fn push_time(out: &mut String, t: Option<SystemTime>) {
 
 /// The icon of a file by its extension (a symbol id in [`ICONS`]).
 fn icon(name: &str) -> &'static str {
-    let Some((_, ext)) = name.rsplit_once('.') else {
+    // Only the last 9 bytes can hold a known extension and its dot: searching
+    // them alone cost ~140 instructions a name less than `rsplit_once`.
+    let b = name.as_bytes();
+    let tail = &b[b.len().saturating_sub(9)..];
+    let Some(dot) = tail.iter().rposition(|&c| c == b'.') else {
         return "f";
     };
+    let ext = &tail[dot + 1..];
     let mut buf = [0u8; 8];
     if ext.len() > buf.len() {
         return "f";
     }
-    for (o, c) in buf.iter_mut().zip(ext.bytes()) {
+    for (o, c) in buf.iter_mut().zip(ext) {
         *o = c.to_ascii_lowercase();
     }
     match &buf[..ext.len()] {
@@ -482,7 +540,7 @@ pub(crate) struct Page<'a> {
 }
 
 /// One column heading: a link to sort by it (the other direction if it is the current one).
-fn heading(s: &mut String, page: &Page, key: Key, label: &str, param: &str, class: &str) {
+fn heading(s: &mut Out, page: &Page, key: Key, label: &str, param: &str, class: &str) {
     let current = page.order.key == key;
     let (aria, arrow) = match (current, page.order.desc) {
         (false, _) => ("", ""),
@@ -501,10 +559,12 @@ fn heading(s: &mut String, page: &Page, key: Key, label: &str, param: &str, clas
     s.push_str("</a></th>");
 }
 
-/// The HTML page for `list` (already sorted).
-pub(crate) fn html(page: &Page, list: &[Entry]) -> String {
+/// The HTML page for `list` (already sorted), UTF-8.
+pub(crate) fn html(page: &Page, list: &[Entry]) -> Vec<u8> {
     let segs = decoded_segments(page.url_path);
-    let mut s = String::with_capacity(CSS.len() + JS.len() + 2048 + list.len() * 180);
+    let mut s = Out(Vec::with_capacity(
+        CSS.len() + JS.len() + 2048 + list.len() * 180,
+    ));
     s.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -522,12 +582,12 @@ pub(crate) fn html(page: &Page, list: &[Entry]) -> String {
     s.push_str(ICONS);
     // Breadcrumbs: each ancestor is a link.
     s.push_str("<h1>Index of <a href=\"/\">/</a>");
-    let mut acc = String::from("/");
+    let mut acc = Out(b"/".to_vec());
     for seg in &segs {
         push_href(&mut acc, seg);
         acc.push('/');
         s.push_str("<a href=\"");
-        s.push_str(&acc);
+        s.0.extend_from_slice(&acc.0);
         s.push_str("\">");
         push_escaped(&mut s, seg);
         s.push_str("</a>/");
@@ -569,13 +629,30 @@ pub(crate) fn html(page: &Page, list: &[Entry]) -> String {
     }
     // Written straight into the page: a 1,000-entry listing is 1,000 rows.
     let (mut dirs, mut files, mut bytes) = (0u64, 0u64, 0u64);
+    // The second an entry was modified and where the page shows it: files of
+    // one folder often share it, and a copy is cheaper than the date arithmetic.
+    let mut last_time: Option<(u64, std::ops::Range<usize>)> = None;
     for e in list {
+        // Most names need neither encoding nor escaping: one table scan instead
+        // of both saved ~230 instructions a row (callgrind, 1,000 rows).
+        let plain = e.name.bytes().all(|b| PLAIN[usize::from(b)]);
+        let text = |s: &mut Out| {
+            if plain {
+                s.push_str(&e.name);
+            } else {
+                push_escaped(s, &e.name);
+            }
+        };
         s.push_str("<tr><td><a href=\"./");
-        push_href(&mut s, &e.name);
+        if plain {
+            s.push_str(&e.name);
+        } else {
+            push_href(&mut s, &e.name);
+        }
         if e.is_dir {
             dirs += 1;
             s.push_str("/\"><svg class=\"i d\"><use href=\"#d\"/></svg>");
-            push_escaped(&mut s, &e.name);
+            text(&mut s);
             s.push_str("/</a><td class=\"s\">-<td class=\"m\">");
         } else {
             files += 1;
@@ -583,12 +660,23 @@ pub(crate) fn html(page: &Page, list: &[Entry]) -> String {
             s.push_str("\"><svg class=\"i\"><use href=\"#");
             s.push_str(icon(&e.name));
             s.push_str("\"/></svg>");
-            push_escaped(&mut s, &e.name);
+            text(&mut s);
             s.push_str("</a><td class=\"s\">");
             push_size(&mut s, e.size);
             s.push_str("<td class=\"m\">");
         }
-        push_time(&mut s, e.modified);
+        let secs = e
+            .modified
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        match (&last_time, secs) {
+            (Some((at, shown)), Some(secs)) if *at == secs => s.0.extend_from_within(shown.clone()),
+            _ => {
+                let start = s.0.len();
+                push_time(&mut s, e.modified);
+                last_time = secs.map(|secs| (secs, start..s.0.len()));
+            }
+        }
         s.push('\n');
     }
     s.push_str("</tbody>\n<tfoot><tr><td><span id=\"shown\"></span>");
@@ -607,7 +695,7 @@ pub(crate) fn html(page: &Page, list: &[Entry]) -> String {
     s.push_str("<script>");
     s.push_str(JS);
     s.push_str("</script>\n</body></html>\n");
-    s
+    s.0
 }
 
 /// The JSON listing: `{"path", "entries": [{name, type, size, modified, url}]}`.
@@ -631,6 +719,10 @@ pub(crate) fn json(url_path: &str, list: &[Entry]) -> String {
 mod tests {
     use super::*;
 
+    fn render(page: &Page, list: &[Entry]) -> String {
+        String::from_utf8(html(page, list)).expect("the page is UTF-8")
+    }
+
     fn page<'a>(url_path: &'a str) -> Page<'a> {
         Page {
             url_path,
@@ -651,7 +743,7 @@ mod tests {
             size: 3,
             modified: None,
         }];
-        let page = html(&page("/"), &list);
+        let page = render(&page("/"), &list);
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;.txt"));
         assert!(page.contains("href=\"./%3Cscript%3Ealert%281%29%3C%2Fscript%3E.txt\""));
@@ -674,7 +766,7 @@ mod tests {
                 modified: Some(t),
             },
         ];
-        let page = html(&page("/sub/"), &list);
+        let page = render(&page("/sub/"), &list);
         assert!(page.contains(
             "<tr><td><a href=\"./a%20b/\"><svg class=\"i d\"><use href=\"#d\"/></svg>a b/</a><td class=\"s\">-<td class=\"m\">2026-11-18 11:06:40 UTC\n"
         ), "{page}");
@@ -702,14 +794,16 @@ mod tests {
             5 << 40,
             u64::MAX,
         ] {
-            let mut s = String::new();
+            let mut s = Out(Vec::new());
             push_size(&mut s, n);
+            let s = String::from_utf8(s.0).expect("ASCII");
             assert_eq!(s, crate::units::format_bytes(n), "{n}");
         }
         for secs in [0u64, 951_782_400, 1_795_000_000, 4_107_542_399] {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-            let mut s = String::new();
+            let mut s = Out(Vec::new());
             push_time(&mut s, Some(t));
+            let s = String::from_utf8(s.0).expect("ASCII");
             let want = humantime::format_rfc3339_seconds(t)
                 .to_string()
                 .replace('T', " ")
@@ -720,6 +814,11 @@ mod tests {
 
     #[test]
     fn natural_order_and_sort_keys() {
+        let natural_key = |name: &str| {
+            let mut key = Vec::new();
+            push_natural_key(&mut key, name);
+            key
+        };
         let mut names = ["file-10", "File-2", "file-1", "a", "file-02b", "B"];
         names.sort_by_key(|n| natural_key(n));
         assert_eq!(names, ["a", "B", "file-1", "File-2", "file-02b", "file-10"]);
@@ -741,6 +840,60 @@ mod tests {
         sort(&mut list, Order::from_query(Some("sort=size")));
         let got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(got, ["adir", "zdir", "small", "big"]);
+        // Keys alike in their first 16 bytes are told apart by the rest.
+        let mut list = vec![
+            e("a-long-shared-name-10", false, 0),
+            e("a-long-shared-name-9", false, 0),
+            e("a-long-shared-name", false, 0),
+            e("A-long-shared-name-9x", false, 0),
+            e("a-long-shared-nam", false, 0),
+        ];
+        sort(&mut list, Order::from_query(None));
+        let got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "a-long-shared-nam",
+                "a-long-shared-name",
+                "a-long-shared-name-9",
+                "A-long-shared-name-9x",
+                "a-long-shared-name-10"
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_bytes_need_neither_encoding_nor_escaping() {
+        for b in 0..=255u8 {
+            let plain = if b.is_ascii() {
+                let c = char::from(b).to_string();
+                let mut escaped = Out(Vec::new());
+                push_escaped(&mut escaped, &c);
+                utf8_percent_encode(&c, SEGMENT).to_string() == c && escaped.0 == c.as_bytes()
+            } else {
+                false
+            };
+            assert_eq!(PLAIN[usize::from(b)], plain, "byte {b}");
+        }
+    }
+
+    #[test]
+    fn icons_by_extension() {
+        for (name, want) in [
+            ("a.txt", "t"),
+            ("A.JPEG", "p"),
+            ("x.tar.gz", "z"),
+            ("movie.webm", "a"),
+            ("noext", "f"),
+            ("trailing.", "f"),
+            (".md", "t"),
+            ("a.toolongext", "f"),
+            ("dots.in.name.abcdefgh", "f"),
+            ("ünïcödé.mp3", "a"),
+            ("é", "f"),
+        ] {
+            assert_eq!(icon(name), want, "{name}");
+        }
     }
 
     #[test]
