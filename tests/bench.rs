@@ -140,6 +140,40 @@ fn bad_usage_exits_2_naming_the_flag() {
             vec!["http://127.0.0.1:1/", "--body-file", "/nonexistent/b"],
             "--body-file",
         ),
+        // --find-max-rate once ran the full rate on every shard and wrote no page.
+        (
+            vec![
+                "http://127.0.0.1:1/",
+                "--find-max-rate",
+                "--slo",
+                "p99<1s",
+                "--shard",
+                "1/2",
+            ],
+            "'--find-max-rate' cannot be used with '--shard <I/N>'",
+        ),
+        (
+            vec![
+                "http://127.0.0.1:1/",
+                "--find-max-rate",
+                "--slo",
+                "p99<1s",
+                "--html",
+                "r.html",
+            ],
+            "'--find-max-rate' cannot be used with '--html <FILE>'",
+        ),
+        (
+            vec![
+                "http://127.0.0.1:1/",
+                "--find-max-rate",
+                "--slo",
+                "p99<1s",
+                "--hgrm",
+                "r.hgrm",
+            ],
+            "'--find-max-rate' cannot be used with '--hgrm <FILE>'",
+        ),
     ] {
         let out = bench(&args);
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
