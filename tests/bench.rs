@@ -220,6 +220,37 @@ fn a_server_that_closes_every_connection_is_counted_without_a_hang() {
     assert!(stderr(&out).contains("read "), "{}", stderr(&out));
 }
 
+#[test]
+fn answers_5xx_and_timeouts_are_counted_by_kind() {
+    let (_dir, _server, port) = serve(&["-q", "--httpbin"]);
+    // A 503 is an answer (exit 0), counted as a 5xx.
+    let url = format!("http://127.0.0.1:{port}/status/503");
+    let out = bench(&[&url, "-n", "50", "-c", "2", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["responses"], 50, "{v}");
+    assert_eq!(v["statuses"]["503"], 50, "{v}");
+    assert_eq!(v["errors"]["status_5xx"], 50, "{v}");
+    assert_eq!(v["error_reasons"]["status_5xx"], "HTTP 503", "{v}");
+    // No answer within --timeout: a timeout each, exit 1, the reason named.
+    let url = format!("http://127.0.0.1:{port}/delay/3");
+    let started = Instant::now();
+    let out = bench(&[&url, "-n", "2", "-c", "1", "--timeout", "300ms", "--json"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "each request gave up at 300 ms"
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["responses"], 0, "{v}");
+    assert_eq!(v["errors"]["timeout"], 2, "{v}");
+    assert!(
+        stderr(&out).contains("timeout 2 (no complete answer within 300ms (--timeout))"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// nginx (one worker) serving a 1 KiB `k.bin` on a free port (HTTP/1.1) and on a
 /// second one (h2c, logging each request's protocol to `h2.log`), config in a tempdir.
 fn nginx() -> (tempfile::TempDir, Nginx, u16, u16) {
@@ -409,6 +440,38 @@ fn three_shards_merge_into_the_histogram_of_all_their_samples() {
     assert_eq!(merged["statuses"]["200"], 1200);
     assert_eq!(merged["shards"], 3);
     assert!((merged["target_rate"].as_f64().expect("rate") - 600.0).abs() < 1e-6);
+    // The merged report in the other formats: the text with --latency, the .hgrm
+    // distribution and the page, all of the 1,200 answers.
+    let (hgrm, page) = (out_dir.path().join("m.hgrm"), out_dir.path().join("m.html"));
+    let mut args = vec!["bench", "merge"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend([
+        "--latency",
+        "--hgrm",
+        hgrm.to_str().expect("path"),
+        "--html",
+        page.to_str().expect("path"),
+    ]);
+    let text = run(wirekit(&args), None, LIMIT);
+    assert_eq!(code(&text), 0, "{}", stderr(&text));
+    let said = stdout(&text);
+    assert!(said.starts_with("Merged 3 reports @ "), "{said}");
+    assert!(
+        said.contains("  3 shards merged\n") && said.contains("1200 requests in"),
+        "{said}"
+    );
+    for p in ["p50", "p99.99", "max"] {
+        assert!(said.contains(&format!("\n{p:>11} ")), "{p}: {said}");
+    }
+    let dist = std::fs::read_to_string(&hgrm).expect("merged hgrm");
+    let total = dist
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .max();
+    assert_eq!(total, Some(1200), "{dist}");
+    let html = std::fs::read_to_string(&page).expect("merged page");
+    assert!(html.contains("<td>1200</td>") && html.contains("Percentile distribution"));
     // PyPI hdrhistogram adds the shards' histograms itself: the merged one must be the same.
     let merged_path = out_dir.path().join("merged.json");
     std::fs::write(&merged_path, &out.stdout).expect("write merged");
