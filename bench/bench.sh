@@ -7,6 +7,8 @@
 #   bench/bench.sh                       # builds --release first if needed
 #   DUR=10 WIREKIT=path/to/wirekit bench/bench.sh
 #   SMOKE=1 DUR=1 bench/bench.sh         # a one-second check that the script works
+#   PARTS="closed h2" bench/bench.sh     # some parts only: closed (HTTP/1.1 limits
+#                                        # table), h2, rss, open (open loop and knee)
 set -euo pipefail
 GIVEN=${WIREKIT:-}
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +17,9 @@ DUR=${DUR:-10}
 CONNS=${CONNS:-64}
 MANY=${MANY:-10000}          # connections for the RSS row
 RATE=${RATE:-50000}          # open-loop target
+PARTS=${PARTS:-closed h2 rss open}
 if [ -n "${SMOKE:-}" ]; then MANY=200; RATE=2000; fi
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 WK=${GIVEN:-$WIREKIT}
 
 apt_need wrk wrk
@@ -133,11 +137,13 @@ closed() {
   done
 }
 declare -A RSS0 OHA_W
-closed "file" "$URL"
-closed "return 200" "$URL3"
+if part closed; then
+  closed "file" "$URL"
+  closed "return 200" "$URL3"
+fi
 # HTTP/2: h2load -t1 -c64 -m10 against the file.
 H2=
-if "$WK" bench --help | grep -q -- '--h2'; then
+if part h2 && "$WK" bench --help | grep -q -- '--h2'; then
   H2=1
   read -r cpu rss wall scpu swait demand < <(measure "$work/wk2.json" "$WK" bench "$URL2" --h2 -m 10 -t 1 -c "$CONNS" -d "${DUR}s" --json)
   RPS[wk@h2]=$(jget "$work/wk2.json" 'd["rate"]'); n=$(jget "$work/wk2.json" 'd["responses"]')
@@ -151,13 +157,13 @@ fi
 echo
 echo "| scenario | wirekit | peer | ratio |"
 echo "|---|---|---|---|"
-for t in "file" "return 200"; do
+part closed && for t in "file" "return 200"; do
   echo "| req/s, -t1 -c$CONNS, HTTP/1.1, $t (vs wrk; target >= 1.0x) | ${RPS[wk@$t]} | ${RPS[wrk@$t]} | $(ratio "${RPS[wk@$t]}" "${RPS[wrk@$t]}")x |"
   if [ -n "${RPS[oha@$t]:-}" ]; then
     echo "| req/s, -c$CONNS, HTTP/1.1, $t (vs oha's better of --worker-threads default and 1: ${OHA_W[$t]}; target >= 1.5x) | ${RPS[wk@$t]} | ${RPS[oha@$t]} | $(ratio "${RPS[wk@$t]}" "${RPS[oha@$t]}")x |"
   fi
 done
-for t in "file" "return 200"; do
+part closed && for t in "file" "return 200"; do
   echo "| CPU us per request, $t (lower is better; vs wrk; target >= 1.0x) | $(python3 -c "print(f'{${CPU[wk@$t]}:.2f}')") | $(python3 -c "print(f'{${CPU[wrk@$t]}:.2f}')") | $(ratio "${CPU[wrk@$t]}" "${CPU[wk@$t]}")x |"
   if [ -n "${CPU[oha@$t]:-}" ]; then
     echo "| CPU us per request, $t (lower is better; vs oha) | $(python3 -c "print(f'{${CPU[wk@$t]}:.2f}')") | $(python3 -c "print(f'{${CPU[oha@$t]}:.2f}')") | $(ratio "${CPU[oha@$t]}" "${CPU[wk@$t]}")x |"
@@ -169,34 +175,42 @@ fi
 if [ -n "$H2" ]; then
   echo "| req/s, HTTP/2 -c$CONNS -m10 (vs h2load; target >= 1.0x) | ${RPS[wk@h2]} | ${RPS[h2load@h2]} | $(ratio "${RPS[wk@h2]}" "${RPS[h2load@h2]}")x |"
   echo "| CPU us per request, HTTP/2 (lower is better; vs h2load) | $(python3 -c "print(f'{${CPU[wk@h2]}:.2f}')") | $(python3 -c "print(f'{${CPU[h2load@h2]}:.2f}')") | $(ratio "${CPU[h2load@h2]}" "${CPU[wk@h2]}")x |"
-else
+elif part h2; then
   echo "| req/s, HTTP/2 (vs h2load) | (no --h2 in this wirekit) | – | – |"
 fi
 
-# RSS with MANY connections open.
-read -r _ wk_rss _ < <(measure "$work/many.json" "$WK" bench "$URL" -t 1 -c "$MANY" -d "${DUR}s" --json)
-read -r _ wrk_rss _ < <(measure "$work/many.txt" wrk -t1 -c "$MANY" -d "${DUR}s" "$URL")
-wk_rss0=${RSS0[wk@file]}
-wrk_rss0=${RSS0[wrk@file]}
-echo "| max RSS with $MANY connections, KiB (lower is better; vs wrk) | $wk_rss | $wrk_rss | $(ratio "$wrk_rss" "$wk_rss")x |"
-per_conn() { python3 -c "print(round(($1 - $2) * 1024 / ($MANY - $CONNS)))"; }
-wk_pc=$(per_conn "$wk_rss" "$wk_rss0")
-wrk_pc=$(per_conn "$wrk_rss" "$wrk_rss0")
-echo "| RSS bytes per connection beyond $CONNS (lower is better; vs wrk) | $wk_pc | $wrk_pc | $(ratio "$wrk_pc" "$wk_pc")x |"
+# RSS with MANY connections open (beside the CONNS runs' RSS, for the bytes per connection).
+if part rss; then
+  if [ -z "${RSS0[wk@file]:-}" ]; then
+    read -r _ RSS0[wk@file] _ < <(measure "$work/few.json" "$WK" bench "$URL" -t 1 -c "$CONNS" -d 1s --json)
+    read -r _ RSS0[wrk@file] _ < <(measure "$work/few.txt" wrk -t1 -c "$CONNS" -d 1s "$URL")
+  fi
+  read -r _ wk_rss _ < <(measure "$work/many.json" "$WK" bench "$URL" -t 1 -c "$MANY" -d "${DUR}s" --json)
+  read -r _ wrk_rss _ < <(measure "$work/many.txt" wrk -t1 -c "$MANY" -d "${DUR}s" "$URL")
+  wk_rss0=${RSS0[wk@file]}
+  wrk_rss0=${RSS0[wrk@file]}
+  echo "| max RSS with $MANY connections, KiB (lower is better; vs wrk) | $wk_rss | $wrk_rss | $(ratio "$wrk_rss" "$wk_rss")x |"
+  per_conn() { python3 -c "print(round(($1 - $2) * 1024 / ($MANY - $CONNS)))"; }
+  wk_pc=$(per_conn "$wk_rss" "$wk_rss0")
+  wrk_pc=$(per_conn "$wrk_rss" "$wrk_rss0")
+  echo "| RSS bytes per connection beyond $CONNS (lower is better; vs wrk) | $wk_pc | $wrk_pc | $(ratio "$wrk_pc" "$wk_pc")x |"
+fi
 
 # Open loop at RATE: achieved rate over the run (until the last answer) and the
 # corrected p99 (wrk2 is not packaged: beside the theory); then the highest rate
 # held here (99 % answered, none dropped, p99 under 100 ms) (--find-max-rate, KNEE_STEP apart, 3 s steps).
-measure "$work/open.json" "$WK" bench "$URL" -t 1 -c "$CONNS" -R "$RATE" -d "${DUR}s" --json >/dev/null
-got=$(jget "$work/open.json" 'round(d["rate"], 1)')
-took=$(jget "$work/open.json" 'round(d["elapsed_s"], 2)')
-p99=$(jget "$work/open.json" 'd["latency"]["percentiles"]["p99"]')
-verdict=$(jget "$work/open.json" 'd["verdict"] or "none"')
-echo "| open loop -R $RATE: achieved req/s (target $RATE; ${took}s for ${DUR}s of schedule) | $got | – | $(ratio "$got" "$RATE")x |"
-echo "| open loop -R $RATE: corrected p99 (us); verdict: $verdict | $p99 | theory: about one service time when the server keeps up | – |"
-STEP=${KNEE_STEP:-5000}
-measure "$work/knee.json" "$WK" bench "$URL" -t 1 -c "$CONNS" --find-max-rate --slo 'p99<100ms' \
-  -R "$STEP" --rate-step "$STEP" -d 3s --max-steps 12 --json >/dev/null || true
-knee=$(jget "$work/knee.json" 'd["knee"]')
-kp99=$(jget "$work/knee.json" '[s for s in d["steps"] if s["rate"] == d["knee"]][0]["report"]["latency"]["percentiles"]["p99"] if d["knee"] else "-"')
-echo "| highest open-loop rate held (99 % of it answered, none dropped, p99 < 100 ms) (--find-max-rate, steps of $STEP) | $knee (p99 $kp99 us) | – | – |"
+if part open; then
+  measure "$work/open.json" "$WK" bench "$URL" -t 1 -c "$CONNS" -R "$RATE" -d "${DUR}s" --json >/dev/null
+  got=$(jget "$work/open.json" 'round(d["rate"], 1)')
+  took=$(jget "$work/open.json" 'round(d["elapsed_s"], 2)')
+  p99=$(jget "$work/open.json" 'd["latency"]["percentiles"]["p99"]')
+  verdict=$(jget "$work/open.json" 'd["verdict"] or "none"')
+  echo "| open loop -R $RATE: achieved req/s (target $RATE; ${took}s for ${DUR}s of schedule) | $got | – | $(ratio "$got" "$RATE")x |"
+  echo "| open loop -R $RATE: corrected p99 (us); verdict: $verdict | $p99 | theory: about one service time when the server keeps up | – |"
+  STEP=${KNEE_STEP:-5000}
+  measure "$work/knee.json" "$WK" bench "$URL" -t 1 -c "$CONNS" --find-max-rate --slo 'p99<100ms' \
+    -R "$STEP" --rate-step "$STEP" -d 3s --max-steps 12 --json >/dev/null || true
+  knee=$(jget "$work/knee.json" 'd["knee"]')
+  kp99=$(jget "$work/knee.json" '[s for s in d["steps"] if s["rate"] == d["knee"]][0]["report"]["latency"]["percentiles"]["p99"] if d["knee"] else "-"')
+  echo "| highest open-loop rate held (99 % of it answered, none dropped, p99 < 100 ms) (--find-max-rate, steps of $STEP) | $knee (p99 $kp99 us) | – | – |"
+fi
