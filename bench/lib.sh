@@ -71,7 +71,9 @@ NGINX
 }
 
 # nginx_1k: nginx (1 worker, on CPU 0) serving a 1 KiB /1k.bin over HTTP/1.1 on
-# 127.0.0.1:$P1 and h2c on $P2, from a fresh folder $work (removed at exit).
+# 127.0.0.1:$P1 and h2c on $P2, and on $P3 the same 1 KiB from `return 200` (no file
+# opened per request: a cheaper server, to show a generator's own ceiling), from a
+# fresh folder $work (removed at exit).
 nginx_1k() {
   apt_need nginx nginx
   work=$(mktemp -d)
@@ -81,6 +83,8 @@ nginx_1k() {
   head -c 1024 /dev/urandom >"$work/site/1k.bin"
   P1=$(free_port)
   P2=$(free_port)
+  P3=$(free_port)
+  local body; body=$(head -c 1024 /dev/zero | tr '\0' x)
   cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 worker_rlimit_nofile 30000;
@@ -94,9 +98,18 @@ http {
   uwsgi_temp_path $work/u; scgi_temp_path $work/s;
   server { listen 127.0.0.1:$P1; root $work/site; }
   server { listen 127.0.0.1:$P2 http2; root $work/site; }
+  server { listen 127.0.0.1:$P3; default_type application/octet-stream; location / { return 200 "$body"; } }
 }
 NGINX
   taskset -c 0 nginx -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" -g 'daemon off;' &
   wait_listen "$P1"
   wait_listen "$P2"
+  wait_listen "$P3"
+  # The worker's PID, whose CPU time bench.sh reads (the master forks it after listening).
+  NGINX_WORKERS=
+  for _ in $(seq 1 250); do
+    NGINX_WORKERS=$(pgrep -P "$(cat "$work/nginx.pid" 2>/dev/null || echo 0)" | tr '\n' ' ' || true)
+    [ -n "$NGINX_WORKERS" ] && break
+    sleep 0.02
+  done
 }

@@ -88,7 +88,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub latency: bool,
     /// Raise the open-loop rate step by step (from -R, by --rate-step, each step -d long) until --slo fails; report the knee.
-    #[arg(long, requires = "slo", conflicts_with_all = ["stages", "requests"])]
+    // Each step's verdict is one machine's: no shards. Its report is every step's
+    // figures (--json), not one run's page or distribution: no --html, --hgrm.
+    #[arg(long, requires = "slo", conflicts_with_all = ["stages", "requests", "html", "hgrm", "shard", "shards"])]
     pub find_max_rate: bool,
     /// The objective for --find-max-rate: FIGURE<DURATION on the corrected latency, e.g. 'p99<10ms'.
     #[arg(long, value_name = "SLO", value_parser = wirekit::bench::parse_slo, requires = "find_max_rate")]
