@@ -6,9 +6,10 @@
 #      --zero-source SIZE` into `wirekit tcp listen --tls --discard`, beside
 #      `head -c SIZE /dev/zero | openssl s_client` into `openssl s_server`.
 #   3. `wirekit serve --tls` beside nginx `ssl` (1 worker, TLS 1.3), servers on
-#      CPU 0 and clients on CPU 1: 1 KiB keep-alive req/s (wrk -c64), full
-#      handshakes/s (h2load opening a new connection per request, and `openssl
-#      s_time -new`), 1 MiB req/s (wrk -c16); then HTTP/2, `h2load -c64 -m10`
+#      CPU 0 and clients on CPU 1: 1 KiB keep-alive req/s (wrk -c64), handshakes/s
+#      (wrk with `Connection: close`, which resumes the previous connection's
+#      session; and full handshakes with `openssl s_time -new`, one and 4 at a
+#      time), 1 MiB req/s (wrk -c16); then HTTP/2, `h2load -c64 -m10`
 #      for 1 KiB and 1 MiB over h2c and over TLS (ALPN h2) beside nginx `http2`.
 #      Beside each rate, the server's CPU time per request (/proc/PID/stat).
 # Every server uses the same ECDSA P-256 certificate (made by `wirekit cert`).
@@ -16,7 +17,7 @@
 #
 # Environment: WIREKIT (binary; default: build --release), SECS (seconds per
 # handshake run, default 10), SIZE (default 1G), RUNS (transfer runs, best kept; default 3),
-# PARTS (default "tcp serve": parts 1-2 and 3), DUR (seconds per serve run, default 5),
+# PARTS (default "tcp serve": parts 1-2 and 3; "handshake": part 3's handshake rows only), DUR (seconds per serve run, default 5),
 # ROUNDS (serve runs per figure, the tools taking turns, best kept; default 3).
 given=${WIREKIT:-}
 source "$(dirname "$0")/lib.sh"
@@ -112,7 +113,7 @@ echo "| TLS 1.3 full handshakes/s (server; client \`openssl s_time -new\`, ${SEC
 echo "| $SIZE over TLS, MB/s (best of $RUNS; wirekit connect→listen vs s_client→s_server) | $tr_wk | $tr_os | $(ratio "$tr_wk" "$tr_os")× |"
 fi
 
-[[ " $PARTS " == *" serve "* ]] || exit 0
+[[ " $PARTS " == *" serve "* || " $PARTS " == *" handshake "* ]] || exit 0
 # --- 3. serve over TLS and HTTP/2 beside nginx
 apt_need wrk wrk
 apt_need nginx nginx
@@ -251,26 +252,52 @@ side() {
 }
 WRK=(wrk -t1 -d "${DUR}s")
 H2=(h2load -t1 -c 64 -m 10 -D "$DUR")
-# Full handshakes: wrk with `Connection: close` makes a new connection (and a full
-# TLS 1.3 handshake: wrk resumes no session) for every request, 32 at a time; it
-# drives more than h2load's rate mode or `openssl s_time -new`, which waits for
-# each handshake before the next (kept as the second row).
+# Handshakes: wrk with `Connection: close` makes a new connection for every
+# request, 32 at a time, and drives the most; but it resumes (its SSL_clear keeps
+# the session, and the next ClientHello offers the last ticket: both servers send
+# two), so its handshakes are PSK + ECDHE, without certificate or signature (the
+# check below shows both servers resume). Full handshakes: `openssl s_time -new`,
+# one at a time, and 4 of them at once (summed).
 HS=(wrk -t1 -c 32 -d "${DUR}s" -H "Connection: close")
 ST=(openssl s_time -new -time "$DUR" -connect)
+cat >"$tmp/stimes.sh" <<'SH'
+# stimes.sh N SECS HOST:PORT: N `openssl s_time -new` at once; prints their summed count.
+for _ in $(seq "$1"); do openssl s_time -new -time "$2" -connect "$3" 2>/dev/null & done | awk -v secs="$2" '
+  /^[0-9]+ connections in [0-9.]+s/ { n += $1 }
+  END { printf "%d connections in %ss\n", n, secs }'
+SH
+ST4=(bash "$tmp/stimes.sh" 4 "$DUR")
+# resumed PORT: "Reused" when the server resumes a TLS 1.3 session from its ticket, as wrk does.
+resumed() {
+  local get='GET /1k.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+  printf "$get" | timeout 10 openssl s_client -connect "127.0.0.1:$1" -tls1_3 -sess_out "$tmp/sess.$1" -ign_eof >/dev/null 2>&1
+  printf "$get" | timeout 10 openssl s_client -connect "127.0.0.1:$1" -tls1_3 -sess_in "$tmp/sess.$1" -ign_eof 2>/dev/null |
+    grep -a -m1 -oE '^(Reused|New)' || echo "no answer"
+}
 
 echo
 echo "serve: servers on CPU 0, clients on CPU 1, best of $ROUNDS runs of ${DUR}s each, taking turns; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| scenario (rate; server CPU per request) | wirekit | nginx | wirekit / nginx (CPU: lower is better) |"
 echo "|---|---|---|---|"
-side "HTTPS 1 KiB keep-alive, wrk -c64 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 64 "https://127.0.0.1:PORT/1k.bin"
-side "TLS 1.3 full handshakes/s, wrk -c32 \`Connection: close\` (1 KiB each)" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
+serve_rows=1
+[[ " $PARTS " == *" serve "* ]] || serve_rows=
+[ -n "$serve_rows" ] && side "HTTPS 1 KiB keep-alive, wrk -c64 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 64 "https://127.0.0.1:PORT/1k.bin"
+side "TLS 1.3 resumed handshakes/s, wrk -c32 \`Connection: close\` (1 KiB each)" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
 side "TLS 1.3 full handshakes/s, \`openssl s_time -new\` (one at a time)" req "$P_WT" "$P_NT" "$WT_PID" "${ST[@]}" "127.0.0.1:PORT"
+side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\` at once" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
+echo
+echo "Session resumption (what wrk's handshakes are): wirekit $(resumed "$P_WT"), nginx $(resumed "$P_NT")."
+if [ -n "$serve_rows" ]; then
+echo
+echo "| scenario (rate; server CPU per request) | wirekit | nginx | wirekit / nginx (CPU: lower is better) |"
+echo "|---|---|---|---|"
 side "HTTPS 1 MiB, wrk -c16 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 16 "https://127.0.0.1:PORT/1m.bin"
 side "h2c 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WC" "$P_NC" "$WC_PID" "${H2[@]}" "http://127.0.0.1:PORT/1k.bin"
 side "h2c 1 MiB, h2load -c64 -m10 (MB/s)" MB "$P_WC" "$P_NC" "$WC_PID" "${H2[@]}" "http://127.0.0.1:PORT/1m.bin"
 side "h2 over TLS 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1k.bin"
 side "h2 over TLS 1 MiB, h2load -c64 -m10 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1m.bin"
+fi
 # Under -q nothing but errors reaches stderr, whatever the clients sent (wrk: an IP address as SNI).
 for f in wt wc; do
   if [ -s "$tmp/$f.err" ]; then

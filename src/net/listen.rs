@@ -194,6 +194,23 @@ impl Listener {
         H: Fn(Conn) -> F + Send + Sync + 'static,
         F: Future<Output = Result<()>> + Send + 'static,
     {
+        // The accept loop is a task of its own, on a worker thread: awaited in
+        // `block_on`, it ran on the main thread, and every accepted and every finished
+        // connection cost a futex wake-up and a thread switch (2 futex calls per
+        // connection; bench/RESULTS.md, TLS handshakes). Dropping this future still
+        // stops the loop and its connections (a deleted proxy, an aborted task).
+        let mut accepting = AbortOnDrop(tokio::spawn(self.accept_loop(once, handler)));
+        match (&mut accepting.0).await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow!("the accept loop failed: {e}")),
+        }
+    }
+
+    async fn accept_loop<H, F>(self, once: bool, handler: H) -> Result<()>
+    where
+        H: Fn(Conn) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
         let handler = Arc::new(handler);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         // A task's result is `None` when its client failed the TLS handshake (never admitted).
@@ -241,8 +258,13 @@ impl Listener {
                     }
                     next_id += 1;
                     debug!(%peer, id = next_id, "connection from {peer}");
-                    // The address this client reached (not `0.0.0.0` when bound to every address).
-                    let local = tcp.local_addr().unwrap_or(self.local);
+                    // The address this client reached (not `0.0.0.0` when bound to every
+                    // address); bound to one address, it is that one (no getsockname call).
+                    let local = if self.local.ip().is_unspecified() {
+                        tcp.local_addr().unwrap_or(self.local)
+                    } else {
+                        self.local
+                    };
                     let (id, shutdown) = (next_id, shutdown_rx.clone());
                     let (dump, idle, session) = (self.dump.clone(), self.idle, self.session.clone());
                     let Some(tls) = self.tls.clone() else {
@@ -285,6 +307,15 @@ impl Listener {
         let _ = shutdown_tx.send(true);
         drain(tasks, self.grace).await;
         Ok(())
+    }
+}
+
+/// Aborts the task when dropped, so that the task lives no longer than its awaiter.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
