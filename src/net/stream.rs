@@ -311,18 +311,23 @@ impl Tap<TcpStream> {
 pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(
     rd: &mut R,
 ) -> io::Result<bytes::Bytes> {
+    std::future::poll_fn(|cx| poll_chunk(rd, cx)).await
+}
+
+/// [`read_chunk`] as a poll, for a caller that holds no future per stream.
+pub(crate) fn poll_chunk<R: AsyncRead + Unpin + ?Sized>(
+    rd: &mut R,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<bytes::Bytes>> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
     }
-    std::future::poll_fn(|cx| {
-        SCRATCH.with_borrow_mut(|scratch| {
-            let mut buf = ReadBuf::new(scratch);
-            match Pin::new(&mut *rd).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(bytes::Bytes::copy_from_slice(buf.filled()))),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        })
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        match Pin::new(&mut *rd).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(bytes::Bytes::copy_from_slice(buf.filled()))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     })
-    .await
 }
