@@ -340,7 +340,9 @@ async fn drain(
     (open_tx, mut open_rx): (mpsc::Sender<()>, mpsc::Receiver<()>),
     grace: Duration,
 ) {
-    let open = tasks.len();
+    // Counted by their holds: a parked `serve` connection has no task.
+    let holds = open_tx.downgrade();
+    let open = holds.strong_count().saturating_sub(1);
     let drained = tokio::time::timeout(grace, async {
         while let Some(joined) = tasks.join_next().await {
             let _ = report(joined);
@@ -350,11 +352,11 @@ async fn drain(
     })
     .await;
     if drained.is_err() {
-        let cut = tasks.len();
+        let cut = holds.strong_count();
         tasks.abort_all();
         warn!(
             "shutdown: {} of {open} open connections finished, {cut} cut after {grace:?} (--shutdown-timeout)",
-            open - cut,
+            open.saturating_sub(cut),
         );
     } else if open > 0 {
         info!("shutdown: all {open} open connections finished");

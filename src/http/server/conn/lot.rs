@@ -92,7 +92,8 @@ struct Spaces {
     /// waits the same idle timeout, so the first is always the next to expire.
     expiry: VecDeque<(u64, usize, u64)>,
     next_seq: u64,
-    /// When connections parked since the last heap trim were first parked.
+    /// When the first connection parked since the last heap trim came (the
+    /// buffers it freed are not handed back yet).
     trim_since: Option<u64>,
 }
 
@@ -179,11 +180,12 @@ impl Spaces {
         if let Some(since) = self.trim_since {
             let due = since.saturating_add(TRIM_AFTER_MS);
             if now >= due {
-                // Parked a while: a good moment to hand their freed buffers back.
-                if trim_heap(since) {
+                // Parked a while: a good moment to hand their freed buffers back
+                // (connections parked from now on wait for the next trim).
+                if trim_heap() {
                     self.trim_since = None;
                 } else {
-                    next = next.min(now + TRIM_AFTER_MS);
+                    next = next.min(now + TRIM_AFTER_MS / 4);
                 }
             } else {
                 next = next.min(due);

@@ -70,28 +70,24 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// When the heap was last trimmed ([`clock_ms`]).
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
 
-/// Give freed heap pages back to the system, at most once a second; true once
-/// a release has happened at or after `since` (so every parked connection's freed
-/// buffers are covered by some release, the last ones included).
+/// Give freed heap pages back to the system, unless that was done less than a
+/// second ago (by any server); whether it was done now.
 ///
 /// Allocators keep the pages of freed buffers resident for a while; after many
 /// connections have been parked (their hyper buffers freed), releasing them makes
 /// the memory of idle connections really fall (measured in bench/serve.sh).
-fn trim_heap(since: u64) -> bool {
+fn trim_heap() -> bool {
     let now = clock_ms();
     let last = LAST_TRIM.load(Ordering::Relaxed);
-    if last >= since {
-        return true;
-    }
-    if now.saturating_sub(last) >= 1000
-        && LAST_TRIM
+    if now.saturating_sub(last) < 1000
+        || LAST_TRIM
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
+            .is_err()
     {
-        crate::net::heap::release_free_memory();
-        return true;
+        return false;
     }
-    false
+    crate::net::heap::release_free_memory();
+    true
 }
 
 /// A stream with bytes already read from it put back in front, and placeholder
