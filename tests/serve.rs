@@ -994,6 +994,57 @@ print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b
     still_answers(port);
 }
 
+/// A parked connection (no task of its own) still holds its `--max-conns` place,
+/// comes back to work when its client speaks, and frees the place when it closes.
+#[test]
+fn serve_parked_connection_keeps_its_max_conns_place() {
+    let d = site();
+    let (server, port) = serve(d.path(), &["-v", "--max-conns", "1"]);
+    let code = format!(
+        r#"
+import http.client, socket
+c = http.client.HTTPConnection('127.0.0.1', {port})
+c.request('GET', '/hello.txt'); r = c.getresponse(); first = r.read()
+print('local %s:%d' % c.sock.getsockname())
+input()  # until the server has parked it
+x = socket.create_connection(('127.0.0.1', {port})); x.settimeout(5)
+try:
+    x.sendall(b'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    refused = x.recv(100) == b''
+except ConnectionResetError:
+    refused = True
+c.request('GET', '/hello.txt'); r = c.getresponse(); second = r.read()
+c.close()
+for _ in range(100):  # the place frees just after the close is seen
+    y = socket.create_connection(('127.0.0.1', {port})); y.settimeout(5)
+    try:
+        y.sendall(b'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+        if y.recv(100).startswith(b'HTTP/1.1 200'):
+            break
+    except ConnectionResetError:
+        pass
+    y.close()
+else:
+    raise SystemExit('no place freed')
+print(refused, first == second == b'hello, world\n')
+"#
+    );
+    let (py, mut go) = python_steps(&code);
+    let local = py.port_after(Pipe::Stdout, "local ");
+    server.line(
+        Pipe::Stderr,
+        &format!("parked connection from 127.0.0.1:{local}"),
+    );
+    writeln!(go).expect("let the client go on");
+    let out = py.wait(T);
+    assert_eq!(
+        stdout(&out).lines().last().unwrap_or(""),
+        "True True",
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Small files are answered from memory once settled; a rewrite of the same size
 /// (new bytes, same length) must show at once, as must a file replaced by a larger one.
 #[test]

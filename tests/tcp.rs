@@ -609,6 +609,39 @@ fn discard_and_zero_source_report_bytes() {
     );
 }
 
+/// `--discard` drops plain bytes in the kernel, but a hex dump still sees every
+/// byte (then they are read), and the close event counts them either way.
+#[test]
+fn discard_with_a_hex_dump_still_dumps_the_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt");
+    let (server, port) = Proc::server(&[
+        "tcp",
+        "listen",
+        "127.0.0.1:0",
+        "--discard",
+        "--json",
+        "--hex-dump",
+        dump.to_str().unwrap_or_default(),
+    ]);
+    let out = run(
+        wirekit(&["tcp", "connect", &format!(":{port}"), "--send", "Hello"]),
+        None,
+        T,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s = server.wait(T);
+    let close = stdout(&s)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .find(|e| e["event"] == "close")
+        .expect("close event");
+    assert_eq!(close["received"], 5, "{}", stdout(&s));
+    let text = std::fs::read_to_string(&dump).expect("dump written");
+    assert!(text.contains("offset=0 length=5"), "{text}");
+    assert!(text.contains("|Hello|"), "{text}");
+}
+
 #[test]
 fn listener_survives_a_client_that_resets() {
     let (mut server, port) = Proc::server(&["tcp", "listen", "127.0.0.1:0", "-k", "--echo"]);

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -70,6 +70,17 @@ pub struct Conn {
     pub shutdown: watch::Receiver<bool>,
     /// The ALPN protocol the TLS handshake settled on (`b"h2"`), if any.
     pub alpn: Option<Vec<u8>>,
+    /// Kept while the client is connected (dropped with the rest of `Conn`).
+    pub hold: Hold,
+}
+
+/// What a connection holds for as long as it is open, even past the task that
+/// served it (a parked `serve` connection has none): its place under
+/// `--max-conns`, and a part in the shutdown's wait for open connections.
+pub struct Hold {
+    _permit: Option<OwnedSemaphorePermit>,
+    /// Never sends: the shutdown waits until every clone is dropped (mini-redis).
+    _open: mpsc::Sender<()>,
 }
 
 /// Bound and ready to accept; `run` drives it.
@@ -215,6 +226,7 @@ impl Listener {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         // A task's result is `None` when its client failed the TLS handshake (never admitted).
         let mut tasks: Tasks = JoinSet::new();
+        let (open_tx, open_rx) = mpsc::channel(1);
         let mut listener = Some(self.inner);
         // With `once` and TLS, accepting pauses while the first client's handshake runs,
         // and resumes if it fails: a bad handshake does not end the server.
@@ -266,17 +278,15 @@ impl Listener {
                         self.local
                     };
                     let (id, shutdown) = (next_id, shutdown_rx.clone());
+                    let hold = Hold { _permit: permit, _open: open_tx.clone() };
                     let (dump, idle, session) = (self.dump.clone(), self.idle, self.session.clone());
                     let Some(tls) = self.tls.clone() else {
                         let (stream, meter) = tap(tcp, peer, dump, idle, session);
-                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn: None };
+                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn: None, hold };
                         // A combinator, not an async block: the task then holds the handler's
                         // future once, not also a copy of all it captured (a parked `serve`
                         // connection's task: see bench/RESULTS.md, idle memory).
-                        tasks.spawn(handler(conn).map(move |result| {
-                            drop(permit);
-                            (peer, Some(result))
-                        }));
+                        tasks.spawn(handler(conn).map(move |result| (peer, Some(result))));
                         if once {
                             listener = None; // like ncat: the first client is the only one
                         }
@@ -291,10 +301,8 @@ impl Listener {
                         let Some((stream, meter, alpn)) = admitted else {
                             return (peer, None);
                         };
-                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn };
-                        let result = handler(conn).await;
-                        drop(permit);
-                        (peer, Some(result))
+                        let conn = Conn { stream, peer, local, id, meter, started: Instant::now(), shutdown, alpn, hold };
+                        (peer, Some(handler(conn).await))
                     });
                     if once {
                         paused = true; // until the handshake is known to have succeeded
@@ -305,7 +313,7 @@ impl Listener {
 
         drop(listener);
         let _ = shutdown_tx.send(true);
-        drain(tasks, self.grace).await;
+        drain(tasks, (open_tx, open_rx), self.grace).await;
         Ok(())
     }
 }
@@ -356,20 +364,30 @@ fn refuse(tcp: TcpStream) {
 type Tasks = JoinSet<(SocketAddr, Option<Result<()>>)>;
 
 /// Let open connections finish for up to `grace`, then cut the rest; say how it went.
-async fn drain(mut tasks: Tasks, grace: Duration) {
-    let open = tasks.len();
+/// `open`: the channel whose senders the connections' [`Hold`]s are (some outlive
+/// their tasks in `tasks`).
+async fn drain(
+    mut tasks: Tasks,
+    (open_tx, mut open_rx): (mpsc::Sender<()>, mpsc::Receiver<()>),
+    grace: Duration,
+) {
+    // Counted by their holds: a parked `serve` connection has no task.
+    let holds = open_tx.downgrade();
+    let open = holds.strong_count().saturating_sub(1);
     let drained = tokio::time::timeout(grace, async {
         while let Some(joined) = tasks.join_next().await {
             let _ = report(joined);
         }
+        drop(open_tx);
+        let _ = open_rx.recv().await; // None once no connection is open
     })
     .await;
     if drained.is_err() {
-        let cut = tasks.len();
+        let cut = holds.strong_count();
         tasks.abort_all();
         warn!(
             "shutdown: {} of {open} open connections finished, {cut} cut after {grace:?} (--shutdown-timeout)",
-            open - cut,
+            open.saturating_sub(cut),
         );
     } else if open > 0 {
         info!("shutdown: all {open} open connections finished");

@@ -264,6 +264,53 @@ impl Tap<TcpStream> {
         }
     }
 
+    /// Whether [`Tap::poll_discard`] may be used: nothing wants to see the bytes.
+    pub fn can_discard(&self) -> bool {
+        cfg!(target_os = "linux") && self.record.is_none()
+    }
+
+    /// Receive and drop up to `len` bytes, counted as received; Ready(0) at EOF.
+    /// On Linux `recv(MSG_TRUNC)` makes TCP drop them in the kernel, without the
+    /// copy to user space (see `tcp listen --discard` in bench/RESULTS.md).
+    #[cfg(target_os = "linux")]
+    pub fn poll_discard(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<usize>> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.inner.poll_read_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => return self.waiting(cx),
+            }
+            let got = self.inner.try_io(tokio::io::Interest::READABLE, || {
+                // SAFETY: the descriptor is open; with MSG_TRUNC, TCP writes nothing to the (null) buffer.
+                let n = unsafe {
+                    libc::recv(
+                        self.inner.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        len,
+                        libc::MSG_TRUNC,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match got {
+                Ok(n) => {
+                    self.meter.received.fetch_add(n as u64, Ordering::Relaxed);
+                    if let Some(idle) = &mut self.idle {
+                        idle.last = Instant::now();
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     /// Send up to `len` bytes of `file` from `offset` with `sendfile(2)`: file pages go
     /// to the socket without passing through user memory. Ready(0) means the file
     /// ended early.
@@ -311,18 +358,23 @@ impl Tap<TcpStream> {
 pub(crate) async fn read_chunk<R: AsyncRead + Unpin + ?Sized>(
     rd: &mut R,
 ) -> io::Result<bytes::Bytes> {
+    std::future::poll_fn(|cx| poll_chunk(rd, cx)).await
+}
+
+/// [`read_chunk`] as a poll, for a caller that holds no future per stream.
+pub(crate) fn poll_chunk<R: AsyncRead + Unpin + ?Sized>(
+    rd: &mut R,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<bytes::Bytes>> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
     }
-    std::future::poll_fn(|cx| {
-        SCRATCH.with_borrow_mut(|scratch| {
-            let mut buf = ReadBuf::new(scratch);
-            match Pin::new(&mut *rd).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(bytes::Bytes::copy_from_slice(buf.filled()))),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        })
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        match Pin::new(&mut *rd).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(bytes::Bytes::copy_from_slice(buf.filled()))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     })
-    .await
 }

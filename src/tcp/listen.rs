@@ -4,7 +4,7 @@
 
 use super::broker::{Hub, Relay, STALL_LIMIT, chat, member};
 use super::modes::{echo, exec, reply};
-use super::pipe::{Input, Output, pipe};
+use super::pipe::{Input, Output, discard, pipe};
 use crate::net::stdio::{StdoutWriter, stdin_chunks};
 use crate::net::{Conn, Listener};
 use anyhow::Result;
@@ -203,7 +203,7 @@ fn handle(conn: Conn, role: Role, events: Events) -> impl Future<Output = Result
             Role::Exec(words) => exec(conn.stream, peer, conn.local, &words).await,
             Role::Broker(hub) => member(conn, hub.clone(), Relay::Hub(hub)).await,
             Role::Chat(hub) => chat(conn, hub).await,
-            Role::Discard => pipe(conn.stream, Input::Nothing, Output::Discard, true).await,
+            Role::Discard => discard(conn.stream).await,
         };
         let elapsed = started.elapsed();
         let (received, sent) = (meter.received(), meter.sent());

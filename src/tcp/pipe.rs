@@ -97,6 +97,30 @@ pub async fn pipe<S: AsyncStream>(
     }
 }
 
+/// `--discard`: read and drop everything the peer sends until it closes, keeping
+/// the write side open (as [`pipe`] with [`Input::Nothing`] and [`Output::Discard`]).
+/// Plain TCP that nothing dumps or records is dropped in the kernel, uncopied.
+pub async fn discard(mut stream: crate::net::BoxStream) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if let Some(tap) = (&mut *stream as &mut dyn std::any::Any)
+        .downcast_mut::<crate::net::stream::Tap<tokio::net::TcpStream>>()
+        && tap.can_discard()
+    {
+        while std::future::poll_fn(|cx| tap.poll_discard(cx, DISCARD_CHUNK))
+            .await
+            .context("receiving")?
+            > 0
+        {}
+        return Ok(());
+    }
+    pipe(stream, Input::Nothing, Output::Discard, true).await
+}
+
+/// Bytes dropped per `recv(MSG_TRUNC)`: more than a socket buffer holds, so one
+/// call takes all that is queued.
+#[cfg(target_os = "linux")]
+const DISCARD_CHUNK: usize = 4 << 20;
+
 /// Whether a send failed because the peer is gone (closed or reset), rather
 /// than because of the input.
 pub(crate) fn peer_gone(e: &anyhow::Error) -> bool {

@@ -310,7 +310,8 @@ fn serve_conn(
         stream,
         peer,
         shutdown,
+        hold,
         ..
     } = conn;
-    drive(protocols, peer, stream, shutdown, service).map(Ok)
+    drive(protocols, peer, stream, shutdown, service, hold).map(Ok)
 }

@@ -5,12 +5,13 @@
 //! of an HTTP/1 connection (about 19 KB resident each). A keep-alive connection
 //! that has been quiet for [`PARK_AFTER`] is therefore taken back from hyper
 //! between requests (`graceful_shutdown` on an idle connection closes hyper's
-//! side without touching the socket) and parked: only the socket and a small
-//! task remain until the client speaks again, then a fresh hyper connection
-//! picks up where the old one stopped. nginx frees its buffers on idle keep-alive
+//! side without touching the socket) and parked in the server's [`lot`]: only
+//! the socket and its service remain, without a task, until the client speaks
+//! again; then a fresh task and hyper connection pick up where the old one stopped. nginx frees its buffers on idle keep-alive
 //! connections the same way; bench/serve.sh measures the effect.
 
 pub(crate) mod activity;
+pub(crate) mod lot;
 pub(crate) mod splice;
 
 use crate::http::server::access_log::{self, Format};
@@ -35,15 +36,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use crate::net::BoxStream;
+use crate::net::listen::Hold;
 use crate::net::stream::read_chunk;
 
 /// A keep-alive connection quiet for this long is parked (hyper's buffers freed).
 /// Short, so that few connections hold buffers at once: un-parking costs only a
 /// new hyper connection object.
 pub(crate) const PARK_AFTER: Duration = Duration::from_millis(250);
-/// A connection parked this long triggers a (rate-limited) heap trim.
-const TRIM_AFTER: Duration = Duration::from_secs(1);
-
 /// A connection without a request this long is closed, unless `--idle-timeout`
 /// says otherwise (nginx: 75 s).
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(120);
@@ -71,28 +70,24 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// When the heap was last trimmed ([`clock_ms`]).
 static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
 
-/// Give freed heap pages back to the system, at most once a second; true once
-/// a release has happened at or after `since` (so every parked connection's freed
-/// buffers are covered by some release, the last ones included).
+/// Give freed heap pages back to the system, unless that was done less than a
+/// second ago (by any server); whether it was done now.
 ///
 /// Allocators keep the pages of freed buffers resident for a while; after many
 /// connections have been parked (their hyper buffers freed), releasing them makes
 /// the memory of idle connections really fall (measured in bench/serve.sh).
-fn trim_heap(since: u64) -> bool {
+fn trim_heap() -> bool {
     let now = clock_ms();
     let last = LAST_TRIM.load(Ordering::Relaxed);
-    if last >= since {
-        return true;
-    }
-    if now.saturating_sub(last) >= 1000
-        && LAST_TRIM
+    if now.saturating_sub(last) < 1000
+        || LAST_TRIM
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
+            .is_err()
     {
-        crate::net::heap::release_free_memory();
-        return true;
+        return false;
     }
-    false
+    crate::net::heap::release_free_memory();
+    true
 }
 
 /// A stream with bytes already read from it put back in front, and placeholder
@@ -373,6 +368,8 @@ pub(crate) struct Protocols {
     /// Largest request head (hyper checks HTTP/1.1; the handler h2, whose own
     /// limit is [`H2_HEAD_ROOM`] times this).
     pub(crate) max_head: u64,
+    /// Where idle keep-alive connections wait.
+    lot: lot::Lot,
 }
 
 /// h2 answers a header list over its limit with a 431 of its own, which no
@@ -418,6 +415,7 @@ impl Protocols {
             log,
             max_headers,
             max_head,
+            lot: lot::Lot::default(),
         }
     }
 }
@@ -481,13 +479,14 @@ enum H1End {
     Resume(Bytes, BoxStream),
 }
 
-/// Serve one connection until the client leaves or the server shuts down.
+/// Serve one connection until the client leaves, goes quiet (HTTP/1.1: it is
+/// parked) or the server shuts down.
 ///
-/// The work of each phase runs in its own boxed future, so that the task of a
-/// parked connection holds only the small parking state. A plain function
-/// returning an `async move` block, not an `async fn`: the block uses the
-/// arguments where they are, where an `async fn` would keep a second copy
-/// (measured: 1,184 → 624 bytes; bench/RESULTS.md, idle memory).
+/// The work of each phase runs in its own boxed future, so that the task holds
+/// little beside it. A plain function returning an `async move` block, not an
+/// `async fn`: the block uses the arguments where they are, where an `async fn`
+/// would keep a second copy (measured: 1,184 → 624 bytes; bench/RESULTS.md, idle
+/// memory).
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn drive(
     protocols: Arc<Protocols>,
@@ -495,6 +494,7 @@ pub(crate) fn drive(
     mut io: BoxStream,
     mut shutdown: watch::Receiver<bool>,
     service: Handler,
+    hold: Hold,
 ) -> impl Future<Output = ()> + Send {
     async move {
         let ended: Result<(), Box<dyn std::error::Error + Send + Sync>> = 'conn: {
@@ -508,7 +508,7 @@ pub(crate) fn drive(
                 }
             })
             .await;
-            let (mut prefix, h2) = match first {
+            let (prefix, h2) = match first {
                 Ok(Some(Some(first))) => first,
                 Ok(_) => break 'conn Ok(()),
                 Err(e) => break 'conn Err(e.into()),
@@ -522,29 +522,46 @@ pub(crate) fn drive(
             if h2 {
                 break 'conn Box::pin(serve_h2(&protocols, prefix, io, &mut shutdown, svc)).await;
             }
-            loop {
-                let svc = svc.clone();
-                (prefix, io) =
-                    match Box::pin(serve_h1(&protocols, prefix, io, &mut shutdown, svc)).await {
-                        Err(e) => break 'conn Err(e),
-                        Ok(H1End::Closed) => break 'conn Ok(()),
-                        Ok(H1End::Resume(prefix, io)) => (prefix, io),
-                        Ok(H1End::Idle(sock)) => {
-                            // Stable text (-v shows it): the tests check that parking happens.
-                            tracing::debug!("parked connection from {peer}");
-                            match park(sock, protocols.idle_timeout, &mut shutdown).await {
-                                Some(next) => next,
-                                None => break 'conn Ok(()),
-                            }
-                        }
-                    };
-            }
+            return Box::pin(h1(protocols, prefix, io, shutdown, svc, hold)).await;
         };
-        if let Err(e) = ended {
-            // Clients that reset, time out or send garbage are routine for a server.
-            tracing::debug!(%peer, "connection from {peer} ended: {e}");
-        }
+        log_end(peer, ended);
     }
+}
+
+fn log_end(peer: SocketAddr, ended: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+    if let Err(e) = ended {
+        // Clients that reset, time out or send garbage are routine for a server.
+        tracing::debug!(%peer, "connection from {peer} ended: {e}");
+    }
+}
+
+/// Serve HTTP/1.1 requests from `prefix` on, until the connection closes (or
+/// goes quiet: then it is parked, and the lot calls this again, in a new task,
+/// when the client speaks).
+async fn h1(
+    protocols: Arc<Protocols>,
+    mut prefix: Bytes,
+    mut io: BoxStream,
+    mut shutdown: watch::Receiver<bool>,
+    svc: Svc,
+    hold: Hold,
+) {
+    let peer = svc.activity.peer;
+    let ended = loop {
+        match serve_h1(&protocols, prefix, io, &mut shutdown, svc.clone()).await {
+            Err(e) => break Err(e),
+            Ok(H1End::Closed) => break Ok(()),
+            Ok(H1End::Resume(more, sock)) => (prefix, io) = (more, sock),
+            Ok(H1End::Idle(sock)) => {
+                // Stable text (-v shows it): the tests check that parking happens.
+                tracing::debug!("parked connection from {peer}");
+                let parked = lot::Parked { sock, svc, hold };
+                lot::park(&protocols, &shutdown, parked);
+                return;
+            }
+        }
+    };
+    log_end(peer, ended);
 }
 
 async fn serve_h2(
@@ -819,46 +836,6 @@ async fn linger(mut sock: BoxStream, shutdown: &mut watch::Receiver<bool>) {
                 _ => return, // closed, failed, or quiet/too long
             },
             () = stopped(shutdown) => return,
-        }
-    }
-}
-
-/// Wait for the next request with nothing but the socket held; the bytes that
-/// arrive and the socket, or `None` when the client left, stayed silent for
-/// `idle`, or the server is stopping.
-#[allow(clippy::manual_async_fn)] // see `drive`: no second copy of the arguments
-fn park<'a>(
-    mut sock: BoxStream,
-    idle: Duration,
-    shutdown: &'a mut watch::Receiver<bool>,
-) -> impl Future<Output = Option<(Bytes, BoxStream)>> + Send + 'a {
-    async move {
-        // Only the clock reading is kept (the task of every parked connection holds it).
-        let parked_ms = clock_ms();
-        let mut trimmed = false;
-        let mut wake = std::pin::pin!(tokio::time::sleep(TRIM_AFTER));
-        loop {
-            tokio::select! {
-                r = read_chunk(&mut sock) => return match r {
-                    Ok(b) if !b.is_empty() => Some((b, sock)),
-                    _ => None, // closed or failed
-                },
-                () = &mut wake => {
-                    if trimmed {
-                        return None; // silent too long
-                    }
-                    // Parked a while: a good moment to hand freed pages back.
-                    trimmed = trim_heap(parked_ms);
-                    let wait = if trimmed {
-                        let parked_for = Duration::from_millis(clock_ms().saturating_sub(parked_ms));
-                        idle.saturating_sub(parked_for)
-                    } else {
-                        TRIM_AFTER
-                    };
-                    wake.as_mut().reset(tokio::time::Instant::now() + wait);
-                }
-                () = stopped(shutdown) => return None,
-            }
         }
     }
 }
