@@ -740,7 +740,7 @@ print("ok")
 "#
     ));
     p.line(Pipe::Stderr, "\"HEAD /hello.txt HTTP/1.1\" 200 0 ");
-    p.line(Pipe::Stderr, "\"POST /api/x HTTP/1.1\" 200 10 ");
+    p.line(Pipe::Stderr, "\"POST /api/x HTTP/1.1\" 200 9 ");
     p.line(Pipe::Stderr, "\"GET /nothing HTTP/1.1\" 404 ");
     p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\" 400 0 ");
 }
