@@ -2,6 +2,7 @@
 //! uploads → files; then the headers every response gets, and the access-log entry.
 
 use crate::http::server::access_log::Entry;
+use crate::http::server::body::RequestBody;
 use crate::http::server::body::{Body, Logged};
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError, respond};
@@ -10,7 +11,6 @@ use crate::http::server::{checks, files, httpbin, mock, upload};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
-use crate::http::server::body::RequestBody;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -3,6 +3,7 @@
 
 use crate::http::server::access_log::{self, Format as AccessLogFormat};
 use crate::http::server::body::Logged;
+use crate::http::server::body::RequestBody;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
@@ -14,7 +15,6 @@ use crate::tls::{self, TlsAcceptor};
 use anyhow::Result;
 use futures_util::FutureExt;
 use http::{Request, Response, StatusCode, Version};
-use crate::http::server::body::RequestBody;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -233,7 +233,11 @@ const BOTH_LENGTHS: &str = "the request has both Content-Length and Transfer-Enc
 /// name and value plus 32 bytes, the pseudo-fields included) over
 /// `--max-header-size`. h2 would answer the second itself, unlogged, so it is
 /// given room (see `conn::Protocols::new`) and the limit is kept here.
-fn h2_head_too_large(req: &Request<RequestBody>, max_headers: usize, max_head: u64) -> Option<String> {
+fn h2_head_too_large(
+    req: &Request<RequestBody>,
+    max_headers: usize,
+    max_head: u64,
+) -> Option<String> {
     if req.headers().len() > max_headers {
         return Some(format!(
             "more than {max_headers} header fields (--max-headers)"

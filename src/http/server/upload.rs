@@ -4,6 +4,7 @@
 //! --overwrite, and nothing beyond --max-body is kept.
 
 use crate::http::server::body::Body;
+use crate::http::server::body::RequestBody;
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError};
 use crate::http::server::files::conditional::{self, Verdict};
@@ -16,7 +17,6 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, BodyStream};
-use crate::http::server::body::RequestBody;
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;

@@ -10,9 +10,7 @@
 //! ~10,000 instructions a request, 1.55x nginx's whole request (callgrind,
 //! 2026-12-02; what this path saves is in bench/RESULTS.md).
 
-use super::{
-    H1End, PARK_AFTER, Protocols, Svc, linger, log_refused, poll_write, stopped,
-};
+use super::{H1End, PARK_AFTER, Protocols, Svc, linger, log_refused, poll_write, stopped};
 use crate::http::server::body::{Logged, RequestBody};
 use crate::net::BoxStream;
 use bytes::{Bytes, BytesMut};
@@ -47,6 +45,8 @@ pub(super) enum Fast {
 }
 
 /// A request head read from the buffer.
+// Not boxed: it lives for one call, and a box would be an allocation a request.
+#[allow(clippy::large_enum_variant)]
 enum Parsed {
     /// A simple request, and whether the client keeps the connection open.
     Simple(Request<RequestBody>, bool),
@@ -241,7 +241,8 @@ fn request(
     path: (usize, usize),
     fields: &[Field],
 ) -> Option<Request<RequestBody>> {
-    let range = |(at, len): (usize, usize)| (at.checked_add(len)? <= head.len()).then_some(at..at + len);
+    let range =
+        |(at, len): (usize, usize)| (at.checked_add(len)? <= head.len()).then_some(at..at + len);
     let uri = Uri::from_maybe_shared(head.slice(range(path)?)).ok()?;
     let mut headers = HeaderMap::with_capacity(fields.len());
     for f in fields {
@@ -405,12 +406,19 @@ fn encode_head(
         match reason {
             Some(r) => out.extend_from_slice(r.as_bytes()),
             None => out.extend_from_slice(
-                parts.status.canonical_reason().unwrap_or("<none>").as_bytes(),
+                parts
+                    .status
+                    .canonical_reason()
+                    .unwrap_or("<none>")
+                    .as_bytes(),
             ),
         }
         out.extend_from_slice(b"\r\n");
     }
-    let no_content = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
+    let no_content = matches!(
+        parts.status,
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    );
     let can_length = !no_content;
     let can_body = !no_content && !is_head;
     let can_chunk = can_body && !http10;
@@ -444,7 +452,9 @@ fn encode_head(
                     };
                     match prev_len {
                         Some(p) if p != n => {
-                            return Err(io::Error::other("two Content-Length values in a response"));
+                            return Err(io::Error::other(
+                                "two Content-Length values in a response",
+                            ));
                         }
                         Some(_) => {}
                         None => {
