@@ -7,7 +7,7 @@
 # load-independent too (NGINX=0 leaves it out).
 #
 #   bench/callgrind.sh OLD_BINARY NEW_BINARY      # e.g. a release build of main and of a branch
-#   ONLY=/list/ bench/callgrind.sh BINARY         # only the rows of these paths (space-separated)
+#   PATHS="/1k.bin /api/data" bench/callgrind.sh BINARY   # some resources only
 # Prints one markdown row per resource: instructions per request for each binary, and
 # nginx's, then last/first and last/nginx.
 source "$(dirname "$0")/lib.sh"
@@ -95,9 +95,10 @@ else
   echo "| resource (instructions per request) | ${cols}nginx | last / first | last / nginx |"
   echo "|---|${sep}---|---|---|"
 fi
+PATHS=${PATHS:-/1k.bin /1m.bin /list/ /api/data}
 for spec in /1k.bin:500:2500 /1m.bin:20:120 /list/:20:70 /api/data:500:2500; do
   IFS=: read -r path few many <<<"$spec"
-  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $path "* ]] || continue
+  [[ " $PATHS " == *" $path "* ]] || continue
   row="| $path |"; first=""; last=""
   for bin in "$@"; do
     per=$(per_request "$bin" "$path" "$few" "$many"); row="$row $per |"

@@ -7,13 +7,15 @@
 #   bench/serve.sh                 # builds --release first if needed
 #   DUR=10 WIREKIT=path/to/wirekit bench/serve.sh
 #   ONLY=rss IDLE="5000 10000" bench/serve.sh   # the idle-memory rows alone
-#   ONLY=listing bench/serve.sh                 # the 1,000-entry listing rows alone
+#   ROWS="1k route" IDLE= bench/serve.sh         # some throughput rows (1k 1m list route), no memory rows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-5}
-IDLE=${IDLE:-5000 10000}
+IDLE=${IDLE-5000 10000}
+ROWS=${ROWS:-1k 1m list route}
+want() { [[ " $ROWS " == *" $1 "* ]]; }
 TARGET=${CARGO_TARGET_DIR:-target}
 WK=${WIREKIT:-$TARGET/release/wirekit}
 source bench/lib.sh # cpu_ticks
@@ -150,31 +152,28 @@ best3() { # label path conns with_python -> "wirekit nginx python"
   echo "$bw $bn $bp"
 }
 
-# ONLY=rss: just the memory rows (quick checks of a memory change); ONLY=listing:
-# just the listing's req/s and CPU rows.
-if [ "${ONLY:-}" = listing ]; then
-best3 list /list/ 64 yes >"$work/r"; read -r w n p <"$work/r"
-row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
-read -r cw cn <<<"${CPU[list]}"
-echo
-echo "| server CPU per request (µs, lowest of the rounds) | wirekit | nginx | wirekit / nginx (lower is better) |"
-echo "|---|---|---|---|"
-printf '| 1,000-entry listing | %s | %s | %s |\n' "$cw" "$cn" "$(python3 -c "print('%.2f' % ($cw / $cn) if $cn else 'n/a')")"
-exit 0
-fi
+# ONLY=rss: just the memory rows (quick checks of a memory change).
 if [ "${ONLY:-}" != rss ]; then
+if want 1k; then
 best3 1k /1k.bin 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1 KiB file, keep-alive, 64 conns (req/s)" req/s "$w" "$n" "$p"
+fi
 
+if want 1m; then
 best3 1m /1m.bin 16 yes >"$work/r"; read -r w n p <"$work/r"
 gb() { python3 -c 'import sys; print("%.2f GB/s" % (float(sys.argv[1] or 0) * 1048576 / 1e9))' "$1"; }
 printf '| 1 MiB file, 16 conns (req/s) | %s (%s) | %s (%s) | %s (%s) | %s |\n' "$w" "$(gb "$w")" "$n" "$(gb "$n")" "$p" "$(gb "$p")" "$(ratio "$w" "$n" "$p")"
+fi
 
+if want list; then
 best3 list /list/ 64 yes >"$work/r"; read -r w n p <"$work/r"
 row "1,000-entry listing, 64 conns (req/s)" req/s "$w" "$n" "$p"
+fi
 
+if want route; then
 best3 route /api/data 64 no >"$work/r"; read -r w n p <"$work/r"
 row "mock JSON route, 64 conns (req/s; nginx: return 200)" req/s "$w" "$n" "n/a"
+fi
 fi
 
 # Memory: hold IDLE keep-alive connections (each made one request) and read RSS;
@@ -233,6 +232,7 @@ echo
 echo "| server CPU per request (µs, lowest of the rounds) | wirekit | nginx | wirekit / nginx (lower is better) |"
 echo "|---|---|---|---|"
 for k in 1k 1m list route; do
+  want "$k" || continue
   read -r cw cn <<<"${CPU[$k]}"
   case $k in
     1k) label="1 KiB file" ;; 1m) label="1 MiB file" ;; list) label="1,000-entry listing" ;; route) label="mock JSON route" ;;

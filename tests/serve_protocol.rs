@@ -669,3 +669,78 @@ print("ok")
         "hello, world\n"
     );
 }
+
+/// Issue 14: simple requests (GET/HEAD without a body) take the server's own
+/// HTTP/1.1 path, the rest hyper's; on one connection, in one write, they are
+/// answered in order with exact answers, a request for hyper (a POST with a
+/// body) hands the connection over mid-pipeline, and `Connection: close` closes
+/// it. A head split over two writes is still answered, a bare-LF head after a
+/// simple request gets its 400, and every answer has its access-log line.
+#[test]
+fn serve_pipeline_mixes_simple_requests_and_hyper() {
+    let d = site();
+    let (p, port) = serve(&[], d.path(), &["--route", "POST /api/x {\"ok\": 1}"]);
+    python_ok(&format!(
+        r#"
+import socket, time
+def conn():
+    s = socket.create_connection(("127.0.0.1", {port})); s.settimeout(5)
+    return s
+def read_all(s):
+    got = b""
+    while True:
+        try:
+            c = s.recv(65536)
+        except socket.timeout:
+            return got, False
+        if not c:
+            return got, True
+        got += c
+def answers(got, heads):
+    out = []
+    for is_head in heads:
+        head, _, got = got.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        fields = dict(l.lower().split(b": ", 1) for l in lines[1:])
+        n = 0 if is_head else int(fields[b"content-length"])
+        out.append((lines[0], fields, got[:n]))
+        got = got[n:]
+    assert got == b"", ("more than the answers", got)
+    return out
+H = b"Host: localhost\r\n"
+s = conn()
+s.sendall(b"GET /hello.txt HTTP/1.1\r\n" + H + b"\r\n"
+          + b"HEAD /hello.txt HTTP/1.1\r\n" + H + b"\r\n"
+          + b"POST /api/x HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\nhi"
+          + b"GET /hello.txt HTTP/1.1\r\n" + H + b"\r\n"
+          + b"GET /nothing HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+          + b"GET /hello.txt HTTP/1.1\r\n" + H + b"\r\n")
+got, closed = read_all(s)
+assert closed, "Connection: close must close"
+a = answers(got, [False, True, False, False, False])
+assert [x[0] for x in a] == [b"HTTP/1.1 200 OK"] * 4 + [b"HTTP/1.1 404 Not Found"], a
+assert a[0][2] == b"hello, world\n" and a[3][2] == b"hello, world\n", a
+assert a[1][1][b"content-length"] == b"13" and a[1][2] == b"", a
+assert a[2][2] == b'{{"ok": 1}}', a
+assert a[4][1][b"connection"] == b"close", a
+assert all(b"date" in x[1] for x in a), a
+# A head in two writes, then a bare-LF head behind a simple one.
+s = conn()
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHo")
+time.sleep(0.3)
+s.sendall(b"st: localhost\r\n\r\n")
+head = s.recv(4096)
+assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\nhello, world\n"), head
+s.sendall(b"GET /hello.txt HTTP/1.1\r\n" + H + b"\r\nGET /hello.txt HTTP/1.1\nHost: localhost\n\n")
+got, closed = read_all(s)
+assert closed and got.count(b"HTTP/1.1 ") == 2, got
+assert got.startswith(b"HTTP/1.1 200 OK\r\n"), got
+assert got[got.index(b"hello, world\n"):].startswith(b"hello, world\nHTTP/1.1 400 Bad Request\r\n"), got
+print("ok")
+"#
+    ));
+    p.line(Pipe::Stderr, "\"HEAD /hello.txt HTTP/1.1\" 200 0 ");
+    p.line(Pipe::Stderr, "\"POST /api/x HTTP/1.1\" 200 9 ");
+    p.line(Pipe::Stderr, "\"GET /nothing HTTP/1.1\" 404 ");
+    p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\" 400 0 ");
+}

@@ -270,3 +270,41 @@ impl Drop for Logged {
         }
     }
 }
+
+/// A request body: hyper's, or none at all for the requests that the
+/// connection's own HTTP/1.1 fast path answers (`conn::fast`), which have none.
+pub(crate) enum RequestBody {
+    /// The body hyper reads from the connection.
+    Hyper(hyper::body::Incoming),
+    /// No body.
+    Empty,
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Hyper(b) => Pin::new(b).poll_frame(cx),
+            RequestBody::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Hyper(b) => b.is_end_stream(),
+            RequestBody::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Hyper(b) => b.size_hint(),
+            RequestBody::Empty => SizeHint::with_exact(0),
+        }
+    }
+}

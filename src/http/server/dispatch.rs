@@ -2,6 +2,7 @@
 //! uploads → files; then the headers every response gets, and the access-log entry.
 
 use crate::http::server::access_log::Entry;
+use crate::http::server::body::RequestBody;
 use crate::http::server::body::{Body, Logged};
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError, respond};
@@ -10,7 +11,6 @@ use crate::http::server::{checks, files, httpbin, mock, upload};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -45,7 +45,7 @@ pub(crate) async fn dispatch(
     cfg: &Arc<Config>,
     peer: SocketAddr,
     req: &Parts,
-    body: Incoming,
+    body: RequestBody,
     user: &mut Option<String>,
 ) -> Reply {
     checks::request(cfg, req)?;
@@ -148,7 +148,7 @@ fn log_entry(
 pub(crate) async fn handle(
     cfg: &Arc<Config>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
 ) -> Response<Logged> {
     // Only the access log needs the time.
     let started = cfg.log.is_some().then(Instant::now);
@@ -163,7 +163,7 @@ pub(crate) async fn handle(
 pub(crate) fn refuse(
     cfg: &Config,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     why: ServeError,
 ) -> Response<Logged> {
     // The body is left unread: its framing is what is in doubt.

@@ -5,6 +5,7 @@
 
 use crate::http::server::auth::Auth;
 use crate::http::server::body::Body;
+use crate::http::server::body::RequestBody;
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError};
 use crate::http::server::files::compress::{Encoding, encode_bytes};
@@ -16,7 +17,6 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Limited, StreamBody};
-use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
@@ -173,7 +173,7 @@ fn base(req: &Parts, peer: SocketAddr) -> Map<String, Value> {
 async fn with_body(
     cfg: &Config,
     req: &Parts,
-    body: Incoming,
+    body: RequestBody,
     peer: SocketAddr,
     method: bool,
 ) -> Reply {
@@ -256,7 +256,7 @@ pub(crate) async fn handle(
     prefix: &str,
     peer: SocketAddr,
     req: &Parts,
-    body: Incoming,
+    body: RequestBody,
     rest: &str,
 ) -> Reply {
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();

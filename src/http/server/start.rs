@@ -3,6 +3,7 @@
 
 use crate::http::server::access_log::{self, Format as AccessLogFormat};
 use crate::http::server::body::Logged;
+use crate::http::server::body::RequestBody;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
@@ -14,7 +15,6 @@ use crate::tls::{self, TlsAcceptor};
 use anyhow::Result;
 use futures_util::FutureExt;
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ impl Bound {
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
-            move |req: Request<Incoming>, activity: Arc<Activity>| -> BoxFuture {
+            move |req: Request<RequestBody>, activity: Arc<Activity>| -> BoxFuture {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
@@ -233,7 +233,11 @@ const BOTH_LENGTHS: &str = "the request has both Content-Length and Transfer-Enc
 /// name and value plus 32 bytes, the pseudo-fields included) over
 /// `--max-header-size`. h2 would answer the second itself, unlogged, so it is
 /// given room (see `conn::Protocols::new`) and the limit is kept here.
-fn h2_head_too_large(req: &Request<Incoming>, max_headers: usize, max_head: u64) -> Option<String> {
+fn h2_head_too_large(
+    req: &Request<RequestBody>,
+    max_headers: usize,
+    max_head: u64,
+) -> Option<String> {
     if req.headers().len() > max_headers {
         return Some(format!(
             "more than {max_headers} header fields (--max-headers)"
@@ -265,7 +269,7 @@ fn h2_head_too_large(req: &Request<Incoming>, max_headers: usize, max_head: u64)
 /// The 431 for an HTTP/2 request head over the limits (empty, as HTTP/1.1
 /// gets from hyper), logged like the refusals below the handler.
 fn head_too_large(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     why: String,
     log: Option<AccessLogFormat>,
     activity: Arc<Activity>,

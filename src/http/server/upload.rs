@@ -4,6 +4,7 @@
 //! --overwrite, and nothing beyond --max-body is kept.
 
 use crate::http::server::body::Body;
+use crate::http::server::body::RequestBody;
 use crate::http::server::config::Config;
 use crate::http::server::error::{Reply, ServeError};
 use crate::http::server::files::conditional::{self, Verdict};
@@ -16,7 +17,6 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, BodyStream};
-use hyper::body::Incoming;
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;
@@ -204,7 +204,7 @@ fn guarded(req: &Parts) -> bool {
 }
 
 /// PUT /path/name: the body becomes DIR/path/name.
-pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
+pub(crate) async fn put(cfg: &Config, req: &Parts, body: RequestBody) -> Reply {
     let segs = segments(req.uri.path(), cfg.hidden)?;
     let Some((name, parent)) = segs.split_last() else {
         return Err(wrong_target("PUT needs a file name in the path"));
@@ -237,7 +237,7 @@ pub(crate) async fn put(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
 }
 
 /// POST multipart/form-data to a folder: every file field is saved there.
-pub(crate) async fn post(cfg: &Config, req: &Parts, body: Incoming) -> Reply {
+pub(crate) async fn post(cfg: &Config, req: &Parts, body: RequestBody) -> Reply {
     let segs = segments(req.uri.path(), cfg.hidden)?;
     let dir = match resolve(cfg, &segs)? {
         (p, md) if md.is_dir() => p,

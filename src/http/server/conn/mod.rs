@@ -11,11 +11,12 @@
 //! connections the same way; bench/serve.sh measures the effect.
 
 pub(crate) mod activity;
+mod fast;
 pub(crate) mod lot;
 pub(crate) mod splice;
 
 use crate::http::server::access_log::{self, Format};
-use crate::http::server::body::Logged;
+use crate::http::server::body::{Logged, RequestBody};
 use activity::{Activity, clock_ms};
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
@@ -278,18 +279,29 @@ enum HeadEnd {
 
 impl Prefixed {
     fn write(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        let Some(activity) = &self.activity else {
-            return Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        };
-        let polled = match &activity.splices {
-            Some(splices) => splice::poll_write(&mut self.inner, splices, cx, bufs),
-            None => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
-        };
-        activity
-            .write_blocked
-            .store(polled.is_pending(), Ordering::Relaxed);
-        polled
+        poll_write(&mut self.inner, self.activity.as_deref(), cx, bufs)
     }
+}
+
+/// Write `bufs` to a connection's stream: file pieces by `sendfile` when it has
+/// splices, and its [`Activity`] told whether the write blocked.
+fn poll_write(
+    inner: &mut BoxStream,
+    activity: Option<&Activity>,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    let Some(activity) = activity else {
+        return Pin::new(inner).poll_write_vectored(cx, bufs);
+    };
+    let polled = match &activity.splices {
+        Some(splices) => splice::poll_write(inner, splices, cx, bufs),
+        None => Pin::new(inner).poll_write_vectored(cx, bufs),
+    };
+    activity
+        .write_blocked
+        .store(polled.is_pending(), Ordering::Relaxed);
+    polled
 }
 
 impl AsyncRead for Prefixed {
@@ -425,7 +437,8 @@ pub(crate) type BoxFuture =
     Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
 /// What answers a connection's requests: the request and the connection's [`Activity`].
-pub(crate) type Handler = Arc<dyn Fn(Request<Incoming>, Arc<Activity>) -> BoxFuture + Send + Sync>;
+pub(crate) type Handler =
+    Arc<dyn Fn(Request<RequestBody>, Arc<Activity>) -> BoxFuture + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -465,7 +478,7 @@ impl hyper::service::Service<Request<Incoming>> for Svc {
     type Error = Infallible;
     type Future = BoxFuture;
     fn call(&self, req: Request<Incoming>) -> BoxFuture {
-        (self.service)(req, self.activity.clone())
+        (self.service)(req.map(RequestBody::Hyper), self.activity.clone())
     }
 }
 
@@ -651,12 +664,18 @@ async fn serve_h1(
     if let Some(s) = &activity.splices {
         s.clear();
     }
+    let (prefix, io) = match fast::serve(protocols, prefix, io, shutdown, &svc).await? {
+        fast::Fast::End(end) => return Ok(end),
+        fast::Fast::HandOff(prefix, io) => (prefix, io),
+    };
+    // Bytes handed over begin a head (the fast path answered all before them): scan it.
+    let head = (!prefix.is_empty()).then(HeadScan::default);
     let mut conn = protocols.h1.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
             inner: io,
             activity: Some(activity.clone()),
-            head: None,
+            head,
             bare_lf: false,
             frames: None,
         }),
