@@ -28,6 +28,9 @@ struct State {
     /// Bytes written by h2 and not yet sent; `out[at..]` is still to go.
     out: Vec<u8>,
     at: usize,
+    /// Written to since the last flush of `io` (TLS may hold records of a
+    /// direct write until flushed).
+    dirty: bool,
     /// While set, h2's flushes leave the buffer to the driver; cleared for the
     /// connection's shutdown, when the driver no longer drains after each poll.
     hold: bool,
@@ -69,6 +72,7 @@ pub(crate) fn new(io: BoxStream) -> (Batched, Drain) {
         io,
         out: Vec::new(),
         at: 0,
+        dirty: false,
         hold: true,
     }));
     (Batched(s.clone()), Drain(s))
@@ -78,11 +82,13 @@ impl Drain {
     /// Send what has been gathered, and flush the stream (TLS records).
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = lock(&self.0);
-        if s.out.is_empty() {
+        if !s.dirty {
             return Poll::Ready(Ok(()));
         }
         ready!(s.poll_send(cx))?;
-        Pin::new(&mut s.io).poll_flush(cx)
+        ready!(Pin::new(&mut s.io).poll_flush(cx))?;
+        s.dirty = false;
+        Poll::Ready(Ok(()))
     }
 
     /// From now on h2's flushes send at once (the driver stops draining).
@@ -117,6 +123,7 @@ impl AsyncWrite for Batched {
     ) -> Poll<io::Result<usize>> {
         let mut s = lock(&self.0);
         let total: usize = bufs.iter().map(|b| b.len()).sum();
+        s.dirty = true;
         if (total >= DIRECT || s.out.len() + total > CAP) && !s.out.is_empty() {
             ready!(s.poll_send(cx))?;
         }
