@@ -173,7 +173,9 @@ mod tests {
         let early =
             tokio::time::timeout(std::time::Duration::from_millis(50), client.read(&mut got)).await;
         assert!(early.is_err(), "sent before the drain");
-        std::future::poll_fn(|cx| drain.poll_send(cx)).await.unwrap();
+        std::future::poll_fn(|cx| drain.poll_send(cx))
+            .await
+            .unwrap();
         client.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"one two");
         // A large write goes out at once, after what was gathered.
