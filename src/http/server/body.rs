@@ -28,6 +28,11 @@ pub(crate) const CHUNK: usize = 512 * 1024;
 /// 709 over TLS), 2026-12-02.
 pub(crate) const H2_CHUNK: usize = 16 * 1024;
 
+/// HTTP/2 chunks are cut from blocks of this size: 16 KiB is a "large" size
+/// for jemalloc, whose extent bookkeeping for one such allocation per chunk
+/// cost ~50,000 instructions per MiB sent (h2c, callgrind 2026-12-02).
+const H2_BLOCK: usize = 4 * H2_CHUNK;
+
 /// A response body of `serve`: one enum, so the hot path neither boxes nor
 /// dispatches dynamically (only compression streams are boxed).
 pub(crate) enum Body {
@@ -143,7 +148,11 @@ impl FileBody {
                         Ok(off) => off,
                         Err(e) => return Some(Err(e)),
                     };
-                    self.buf.reserve(want);
+                    if self.chunk == H2_CHUNK && self.buf.capacity() < want {
+                        self.buf.reserve(H2_BLOCK);
+                    } else {
+                        self.buf.reserve(want);
+                    }
                     let spare = self.buf.spare_capacity_mut();
                     // SAFETY: pread writes at most `want` bytes into the spare capacity,
                     // which `reserve` made at least `want` long; we only mark as

@@ -11,6 +11,7 @@
 //! connections the same way; bench/serve.sh measures the effect.
 
 pub(crate) mod activity;
+mod batch;
 mod fast;
 pub(crate) mod lot;
 pub(crate) mod splice;
@@ -585,10 +586,11 @@ async fn serve_h2(
     svc: Svc,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let svc_activity = svc.activity.clone();
+    let (io, drain) = batch::new(io);
     let mut conn = std::pin::pin!(protocols.h2.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
-            inner: io,
+            inner: Box::new(io),
             activity: None,
             head: None,
             bare_lf: false,
@@ -604,7 +606,12 @@ async fn serve_h2(
     let mut check = std::pin::pin!(tokio::time::sleep(limit));
     loop {
         tokio::select! {
-            r = conn.as_mut() => return Ok(r?),
+            r = std::future::poll_fn(|cx| poll_sending(conn.as_mut(), &drain, cx)) => {
+                // What the last poll gathered (h2 normally sent it when it shut down).
+                let sent = std::future::poll_fn(|cx| drain.poll_send(cx));
+                let _ = tokio::time::timeout(protocols.header_timeout, sent).await;
+                return r;
+            }
             () = stopped(shutdown) => break,
             _ = &mut check => {
                 let header_timeout = protocols.header_timeout;
@@ -644,10 +651,28 @@ async fn serve_h2(
         }
     }
     conn.as_mut().graceful_shutdown();
+    drain.release();
     // A client that ignores GOAWAY is not waited for longer than the header timeout.
     match tokio::time::timeout(protocols.header_timeout, conn).await {
         Ok(r) => Ok(r?),
         Err(_) => Ok(()),
+    }
+}
+
+/// Poll an HTTP/2 connection, then send in one write what it wrote meanwhile
+/// (see [`batch`]): h2 has done all it can until its next wake-up.
+fn poll_sending<F: Future<Output = hyper::Result<()>>>(
+    conn: Pin<&mut F>,
+    drain: &batch::Drain,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+    let polled = conn.poll(cx);
+    // A send that cannot finish now resumes on the next poll (the socket wakes the task).
+    let sent = drain.poll_send(cx);
+    match (polled, sent) {
+        (Poll::Ready(r), _) => Poll::Ready(r.map_err(Into::into)),
+        (Poll::Pending, Poll::Ready(Err(e))) => Poll::Ready(Err(e.into())),
+        (Poll::Pending, _) => Poll::Pending,
     }
 }
 
