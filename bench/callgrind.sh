@@ -29,12 +29,7 @@ sleep 2.5 # the small-file cache takes only files settled for 2 s
 # nginx_conf PORT: one process, no log, the same site and mock answer as serve.sh.
 nginx_conf() {
   cat >"$work/nginx.conf" <<NGX
-master_process off;
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 1024; }
+$(nginx_one_process "$work")
 http {
 $(nginx_http_common "$work")
   server {

@@ -39,12 +39,7 @@ nginx_start() {
   PC=$(free_port)
   PT=$(free_port)
   cat >"$work/nginx.conf" <<NGX
-master_process off;
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 1024; }
+$(nginx_one_process "$work")
 http {
 $(nginx_http_common "$work")
   ssl_protocols TLSv1.3;

@@ -52,6 +52,19 @@ cpu_ticks() {
   echo "$t"
 }
 
+# nginx_one_process DIR: the head of an nginx.conf for one process in the
+# foreground (no master), as callgrind needs it; pid and error log in DIR.
+nginx_one_process() {
+  cat <<NGINX
+master_process off;
+daemon off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/nginx.err;
+events { worker_connections 1024; }
+NGINX
+}
+
 # nginx_http_common DIR: the lines inside `http { }` that every bench's nginx shares
 # (no access log, sendfile, no request cap per connection, temp files under DIR).
 nginx_http_common() {

@@ -935,6 +935,20 @@ fn serve_listing_in_chromium() {
     );
 }
 
+/// Runs a Python client that prints `local HOST:PORT` and waits on its stdin:
+/// once `server` (run with `-v`) logs that it parked that connection, the client
+/// goes on; its output is returned.
+fn python_parked_then_resumed(server: &Proc, code: &str) -> Output {
+    let (py, mut go) = python_steps(code);
+    let local = py.port_after(Pipe::Stdout, "local ");
+    server.line(
+        Pipe::Stderr,
+        &format!("parked connection from 127.0.0.1:{local}"),
+    );
+    writeln!(go).expect("let the client go on");
+    py.wait(T)
+}
+
 #[test]
 fn serve_keep_alive_parking_pipelining_and_http10() {
     let d = site();
@@ -956,14 +970,7 @@ c.request('GET', '/docs/'); r = c.getresponse(); third = r.read()
 print(first == second == b'hello, world\n', local == c.sock.getsockname(), b'a b&amp;c.txt' in third)
 "#
     );
-    let (py, mut go) = python_steps(&code);
-    let local = py.port_after(Pipe::Stdout, "local ");
-    server.line(
-        Pipe::Stderr,
-        &format!("parked connection from 127.0.0.1:{local}"),
-    );
-    writeln!(go).expect("let the client go on");
-    let out = py.wait(T);
+    let out = python_parked_then_resumed(&server, &code);
     let last = stdout(&out);
     assert_eq!(
         last.lines().last().unwrap_or(""),
@@ -1029,14 +1036,7 @@ else:
 print(refused, first == second == b'hello, world\n')
 "#
     );
-    let (py, mut go) = python_steps(&code);
-    let local = py.port_after(Pipe::Stdout, "local ");
-    server.line(
-        Pipe::Stderr,
-        &format!("parked connection from 127.0.0.1:{local}"),
-    );
-    writeln!(go).expect("let the client go on");
-    let out = py.wait(T);
+    let out = python_parked_then_resumed(&server, &code);
     assert_eq!(
         stdout(&out).lines().last().unwrap_or(""),
         "True True",
