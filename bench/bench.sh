@@ -8,7 +8,9 @@
 #   DUR=10 WIREKIT=path/to/wirekit bench/bench.sh
 #   SMOKE=1 DUR=1 bench/bench.sh         # a one-second check that the script works
 #   PARTS="closed h2" bench/bench.sh     # some parts only: closed (HTTP/1.1 limits
-#                                        # table), h2, rss, open (open loop and knee)
+#                                        # table), budget (equal CPU budgets), h2, rss,
+#                                        # open (open loop and knee)
+#   BUDGET=40 PARTS=budget bench/bench.sh   # the budget part's share of CPU 1 (percent)
 set -euo pipefail
 GIVEN=${WIREKIT:-}
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +19,8 @@ DUR=${DUR:-10}
 CONNS=${CONNS:-64}
 MANY=${MANY:-10000}          # connections for the RSS row
 RATE=${RATE:-50000}          # open-loop target
-PARTS=${PARTS:-closed h2 rss open}
+PARTS=${PARTS:-closed budget h2 rss open}
+BUDGET=${BUDGET:-40}          # percent of CPU 1 each generator gets in the budget part
 if [ -n "${SMOKE:-}" ]; then MANY=200; RATE=2000; fi
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 WK=${GIVEN:-$WIREKIT}
@@ -44,7 +47,10 @@ URL3=http://127.0.0.1:$P3/1k.bin
 measure() {
   local out=$1; shift
   python3 - "$out" "$NGINX_WORKERS" "$@" <<'PY'
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
+# CG: a cgroup (v1 cpu) the generator runs in from its first instruction (the budget part).
+cg = os.environ.get("CG")
+join = (lambda: open(f"{cg}/cgroup.procs", "w").write(str(os.getpid()))) if cg else None
 def sched():
     run = wait = 0
     for p in sys.argv[2].split():
@@ -66,7 +72,8 @@ def poll(pid):
         pass
 with open(sys.argv[1], "wb") as f:
     r0, w0 = sched(); t0 = time.monotonic()
-    p = subprocess.Popen(["taskset", "-c", "1"] + sys.argv[3:], stdout=f, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(["taskset", "-c", "1"] + sys.argv[3:], stdout=f, stderr=subprocess.DEVNULL,
+                         preexec_fn=join)
     while p.poll() is None:
         poll(p.pid)
         time.sleep(0.05)
@@ -89,9 +96,13 @@ h2load_reqs() { awk '/^requests:/ {print $8}' "$1"; }
 row() {
   python3 - "$@" <<'PY'
 import sys
+import os
 target, name, rps, n, cpu, wall, scpu, swait, demand = sys.argv[1:]
 rps, n, cpu, wall, scpu, swait, demand = map(float, (rps, n, cpu, wall, scpu, swait, demand))
 g, gd = cpu / wall * 100, demand / wall * 100
+# Under a CPU budget the generator is the limit when it used >= 90 % of its budget.
+budget = float(os.environ.get("CG_BUDGET") or 100)
+gd = gd if budget == 100 else g * 100 / budget
 s, sd = scpu / wall * 100, (scpu + swait) / wall * 100
 limit = {(True, False): "nginx", (False, True): "generator", (True, True): "both"}.get(
     (sd >= 90, gd >= 90), "neither")
@@ -141,6 +152,22 @@ if part closed; then
   closed "file" "$URL"
   closed "return 200" "$URL3"
 fi
+# Equal CPU budgets: nginx on a core of its own outruns none of the generators by 1.5x
+# here (it is the limit above for wirekit and wrk), so the generators' own speed shows
+# only when each is held to the same share of CPU 1: a cgroup (v1 cpu controller) with
+# a quota of BUDGET % (per 10 ms period); nginx then has room to spare.
+BUDGET_T="return 200, $BUDGET % of CPU 1"
+if part budget; then
+  cgroot=/sys/fs/cgroup/cpu
+  [ -w "$cgroot" ] || { echo "bench.sh: the budget part needs the cgroup v1 cpu controller at $cgroot, writable (run as root)" >&2; exit 1; }
+  CGDIR=$cgroot/wirekit-bench-$$
+  mkdir "$CGDIR"
+  # nginx_1k's clean-up, and the cgroup's (empty once its generator has exited).
+  trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; rmdir "$CGDIR" 2>/dev/null' EXIT
+  echo 10000 >"$CGDIR/cpu.cfs_period_us"
+  echo $((BUDGET * 100)) >"$CGDIR/cpu.cfs_quota_us"
+  CG=$CGDIR CG_BUDGET=$BUDGET closed "$BUDGET_T" "$URL3"
+fi
 # HTTP/2: h2load -t1 -c64 -m10 against the file.
 H2=
 if part h2 && "$WK" bench --help | grep -q -- '--h2'; then
@@ -157,13 +184,14 @@ fi
 echo
 echo "| scenario | wirekit | peer | ratio |"
 echo "|---|---|---|---|"
-part closed && for t in "file" "return 200"; do
+TS=(); part closed && TS+=("file" "return 200"); part budget && TS+=("$BUDGET_T")
+for t in "${TS[@]}"; do
   echo "| req/s, -t1 -c$CONNS, HTTP/1.1, $t (vs wrk; target >= 1.0x) | ${RPS[wk@$t]} | ${RPS[wrk@$t]} | $(ratio "${RPS[wk@$t]}" "${RPS[wrk@$t]}")x |"
   if [ -n "${RPS[oha@$t]:-}" ]; then
     echo "| req/s, -c$CONNS, HTTP/1.1, $t (vs oha's better of --worker-threads default and 1: ${OHA_W[$t]}; target >= 1.5x) | ${RPS[wk@$t]} | ${RPS[oha@$t]} | $(ratio "${RPS[wk@$t]}" "${RPS[oha@$t]}")x |"
   fi
 done
-part closed && for t in "file" "return 200"; do
+for t in "${TS[@]}"; do
   echo "| CPU us per request, $t (lower is better; vs wrk; target >= 1.0x) | $(python3 -c "print(f'{${CPU[wk@$t]}:.2f}')") | $(python3 -c "print(f'{${CPU[wrk@$t]}:.2f}')") | $(ratio "${CPU[wrk@$t]}" "${CPU[wk@$t]}")x |"
   if [ -n "${CPU[oha@$t]:-}" ]; then
     echo "| CPU us per request, $t (lower is better; vs oha) | $(python3 -c "print(f'{${CPU[wk@$t]}:.2f}')") | $(python3 -c "print(f'{${CPU[oha@$t]}:.2f}')") | $(ratio "${CPU[oha@$t]}" "${CPU[wk@$t]}")x |"
