@@ -6,7 +6,7 @@ use crate::http::server::body::Logged;
 use crate::http::server::body::RequestBody;
 use crate::http::server::config::{Config, ServeOptions};
 use crate::http::server::conn::activity::Activity;
-use crate::http::server::conn::{BoxFuture, Handler, KEEP_ALIVE, Protocols, drive};
+use crate::http::server::conn::{Answer, Handler, KEEP_ALIVE, Protocols, drive};
 use crate::http::server::dispatch::{handle, refuse};
 use crate::http::server::error::ServeError;
 use crate::http::server::response::empty;
@@ -150,30 +150,34 @@ impl Bound {
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
-            move |req: Request<RequestBody>, activity: Arc<Activity>| -> BoxFuture {
-                let cfg = cfg.clone();
-                Box::pin(async move {
-                    activity.begin();
-                    let h2 = req.version() == Version::HTTP_2;
-                    if h2 && let Some(why) = h2_head_too_large(&req, max_headers, max_head) {
-                        return Ok(head_too_large(&req, why, log, activity));
-                    }
-                    let mut resp = if activity.take_both_lengths() {
-                        refuse(
-                            &cfg,
-                            activity.peer,
-                            req,
-                            ServeError::BadRequest(BOTH_LENGTHS.into()),
-                        )
-                    } else {
-                        handle(&cfg, activity.peer, req).await
-                    };
+            move |req: Request<RequestBody>, activity: &Arc<Activity>| -> Answer {
+                activity.begin();
+                let h2 = req.version() == Version::HTTP_2;
+                if h2 && let Some(why) = h2_head_too_large(&req, max_headers, max_head) {
+                    return Answer::Now(head_too_large(&req, why, log, activity.clone()));
+                }
+                let ready = move |mut resp: Response<Logged>, activity| {
                     if h2 {
                         resp.body_mut().inner.for_h2();
                     }
                     resp.body_mut().activity = Some(activity);
-                    Ok(resp)
-                })
+                    resp
+                };
+                if activity.take_both_lengths() {
+                    let why = ServeError::BadRequest(BOTH_LENGTHS.into());
+                    let resp = refuse(&cfg, activity.peer, req, why);
+                    return Answer::Now(ready(resp, activity.clone()));
+                }
+                match handle(&cfg, activity.peer, req) {
+                    Ok(resp) => Answer::Now(ready(resp, activity.clone())),
+                    Err(waiting) => {
+                        let (cfg, activity) = (cfg.clone(), activity.clone());
+                        Answer::Later(Box::pin(async move {
+                            let resp = waiting.answer(&cfg, activity.peer).await;
+                            Ok(ready(resp, activity))
+                        }))
+                    }
+                }
             },
         );
         listener

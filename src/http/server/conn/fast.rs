@@ -10,7 +10,7 @@
 //! ~10,000 instructions a request, 1.55x nginx's whole request (callgrind,
 //! 2026-12-02; what this path saves is in bench/RESULTS.md).
 
-use super::{H1End, PARK_AFTER, Protocols, Svc, linger, log_refused, poll_write, stopped};
+use super::{Answer, H1End, PARK_AFTER, Protocols, Svc, linger, log_refused, poll_write, stopped};
 use crate::http::server::body::{Logged, RequestBody};
 use crate::net::BoxStream;
 use bytes::{Bytes, BytesMut};
@@ -91,8 +91,13 @@ pub(super) async fn serve(
                 }
             };
             let is_head = req.method() == Method::HEAD;
-            let resp = (svc.service)(req, activity.clone()).await;
-            let Ok(resp) = resp;
+            let resp = match (svc.service)(req, activity) {
+                Answer::Now(resp) => resp,
+                Answer::Later(fut) => {
+                    let Ok(resp) = fut.await;
+                    resp
+                }
+            };
             // A server that is stopping answers with `Connection: close`, as hyper does.
             let keep_alive = keep_alive && !*shutdown.borrow();
             if !respond(&mut io, svc, &mut out, resp, is_head, keep_alive).await? {

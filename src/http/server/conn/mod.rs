@@ -20,13 +20,14 @@ use crate::http::server::access_log::{self, Format};
 use crate::http::server::body::{Logged, RequestBody};
 use activity::{Activity, clock_ms};
 use bytes::{Bytes, BytesMut};
+use futures_util::future::Either;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use splice::Splices;
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -437,9 +438,14 @@ impl Protocols {
 pub(crate) type BoxFuture =
     Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
+/// A response, or (a request that reads its body) the future of one.
+pub(crate) enum Answer {
+    Now(Response<Logged>),
+    Later(BoxFuture),
+}
+
 /// What answers a connection's requests: the request and the connection's [`Activity`].
-pub(crate) type Handler =
-    Arc<dyn Fn(Request<RequestBody>, Arc<Activity>) -> BoxFuture + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Request<RequestBody>, &Arc<Activity>) -> Answer + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -477,9 +483,12 @@ struct Svc {
 impl hyper::service::Service<Request<Incoming>> for Svc {
     type Response = Response<Logged>;
     type Error = Infallible;
-    type Future = BoxFuture;
-    fn call(&self, req: Request<Incoming>) -> BoxFuture {
-        (self.service)(req.map(RequestBody::Hyper), self.activity.clone())
+    type Future = Either<Ready<Result<Response<Logged>, Infallible>>, BoxFuture>;
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        match (self.service)(req.map(RequestBody::Hyper), &self.activity) {
+            Answer::Now(resp) => Either::Left(std::future::ready(Ok(resp))),
+            Answer::Later(fut) => Either::Right(fut),
+        }
     }
 }
 
