@@ -158,20 +158,20 @@ pub(crate) fn handle(
     cfg: &Arc<Config>,
     peer: SocketAddr,
     req: Request<RequestBody>,
-) -> Result<Response<Logged>, Waiting> {
+) -> Result<Response<Logged>, Box<Waiting>> {
     // Only the access log needs the time.
     let started = cfg.log.is_some().then(Instant::now);
     let (parts, body) = req.into_parts();
     let mut user = None;
     let step = dispatch(cfg, &parts, &mut user);
     let Step::Done(reply) = step else {
-        return Err(Waiting {
+        return Err(Box::new(Waiting {
             upload: matches!(step, Step::Upload),
             parts,
             body,
             user,
             started,
-        });
+        }));
     };
     Ok(finish(cfg, peer, &parts, user, respond(reply), started))
 }
@@ -187,14 +187,18 @@ pub(crate) struct Waiting {
 
 impl Waiting {
     /// Read the body and answer.
-    pub(crate) async fn answer(self, cfg: &Config, peer: SocketAddr) -> Response<Logged> {
+    pub(crate) async fn answer(
+        self: Box<Self>,
+        cfg: &Config,
+        peer: SocketAddr,
+    ) -> Response<Logged> {
         let Waiting {
             upload,
             parts,
             body,
             user,
             started,
-        } = self;
+        } = *self;
         let reply = match (&cfg.httpbin, upload) {
             (_, true) if parts.method == Method::PUT => upload::put(cfg, &parts, body).await,
             (_, true) => upload::post(cfg, &parts, body).await,

@@ -439,6 +439,8 @@ pub(crate) type BoxFuture =
     Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
 /// A response, or (a request that reads its body) the future of one.
+// Not boxed: it lives for one call, and a box would be an allocation a request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Answer {
     Now(Response<Logged>),
     Later(BoxFuture),
