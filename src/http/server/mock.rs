@@ -4,6 +4,8 @@
 use crate::error::usage;
 use crate::http::header;
 use crate::http::server::body::Body;
+use crate::http::server::conn::Fields;
+use crate::http::server::dispatch::every_response;
 use crate::http::server::files::meta::content_type;
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -11,6 +13,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 enum Seg {
@@ -35,6 +38,8 @@ pub(crate) struct Route {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The body has `{{name}}` placeholders.
     template: bool,
+    /// Its header fields with those every response gets, made once ([`Route::prebuild`]).
+    fields: Option<Arc<Fields>>,
 }
 
 /// What the routes say about a request.
@@ -166,6 +171,7 @@ impl Route {
             body,
             content_type,
             headers: Vec::new(),
+            fields: None,
         })
     }
 
@@ -213,7 +219,35 @@ impl Route {
         }
     }
 
-    /// The response, `{{name}}` placeholders filled from `params`.
+    /// Make the header fields of the answer once, with those every response
+    /// gets (`cors`, `headers`: see [`every_response`]), when they do not
+    /// change from one answer to the next.
+    pub(crate) fn prebuild(&mut self, cors: bool, headers: &[(HeaderName, HeaderValue)]) {
+        self.fields = None;
+        if self.no_body() {
+            return;
+        }
+        let mut map = self.respond(&[], false).into_parts().0.headers;
+        every_response(cors, headers, &mut map);
+        self.fields = Fields::new(map).map(Arc::new);
+    }
+
+    /// The fields made once, if they are this answer's (`params` fill no template).
+    pub(crate) fn fields(&self, params: &[(String, String)]) -> Option<&Arc<Fields>> {
+        self.fields
+            .as_ref()
+            .filter(|_| !(self.template && !params.is_empty()))
+    }
+
+    /// No body, nor its fields: 1xx, 204, 304.
+    fn no_body(&self) -> bool {
+        self.status == StatusCode::NO_CONTENT
+            || self.status == StatusCode::NOT_MODIFIED
+            || self.status.is_informational()
+    }
+
+    /// The response, `{{name}}` placeholders filled from `params`; its fields
+    /// are those [`Route::fields`] gives, when it gives some.
     pub(crate) fn respond(&self, params: &[(String, String)], head: bool) -> Response<Body> {
         let filled = self.template && !params.is_empty();
         let body = if filled {
@@ -238,11 +272,11 @@ impl Route {
         };
         let mut resp = Response::new(Body::Empty);
         *resp.status_mut() = self.status;
-        let no_body = self.status == StatusCode::NO_CONTENT
-            || self.status == StatusCode::NOT_MODIFIED
-            || self.status.is_informational();
+        let no_body = self.no_body();
         let h = resp.headers_mut();
-        if !no_body {
+        if let Some(f) = self.fields(params) {
+            *h = f.map.clone();
+        } else if !no_body {
             h.insert(CONTENT_TYPE, self.content_type.clone());
             let length = if filled {
                 HeaderValue::from(body.len())
@@ -251,8 +285,10 @@ impl Route {
             };
             h.insert(CONTENT_LENGTH, length);
         }
-        for (k, v) in &self.headers {
-            h.insert(k.clone(), v.clone());
+        if self.fields(params).is_none() {
+            for (k, v) in &self.headers {
+                h.insert(k.clone(), v.clone());
+            }
         }
         if !head && !no_body {
             *resp.body_mut() = Body::bytes(body);
@@ -402,6 +438,7 @@ fn from_spec(spec: RouteSpec, base: &Path, file: &Path) -> Result<Route> {
         body,
         content_type,
         headers,
+        fields: None,
     })
 }
 

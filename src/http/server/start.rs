@@ -294,6 +294,7 @@ fn head_too_large(
         sent: 0,
         entry: None,
         activity: Some(activity),
+        fields: None,
     })
 }
 

@@ -13,6 +13,7 @@
 pub(crate) mod activity;
 mod batch;
 mod fast;
+pub(crate) use fast::Fields;
 pub(crate) mod lot;
 pub(crate) mod splice;
 
