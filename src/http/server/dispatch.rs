@@ -149,18 +149,25 @@ fn log_entry(
     })
 }
 
-/// One request, start to finish.
+/// One request, start to finish; with `own_fields`, fields made once are left
+/// to the caller to write (in [`Logged::fields`]), else they are in the map.
 pub(crate) async fn handle(
     cfg: &Arc<Config>,
     peer: SocketAddr,
     req: Request<RequestBody>,
+    own_fields: bool,
 ) -> Response<Logged> {
     // Only the access log needs the time.
     let started = cfg.log.is_some().then(Instant::now);
     let (parts, body) = req.into_parts();
     let (mut user, mut fields) = (None, None);
-    let resp = respond(dispatch(cfg, peer, &parts, body, &mut user, &mut fields).await);
-    finish(cfg, peer, &parts, user, resp, started, fields)
+    let mut resp = respond(dispatch(cfg, peer, &parts, body, &mut user, &mut fields).await);
+    if !own_fields && let Some(f) = fields.take() {
+        // They include those every response gets.
+        *resp.headers_mut() = f.map.clone();
+        return finish(cfg, peer, &parts, user, resp, started, Some(None));
+    }
+    finish(cfg, peer, &parts, user, resp, started, fields.map(Some))
 }
 
 /// A request refused before the pipeline (its head breaks a rule the
@@ -177,8 +184,8 @@ pub(crate) fn refuse(
     finish(cfg, peer, &parts, None, why.into_response(), started, None)
 }
 
-/// The headers every response gets (`fields`: they are in them already), and
-/// its access-log entry.
+/// The headers every response gets (unless `fields` says they are made: in
+/// the map, or the fields the caller writes), and its access-log entry.
 fn finish(
     cfg: &Config,
     peer: SocketAddr,
@@ -186,7 +193,7 @@ fn finish(
     user: Option<String>,
     mut resp: Response<Body>,
     started: Option<Instant>,
-    fields: Option<Arc<Fields>>,
+    fields: Option<Option<Arc<Fields>>>,
 ) -> Response<Logged> {
     if fields.is_none() {
         every_response(cfg.cors, &cfg.headers, resp.headers_mut());
@@ -197,7 +204,7 @@ fn finish(
         sent: 0,
         entry,
         activity: None,
-        fields,
+        fields: fields.flatten(),
     })
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Route {
     method: Option<Method>,
     path: String,
     segs: Vec<Seg>,
+    /// For a path of literals only (none with `/` or `%`): the one request path
+    /// that names it as it is, compared before the segments are walked.
+    exact: Option<String>,
     status: StatusCode,
     body: Bytes,
     /// `Content-Length` of `body`, made once (a template's is made per answer).
@@ -75,6 +78,21 @@ fn parse_path(path: &str, culprit: &str) -> Result<Vec<Seg>> {
         }
     }
     Ok(segs)
+}
+
+/// The path that names `segs` as they are, if they are literals with no `/` or `%`.
+fn exact(segs: &[Seg]) -> Option<String> {
+    let mut path = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Lit(l) if !l.contains(['/', '%']) => {
+                path.push('/');
+                path.push_str(l);
+            }
+            _ => return None,
+        }
+    }
+    Some(if path.is_empty() { "/".into() } else { path })
 }
 
 fn parse_method(m: &str, culprit: &str) -> Result<Option<Method>> {
@@ -164,6 +182,7 @@ impl Route {
         Ok(Route {
             method,
             path: path.to_string(),
+            exact: exact(&segs),
             segs,
             status,
             template: body.windows(2).any(|w| w == b"{{"),
@@ -179,6 +198,10 @@ impl Route {
     /// percent-encoded); empty segments are skipped, as `//` in a path.
     #[allow(clippy::manual_pattern_char_comparison)] // the predicate is the point
     fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
+        // A walk of the segments cost ~390 instructions a request (callgrind, 2026-12-02).
+        if self.exact.as_deref() == Some(path) {
+            return Some(Vec::new());
+        }
         // A predicate, not `split('/')`, whose searcher costs ~90 instructions a segment.
         let mut got = path.split(|c| c == '/').filter(|s| !s.is_empty());
         let mut params = Vec::new();
@@ -246,8 +269,8 @@ impl Route {
             || self.status.is_informational()
     }
 
-    /// The response, `{{name}}` placeholders filled from `params`; its fields
-    /// are those [`Route::fields`] gives, when it gives some.
+    /// The response, `{{name}}` placeholders filled from `params`; without
+    /// header fields when [`Route::fields`] gives them.
     pub(crate) fn respond(&self, params: &[(String, String)], head: bool) -> Response<Body> {
         let filled = self.template && !params.is_empty();
         let body = if filled {
@@ -273,19 +296,18 @@ impl Route {
         let mut resp = Response::new(Body::Empty);
         *resp.status_mut() = self.status;
         let no_body = self.no_body();
-        let h = resp.headers_mut();
-        if let Some(f) = self.fields(params) {
-            *h = f.map.clone();
-        } else if !no_body {
-            h.insert(CONTENT_TYPE, self.content_type.clone());
-            let length = if filled {
-                HeaderValue::from(body.len())
-            } else {
-                self.length.clone()
-            };
-            h.insert(CONTENT_LENGTH, length);
-        }
+        // Fields made once are the caller's to add or write (`dispatch::handle`).
         if self.fields(params).is_none() {
+            let h = resp.headers_mut();
+            if !no_body {
+                h.insert(CONTENT_TYPE, self.content_type.clone());
+                let length = if filled {
+                    HeaderValue::from(body.len())
+                } else {
+                    self.length.clone()
+                };
+                h.insert(CONTENT_LENGTH, length);
+            }
             for (k, v) in &self.headers {
                 h.insert(k.clone(), v.clone());
             }
@@ -428,9 +450,11 @@ fn from_spec(spec: RouteSpec, base: &Path, file: &Path) -> Result<Route> {
             ))
         })?,
     };
+    let segs = parse_path(&spec.path, &culprit)?;
     Ok(Route {
         method: parse_method(&spec.method, &culprit)?,
-        segs: parse_path(&spec.path, &culprit)?,
+        exact: exact(&segs),
+        segs,
         path: spec.path,
         status,
         template: body.windows(2).any(|w| w == b"{{"),

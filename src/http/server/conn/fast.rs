@@ -92,7 +92,7 @@ pub(super) async fn serve(
                 }
             };
             let is_head = req.method() == Method::HEAD;
-            let resp = (svc.service)(req, activity.clone()).await;
+            let resp = (svc.service)(req, activity.clone(), true).await;
             let Ok(resp) = resp;
             // A server that is stopping answers with `Connection: close`, as hyper does.
             let keep_alive = keep_alive && !*shutdown.borrow();
@@ -247,7 +247,11 @@ fn request(
     let uri = Uri::from_maybe_shared(head.slice(range(path)?)).ok()?;
     let mut headers = HeaderMap::with_capacity(fields.len());
     for f in fields {
-        let name = HeaderName::from_bytes(&head[range(f.name)?]).ok()?;
+        let name = &head[range(f.name)?];
+        let name = match common(name) {
+            Some(n) => n,
+            None => HeaderName::from_bytes(name).ok()?,
+        };
         let value = HeaderValue::from_maybe_shared(head.slice(range(f.value)?)).ok()?;
         headers.append(name, value);
     }
@@ -257,6 +261,21 @@ fn request(
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Some(req)
+}
+
+/// The name of the most common request fields, matched directly: through
+/// `HeaderName::from_bytes` each cost ~150 instructions (callgrind, 2026-12-02).
+fn common(name: &[u8]) -> Option<HeaderName> {
+    let known = match name.len() {
+        4 => header::HOST,
+        6 => header::ACCEPT,
+        10 if name[0].eq_ignore_ascii_case(&b'u') => header::USER_AGENT,
+        10 => header::CONNECTION,
+        15 => header::ACCEPT_ENCODING,
+        _ => return None,
+    };
+    name.eq_ignore_ascii_case(known.as_str().as_bytes())
+        .then_some(known)
 }
 
 /// Whether a line of `head` ends in a bare LF.
@@ -387,7 +406,14 @@ fn encode_head(
         last = true;
     }
     let http10 = parts.version == Version::HTTP_10;
-    let fields = fields.filter(|_| !parts.status.is_informational() && length != Some(None));
+    let fields = match fields {
+        Some(f) if parts.status.is_informational() || length == Some(None) => {
+            // Not for the lines below (not expected of a mock route): the map has them.
+            parts.headers = f.map.clone();
+            None
+        }
+        f => f,
+    };
     if last && !http10 && fields.is_none() {
         // hyper's `enforce_version`: a connection that will close says so.
         match parts.headers.entry(header::CONNECTION) {
