@@ -259,7 +259,7 @@ impl Route {
     pub(crate) fn fields(&self, params: &[(String, String)]) -> Option<&Arc<Fields>> {
         self.fields
             .as_ref()
-            .filter(|_| !(self.template && !params.is_empty()))
+            .filter(|_| !self.template || params.is_empty())
     }
 
     /// No body, nor its fields: 1xx, 204, 304.
