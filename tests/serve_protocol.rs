@@ -750,7 +750,7 @@ print("ok")
 /// and `Connection: close` are byte for byte hyper's (a request with
 /// `Content-Length: 0` goes to hyper) but for a current `date`, a route of a
 /// routes file keeps its own fields, a template route fills its body, and every
-/// answer has its access-log line.
+/// answer has its access-log line; over h2c the fields are the same.
 #[test]
 fn serve_route_answers_match_hyper() {
     let d = site();
@@ -830,4 +830,23 @@ print("ok")
     p.line(Pipe::Stderr, "\"GET /api/data HTTP/1.1\" 200 28 ");
     p.line(Pipe::Stderr, "\"HEAD /api/data HTTP/1.1\" 200 0 ");
     p.line(Pipe::Stderr, "\"GET /file HTTP/1.1\" 200 7 ");
+    // Over h2c (hyper's path), the same fields in the map.
+    let mut c = Command::new("curl");
+    c.args([
+        "-s",
+        "-i",
+        "--max-time",
+        "10",
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: localhost",
+        &format!("http://127.0.0.1:{port}/api/data"),
+    ]);
+    let got = stdout(&run(c, None, Duration::from_secs(15)));
+    let want = "HTTP/2 200 \r\ncontent-type: application/json\r\ncontent-length: 28\r\naccess-control-allow-origin: *\r\naccess-control-expose-headers: *\r\nx-extra: 1\r\ndate: ";
+    assert!(got.starts_with(want), "{got}");
+    assert!(
+        got.ends_with("\r\n\r\n{\"message\": \"Hello, World!\"}"),
+        "{got}"
+    );
 }
