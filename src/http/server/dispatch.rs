@@ -5,10 +5,11 @@ use crate::http::server::access_log::Entry;
 use crate::http::server::body::RequestBody;
 use crate::http::server::body::{Body, Logged};
 use crate::http::server::config::Config;
+use crate::http::server::conn::Fields;
 use crate::http::server::error::{Reply, ServeError, respond};
 use crate::http::server::response::empty;
 use crate::http::server::{checks, files, httpbin, mock, upload};
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub(crate) async fn dispatch(
     req: &Parts,
     body: RequestBody,
     user: &mut Option<String>,
+    fields: &mut Option<Arc<Fields>>,
 ) -> Reply {
     checks::request(cfg, req)?;
     if cfg.cors
@@ -62,7 +64,10 @@ pub(crate) async fn dispatch(
     }
     let head = req.method == Method::HEAD;
     match mock::find(&cfg.routes, &req.method, req.uri.path()) {
-        mock::Match::Hit(route, params) => return Ok(route.respond(&params, head)),
+        mock::Match::Hit(route, params) => {
+            *fields = route.fields(&params).cloned();
+            return Ok(route.respond(&params, head));
+        }
         mock::Match::WrongMethod(allowed) => {
             return Err(ServeError::MethodNotAllowed {
                 message: "no route for this method",
@@ -144,18 +149,25 @@ fn log_entry(
     })
 }
 
-/// One request, start to finish.
+/// One request, start to finish; with `own_fields`, fields made once are left
+/// to the caller to write (in [`Logged::fields`]), else they are in the map.
 pub(crate) async fn handle(
     cfg: &Arc<Config>,
     peer: SocketAddr,
     req: Request<RequestBody>,
+    own_fields: bool,
 ) -> Response<Logged> {
     // Only the access log needs the time.
     let started = cfg.log.is_some().then(Instant::now);
     let (parts, body) = req.into_parts();
-    let mut user = None;
-    let resp = respond(dispatch(cfg, peer, &parts, body, &mut user).await);
-    finish(cfg, peer, &parts, user, resp, started)
+    let (mut user, mut fields) = (None, None);
+    let mut resp = respond(dispatch(cfg, peer, &parts, body, &mut user, &mut fields).await);
+    if !own_fields && let Some(f) = fields.take() {
+        // They include those every response gets.
+        *resp.headers_mut() = f.map.clone();
+        return finish(cfg, peer, &parts, user, resp, started, Some(None));
+    }
+    finish(cfg, peer, &parts, user, resp, started, fields.map(Some))
 }
 
 /// A request refused before the pipeline (its head breaks a rule the
@@ -169,10 +181,11 @@ pub(crate) fn refuse(
     // The body is left unread: its framing is what is in doubt.
     let (parts, _) = req.into_parts();
     let started = cfg.log.is_some().then(Instant::now);
-    finish(cfg, peer, &parts, None, why.into_response(), started)
+    finish(cfg, peer, &parts, None, why.into_response(), started, None)
 }
 
-/// The headers every response gets, and its access-log entry.
+/// The headers every response gets (unless `fields` says they are made: in
+/// the map, or the fields the caller writes), and its access-log entry.
 fn finish(
     cfg: &Config,
     peer: SocketAddr,
@@ -180,9 +193,28 @@ fn finish(
     user: Option<String>,
     mut resp: Response<Body>,
     started: Option<Instant>,
+    fields: Option<Option<Arc<Fields>>>,
 ) -> Response<Logged> {
-    let h = resp.headers_mut();
-    if cfg.cors {
+    if fields.is_none() {
+        every_response(cfg.cors, &cfg.headers, resp.headers_mut());
+    }
+    let entry = log_entry(cfg, peer, parts, user, resp.status(), started);
+    resp.map(|inner| Logged {
+        inner,
+        sent: 0,
+        entry,
+        activity: None,
+        fields: fields.flatten(),
+    })
+}
+
+/// Add the headers every response gets (`--cors`, `--header`) to `h`.
+pub(crate) fn every_response(
+    cors: bool,
+    headers: &[(header::HeaderName, HeaderValue)],
+    h: &mut HeaderMap,
+) {
+    if cors {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -192,14 +224,7 @@ fn finish(
             HeaderValue::from_static("*"),
         );
     }
-    for (k, v) in &cfg.headers {
+    for (k, v) in headers {
         h.insert(k.clone(), v.clone());
     }
-    let entry = log_entry(cfg, peer, parts, user, resp.status(), started);
-    resp.map(|inner| Logged {
-        inner,
-        sent: 0,
-        entry,
-        activity: None,
-    })
 }

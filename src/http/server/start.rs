@@ -150,7 +150,10 @@ impl Bound {
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
-            move |req: Request<RequestBody>, activity: Arc<Activity>| -> BoxFuture {
+            move |req: Request<RequestBody>,
+                  activity: Arc<Activity>,
+                  own_fields: bool|
+                  -> BoxFuture {
                 let cfg = cfg.clone();
                 Box::pin(async move {
                     activity.begin();
@@ -166,7 +169,7 @@ impl Bound {
                             ServeError::BadRequest(BOTH_LENGTHS.into()),
                         )
                     } else {
-                        handle(&cfg, activity.peer, req).await
+                        handle(&cfg, activity.peer, req, own_fields).await
                     };
                     if h2 {
                         resp.body_mut().inner.for_h2();
@@ -294,6 +297,7 @@ fn head_too_large(
         sent: 0,
         entry: None,
         activity: Some(activity),
+        fields: None,
     })
 }
 

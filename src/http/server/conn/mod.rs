@@ -13,6 +13,7 @@
 pub(crate) mod activity;
 mod batch;
 mod fast;
+pub(crate) use fast::Fields;
 pub(crate) mod lot;
 pub(crate) mod splice;
 
@@ -437,9 +438,11 @@ impl Protocols {
 pub(crate) type BoxFuture =
     Pin<Box<dyn Future<Output = Result<Response<Logged>, Infallible>> + Send>>;
 
-/// What answers a connection's requests: the request and the connection's [`Activity`].
+/// What answers a connection's requests: the request, the connection's
+/// [`Activity`], and whether the caller writes [`Logged::fields`] itself (the
+/// fast path), so that the response's map need not have them.
 pub(crate) type Handler =
-    Arc<dyn Fn(Request<RequestBody>, Arc<Activity>) -> BoxFuture + Send + Sync>;
+    Arc<dyn Fn(Request<RequestBody>, Arc<Activity>, bool) -> BoxFuture + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -479,7 +482,7 @@ impl hyper::service::Service<Request<Incoming>> for Svc {
     type Error = Infallible;
     type Future = BoxFuture;
     fn call(&self, req: Request<Incoming>) -> BoxFuture {
-        (self.service)(req.map(RequestBody::Hyper), self.activity.clone())
+        (self.service)(req.map(RequestBody::Hyper), self.activity.clone(), false)
     }
 }
 
