@@ -744,3 +744,109 @@ print("ok")
     p.line(Pipe::Stderr, "\"GET /nothing HTTP/1.1\" 404 ");
     p.line(Pipe::Stderr, "\"GET /hello.txt HTTP/1.1\" 400 0 ");
 }
+
+/// Issue 14: a mock route's header fields (with `--cors` and `--header`) are made
+/// once, and the server's own HTTP/1.1 path copies them: its answers to GET, HEAD
+/// and `Connection: close` are byte for byte hyper's (a request with
+/// `Content-Length: 0` goes to hyper) but for a current `date`, a route of a
+/// routes file keeps its own fields, a template route fills its body, and every
+/// answer has its access-log line; over h2c the fields are the same.
+#[test]
+fn serve_route_answers_match_hyper() {
+    let d = site();
+    std::fs::write(
+        d.path().join("routes.json"),
+        r#"[{"path": "/file", "body": {"a": 1}, "headers": {"X-Route": "yes"}}]"#,
+    )
+    .expect("write");
+    let routes = d.path().join("routes.json");
+    let (p, port) = serve(
+        &[],
+        d.path(),
+        &[
+            "--route",
+            r#"GET /api/data {"message": "Hello, World!"}"#,
+            "--route",
+            r#"GET /u/:id {"id": "{{id}}"}"#,
+            "--routes",
+            routes.to_str().expect("utf-8 temp path"),
+            "--cors",
+            "--header",
+            "X-Extra: 1",
+        ],
+    );
+    python_ok(&format!(
+        r#"
+import socket, re, time, email.utils
+def ask(req):
+    s = socket.create_connection(("127.0.0.1", {port})); s.settimeout(5)
+    s.sendall(req)
+    got = b""
+    while True:
+        try:
+            c = s.recv(65536)
+        except socket.timeout:
+            break
+        if not c:
+            break
+        got += c
+        if not req.startswith(b"HEAD") and b"\r\n\r\n" in got:
+            head, _, body = got.partition(b"\r\n\r\n")
+            n = int(re.search(rb"content-length: (\d+)", head).group(1))
+            if len(body) >= n and b"connection: close" not in head:
+                break
+        if req.startswith(b"HEAD") and got.endswith(b"\r\n\r\n") and b"connection: close" not in got:
+            break
+    s.close()
+    m = re.search(rb"\r\ndate: ([^\r]*)\r\n", got)
+    assert m, got
+    when = email.utils.parsedate_to_datetime(m.group(1).decode()).timestamp()
+    assert abs(when - time.time()) < 5, m.group(1)
+    return got[:m.start()] + b"\r\ndate: D\r\n" + got[m.end():]
+H = b"Host: localhost\r\n"
+def both(line, extra=b""):
+    fast = ask(line + H + extra + b"\r\n")
+    hyper = ask(line + H + extra + b"Content-Length: 0\r\n\r\n")
+    assert fast == hyper, (fast, hyper)
+    return fast
+common = b"access-control-allow-origin: *\r\naccess-control-expose-headers: *\r\nx-extra: 1\r\n"
+data = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 28\r\n" + common
+body = b'{{"message": "Hello, World!"}}'
+got = both(b"GET /api/data HTTP/1.1\r\n")
+assert got == data + b"date: D\r\n\r\n" + body, got
+got = both(b"HEAD /api/data HTTP/1.1\r\n")
+assert got == data + b"date: D\r\n\r\n", got
+got = both(b"GET /api/data HTTP/1.1\r\n", b"Connection: close\r\n")
+assert got == data + b"connection: close\r\ndate: D\r\n\r\n" + body, got
+got = both(b"GET /file HTTP/1.1\r\n")
+assert got.startswith(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 7\r\nx-route: yes\r\n" + common), got
+assert got.endswith(b'\r\n\r\n{{"a":1}}'), got
+got = both(b"GET /u/a%22b HTTP/1.1\r\n")
+assert got.startswith(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 14\r\n" + common), got
+assert got.endswith(b'\r\n\r\n{{"id": "a\\"b"}}'), got
+print("ok")
+"#
+    ));
+    p.line(Pipe::Stderr, "\"GET /api/data HTTP/1.1\" 200 28 ");
+    p.line(Pipe::Stderr, "\"HEAD /api/data HTTP/1.1\" 200 0 ");
+    p.line(Pipe::Stderr, "\"GET /file HTTP/1.1\" 200 7 ");
+    // Over h2c (hyper's path), the same fields in the map.
+    let mut c = Command::new("curl");
+    c.args([
+        "-s",
+        "-i",
+        "--max-time",
+        "10",
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: localhost",
+        &format!("http://127.0.0.1:{port}/api/data"),
+    ]);
+    let got = stdout(&run(c, None, Duration::from_secs(15)));
+    let want = "HTTP/2 200 \r\ncontent-type: application/json\r\ncontent-length: 28\r\naccess-control-allow-origin: *\r\naccess-control-expose-headers: *\r\nx-extra: 1\r\ndate: ";
+    assert!(got.starts_with(want), "{got}");
+    assert!(
+        got.ends_with("\r\n\r\n{\"message\": \"Hello, World!\"}"),
+        "{got}"
+    );
+}

@@ -3,6 +3,7 @@
 //! writes the access-log line once the body is done.
 
 use crate::http::server::access_log::Entry;
+use crate::http::server::conn::Fields;
 use crate::http::server::conn::activity::Activity;
 use crate::http::server::conn::splice::{self, Splice, Splices, shrank};
 use bytes::{Bytes, BytesMut};
@@ -239,6 +240,8 @@ pub(crate) struct Logged {
     pub(crate) entry: Option<Box<Entry>>,
     /// Told when the response is done, so an idle connection can be parked.
     pub(crate) activity: Option<Arc<Activity>>,
+    /// The response's header fields made once, when they were (a mock route's).
+    pub(crate) fields: Option<Arc<Fields>>,
 }
 
 impl http_body::Body for Logged {

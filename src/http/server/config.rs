@@ -223,6 +223,9 @@ impl Config {
         for r in &opts.routes {
             routes.push(Route::parse(r, &cwd)?);
         }
+        for r in &mut routes {
+            r.prebuild(opts.cors, &opts.headers);
+        }
         let httpbin = match &opts.httpbin {
             None => None,
             Some(raw) => {

@@ -150,7 +150,10 @@ impl Bound {
         let protocols = Arc::new(protocols);
         // One handler for all connections; each request learns its client from `Activity`.
         let service: Handler = Arc::new(
-            move |req: Request<RequestBody>, activity: &Arc<Activity>| -> Answer {
+            move |req: Request<RequestBody>,
+                  activity: &Arc<Activity>,
+                  own_fields: bool|
+                  -> Answer {
                 activity.begin();
                 let h2 = req.version() == Version::HTTP_2;
                 if h2 && let Some(why) = h2_head_too_large(&req, max_headers, max_head) {
@@ -168,7 +171,7 @@ impl Bound {
                     let resp = refuse(&cfg, activity.peer, req, why);
                     return Answer::Now(ready(resp, activity.clone()));
                 }
-                match handle(&cfg, activity.peer, req) {
+                match handle(&cfg, activity.peer, req, own_fields) {
                     Ok(resp) => Answer::Now(ready(resp, activity.clone())),
                     Err(waiting) => {
                         let (cfg, activity) = (cfg.clone(), activity.clone());
@@ -298,6 +301,7 @@ fn head_too_large(
         sent: 0,
         entry: None,
         activity: Some(activity),
+        fields: None,
     })
 }
 

@@ -13,6 +13,7 @@
 pub(crate) mod activity;
 mod batch;
 mod fast;
+pub(crate) use fast::Fields;
 pub(crate) mod lot;
 pub(crate) mod splice;
 
@@ -446,8 +447,11 @@ pub(crate) enum Answer {
     Later(BoxFuture),
 }
 
-/// What answers a connection's requests: the request and the connection's [`Activity`].
-pub(crate) type Handler = Arc<dyn Fn(Request<RequestBody>, &Arc<Activity>) -> Answer + Send + Sync>;
+/// What answers a connection's requests: the request, the connection's
+/// [`Activity`], and whether the caller writes [`Logged::fields`] itself (the
+/// fast path), so that the response's map need not have them.
+pub(crate) type Handler =
+    Arc<dyn Fn(Request<RequestBody>, &Arc<Activity>, bool) -> Answer + Send + Sync>;
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -487,7 +491,7 @@ impl hyper::service::Service<Request<Incoming>> for Svc {
     type Error = Infallible;
     type Future = Either<Ready<Result<Response<Logged>, Infallible>>, BoxFuture>;
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        match (self.service)(req.map(RequestBody::Hyper), &self.activity) {
+        match (self.service)(req.map(RequestBody::Hyper), &self.activity, false) {
             Answer::Now(resp) => Either::Left(std::future::ready(Ok(resp))),
             Answer::Later(fut) => Either::Right(fut),
         }
