@@ -850,3 +850,112 @@ print("ok")
         "{got}"
     );
 }
+
+/// Issue 14 item 4: a connection's HTTP/2 streams are polled by the connection's
+/// own task, each still on its own. Over h2c and TLS: a 1 MiB file stalled by its
+/// stream window and a `/delay/2` answer in flight do not hold up twenty small
+/// answers on the same connection; the client's RST_STREAM of the delayed stream
+/// leaves the others going; the stalled file finishes byte for byte once its
+/// window opens; and SIGTERM sends GOAWAY while a stream is in flight, which
+/// still gets its whole answer before the connection closes.
+#[test]
+fn serve_h2_streams_progress_on_their_own() {
+    let d = site();
+    let big: Vec<u8> = (0..1_048_576u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(d.path().join("big.bin"), &big).expect("write");
+    let (_h2c, h2c_port) = serve(&[], d.path(), &["--httpbin"]);
+    let (_tls, tls_port) = serve(&[], d.path(), &["--httpbin", "--tls"]);
+    let (stop, stop_port) = serve(&[], d.path(), &["--httpbin"]);
+    let stop_pid = stop.pid();
+    let py = format!(
+        r#"{H2_CLIENT}
+import os, signal
+def pump(s, c, want, bodies, status, ended, ack=()):
+    # Read until every stream in `want` has ended; DATA acknowledged only for `ack`.
+    while not want <= ended:
+        data = s.recv(65536)
+        assert data, ("closed", want - ended)
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.ResponseReceived):
+                status[e.stream_id] = dict(e.headers)[":status"]
+            if isinstance(e, h2.events.DataReceived):
+                bodies[e.stream_id] = bodies.get(e.stream_id, b"") + e.data
+                if e.stream_id in ack:
+                    c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                else:
+                    # The connection's window stays open; the stream's does not.
+                    c.increment_flow_control_window(e.flow_controlled_length)
+            if isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
+                ended.add(e.stream_id)
+        s.sendall(c.data_to_send())
+big = bytes((i * 7 % 251) for i in range(1048576))
+for port, tls in (({h2c_port}, False), ({tls_port}, True)):
+    s, c = connect(port, tls)
+    bodies, status, ended = {{}}, {{}}, set()
+    c.send_headers(1, head("/big.bin"), end_stream=True)
+    c.send_headers(3, head("/delay/2"), end_stream=True)
+    small = list(range(5, 45, 2))
+    for sid in small:
+        c.send_headers(sid, head("/hello.txt"), end_stream=True)
+    s.sendall(c.data_to_send())
+    t0 = time.monotonic()
+    pump(s, c, set(small), bodies, status, ended)
+    took = time.monotonic() - t0
+    assert took < 1.5, (tls, "small answers took %.2f s" % took)
+    for sid in small:
+        assert status[sid] == "200" and bodies[sid] == b"hello, world\n", (tls, sid, status.get(sid), bodies.get(sid))
+    assert 1 not in ended and 3 not in ended, (tls, ended)
+    assert len(bodies.get(1, b"")) == 65535, (tls, len(bodies.get(1, b"")))
+    c.reset_stream(3)
+    c.send_headers(45, head("/hello.txt"), end_stream=True)
+    s.sendall(c.data_to_send())
+    pump(s, c, {{45}}, bodies, status, ended)
+    assert bodies[45] == b"hello, world\n", (tls, bodies[45])
+    # Open the big stream's window: it goes on from where it stopped.
+    c.increment_flow_control_window(len(big), stream_id=1)
+    s.sendall(c.data_to_send())
+    pump(s, c, {{1}}, bodies, status, ended, ack=(1,))
+    assert status[1] == "200" and bodies[1] == big, (tls, status[1], len(bodies[1]))
+    assert 3 not in bodies, (tls, "the reset stream answered", bodies.get(3))
+    s.close()
+s, c = connect({stop_port}, False)
+bodies, status, ended = {{}}, {{}}, set()
+request(s, c, 1, head("/hello.txt"))
+c.send_headers(3, head("/delay/1"), end_stream=True)
+s.sendall(c.data_to_send())
+time.sleep(0.3)
+os.kill({stop_pid}, signal.SIGTERM)
+# Python h2 takes no frame after a GOAWAY: read the rest as raw frames.
+import hyperframe.frame as hf
+buf = b""
+goaways, body, got = [], b"", set()
+while True:
+    while len(buf) >= 9:
+        f, n = hf.Frame.parse_frame_header(memoryview(buf[:9]))
+        if len(buf) < 9 + n:
+            break
+        f.parse_body(memoryview(buf[9:9 + n]))
+        buf = buf[9 + n:]
+        if isinstance(f, hf.GoAwayFrame):
+            goaways.append(f.error_code)
+        if isinstance(f, hf.PingFrame) and "ACK" not in f.flags:
+            s.sendall(hf.PingFrame(0, opaque_data=f.opaque_data, flags=["ACK"]).serialize())
+        if isinstance(f, hf.HeadersFrame) and f.stream_id == 3:
+            status[3] = dict(c.decoder.decode(f.data, raw=False))[":status"]
+        if isinstance(f, hf.DataFrame) and f.stream_id == 3:
+            body += f.data
+            if "END_STREAM" in f.flags:
+                got.add(3)
+    data = s.recv(65536)
+    if not data:
+        break
+    buf += data
+assert goaways and set(goaways) == {{0}}, goaways
+assert 3 in got and status.get(3) == "200" and body.startswith(b"{{"), (got, status, body)
+print("ok")
+"#
+    );
+    python_ok(&py);
+    let out = stop.wait(Duration::from_secs(15));
+    assert!(out.status.success(), "{out:?}");
+}

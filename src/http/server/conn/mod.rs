@@ -16,6 +16,7 @@ mod fast;
 pub(crate) use fast::Fields;
 pub(crate) mod lot;
 pub(crate) mod splice;
+mod streams;
 
 use crate::http::server::access_log::{self, Format};
 use crate::http::server::body::{Logged, RequestBody};
@@ -25,7 +26,7 @@ use futures_util::future::Either;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use splice::Splices;
 use std::convert::Infallible;
 use std::future::{Future, Ready};
@@ -55,6 +56,9 @@ pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(120);
 /// at most [`LINGER_QUIET`] without hearing from it (nginx: 30 s and 5 s).
 const LINGER_MAX: Duration = Duration::from_secs(30);
 const LINGER_QUIET: Duration = Duration::from_secs(5);
+
+/// Rounds of connection and stream polls in one poll of an HTTP/2 connection's task.
+const STREAM_ROUNDS: usize = 4;
 
 /// Concurrent streams an HTTP/2 client may open on one connection (nginx: 128).
 const MAX_STREAMS: u32 = 100;
@@ -368,8 +372,8 @@ impl AsyncWrite for Prefixed {
 pub(crate) struct Protocols {
     /// HTTP/1.1 settings: header timeout, largest head, keep-alive.
     pub(crate) h1: http1::Builder,
-    /// HTTP/2 settings: largest header list, concurrent streams.
-    pub(crate) h2: http2::Builder<TokioExecutor>,
+    /// Largest HTTP/2 header list h2 itself accepts.
+    h2_max_header_list: u32,
     /// How long a new connection may take to send its first bytes (and an
     /// HTTP/2 connection its first complete request head).
     pub(crate) header_timeout: Duration,
@@ -417,14 +421,9 @@ impl Protocols {
             // A client that has sent its request and shut its side (SHUT_WR) still
             // gets the whole answer: read EOF ends the connection only once idle.
             .half_close(true);
-        let mut h2 = http2::Builder::new(TokioExecutor::new());
-        h2.timer(TokioTimer::new())
-            .max_header_list_size(max_head.saturating_mul(H2_HEAD_ROOM).min(u32::MAX as u64) as u32)
-            .max_concurrent_streams(MAX_STREAMS)
-            .max_send_buf_size(H2_SEND_BUF);
         Protocols {
             h1,
-            h2,
+            h2_max_header_list: max_head.saturating_mul(H2_HEAD_ROOM).min(u32::MAX as u64) as u32,
             header_timeout,
             idle_timeout,
             log,
@@ -432,6 +431,19 @@ impl Protocols {
             max_head,
             lot: lot::Lot::default(),
         }
+    }
+}
+
+impl Protocols {
+    /// HTTP/2 settings for one connection, whose streams `spawner` collects (the
+    /// builder owns its executor, so each connection has its own).
+    fn h2(&self, spawner: streams::Spawner) -> http2::Builder<streams::Spawner> {
+        let mut h2 = http2::Builder::new(spawner);
+        h2.timer(TokioTimer::new())
+            .max_header_list_size(self.h2_max_header_list)
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_send_buf_size(H2_SEND_BUF);
+        h2
     }
 }
 
@@ -602,7 +614,10 @@ async fn serve_h2(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let svc_activity = svc.activity.clone();
     let (io, drain) = batch::new(io);
-    let mut conn = std::pin::pin!(protocols.h2.serve_connection(
+    let spawner = streams::Spawner::default();
+    let mut streams = streams::Streams::new(&spawner);
+    let h2 = protocols.h2(spawner);
+    let mut conn = std::pin::pin!(h2.serve_connection(
         TokioIo::new(Prefixed {
             prefix,
             inner: Box::new(io),
@@ -621,7 +636,7 @@ async fn serve_h2(
     let mut check = std::pin::pin!(tokio::time::sleep(limit));
     loop {
         tokio::select! {
-            r = std::future::poll_fn(|cx| poll_sending(conn.as_mut(), &drain, cx)) => {
+            r = std::future::poll_fn(|cx| poll_sending(conn.as_mut(), &mut streams, &drain, cx)) => {
                 // What the last poll gathered (h2 normally sent it when it shut down).
                 let sent = std::future::poll_fn(|cx| drain.poll_send(cx));
                 let _ = tokio::time::timeout(protocols.header_timeout, sent).await;
@@ -668,20 +683,30 @@ async fn serve_h2(
     conn.as_mut().graceful_shutdown();
     drain.release();
     // A client that ignores GOAWAY is not waited for longer than the header timeout.
-    match tokio::time::timeout(protocols.header_timeout, conn).await {
-        Ok(r) => Ok(r?),
+    let ending = std::future::poll_fn(|cx| poll_sending(conn.as_mut(), &mut streams, &drain, cx));
+    match tokio::time::timeout(protocols.header_timeout, ending).await {
+        Ok(r) => r,
         Err(_) => Ok(()),
     }
 }
 
-/// Poll an HTTP/2 connection, then send in one write what it wrote meanwhile
-/// (see [`batch`]): h2 has done all it can until its next wake-up.
+/// Poll an HTTP/2 connection and its streams until neither has more to do now,
+/// then send in one write what the connection wrote meanwhile (see [`batch`]).
 fn poll_sending<F: Future<Output = hyper::Result<()>>>(
-    conn: Pin<&mut F>,
+    mut conn: Pin<&mut F>,
+    streams: &mut streams::Streams,
     drain: &batch::Drain,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), Box<dyn std::error::Error + Send + Sync>>> {
-    let polled = conn.poll(cx);
+    let mut polled = conn.as_mut().poll(cx);
+    // Streams the poll started answer now, and the connection sends their answers
+    // in the same write. Bounded: a busy connection yields to other tasks.
+    for _ in 0..STREAM_ROUNDS {
+        if polled.is_ready() || !streams.poll(cx) {
+            break;
+        }
+        polled = conn.as_mut().poll(cx);
+    }
     // A send that cannot finish now resumes on the next poll (the socket wakes the task).
     let sent = drain.poll_send(cx);
     match (polled, sent) {
