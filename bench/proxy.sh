@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `wirekit proxy` beside the relays people use, in one run on loopback:
-# iperf3 single stream direct, through wirekit proxy, through socat and through an
-# `ncat --sh-exec` relay; the relay's own latency (1-byte ping-pong p50, proxy minus
-# direct); and throughput with --pcap on and with a latency=0 toxic, as a ratio to the
-# plain relay; and --http mode under wrk against `wirekit serve`, as a ratio to direct.
+# `wirekit proxy` beside the relays people use, in one run on loopback: iperf3 single
+# stream direct, through wirekit proxy, through socat and through an `ncat --sh-exec`
+# relay, first where the kernel places them, then (2+ cores) with the iperf3 client
+# alone on CPU 0 and its server and the relay on CPU 1; the relay's own latency
+# (1-byte ping-pong p50, proxy minus direct); throughput with --pcap on and with a
+# latency=0 toxic, as a ratio to the plain relay; each ROUNDS times in turn, medians
+# reported. Last, --http mode under wrk against `wirekit serve`, as a ratio to direct.
 # Prints markdown table rows.
-# Knobs: IPERF_SECS (5), PINGS (20000), WRK_SECS (5), NO_BUILD=1 with WIREKIT_BIN=path (smoke runs).
+# Knobs: IPERF_SECS (5), PINGS (20000), ROUNDS (3), WRK_SECS (5), NO_BUILD=1 with WIREKIT_BIN=path (smoke runs).
 source "$(dirname "$0")/lib.sh"
 
 IPERF_SECS=${IPERF_SECS:-5}
@@ -16,46 +18,76 @@ apt_need iperf3 iperf3
 apt_need ncat ncat
 apt_need socat socat
 apt_need wrk wrk
+apt_need taskset util-linux
 [ -n "${NO_BUILD:-}" ] || build_release
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-# relay NAME PORT UPSTREAM_PORT [ARGS...]: start a relay on PORT to UPSTREAM_PORT.
+ROUNDS=${ROUNDS:-3}
+# on CPUS CMD...: CMD on those CPUs (taskset), or anywhere when CPUS is empty.
+on() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
+# median V...: the middle value.
+median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "$@"; }
+
+# relay NAME PORT UPSTREAM_PORT CPUS [ARGS...]: start a relay on PORT to UPSTREAM_PORT.
 relay() {
-  local name=$1 port=$2 up=$3; shift 3
+  local name=$1 port=$2 up=$3 cpus=$4; shift 4
   case $name in
-    wirekit) "$WIREKIT" -q proxy "127.0.0.1:$port" "127.0.0.1:$up" "$@" 2>/dev/null & ;;
-    socat) socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$up" & ;;
-    ncat) ncat -l -k 127.0.0.1 "$port" --sh-exec "ncat 127.0.0.1 $up" & ;;
+    wirekit) on "$cpus" "$WIREKIT" -q proxy "127.0.0.1:$port" "127.0.0.1:$up" "$@" 2>/dev/null & ;;
+    socat) on "$cpus" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$up" 2>/dev/null & ;;
+    ncat) on "$cpus" ncat -l -k 127.0.0.1 "$port" --sh-exec "ncat 127.0.0.1 $up" & ;;
   esac
   PIDS+=($!)
   wait_listen "$port"
 }
 
-# iperf PORT: Gbit/s of one iperf3 stream to PORT.
+# iperf PORT CPUS: Gbit/s of one iperf3 stream to PORT, the client on CPUS.
 iperf() {
-  timeout $((IPERF_SECS + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$IPERF_SECS" -J \
+  on "$2" timeout $((IPERF_SECS + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$IPERF_SECS" -J \
     | python3 -c 'import json,sys; b=json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]; print(f"{b/1e9:.2f}")'
 }
 
-IPORT=$(free_port)
-iperf3 -s -p "$IPORT" >/dev/null 2>&1 & PIDS+=($!)
-wait_listen "$IPORT"
+# iperf_rows TAG CLIENT_CPUS SERVER_CPUS: ROUNDS rounds of direct, wirekit, socat and
+# ncat in turn (and, when TAG is "free", --pcap and a latency=0 toxic); sets
+# <TAG>_<what> to the medians.
+iperf_rows() {
+  local tag=$1 ccpu=$2 scpu=$3 iport p r
+  local -A port got
+  iport=$(free_port)
+  on "$scpu" iperf3 -s -p "$iport" >/dev/null 2>&1 & PIDS+=($!)
+  wait_listen "$iport"
+  port[direct]=$iport
+  for r in wirekit socat ncat; do port[$r]=$(free_port); relay "$r" "${port[$r]}" "$iport" "$scpu"; done
+  local what="direct wirekit socat ncat"
+  if [ "$tag" = free ]; then
+    port[pcap]=$(free_port); relay wirekit "${port[pcap]}" "$iport" "" --pcap "$TMP/cap.pcapng"
+    port[toxic]=$(free_port); relay wirekit "${port[toxic]}" "$iport" "" --toxic latency:latency=0
+    what="$what pcap toxic"
+  fi
+  for _ in $(seq "$ROUNDS"); do
+    for r in $what; do got[$r]="${got[$r]:-} $(iperf "${port[$r]}" "$ccpu")"; done
+  done
+  for r in $what; do
+    # shellcheck disable=SC2086
+    printf -v "${tag}_$r" '%s' "$(median ${got[$r]})"
+    echo "iperf3 $tag $r:${got[$r]}" >&2
+  done
+}
 
-direct=$(iperf "$IPORT")
-P=$(free_port); relay wirekit "$P" "$IPORT"; wk=$(iperf "$P")
-P=$(free_port); relay socat "$P" "$IPORT"; so=$(iperf "$P")
-P=$(free_port); relay ncat "$P" "$IPORT"; nc=$(iperf "$P")
-P=$(free_port); relay wirekit "$P" "$IPORT" --pcap "$TMP/cap.pcapng"; pc=$(iperf "$P")
-P=$(free_port); relay wirekit "$P" "$IPORT" --toxic latency:latency=0; lt=$(iperf "$P")
+# Free placement (the kernel's choice), then fixed placement on 2+ cores: the iperf3
+# client alone on CPU 0, its server and the relay on CPU 1, the same for every relay.
+iperf_rows free "" ""
+if [ "$(nproc)" -ge 2 ]; then iperf_rows placed 0 1; fi
 
-# Ping-pong: an echo server, then PINGS 1-byte round trips direct and through the proxy.
+# Ping-pong: an echo server, then PINGS 1-byte round trips direct, through the proxy
+# and through socat, ROUNDS times in turn; the medians of the p50s.
 EPORT=$(free_port)
 "$WIREKIT" -q tcp listen "127.0.0.1:$EPORT" -k --echo 2>/dev/null & PIDS+=($!)
 wait_listen "$EPORT"
-P=$(free_port); relay wirekit "$P" "$EPORT"
+P=$(free_port); relay wirekit "$P" "$EPORT" ""
+S=$(free_port); relay socat "$S" "$EPORT" ""
 p50() {
   python3 - "$1" "$PINGS" <<'PY'
 import socket, sys, time
@@ -67,8 +99,11 @@ for _ in range(n):
 t.sort(); print(f"{t[len(t)//2]/1000:.1f}")
 PY
 }
-pd=$(p50 "$EPORT"); pp=$(p50 "$P")
-P=$(free_port); relay socat "$P" "$EPORT"; ps=$(p50 "$P")
+pds="" pps="" pss=""
+for _ in $(seq "$ROUNDS"); do pds="$pds $(p50 "$EPORT")"; pps="$pps $(p50 "$P")"; pss="$pss $(p50 "$S")"; done
+echo "ping-pong p50s: direct$pds; wirekit$pps; socat$pss" >&2
+# shellcheck disable=SC2086
+pd=$(median $pds); pp=$(median $pps); ps=$(median $pss)
 
 # --http: wrk through the HTTP proxy to `wirekit serve` vs direct (req/s).
 WRK_SECS=${WRK_SECS:-5}
@@ -84,12 +119,17 @@ wd=$(rps "$SPORT"); wh=$(rps "$HPORT")
 
 echo "## proxy ($(machine))"
 echo
+echo "Each figure is the median of $ROUNDS runs taken in turn (every run is on stderr)."
+echo
 echo "| scenario | direct | wirekit proxy | socat | ncat --sh-exec | wirekit ÷ socat | wirekit ÷ direct |"
 echo "|---|---|---|---|---|---|---|"
-echo "| iperf3 single stream, ${IPERF_SECS} s (Gbit/s) | $direct | $wk | $so | $nc | $(ratio "$wk" "$so") | $(ratio "$wk" "$direct") |"
+echo "| iperf3 single stream, ${IPERF_SECS} s, free placement (Gbit/s) | $free_direct | $free_wirekit | $free_socat | $free_ncat | $(ratio "$free_wirekit" "$free_socat") | $(ratio "$free_wirekit" "$free_direct") |"
+if [ -n "${placed_direct:-}" ]; then
+  echo "| iperf3 single stream, ${IPERF_SECS} s, client on CPU 0, server and relay on CPU 1 (Gbit/s) | $placed_direct | $placed_wirekit | $placed_socat | $placed_ncat | $(ratio "$placed_wirekit" "$placed_socat") | $(ratio "$placed_wirekit" "$placed_direct") |"
+fi
 echo "| 1-byte ping-pong p50, $PINGS round trips (µs; last column: proxy minus direct) | $pd | $pp | $ps (+$(python3 -c "print(f'{$ps - $pd:.1f}')")) | – | – | +$(python3 -c "print(f'{$pp - $pd:.1f}')") µs |"
-echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $pc | – | – | – | $(ratio "$pc" "$wk") |"
-echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $lt | – | – | – | $(ratio "$lt" "$wk") |"
+echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $free_pcap | – | – | – | $(ratio "$free_pcap" "$free_wirekit") |"
+echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $free_toxic | – | – | – | $(ratio "$free_toxic" "$free_wirekit") |"
 echo "| --http, wrk 32 conns, 1 KiB file from serve (req/s; ÷ direct) | $wd | $wh | – | – | – | $(ratio "$wh" "$wd") |"
 echo
 echo "(--pcap wrote $(du -h "$TMP/cap.pcapng" | cut -f1).)"
