@@ -26,8 +26,9 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 ROUNDS=${ROUNDS:-3}
-# on CPUS CMD...: CMD on those CPUs (taskset), or anywhere when CPUS is empty.
-on() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
+# Every process runs under `taskset -c CPUS` (taskset execs it, so $! is its PID); ANY
+# is every CPU, the kernel's choice.
+ANY="0-$(($(nproc) - 1))"
 # median V...: the middle value.
 median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "$@"; }
 
@@ -35,9 +36,9 @@ median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(flo
 relay() {
   local name=$1 port=$2 up=$3 cpus=$4; shift 4
   case $name in
-    wirekit) on "$cpus" "$WIREKIT" -q proxy "127.0.0.1:$port" "127.0.0.1:$up" "$@" 2>/dev/null & ;;
-    socat) on "$cpus" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$up" 2>/dev/null & ;;
-    ncat) on "$cpus" ncat -l -k 127.0.0.1 "$port" --sh-exec "ncat 127.0.0.1 $up" & ;;
+    wirekit) taskset -c "$cpus" "$WIREKIT" -q proxy "127.0.0.1:$port" "127.0.0.1:$up" "$@" 2>/dev/null & ;;
+    socat) taskset -c "$cpus" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$up" 2>/dev/null & ;;
+    ncat) taskset -c "$cpus" ncat -l -k 127.0.0.1 "$port" --sh-exec "ncat 127.0.0.1 $up" & ;;
   esac
   PIDS+=($!)
   wait_listen "$port"
@@ -45,7 +46,7 @@ relay() {
 
 # iperf PORT CPUS: Gbit/s of one iperf3 stream to PORT, the client on CPUS.
 iperf() {
-  on "$2" timeout $((IPERF_SECS + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$IPERF_SECS" -J \
+  taskset -c "$2" timeout $((IPERF_SECS + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$IPERF_SECS" -J \
     | python3 -c 'import json,sys; b=json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]; print(f"{b/1e9:.2f}")'
 }
 
@@ -56,14 +57,14 @@ iperf_rows() {
   local tag=$1 ccpu=$2 scpu=$3 iport p r
   local -A port got
   iport=$(free_port)
-  on "$scpu" iperf3 -s -p "$iport" >/dev/null 2>&1 & PIDS+=($!)
+  taskset -c "$scpu" iperf3 -s -p "$iport" >/dev/null 2>&1 & PIDS+=($!)
   wait_listen "$iport"
   port[direct]=$iport
   for r in wirekit socat ncat; do port[$r]=$(free_port); relay "$r" "${port[$r]}" "$iport" "$scpu"; done
   local what="direct wirekit socat ncat"
   if [ "$tag" = free ]; then
-    port[pcap]=$(free_port); relay wirekit "${port[pcap]}" "$iport" "" --pcap "$TMP/cap.pcapng"
-    port[toxic]=$(free_port); relay wirekit "${port[toxic]}" "$iport" "" --toxic latency:latency=0
+    port[pcap]=$(free_port); relay wirekit "${port[pcap]}" "$iport" "$ANY" --pcap "$TMP/cap.pcapng"
+    port[toxic]=$(free_port); relay wirekit "${port[toxic]}" "$iport" "$ANY" --toxic latency:latency=0
     what="$what pcap toxic"
   fi
   for _ in $(seq "$ROUNDS"); do
@@ -78,7 +79,7 @@ iperf_rows() {
 
 # Free placement (the kernel's choice), then fixed placement on 2+ cores: the iperf3
 # client alone on CPU 0, its server and the relay on CPU 1, the same for every relay.
-iperf_rows free "" ""
+iperf_rows free "$ANY" "$ANY"
 if [ "$(nproc)" -ge 2 ]; then iperf_rows placed 0 1; fi
 
 # Ping-pong: an echo server, then PINGS 1-byte round trips direct, through the proxy
@@ -86,8 +87,8 @@ if [ "$(nproc)" -ge 2 ]; then iperf_rows placed 0 1; fi
 EPORT=$(free_port)
 "$WIREKIT" -q tcp listen "127.0.0.1:$EPORT" -k --echo 2>/dev/null & PIDS+=($!)
 wait_listen "$EPORT"
-P=$(free_port); relay wirekit "$P" "$EPORT" ""
-S=$(free_port); relay socat "$S" "$EPORT" ""
+P=$(free_port); relay wirekit "$P" "$EPORT" "$ANY"
+S=$(free_port); relay socat "$S" "$EPORT" "$ANY"
 p50() {
   python3 - "$1" "$PINGS" <<'PY'
 import socket, sys, time

@@ -9,7 +9,8 @@
 #      CPU 0 and clients on CPU 1: 1 KiB keep-alive req/s (wrk -c64), handshakes/s
 #      (wrk with `Connection: close`, which resumes the previous connection's
 #      session; and full handshakes with `openssl s_time -new`, one and 4 at a
-#      time), 1 MiB req/s (wrk -c16); then HTTP/2, `h2load -c64 -m10`
+#      time; then again with each server held to SBUDGET % of CPU 0, so that the
+#      server and not the client is the limit), 1 MiB req/s (wrk -c16); then HTTP/2, `h2load -c64 -m10`
 #      for 1 KiB and 1 MiB over h2c and over TLS (ALPN h2) beside nginx `http2`.
 #      Beside each rate, the server's CPU time per request (/proc/PID/stat).
 # Every server uses the same ECDSA P-256 certificate (made by `wirekit cert`).
@@ -18,7 +19,8 @@
 # Environment: WIREKIT (binary; default: build --release), SECS (seconds per
 # handshake run, default 10), SIZE (default 1G), RUNS (transfer runs, best kept; default 3),
 # PARTS (default "tcp serve": parts 1-2 and 3; "handshake": part 3's handshake rows only), DUR (seconds per serve run, default 5),
-# ROUNDS (serve runs per figure, the tools taking turns, best kept; default 3).
+# ROUNDS (serve runs per figure, the tools taking turns, best kept; default 3),
+# SBUDGET (percent of CPU 0 each server gets in the budgeted handshake rows; default 15).
 given=${WIREKIT:-}
 source "$(dirname "$0")/lib.sh"
 apt_need openssl openssl
@@ -35,6 +37,7 @@ BYTES=$(numfmt --from=iec "$SIZE")
 PARTS=${PARTS:-tcp serve}
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-3}
+SBUDGET=${SBUDGET:-15}
 
 tmp=$(mktemp -d)
 pids=()
@@ -286,6 +289,26 @@ serve_rows=1
 side "TLS 1.3 resumed handshakes/s, wrk -c32 \`Connection: close\` (1 KiB each)" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
 side "TLS 1.3 full handshakes/s, \`openssl s_time -new\` (one at a time)" req "$P_WT" "$P_NT" "$WT_PID" "${ST[@]}" "127.0.0.1:PORT"
 side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\` at once" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
+# Server capacity: a handshake costs the client (s_time, wrk) about what it costs the
+# server, so above both servers wait on a client at 100 % of CPU 1 and tie. Held to
+# SBUDGET % of CPU 0 each (a cgroup v1 cpu quota per 10 ms), the servers are the limit.
+cgroot=/sys/fs/cgroup/cpu
+if [ -w "$cgroot" ]; then
+  for pid in "$WT_PID" "$NG_WORKER"; do
+    mkdir "$cgroot/wirekit-tls-$pid"
+    echo 10000 >"$cgroot/wirekit-tls-$pid/cpu.cfs_period_us"
+    echo $((SBUDGET * 100)) >"$cgroot/wirekit-tls-$pid/cpu.cfs_quota_us"
+    echo "$pid" >"$cgroot/wirekit-tls-$pid/cgroup.procs"
+  done
+  side "TLS 1.3 resumed handshakes/s, wrk -c32 \`Connection: close\`, servers at $SBUDGET % of CPU 0" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
+  side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\`, servers at $SBUDGET % of CPU 0" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
+  for pid in "$WT_PID" "$NG_WORKER"; do
+    echo "$pid" >"$cgroot/cgroup.procs"
+    rmdir "$cgroot/wirekit-tls-$pid"
+  done
+else
+  echo "(no budget rows: the cgroup v1 cpu controller at $cgroot is not writable; run as root)"
+fi
 echo
 echo "Session resumption (what wrk's handshakes are): wirekit $(resumed "$P_WT"), nginx $(resumed "$P_NT")."
 if [ -n "$serve_rows" ]; then
