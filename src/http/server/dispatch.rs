@@ -43,12 +43,30 @@ fn preflight(req: &Parts) -> Response<Body> {
 
 /// What the pipeline decided for one request, before the headers every response gets.
 enum Step {
-    /// Answered without waiting (every request but the two kinds below).
+    /// Answered without waiting (every request but httpbin's and uploads).
     Done(Reply),
-    /// httpbin's endpoint, which may read the body.
-    Httpbin,
-    /// An upload (`PUT`/`POST` with `--upload`), which reads the body.
-    Upload,
+    /// To be answered once the body is read.
+    Wait(Wait),
+}
+
+/// The requests that read their body before they are answered.
+enum Wait {
+    /// httpbin's endpoint; its path goes on at byte `rest` after the prefix.
+    Httpbin { rest: usize },
+    /// An upload with `--upload`.
+    Put,
+    /// A form upload with `--upload`.
+    Post,
+}
+
+/// Where the headers every response gets (`--cors`, `--header`) come from.
+enum Common {
+    /// [`finish`] adds them to the map.
+    Add,
+    /// They are in the map already (a route's made-once map).
+    InMap,
+    /// The caller writes a route's made-once fields, these among them ([`Logged::fields`]).
+    Caller(Arc<Fields>),
 }
 
 /// Run the pipeline as far as it goes without waiting: checks, CORS, auth,
@@ -91,13 +109,15 @@ fn dispatch(
         mock::Match::Miss => {}
     }
     if let Some(prefix) = &cfg.httpbin
-        && httpbin::owns(prefix, req.uri.path()).is_some()
+        && let Some(rest) = httpbin::owns(prefix, req.uri.path())
     {
-        return Step::Httpbin;
+        let rest = req.uri.path().len() - rest.len();
+        return Step::Wait(Wait::Httpbin { rest });
     }
     Step::Done(match req.method {
         Method::GET | Method::HEAD => files::get(cfg, req),
-        Method::PUT | Method::POST if cfg.upload => return Step::Upload,
+        Method::PUT if cfg.upload => return Step::Wait(Wait::Put),
+        Method::POST if cfg.upload => return Step::Wait(Wait::Post),
         Method::OPTIONS => {
             let mut r = empty(StatusCode::NO_CONTENT);
             r.headers_mut().insert(header::ALLOW, allow_value(cfg));
@@ -174,36 +194,33 @@ pub(crate) fn handle(
     let started = cfg.log.is_some().then(Instant::now);
     let (parts, body) = req.into_parts();
     let (mut user, mut fields) = (None, None);
-    let step = dispatch(cfg, &parts, &mut user, &mut fields);
-    let Step::Done(reply) = step else {
-        return Err(Box::new(Waiting {
-            upload: matches!(step, Step::Upload),
-            parts,
-            body,
-            user,
-            started,
-        }));
+    let reply = match dispatch(cfg, &parts, &mut user, &mut fields) {
+        Step::Done(reply) => reply,
+        Step::Wait(wait) => {
+            return Err(Box::new(Waiting {
+                wait,
+                parts,
+                body,
+                user,
+                started,
+            }));
+        }
     };
     let mut resp = respond(reply);
-    if !own_fields && let Some(f) = fields.take() {
-        // They include those every response gets.
-        *resp.headers_mut() = f.map.clone();
-        return Ok(finish(cfg, peer, &parts, user, resp, started, Some(None)));
-    }
-    Ok(finish(
-        cfg,
-        peer,
-        &parts,
-        user,
-        resp,
-        started,
-        fields.map(Some),
-    ))
+    let common = match fields {
+        None => Common::Add,
+        Some(f) if own_fields => Common::Caller(f),
+        Some(f) => {
+            *resp.headers_mut() = f.map.clone();
+            Common::InMap
+        }
+    };
+    Ok(finish(cfg, peer, &parts, user, resp, started, common))
 }
 
 /// A request that waits for its body (httpbin, uploads), past the checks.
 pub(crate) struct Waiting {
-    upload: bool,
+    wait: Wait,
     parts: Parts,
     body: RequestBody,
     user: Option<String>,
@@ -218,22 +235,30 @@ impl Waiting {
         peer: SocketAddr,
     ) -> Response<Logged> {
         let Waiting {
-            upload,
+            wait,
             parts,
             body,
             user,
             started,
         } = *self;
-        let reply = match (&cfg.httpbin, upload) {
-            (_, true) if parts.method == Method::PUT => upload::put(cfg, &parts, body).await,
-            (_, true) => upload::post(cfg, &parts, body).await,
-            (Some(prefix), false) => {
-                let rest = httpbin::owns(prefix, parts.uri.path()).unwrap_or_default();
+        let reply = match wait {
+            Wait::Put => upload::put(cfg, &parts, body).await,
+            Wait::Post => upload::post(cfg, &parts, body).await,
+            Wait::Httpbin { rest } => {
+                let path = parts.uri.path();
+                let (prefix, rest) = path.split_at_checked(rest).unwrap_or((path, ""));
                 httpbin::handle(cfg, prefix, peer, &parts, body, rest).await
             }
-            (None, false) => Err(ServeError::NotFound),
         };
-        finish(cfg, peer, &parts, user, respond(reply), started, None)
+        finish(
+            cfg,
+            peer,
+            &parts,
+            user,
+            respond(reply),
+            started,
+            Common::Add,
+        )
     }
 }
 
@@ -248,11 +273,18 @@ pub(crate) fn refuse(
     // The body is left unread: its framing is what is in doubt.
     let (parts, _) = req.into_parts();
     let started = cfg.log.is_some().then(Instant::now);
-    finish(cfg, peer, &parts, None, why.into_response(), started, None)
+    finish(
+        cfg,
+        peer,
+        &parts,
+        None,
+        why.into_response(),
+        started,
+        Common::Add,
+    )
 }
 
-/// The headers every response gets (unless `fields` says they are made: in
-/// the map, or the fields the caller writes), and its access-log entry.
+/// The headers every response gets (where `common` says so), and its access-log entry.
 fn finish(
     cfg: &Config,
     peer: SocketAddr,
@@ -260,18 +292,23 @@ fn finish(
     user: Option<String>,
     mut resp: Response<Body>,
     started: Option<Instant>,
-    fields: Option<Option<Arc<Fields>>>,
+    common: Common,
 ) -> Response<Logged> {
-    if fields.is_none() {
-        every_response(cfg.cors, &cfg.headers, resp.headers_mut());
-    }
+    let fields = match common {
+        Common::Add => {
+            every_response(cfg.cors, &cfg.headers, resp.headers_mut());
+            None
+        }
+        Common::InMap => None,
+        Common::Caller(f) => Some(f),
+    };
     let entry = log_entry(cfg, peer, parts, user, resp.status(), started);
     resp.map(|inner| Logged {
         inner,
         sent: 0,
         entry,
         activity: None,
-        fields: fields.flatten(),
+        fields,
     })
 }
 
