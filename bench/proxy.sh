@@ -50,27 +50,33 @@ iperf() {
     | python3 -c 'import json,sys; b=json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]; print(f"{b/1e9:.2f}")'
 }
 
-# iperf_rows TAG CLIENT_CPUS SERVER_CPUS: ROUNDS rounds of direct, wirekit, socat and
-# ncat in turn (and, when TAG is "free", --pcap and a latency=0 toxic); sets
-# <TAG>_<what> to the medians.
+# iperf_rows TAG CLIENT_CPUS SERVER_CPUS WHAT...: ROUNDS rounds of the WHATs in turn
+# (direct, wirekit, socat, ncat; pcap: wirekit --pcap, then a sync so that its
+# writeback does not spill into the next run; toxic: wirekit with a latency=0
+# toxic); sets <TAG>_<what> to the medians.
 iperf_rows() {
-  local tag=$1 ccpu=$2 scpu=$3 iport p r
+  local tag=$1 ccpu=$2 scpu=$3 iport r
+  shift 3
   local -A port got
   iport=$(free_port)
   taskset -c "$scpu" iperf3 -s -p "$iport" >/dev/null 2>&1 & PIDS+=($!)
   wait_listen "$iport"
-  port[direct]=$iport
-  for r in wirekit socat ncat; do port[$r]=$(free_port); relay "$r" "${port[$r]}" "$iport" "$scpu"; done
-  local what="direct wirekit socat ncat"
-  if [ "$tag" = free ]; then
-    port[pcap]=$(free_port); relay wirekit "${port[pcap]}" "$iport" "$ANY" --pcap "$TMP/cap.pcapng"
-    port[toxic]=$(free_port); relay wirekit "${port[toxic]}" "$iport" "$ANY" --toxic latency:latency=0
-    what="$what pcap toxic"
-  fi
-  for _ in $(seq "$ROUNDS"); do
-    for r in $what; do got[$r]="${got[$r]:-} $(iperf "${port[$r]}" "$ccpu")"; done
+  for r in "$@"; do
+    port[$r]=$(free_port)
+    case $r in
+      direct) port[$r]=$iport ;;
+      pcap) relay wirekit "${port[$r]}" "$iport" "$scpu" --pcap "$TMP/cap.pcapng" ;;
+      toxic) relay wirekit "${port[$r]}" "$iport" "$scpu" --toxic latency:latency=0 ;;
+      *) relay "$r" "${port[$r]}" "$iport" "$scpu" ;;
+    esac
   done
-  for r in $what; do
+  for _ in $(seq "$ROUNDS"); do
+    for r in "$@"; do
+      got[$r]="${got[$r]:-} $(iperf "${port[$r]}" "$ccpu")"
+      [ "$r" != pcap ] || sync
+    done
+  done
+  for r in "$@"; do
     # shellcheck disable=SC2086
     printf -v "${tag}_$r" '%s' "$(median ${got[$r]})"
     echo "iperf3 $tag $r:${got[$r]}" >&2
@@ -78,9 +84,11 @@ iperf_rows() {
 }
 
 # Free placement (the kernel's choice), then fixed placement on 2+ cores: the iperf3
-# client alone on CPU 0, its server and the relay on CPU 1, the same for every relay.
-iperf_rows free "$ANY" "$ANY"
-if [ "$(nproc)" -ge 2 ]; then iperf_rows placed 0 1; fi
+# client alone on CPU 0, its server and the relay on CPU 1, the same for every relay;
+# then the relay with a capture and with a toxic beside the plain relay.
+iperf_rows free "$ANY" "$ANY" direct wirekit socat ncat
+if [ "$(nproc)" -ge 2 ]; then iperf_rows placed 0 1 direct wirekit socat ncat; fi
+iperf_rows cap "$ANY" "$ANY" wirekit toxic pcap
 
 # Ping-pong: an echo server, then PINGS 1-byte round trips direct, through the proxy
 # and through socat, ROUNDS times in turn; the medians of the p50s.
@@ -129,8 +137,8 @@ if [ -n "${placed_direct:-}" ]; then
   echo "| iperf3 single stream, ${IPERF_SECS} s, client on CPU 0, server and relay on CPU 1 (Gbit/s) | $placed_direct | $placed_wirekit | $placed_socat | $placed_ncat | $(ratio "$placed_wirekit" "$placed_socat") | $(ratio "$placed_wirekit" "$placed_direct") |"
 fi
 echo "| 1-byte ping-pong p50, $PINGS round trips (µs; last column: proxy minus direct) | $pd | $pp | $ps (+$(python3 -c "print(f'{$ps - $pd:.1f}')")) | – | – | +$(python3 -c "print(f'{$pp - $pd:.1f}')") µs |"
-echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $free_pcap | – | – | – | $(ratio "$free_pcap" "$free_wirekit") |"
-echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $free_toxic | – | – | – | $(ratio "$free_toxic" "$free_wirekit") |"
+echo "| iperf3 with --pcap (Gbit/s; ÷ plain relay) | – | $cap_pcap | – | – | – | $(ratio "$cap_pcap" "$cap_wirekit") |"
+echo "| iperf3 with a latency=0 toxic (Gbit/s; ÷ plain relay) | – | $cap_toxic | – | – | – | $(ratio "$cap_toxic" "$cap_wirekit") |"
 echo "| --http, wrk 32 conns, 1 KiB file from serve (req/s; ÷ direct) | $wd | $wh | – | – | – | $(ratio "$wh" "$wd") |"
 echo
 echo "(--pcap wrote $(du -h "$TMP/cap.pcapng" | cut -f1).)"
