@@ -1360,7 +1360,8 @@ impl Drop for CpuQuota {
 /// verdict says its CPU was saturated and the run measured the generator.
 /// (Unlimited, with 32 connections, it failed in CI: other tests loading the
 /// machine starved nginx instead, and the generator waited for it. With the quota
-/// it passed five runs of five beside two busy loops on the two CPUs.)
+/// and 256 connections it passed three runs of three beside two busy loops on the
+/// two CPUs; with 32 it failed them, busy 85-88 %.)
 #[test]
 fn the_verdict_names_a_saturated_generator_cpu() {
     let (_dir, _nginx, port, _) = nginx_with(2);
