@@ -30,6 +30,17 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
 
+/// A `--json` run that exited 0: its report and the verdict it must carry.
+fn verdict_of(out: &std::process::Output) -> (Value, String) {
+    assert_eq!(code(out), 0, "{}", stderr(out));
+    let v = json(out);
+    let verdict = v["verdict"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no verdict: {v}"))
+        .to_string();
+    (v, verdict)
+}
+
 #[test]
 fn ten_thousand_requests_are_exactly_ten_thousand_log_lines() {
     let (_dir, server, port) = serve(&[]);
@@ -711,11 +722,7 @@ fn the_verdict_says_when_the_run_measured_the_generator() {
         "20ms",
         "--json",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let v = json(&out);
-    let verdict = v["verdict"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no verdict: {v}"));
+    let (v, verdict) = verdict_of(&out);
     assert!(
         verdict.contains("this run measured the generator, not the server"),
         "{verdict}"
@@ -1369,11 +1376,7 @@ fn the_verdict_names_a_saturated_generator_cpu() {
     let quota = CpuQuota::new(10);
     let cmd = quota.command(&["bench", &url, "-d", "2s", "-c", "256", "-t", "1", "--json"]);
     let out = run(cmd, None, LIMIT);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let v = json(&out);
-    let verdict = v["verdict"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no verdict: {v}"));
+    let (v, verdict) = verdict_of(&out);
     assert!(
         verdict.starts_with(
             "this run measured the generator, not the server: its own CPU was saturated (its 1 thread(s) busy"
