@@ -179,9 +179,30 @@ impl Route {
                 (b, ct)
             }
         };
-        Ok(Route {
+        Ok(Route::new(
             method,
-            path: path.to_string(),
+            path.to_string(),
+            segs,
+            status,
+            (body, content_type),
+            Vec::new(),
+        ))
+    }
+
+    /// A route from its parts, with what is derived from them made once (the
+    /// exact path, whether the body is a template, its length); its header fields
+    /// are made later, by [`Route::prebuild`].
+    fn new(
+        method: Option<Method>,
+        path: String,
+        segs: Vec<Seg>,
+        status: StatusCode,
+        (body, content_type): (Bytes, HeaderValue),
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Route {
+        Route {
+            method,
+            path,
             exact: exact(&segs),
             segs,
             status,
@@ -189,9 +210,9 @@ impl Route {
             length: HeaderValue::from(body.len()),
             body,
             content_type,
-            headers: Vec::new(),
+            headers,
             fields: None,
-        })
+        }
     }
 
     /// The `:name` (and `*`) values if this route matches `path` (raw, still
@@ -246,6 +267,7 @@ impl Route {
     /// gets (`cors`, `headers`: see [`every_response`]), when they do not
     /// change from one answer to the next.
     pub(crate) fn prebuild(&mut self, cors: bool, headers: &[(HeaderName, HeaderValue)]) {
+        // `respond` leaves out the fields while made ones are set: unset them first.
         self.fields = None;
         if self.no_body() {
             return;
@@ -451,19 +473,15 @@ fn from_spec(spec: RouteSpec, base: &Path, file: &Path) -> Result<Route> {
         })?,
     };
     let segs = parse_path(&spec.path, &culprit)?;
-    Ok(Route {
-        method: parse_method(&spec.method, &culprit)?,
-        exact: exact(&segs),
+    let method = parse_method(&spec.method, &culprit)?;
+    Ok(Route::new(
+        method,
+        spec.path,
         segs,
-        path: spec.path,
         status,
-        template: body.windows(2).any(|w| w == b"{{"),
-        length: HeaderValue::from(body.len()),
-        body,
-        content_type,
+        (body, content_type),
         headers,
-        fields: None,
-    })
+    ))
 }
 
 impl std::fmt::Display for Route {
