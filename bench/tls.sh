@@ -18,7 +18,8 @@
 #
 # Environment: WIREKIT (binary; default: build --release), SECS (seconds per
 # handshake run, default 10), SIZE (default 1G), RUNS (transfer runs, best kept; default 3),
-# PARTS (default "tcp serve": parts 1-2 and 3; "handshake": part 3's handshake rows only), DUR (seconds per serve run, default 5),
+# PARTS (default "tcp serve": parts 1-2 and 3; "handshake": part 3's handshake rows only;
+# "h2": part 3's HTTP/2 rows only), DUR (seconds per serve run, default 5),
 # ROUNDS (serve runs per figure, the tools taking turns, best kept; default 3),
 # SBUDGET (percent of CPU 0 each server gets in the budgeted handshake rows; default 15).
 given=${WIREKIT:-}
@@ -67,7 +68,8 @@ handshakes() {
 }
 
 echo "machine: $(machine)"
-if [[ " $PARTS " == *" tcp "* ]]; then
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+if part tcp; then
 # --- 1. handshakes/second
 port=$(free_port)
 "$WIREKIT" -q tcp listen "127.0.0.1:$port" -k --tls --cert "$CERT" --key "$KEY" --discard >/dev/null 2>&1 &
@@ -116,7 +118,7 @@ echo "| TLS 1.3 full handshakes/s (server; client \`openssl s_time -new\`, ${SEC
 echo "| $SIZE over TLS, MB/s (best of $RUNS; wirekit connect→listen vs s_client→s_server) | $tr_wk | $tr_os | $(ratio "$tr_wk" "$tr_os")× |"
 fi
 
-[[ " $PARTS " == *" serve "* || " $PARTS " == *" handshake "* ]] || exit 0
+part serve || part handshake || part h2 || exit 0
 # --- 3. serve over TLS and HTTP/2 beside nginx
 apt_need wrk wrk
 apt_need nginx nginx
@@ -280,12 +282,14 @@ resumed() {
 
 echo
 echo "serve: servers on CPU 0, clients on CPU 1, best of $ROUNDS runs of ${DUR}s each, taking turns; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| scenario (rate; server CPU per request) | wirekit | nginx | wirekit / nginx (CPU: lower is better) |"
-echo "|---|---|---|---|"
-serve_rows=1
-[[ " $PARTS " == *" serve "* ]] || serve_rows=
-[ -n "$serve_rows" ] && side "HTTPS 1 KiB keep-alive, wrk -c64 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 64 "https://127.0.0.1:PORT/1k.bin"
+table_head() {
+  echo
+  echo "| scenario (rate; server CPU per request) | wirekit | nginx | wirekit / nginx (CPU: lower is better) |"
+  echo "|---|---|---|---|"
+}
+part serve || part handshake && table_head
+part serve && side "HTTPS 1 KiB keep-alive, wrk -c64 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 64 "https://127.0.0.1:PORT/1k.bin"
+if part serve || part handshake; then
 side "TLS 1.3 resumed handshakes/s, wrk -c32 \`Connection: close\` (1 KiB each)" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
 side "TLS 1.3 full handshakes/s, \`openssl s_time -new\` (one at a time)" req "$P_WT" "$P_NT" "$WT_PID" "${ST[@]}" "127.0.0.1:PORT"
 side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\` at once" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
@@ -311,11 +315,10 @@ else
 fi
 echo
 echo "Session resumption (what wrk's handshakes are): wirekit $(resumed "$P_WT"), nginx $(resumed "$P_NT")."
-if [ -n "$serve_rows" ]; then
-echo
-echo "| scenario (rate; server CPU per request) | wirekit | nginx | wirekit / nginx (CPU: lower is better) |"
-echo "|---|---|---|---|"
-side "HTTPS 1 MiB, wrk -c16 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 16 "https://127.0.0.1:PORT/1m.bin"
+fi
+if part serve || part h2; then
+table_head
+part serve && side "HTTPS 1 MiB, wrk -c16 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${WRK[@]}" -c 16 "https://127.0.0.1:PORT/1m.bin"
 side "h2c 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WC" "$P_NC" "$WC_PID" "${H2[@]}" "http://127.0.0.1:PORT/1k.bin"
 side "h2c 1 MiB, h2load -c64 -m10 (MB/s)" MB "$P_WC" "$P_NC" "$WC_PID" "${H2[@]}" "http://127.0.0.1:PORT/1m.bin"
 side "h2 over TLS 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1k.bin"

@@ -1045,19 +1045,33 @@ print(refused, first == second == b'hello, world\n')
     );
 }
 
-/// Small files are answered from memory once settled; a rewrite of the same size
-/// (new bytes, same length) must show at once, as must a file replaced by a larger one.
+/// Files up to 2 MiB are answered from memory once settled; a rewrite of the same
+/// size (new bytes, same length) must show at once, over HTTP/1.1, h2c and TLS,
+/// as must a file replaced by a larger one, a truncated one and a removed one.
 #[test]
 fn serve_sees_every_change_to_a_cached_file() {
     let dir = site();
     let f = dir.path().join("note.txt");
     std::fs::write(&f, "version 1\n").expect("write");
+    // A large file kept in memory: 1.5 MiB, then the same length with other bytes.
+    let big = dir.path().join("big.bin");
+    let pattern = |seed: u32| -> Vec<u8> {
+        (0..1536 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+            .collect()
+    };
+    let (v1, v2) = (pattern(0), pattern(0x5bd1_e995));
+    std::fs::write(&big, &v1).expect("write");
     let (_srv, port) = serve(dir.path(), &[]);
+    let (_tls, tls_port) = serve(dir.path(), &["--tls"]);
     let u = url(port, "/note.txt");
+    let ub = url(port, "/big.bin");
+    let ubt = format!("https://127.0.0.1:{tls_port}/big.bin");
     assert_eq!(stdout(&curl(&[&u])), "version 1\n");
     std::thread::sleep(Duration::from_millis(2300)); // past the cache's settling time
     for _ in 0..3 {
         assert_eq!(stdout(&curl(&[&u])), "version 1\n");
+        assert!(curl(&[&ub]).stdout == v1, "large file from memory");
     }
     assert_eq!(
         stdout(&curl(&["-r", "8-9", &u])),
@@ -1076,6 +1090,33 @@ fn serve_sees_every_change_to_a_cached_file() {
     assert_eq!(stdout(&curl(&[&u])), "version 3, longer\n");
     std::fs::remove_file(&f).expect("remove");
     assert_eq!(status(&[&u]), "404");
+
+    // The large file over each protocol, from memory, then rewritten in place.
+    let h2 = ["--http2-prior-knowledge"];
+    let tls = ["-k", "--http2"];
+    assert!(curl(&[h2[0], &ub]).stdout == v1, "h2c from memory");
+    assert!(
+        curl(&[tls[0], tls[1], &ubt]).stdout == v1,
+        "TLS from memory"
+    );
+    assert!(
+        curl(&[h2[0], "-r", "100001-1500000", &ub]).stdout == v1[100001..=1500000],
+        "h2c range from memory"
+    );
+    std::fs::write(&big, &v2).expect("rewrite, same size");
+    assert!(curl(&[&ub]).stdout == v2, "HTTP/1.1 after a rewrite");
+    assert!(curl(&[h2[0], &ub]).stdout == v2, "h2c after a rewrite");
+    assert!(
+        curl(&[tls[0], tls[1], &ubt]).stdout == v2,
+        "TLS after a rewrite"
+    );
+    std::fs::write(&big, &v1[..1000]).expect("truncate");
+    assert!(
+        curl(&[h2[0], &ub]).stdout == v1[..1000],
+        "h2c after a truncation"
+    );
+    std::fs::remove_file(&big).expect("remove");
+    assert_eq!(status(&[&ub]), "404");
 }
 
 /// Large files over plain HTTP/1.1 go out by sendfile: whole files, large ranges,

@@ -137,7 +137,7 @@ impl Activity {
 /// plenty for timeouts in seconds): `Instant::elapsed().as_millis()`, with its
 /// checked subtraction and 128-bit division, cost ~150 instructions a request
 /// (callgrind, 2026-12-02).
-pub(super) fn clock_ms() -> u64 {
+pub(crate) fn clock_ms() -> u64 {
     #[cfg(target_os = "linux")]
     const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC_COARSE;
     #[cfg(not(target_os = "linux"))]
