@@ -11,7 +11,8 @@
 #      session; and full handshakes with `openssl s_time -new`, one and 4 at a
 #      time; then again with each server held to SBUDGET % of CPU 0, so that the
 #      server and not the client is the limit), 1 MiB req/s (wrk -c16); then HTTP/2, `h2load -c64 -m10`
-#      for 1 KiB and 1 MiB over h2c and over TLS (ALPN h2) beside nginx `http2`.
+#      for 1 KiB and 1 MiB over h2c and over TLS (ALPN h2) beside nginx `http2`,
+#      and TLS 1 MiB again with the servers held to SBUDGET % (h2load is the limit).
 #      Beside each rate, the server's CPU time per request (/proc/PID/stat).
 # Every server uses the same ECDSA P-256 certificate (made by `wirekit cert`).
 # Prints markdown tables with wirekit's ratio to the peer (higher is better).
@@ -21,7 +22,7 @@
 # PARTS (default "tcp serve": parts 1-2 and 3; "handshake": part 3's handshake rows only;
 # "h2": part 3's HTTP/2 rows only), DUR (seconds per serve run, default 5),
 # ROUNDS (serve runs per figure, the tools taking turns, best kept; default 3),
-# SBUDGET (percent of CPU 0 each server gets in the budgeted handshake rows; default 15).
+# SBUDGET (percent of CPU 0 each server gets in the budgeted handshake and h2 rows; default 15).
 given=${WIREKIT:-}
 source "$(dirname "$0")/lib.sh"
 apt_need openssl openssl
@@ -42,9 +43,11 @@ SBUDGET=${SBUDGET:-15}
 
 tmp=$(mktemp -d)
 pids=()
+cgroups=() # made by budget (below)
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.2
+  for g in "${cgroups[@]}"; do rmdir "$g" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -272,6 +275,30 @@ for _ in $(seq "$1"); do openssl s_time -new -time "$2" -connect "$3" 2>/dev/nul
   END { printf "%d connections in %ss\n", n, secs }'
 SH
 ST4=(bash "$tmp/stimes.sh" 4 "$DUR")
+# budget PCT: hold the TLS servers (wirekit's, nginx's worker) to PCT % of CPU 0 each,
+# a cgroup v1 cpu quota per 10 ms; budget 0 lifts it. Fails, saying so, when the
+# cpu controller is not writable (not root).
+cgroot=/sys/fs/cgroup/cpu
+budget() {
+  local pid g
+  if [ ! -w "$cgroot" ]; then
+    echo "(no budget rows: the cgroup v1 cpu controller at $cgroot is not writable; run as root)"
+    return 1
+  fi
+  for pid in "$WT_PID" "$NG_WORKER"; do
+    g=$cgroot/wirekit-tls-$pid
+    if [ "$1" = 0 ]; then
+      echo "$pid" >"$cgroot/cgroup.procs"
+      rmdir "$g"
+    else
+      mkdir "$g"
+      cgroups+=("$g")
+      echo 10000 >"$g/cpu.cfs_period_us"
+      echo $(($1 * 100)) >"$g/cpu.cfs_quota_us"
+      echo "$pid" >"$g/cgroup.procs"
+    fi
+  done
+}
 # resumed PORT: "Reused" when the server resumes a TLS 1.3 session from its ticket, as wrk does.
 resumed() {
   local get='GET /1k.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
@@ -295,23 +322,11 @@ side "TLS 1.3 full handshakes/s, \`openssl s_time -new\` (one at a time)" req "$
 side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\` at once" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
 # Server capacity: a handshake costs the client (s_time, wrk) about what it costs the
 # server, so above both servers wait on a client at 100 % of CPU 1 and tie. Held to
-# SBUDGET % of CPU 0 each (a cgroup v1 cpu quota per 10 ms), the servers are the limit.
-cgroot=/sys/fs/cgroup/cpu
-if [ -w "$cgroot" ]; then
-  for pid in "$WT_PID" "$NG_WORKER"; do
-    mkdir "$cgroot/wirekit-tls-$pid"
-    echo 10000 >"$cgroot/wirekit-tls-$pid/cpu.cfs_period_us"
-    echo $((SBUDGET * 100)) >"$cgroot/wirekit-tls-$pid/cpu.cfs_quota_us"
-    echo "$pid" >"$cgroot/wirekit-tls-$pid/cgroup.procs"
-  done
+# SBUDGET % of CPU 0 each (budget, above), the servers are the limit.
+if budget "$SBUDGET"; then
   side "TLS 1.3 resumed handshakes/s, wrk -c32 \`Connection: close\`, servers at $SBUDGET % of CPU 0" req "$P_WT" "$P_NT" "$WT_PID" "${HS[@]}" "https://127.0.0.1:PORT/1k.bin"
   side "TLS 1.3 full handshakes/s, 4 × \`openssl s_time -new\`, servers at $SBUDGET % of CPU 0" req "$P_WT" "$P_NT" "$WT_PID" "${ST4[@]}" "127.0.0.1:PORT"
-  for pid in "$WT_PID" "$NG_WORKER"; do
-    echo "$pid" >"$cgroot/cgroup.procs"
-    rmdir "$cgroot/wirekit-tls-$pid"
-  done
-else
-  echo "(no budget rows: the cgroup v1 cpu controller at $cgroot is not writable; run as root)"
+  budget 0
 fi
 echo
 echo "Session resumption (what wrk's handshakes are): wirekit $(resumed "$P_WT"), nginx $(resumed "$P_NT")."
@@ -323,6 +338,11 @@ side "h2c 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WC" "$P_NC" "$WC_PID" "${H2[@
 side "h2c 1 MiB, h2load -c64 -m10 (MB/s)" MB "$P_WC" "$P_NC" "$WC_PID" "${H2[@]}" "http://127.0.0.1:PORT/1m.bin"
 side "h2 over TLS 1 KiB, h2load -c64 -m10 (req/s)" req "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1k.bin"
 side "h2 over TLS 1 MiB, h2load -c64 -m10 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1m.bin"
+# h2load decrypting on CPU 1 is the limit of the row above (both servers below 100 %).
+if budget "$SBUDGET"; then
+  side "h2 over TLS 1 MiB, h2load -c64 -m10, servers at $SBUDGET % of CPU 0 (MB/s)" MB "$P_WT" "$P_NT" "$WT_PID" "${H2[@]}" "https://127.0.0.1:PORT/1m.bin"
+  budget 0
+fi
 fi
 # Under -q nothing but errors reaches stderr, whatever the clients sent (wrk: an IP address as SNI).
 for f in wt wc; do

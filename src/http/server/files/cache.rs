@@ -39,7 +39,8 @@ const SMALL_FILE: u64 = 64 * 1024;
 const MAX_BYTES: usize = 32 << 20;
 /// Content of files over [`SMALL_FILE`] not asked for in this long is let go.
 const INACTIVE_MS: u64 = 10_000;
-/// Lookups between two looks for such content (each look reads the clock).
+/// Lookups between two looks at the clock for whether to look for such content,
+/// which is done at most once a second (a walk over every entry).
 const SWEEP_EVERY: u32 = 64;
 /// Entries kept at most (descriptions of large files count too).
 const MAX_ENTRIES: usize = 8192;
@@ -127,8 +128,10 @@ struct Entries {
     bytes: usize,
     /// Of which, large files' ([`FileInfo::large_len`]).
     large: usize,
-    /// Lookups since unused large content was last looked for.
+    /// Lookups since the clock was last read for a sweep.
     lookups: u32,
+    /// When unused large content was last looked for ([`clock_ms`]).
+    swept: u64,
 }
 
 impl Entries {
@@ -146,9 +149,10 @@ impl Entries {
 
     /// Let go of the large files not asked for since `now` - [`INACTIVE_MS`].
     fn sweep(&mut self, now: u64) {
-        if self.large == 0 {
+        if self.large == 0 || now.saturating_sub(self.swept) < 1000 {
             return;
         }
+        self.swept = now;
         let Entries {
             map, bytes, large, ..
         } = self;
