@@ -1119,6 +1119,41 @@ fn serve_sees_every_change_to_a_cached_file() {
     assert_eq!(status(&[&ub]), "404");
 }
 
+/// The content of a large file kept in memory is let go 10 s after its last
+/// request (at a later request), and its pages go back to the system: RSS falls.
+#[test]
+fn serve_lets_go_of_large_content_no_longer_asked_for() {
+    let dir = site();
+    let big = dir.path().join("big.bin");
+    let data: Vec<u8> = (0..2 << 20).map(|i: u32| (i >> 7) as u8).collect();
+    std::fs::write(&big, &data).expect("write");
+    std::thread::sleep(Duration::from_millis(2300)); // past the cache's settling time
+    let (srv, port) = serve(dir.path(), &[]);
+    let rss_kib = || {
+        std::fs::read_to_string(format!("/proc/{}/status", srv.pid()))
+            .expect("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .expect("VmRSS")
+    };
+    let ub = url(port, "/big.bin");
+    for _ in 0..3 {
+        assert!(curl(&[&ub]).stdout == data, "from memory");
+    }
+    let held = rss_kib();
+    std::thread::sleep(Duration::from_millis(10_500));
+    let small = url(port, "/hello.txt");
+    let many: Vec<&str> = std::iter::repeat_n(small.as_str(), 70).collect();
+    assert_eq!(stdout(&curl(&many)).matches("hello, world").count(), 70);
+    let after = rss_kib();
+    assert!(
+        after + 1024 < held,
+        "RSS {held} KiB while holding 2 MiB of content, {after} KiB after letting it go"
+    );
+    assert!(curl(&[&ub]).stdout == data, "read again");
+}
+
 /// Large files over plain HTTP/1.1 go out by sendfile: whole files, large ranges,
 /// multipart ranges and several responses on one connection must arrive byte for
 /// byte (curl and requests), over h2c and with --dump too; a file that shrinks
