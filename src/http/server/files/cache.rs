@@ -135,6 +135,12 @@ struct Entries {
 }
 
 impl Entries {
+    /// Whether the content of a settled file of `len` bytes is kept: up to
+    /// [`SMALL_FILE`] always, up to [`MAX_FILE`] while there is room.
+    fn keeps(&self, len: u64) -> bool {
+        len <= SMALL_FILE || (len <= MAX_FILE && self.bytes + len as usize <= MAX_BYTES)
+    }
+
     fn insert(&mut self, path: &Path, info: Arc<FileInfo>) {
         if self.map.len() >= MAX_ENTRIES || self.bytes + info.data_len() > MAX_BYTES {
             *self = Entries::default();
@@ -189,7 +195,15 @@ impl FileCache {
                 entries.lookups = 0;
                 entries.sweep(clock_ms())
             };
-            let hit = entries.map.get(path).filter(|h| h.stamp == stamp).cloned();
+            // A large file described when there was no room is read once there is.
+            let hit = entries
+                .map
+                .get(path)
+                .filter(|h| {
+                    h.stamp == stamp
+                        && (h.data.is_some() || md.len() <= SMALL_FILE || !entries.keeps(md.len()))
+                })
+                .cloned();
             (hit, let_go)
         };
         if let_go {
@@ -203,10 +217,7 @@ impl FileCache {
             return hit;
         }
         let settled = stamp.settled();
-        let len = md.len();
-        let keep = settled
-            && (len <= SMALL_FILE
-                || (len <= MAX_FILE && self.lock().bytes + len as usize <= MAX_BYTES));
+        let keep = settled && self.lock().keeps(md.len());
         let data = keep.then(|| read_version(path, stamp)).flatten();
         let info = Arc::new(FileInfo::new(path, md, stamp, data));
         if settled {
@@ -290,15 +301,25 @@ mod tests {
             Arc::ptr_eq(&no_room, &get(&large[fit])),
             "the description is kept"
         );
+        // The others unused for INACTIVE_MS: let go, and the file described
+        // without its content gets it now that there is room.
+        assert!(cache.lock().sweep(clock_ms() + INACTIVE_MS));
+        {
+            let entries = cache.lock();
+            assert!(!entries.map.contains_key(&large[0]), "let go");
+            assert!(entries.map.contains_key(&large[fit]), "a description stays");
+            assert_eq!((entries.bytes, entries.large), (0, 0));
+        }
+        assert_eq!(get(&large[fit]).data_len(), MAX_FILE as usize);
+        for p in &large[..fit - 1] {
+            assert_eq!(get(p).data_len(), MAX_FILE as usize);
+        }
         // A small file that passes the budget makes the cache start over, and is kept.
         assert_eq!(get(&small).data_len(), SMALL_FILE as usize);
-        let again = get(&large[0]);
-        assert!(!Arc::ptr_eq(&first, &again), "started over");
-        assert_eq!(again.data_len(), MAX_FILE as usize, "room again");
-        // Unused for INACTIVE_MS: the large content is let go, the small stays.
-        assert!(cache.lock().sweep(clock_ms() + INACTIVE_MS));
         let entries = cache.lock();
-        assert_eq!((entries.bytes, entries.large), (SMALL_FILE as usize, 0));
-        assert!(entries.map.contains_key(&small) && !entries.map.contains_key(&large[0]));
+        assert_eq!(
+            (entries.bytes, entries.large, entries.map.len()),
+            (SMALL_FILE as usize, 0, 1)
+        );
     }
 }
