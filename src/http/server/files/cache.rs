@@ -9,7 +9,8 @@
 //! 16 KiB `pread`s: 1.25x), bench/serve.sh and bench/tls.sh 2026-12-02; so
 //! larger files are kept too, while they fit in [`MAX_BYTES`] and are asked for
 //! (their content is let go after [`INACTIVE_MS`] without a request, as nginx's
-//! `open_file_cache inactive=` lets go of descriptors, so an idle server shrinks back).
+//! `open_file_cache inactive=` lets go of descriptors: a server shrinks back once its
+//! large files are no longer asked for).
 //!
 //! An entry is used only while the file's device, inode, size, mtime and ctime
 //! are unchanged. File times are coarse (a few ms), so a
