@@ -40,6 +40,10 @@ PARTS=${PARTS:-tcp serve}
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-3}
 SBUDGET=${SBUDGET:-15}
+if ! [[ "$SBUDGET" =~ ^[0-9]+$ ]] || [ "$SBUDGET" -lt 10 ] || [ "$SBUDGET" -gt 100 ]; then
+  echo "bench/tls.sh: SBUDGET=$SBUDGET: give a whole percent from 10 to 100 (the kernel refuses a quota under 1 ms per 10 ms period)" >&2
+  exit 2
+fi
 
 tmp=$(mktemp -d)
 pids=()
@@ -47,7 +51,10 @@ cgroups=() # made by budget (below)
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.2
-  for g in "${cgroups[@]}"; do rmdir "$g" 2>/dev/null || true; done
+  # A cgroup can go once its process has: give nginx's worker a moment more.
+  for g in "${cgroups[@]}"; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do [ -d "$g" ] && ! rmdir "$g" 2>/dev/null || break; sleep 0.2; done
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -276,9 +283,13 @@ for _ in $(seq "$1"); do openssl s_time -new -time "$2" -connect "$3" 2>/dev/nul
 SH
 ST4=(bash "$tmp/stimes.sh" 4 "$DUR")
 # budget PCT: hold the TLS servers (wirekit's, nginx's worker) to PCT % of CPU 0 each,
-# a cgroup v1 cpu quota per 10 ms; budget 0 lifts it. Fails, saying so, when the
-# cpu controller is not writable (not root).
+# a cgroup v1 cpu quota per 10 ms; budget 0 lifts it. Returns 1, saying so, when
+# the cpu controller is not writable (not root); any other failure ends the run
+# (called as an `if` condition, the function runs without `set -e`).
 cgroot=/sys/fs/cgroup/cpu
+put() { # VALUE FILE
+  echo "$1" >"$2" || { echo "bench/tls.sh: cannot write $1 to $2" >&2; exit 1; }
+}
 budget() {
   local pid g
   if [ ! -w "$cgroot" ]; then
@@ -288,14 +299,14 @@ budget() {
   for pid in "$WT_PID" "$NG_WORKER"; do
     g=$cgroot/wirekit-tls-$pid
     if [ "$1" = 0 ]; then
-      echo "$pid" >"$cgroot/cgroup.procs"
-      rmdir "$g"
+      put "$pid" "$cgroot/cgroup.procs"
+      rmdir "$g" || { echo "bench/tls.sh: cannot remove $g" >&2; exit 1; }
     else
-      mkdir "$g"
+      mkdir "$g" || { echo "bench/tls.sh: cannot make $g" >&2; exit 1; }
       cgroups+=("$g")
-      echo 10000 >"$g/cpu.cfs_period_us"
-      echo $(($1 * 100)) >"$g/cpu.cfs_quota_us"
-      echo "$pid" >"$g/cgroup.procs"
+      put 10000 "$g/cpu.cfs_period_us"
+      put $(($1 * 100)) "$g/cpu.cfs_quota_us"
+      put "$pid" "$g/cgroup.procs"
     fi
   done
 }

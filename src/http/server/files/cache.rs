@@ -7,7 +7,7 @@
 //! against nginx is won). A 1 MiB file sent from memory cost the server 0.42x
 //! nginx's CPU over HTTP/1.1 (by sendfile: about 1.0x) and 0.45x over h2c (by
 //! 16 KiB `pread`s: 1.25x), bench/serve.sh and bench/tls.sh 2026-12-02; so
-//! larger files are kept too, while they fit in [`MAX_BYTES`] and are asked for
+//! larger files are kept too, while they fit in [`MAX_LARGE`] and are asked for
 //! (their content is let go after [`INACTIVE_MS`] without a request, as nginx's
 //! `open_file_cache inactive=` lets go of descriptors: a server shrinks back once its
 //! large files are no longer asked for).
@@ -34,10 +34,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MAX_FILE: u64 = 2 << 20;
 /// Files up to this size are kept even when the cache must start over for them;
 /// larger ones only while there is room, so that a set of large files larger
-/// than [`MAX_BYTES`] cannot evict the small ones on every request.
+/// than [`MAX_LARGE`] cannot evict the small ones on every request.
 const SMALL_FILE: u64 = 64 * 1024;
 /// File content kept at most: a small file that would pass it makes the cache start over.
 const MAX_BYTES: usize = 32 << 20;
+/// Of which larger files' content takes at most this much, so that the small
+/// files keep room of their own and do not start the cache over as they come.
+const MAX_LARGE: usize = MAX_BYTES / 2;
 /// Content of files over [`SMALL_FILE`] not asked for in this long is let go.
 const INACTIVE_MS: u64 = 10_000;
 /// Lookups between two looks at the clock for whether to look for such content,
@@ -98,6 +101,18 @@ pub(crate) struct FileInfo {
 }
 
 impl FileInfo {
+    /// This version without its content: what is kept of a large file when there is no room.
+    fn described(&self) -> FileInfo {
+        FileInfo {
+            stamp: self.stamp,
+            ctype: self.ctype.clone(),
+            compressible: self.compressible,
+            validators: self.validators.clone(),
+            data: None,
+            used: AtomicU64::new(clock_ms()),
+        }
+    }
+
     fn new(path: &Path, md: &Metadata, stamp: Stamp, data: Option<Bytes>) -> FileInfo {
         let ctype = content_type(path);
         FileInfo {
@@ -136,14 +151,34 @@ struct Entries {
 }
 
 impl Entries {
-    /// Whether the content of a settled file of `len` bytes is kept: up to
-    /// [`SMALL_FILE`] always, up to [`MAX_FILE`] while there is room.
-    fn keeps(&self, len: u64) -> bool {
-        len <= SMALL_FILE || (len <= MAX_FILE && self.bytes + len as usize <= MAX_BYTES)
+    /// Whether the content of a settled file of `len` bytes at `path` is kept:
+    /// up to [`SMALL_FILE`] always, up to [`MAX_FILE`] while there is room
+    /// (counting out the content of the entry it would replace).
+    fn keeps(&self, path: &Path, len: u64) -> bool {
+        if len <= SMALL_FILE {
+            return true;
+        }
+        let (old, old_large) = self
+            .map
+            .get(path)
+            .map_or((0, 0), |o| (o.data_len(), o.large_len()));
+        let len = len as usize;
+        len as u64 <= MAX_FILE
+            && self.large - old_large + len <= MAX_LARGE
+            && self.bytes - old + len <= MAX_BYTES
     }
 
-    fn insert(&mut self, path: &Path, info: Arc<FileInfo>) {
-        if self.map.len() >= MAX_ENTRIES || self.bytes + info.data_len() > MAX_BYTES {
+    /// Keep `info` for `path`. A large file's content read while there was room
+    /// may find none by now (another thread's file came in between): then only
+    /// its description is kept.
+    fn insert(&mut self, path: &Path, mut info: Arc<FileInfo>) {
+        if info.large_len() > 0 && !self.keeps(path, info.data_len() as u64) {
+            info = Arc::new(info.described());
+        }
+        let old = self.map.get(path).map(|o| o.data_len());
+        if (old.is_none() && self.map.len() >= MAX_ENTRIES)
+            || self.bytes - old.unwrap_or(0) + info.data_len() > MAX_BYTES
+        {
             *self = Entries::default();
         }
         self.bytes += info.data_len();
@@ -202,7 +237,9 @@ impl FileCache {
                 .get(path)
                 .filter(|h| {
                     h.stamp == stamp
-                        && (h.data.is_some() || md.len() <= SMALL_FILE || !entries.keeps(md.len()))
+                        && (h.data.is_some()
+                            || md.len() <= SMALL_FILE
+                            || !entries.keeps(path, md.len()))
                 })
                 .cloned();
             (hit, let_go)
@@ -218,7 +255,7 @@ impl FileCache {
             return hit;
         }
         let settled = stamp.settled();
-        let keep = settled && self.lock().keeps(md.len());
+        let keep = settled && self.lock().keeps(path, md.len());
         let data = keep.then(|| read_version(path, stamp)).flatten();
         let info = Arc::new(FileInfo::new(path, md, stamp, data));
         if settled {
@@ -228,7 +265,8 @@ impl FileCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // A panic elsewhere cannot leave the map inconsistent: every update is one statement.
+        // A panic elsewhere cannot leave the entries inconsistent: nothing in an
+        // update (`insert`, `sweep`) can panic between its steps.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -281,11 +319,14 @@ mod tests {
             std::fs::write(&p, vec![b'x'; len as usize]).unwrap();
             p
         };
-        let fit = MAX_BYTES / MAX_FILE as usize;
+        let fit = MAX_LARGE / MAX_FILE as usize;
         let large: Vec<PathBuf> = (0..=fit)
             .map(|i| write(&format!("large{i}"), MAX_FILE))
             .collect();
-        let small = write("small", SMALL_FILE);
+        let room = (MAX_BYTES - MAX_LARGE) / SMALL_FILE as usize;
+        let small: Vec<PathBuf> = (0..=room)
+            .map(|i| write(&format!("small{i}"), SMALL_FILE))
+            .collect();
         let too_large = write("too-large", MAX_FILE + 1);
         std::thread::sleep(SETTLE + Duration::from_millis(100));
         let cache = FileCache::default();
@@ -302,6 +343,20 @@ mod tests {
             Arc::ptr_eq(&no_room, &get(&large[fit])),
             "the description is kept"
         );
+        // Content read while there was room, which another file took meanwhile.
+        let raced = Arc::new(FileInfo::new(
+            &large[fit],
+            &std::fs::metadata(&large[fit]).unwrap(),
+            no_room.stamp,
+            Some(Bytes::from(vec![b'x'; MAX_FILE as usize])),
+        ));
+        cache.lock().insert(&large[fit], raced);
+        {
+            let entries = cache.lock();
+            assert_eq!(entries.map.len(), fit + 2, "no start-over");
+            assert!(entries.map[&large[fit]].data.is_none(), "described only");
+            assert_eq!(entries.large, MAX_LARGE);
+        }
         // The others unused for INACTIVE_MS: let go, and the file described
         // without its content gets it now that there is room.
         assert!(cache.lock().sweep(clock_ms() + INACTIVE_MS));
@@ -315,8 +370,20 @@ mod tests {
         for p in &large[..fit - 1] {
             assert_eq!(get(p).data_len(), MAX_FILE as usize);
         }
-        // A small file that passes the budget makes the cache start over, and is kept.
-        assert_eq!(get(&small).data_len(), SMALL_FILE as usize);
+        // Small files have room of their own beside the large ones; past it, a
+        // small file makes the cache start over, and is kept.
+        for p in &small[..room] {
+            assert_eq!(get(p).data_len(), SMALL_FILE as usize);
+        }
+        assert_eq!(cache.lock().bytes, MAX_BYTES);
+        assert_eq!(cache.lock().map.len(), 1 + fit + room);
+        std::fs::write(&small[0], vec![b'y'; SMALL_FILE as usize]).unwrap();
+        assert!(
+            get(&small[0]).data.is_none(),
+            "changed just now: not kept, the cache goes on"
+        );
+        assert_eq!(cache.lock().map.len(), 1 + fit + room);
+        assert_eq!(get(&small[room]).data_len(), SMALL_FILE as usize);
         let entries = cache.lock();
         assert_eq!(
             (entries.bytes, entries.large, entries.map.len()),

@@ -46,6 +46,7 @@ pub(crate) fn compressible(ctype: &HeaderValue) -> bool {
 
 /// Validators of a file: a strong ETag from mtime and size, and Last-Modified,
 /// as ready header values.
+#[derive(Clone)]
 pub(crate) struct Validators {
     /// The strong ETag.
     pub(crate) etag: HeaderValue,
