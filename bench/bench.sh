@@ -21,8 +21,8 @@ MANY=${MANY:-10000}          # connections for the RSS row
 RATE=${RATE:-50000}          # open-loop target
 PARTS=${PARTS:-closed budget h2 rss open}
 BUDGET=${BUDGET:-40}          # percent of CPU 1 each generator gets in the budget part
+percent_ok BUDGET "$BUDGET"
 if [ -n "${SMOKE:-}" ]; then MANY=200; RATE=2000; fi
-part() { [[ " $PARTS " == *" $1 "* ]]; }
 WK=${GIVEN:-$WIREKIT}
 
 apt_need wrk wrk
@@ -161,11 +161,9 @@ if part budget; then
   cgroot=/sys/fs/cgroup/cpu
   [ -w "$cgroot" ] || { echo "bench.sh: the budget part needs the cgroup v1 cpu controller at $cgroot, writable (run as root)" >&2; exit 1; }
   CGDIR=$cgroot/wirekit-bench-$$
-  mkdir "$CGDIR"
+  cpu_cgroup "$CGDIR" "$BUDGET"
   # nginx_1k's clean-up, and the cgroup's (empty once its generator has exited).
   trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; rmdir "$CGDIR" 2>/dev/null' EXIT
-  echo 10000 >"$CGDIR/cpu.cfs_period_us"
-  echo $((BUDGET * 100)) >"$CGDIR/cpu.cfs_quota_us"
   CG=$CGDIR CG_BUDGET=$BUDGET closed "$BUDGET_T" "$URL3"
 fi
 # HTTP/2: h2load -t1 -c64 -m10 against the file.

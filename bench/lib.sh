@@ -40,6 +40,27 @@ machine() {
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 }
 
+# part NAME: whether PARTS (the script's list of parts to run) names NAME.
+part() { [[ " ${PARTS:-} " == *" $1 "* ]]; }
+
+# percent_ok NAME VALUE: exit, saying why, unless VALUE is a whole percent from 10
+# to 100 (a cgroup cpu quota under 1 ms per 10 ms period is refused by the kernel).
+percent_ok() {
+  [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge 10 ] && [ "$2" -le 100 ] && return 0
+  echo "$(basename "$0"): $1=$2: give a whole percent from 10 to 100 (the kernel refuses a cpu quota under 1 ms per 10 ms period)" >&2
+  exit 2
+}
+
+# cpu_cgroup DIR PCT: make DIR a cgroup v1 cpu group whose processes get PCT % of
+# one CPU (a quota per 10 ms period). Exits, saying why, when it cannot (written
+# so that it does so even when called where `set -e` is off, as in an `if`).
+cpu_cgroup() {
+  mkdir "$1" && echo 10000 >"$1/cpu.cfs_period_us" && echo $(($2 * 100)) >"$1/cpu.cfs_quota_us" || {
+    echo "$(basename "$0"): cannot make $1 a cpu cgroup of $2 % (needs the cgroup v1 cpu controller, writable: run as root)" >&2
+    exit 1
+  }
+}
+
 # ratio A B: A / B with two decimals.
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 

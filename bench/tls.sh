@@ -40,10 +40,7 @@ PARTS=${PARTS:-tcp serve}
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-3}
 SBUDGET=${SBUDGET:-15}
-if ! [[ "$SBUDGET" =~ ^[0-9]+$ ]] || [ "$SBUDGET" -lt 10 ] || [ "$SBUDGET" -gt 100 ]; then
-  echo "bench/tls.sh: SBUDGET=$SBUDGET: give a whole percent from 10 to 100 (the kernel refuses a quota under 1 ms per 10 ms period)" >&2
-  exit 2
-fi
+percent_ok SBUDGET "$SBUDGET"
 
 tmp=$(mktemp -d)
 pids=()
@@ -78,7 +75,6 @@ handshakes() {
 }
 
 echo "machine: $(machine)"
-part() { [[ " $PARTS " == *" $1 "* ]]; }
 if part tcp; then
 # --- 1. handshakes/second
 port=$(free_port)
@@ -282,10 +278,10 @@ for _ in $(seq "$1"); do openssl s_time -new -time "$2" -connect "$3" 2>/dev/nul
   END { printf "%d connections in %ss\n", n, secs }'
 SH
 ST4=(bash "$tmp/stimes.sh" 4 "$DUR")
-# budget PCT: hold the TLS servers (wirekit's, nginx's worker) to PCT % of CPU 0 each,
-# a cgroup v1 cpu quota per 10 ms; budget 0 lifts it. Returns 1, saying so, when
-# the cpu controller is not writable (not root); any other failure ends the run
-# (called as an `if` condition, the function runs without `set -e`).
+# budget PCT: hold the TLS servers (wirekit's, nginx's worker) to PCT % of CPU 0 each
+# (cpu_cgroup); budget 0 lifts it. Returns 1, saying so, when the cpu controller is
+# not writable (not root); any other failure ends the run (called as an `if`
+# condition, the function runs without `set -e`).
 cgroot=/sys/fs/cgroup/cpu
 put() { # VALUE FILE
   echo "$1" >"$2" || { echo "bench/tls.sh: cannot write $1 to $2" >&2; exit 1; }
@@ -302,10 +298,8 @@ budget() {
       put "$pid" "$cgroot/cgroup.procs"
       rmdir "$g" || { echo "bench/tls.sh: cannot remove $g" >&2; exit 1; }
     else
-      mkdir "$g" || { echo "bench/tls.sh: cannot make $g" >&2; exit 1; }
       cgroups+=("$g")
-      put 10000 "$g/cpu.cfs_period_us"
-      put $(($1 * 100)) "$g/cpu.cfs_quota_us"
+      cpu_cgroup "$g" "$1"
       put "$pid" "$g/cgroup.procs"
     fi
   done
