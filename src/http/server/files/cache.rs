@@ -44,8 +44,9 @@ const MAX_LARGE: usize = MAX_BYTES / 2;
 /// Content of files over [`SMALL_FILE`] not asked for in this long is let go.
 const INACTIVE_MS: u64 = 10_000;
 /// Lookups between two looks at the clock for whether to look for such content,
-/// which is done at most once a second (a walk over every entry).
+/// which is done at most every [`SWEEP_MS`] (a walk over every entry).
 const SWEEP_EVERY: u32 = 64;
+const SWEEP_MS: u64 = 1000;
 /// Entries kept at most (descriptions of large files count too).
 const MAX_ENTRIES: usize = 8192;
 /// Files changed more recently than this are described afresh on every request.
@@ -158,14 +159,15 @@ impl Entries {
         if len <= SMALL_FILE {
             return true;
         }
+        if len > MAX_FILE {
+            return false;
+        }
         let (old, old_large) = self
             .map
             .get(path)
             .map_or((0, 0), |o| (o.data_len(), o.large_len()));
         let len = len as usize;
-        len as u64 <= MAX_FILE
-            && self.large - old_large + len <= MAX_LARGE
-            && self.bytes - old + len <= MAX_BYTES
+        self.large - old_large + len <= MAX_LARGE && self.bytes - old + len <= MAX_BYTES
     }
 
     /// Keep `info` for `path`. A large file's content read while there was room
@@ -192,7 +194,7 @@ impl Entries {
     /// Let go of the large files not asked for since `now` - [`INACTIVE_MS`];
     /// whether any was.
     fn sweep(&mut self, now: u64) -> bool {
-        if self.large == 0 || now.saturating_sub(self.swept) < 1000 {
+        if self.large == 0 || now.saturating_sub(self.swept) < SWEEP_MS {
             return false;
         }
         let before = self.large;
@@ -224,25 +226,23 @@ impl FileCache {
     /// What is known about `path`, whose metadata (just read) is `md`.
     pub(crate) fn get(&self, path: &Path, md: &Metadata) -> Arc<FileInfo> {
         let stamp = Stamp::of(md);
-        let (hit, let_go) = {
+        let (hit, let_go, keep) = {
             let mut entries = self.lock();
             entries.lookups += 1;
             let let_go = entries.lookups >= SWEEP_EVERY && {
                 entries.lookups = 0;
                 entries.sweep(clock_ms())
             };
+            let current = entries.map.get(path).filter(|h| h.stamp == stamp);
             // A large file described when there was no room is read once there is.
-            let hit = entries
-                .map
-                .get(path)
-                .filter(|h| {
-                    h.stamp == stamp
-                        && (h.data.is_some()
-                            || md.len() <= SMALL_FILE
-                            || !entries.keeps(path, md.len()))
-                })
-                .cloned();
-            (hit, let_go)
+            let (hit, keep) = match current {
+                Some(h) if h.data.is_some() || md.len() <= SMALL_FILE => (Some(h.clone()), false),
+                _ => {
+                    let keep = entries.keeps(path, md.len());
+                    (current.filter(|_| !keep).cloned(), keep)
+                }
+            };
+            (hit, let_go, keep)
         };
         if let_go {
             // Freed pages stay resident until the allocator is told (measured: 2 MiB).
@@ -255,8 +255,9 @@ impl FileCache {
             return hit;
         }
         let settled = stamp.settled();
-        let keep = settled && self.lock().keeps(path, md.len());
-        let data = keep.then(|| read_version(path, stamp)).flatten();
+        let data = (settled && keep)
+            .then(|| read_version(path, stamp))
+            .flatten();
         let info = Arc::new(FileInfo::new(path, md, stamp, data));
         if settled {
             self.lock().insert(path, info.clone());
