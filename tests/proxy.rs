@@ -1305,17 +1305,6 @@ fn udp_seed_repeats_the_loss_pattern_and_bad_faults_exit_2() {
     }
 }
 
-/// The peak resident memory of process `pid`, in KiB (VmHWM).
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM")
-}
-
 #[test]
 fn a_slow_reader_slows_its_writer_and_memory_stays_bounded() {
     // The upstream pushes 100 MiB at once; the client reads nothing for 2 s.
@@ -1350,7 +1339,7 @@ print("received", n, flush=True)
     // A measurement window, not synchronisation: 2 s in which an unbounded
     // proxy would take in all 100 MiB.
     std::thread::sleep(Duration::from_secs(2));
-    let stalled_peak = peak_rss_kib(px.pid());
+    let stalled_peak = memory_kib(px.pid(), "VmHWM");
     use std::io::Write;
     go.write_all(b"\n").expect("let the client read");
     assert_eq!(
